@@ -1,0 +1,120 @@
+# lanes: one binary per cmd/<tool>/, all linked against common/liblanes.a.
+# `make` builds, `make check` runs every test, `make lint`, `make asan`,
+# `make tsan`, `make bench`, `make install PREFIX=... DESTDIR=...`.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+BIN ?= bin
+CC ?= cc
+SAN ?=
+
+# Debian packages the build and tests need; installed when missing (as root).
+APT_BUILD = pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
+	libsqlite3-dev libpq-dev
+APT_TEST = jq sqlite3 shellcheck python3 util-linux procps
+PKGS = libcurl libcjson yaml-0.1 sqlite3
+
+TOOLS := $(notdir $(wildcard cmd/*))
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/liblanes.a
+
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN) \
+	-Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpq -lm -pthread
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DOUBLE_SRC := $(wildcard tests/llmd/*.c)
+DOUBLE_BIN := $(if $(DOUBLE_SRC),$(BUILD)/tests/llmd)
+
+.PHONY: all deps test-deps check lint asan tsan bench install uninstall clean
+all: deps $(TOOLS:%=$(BIN)/%)
+
+DEPS_STAMP := $(BUILD)/.deps
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@mkdir -p $(BUILD)
+	@if ! pkg-config --exists $(PKGS) libpq 2>/dev/null; then \
+		echo "lanes: installing build dependencies: $(APT_BUILD)"; \
+		tests/apt-install $(APT_BUILD); \
+	fi
+	@touch $@
+
+test-deps: deps
+	@tests/apt-install --missing $(APT_TEST)
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Per tool: its objects; main.o stays out of the unit tests.
+define tool_rules
+$(1)_SRC := $$(wildcard cmd/$(1)/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
+$(1)_LIBOBJ := $$(filter-out $(BUILD)/cmd/$(1)/main.o,$$($(1)_OBJ))
+$(BIN)/$(1): $$($(1)_OBJ) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -Icmd/$(1) -o $$@ $$($(1)_OBJ) $(LIB) $(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
+
+# tests/unit/test_<tool>_*.c also link that tool's objects.
+tool_of = $(firstword $(foreach t,$(TOOLS),$(if $(filter test_$(t)_%,$(1)),$(t))))
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(foreach t,$(TOOLS),$($(t)_LIBOBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(foreach t,$(call tool_of,$*),-Icmd/$(t)) \
+		-o $@ $< $(foreach t,$(call tool_of,$*),$($(t)_LIBOBJ)) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/llmd: $(DOUBLE_SRC) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/llmd -o $@ $(DOUBLE_SRC) $(LIB) $(LDLIBS)
+
+check: all test-deps $(UNIT_BIN) $(DOUBLE_BIN)
+	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/run.sh
+
+lint: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/lint BIN=$(BUILD)/lint/bin \
+		CFLAGS="-O2 -g -Werror" all $(UNIT_BIN:$(BUILD)/%=$(BUILD)/lint/%) \
+		$(if $(DOUBLE_BIN),$(BUILD)/lint/tests/llmd)
+	@tests/apt-install --missing shellcheck
+	shellcheck -x $$(tests/shell-files)
+	tests/banned
+
+asan: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan BIN=$(BUILD)/asan/bin \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+
+tsan: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan BIN=$(BUILD)/tsan/bin \
+		CFLAGS="-O1 -g" SAN="-fsanitize=thread" check
+
+bench: all $(DOUBLE_BIN)
+	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+		$(DESTDIR)$(PREFIX)/share/lanes
+	install -m 755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
+	$(if $(wildcard man/*.7),install -m 644 $(wildcard man/*.7) $(DESTDIR)$(PREFIX)/share/man/man7)
+	cp -R pipelines/. $(DESTDIR)$(PREFIX)/share/lanes/
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%)
+	rm -rf $(DESTDIR)$(PREFIX)/share/lanes
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

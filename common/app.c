@@ -1,0 +1,395 @@
+/* app: flags, tunables, signals, progress and summary shared by the tools. */
+#include "app.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef LANES_VERSION
+#define LANES_VERSION "0.1.0"
+#endif
+
+volatile sig_atomic_t app_stop;
+
+static void on_signal(int sig)
+{
+	app_stop = sig;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: a blocked read(2) returns EINTR and the reader stops;
+	 * SA_RESETHAND: a second signal ends the process at once */
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+enum {
+	OPT_TUNABLES = 1000, OPT_PRINT_CONFIG, OPT_SUMMARY_JSON, OPT_REJECTS,
+	OPT_UNORDERED, OPT_WORKERS, OPT_INFLIGHT, OPT_MAX_FAIL, OPT_MAX_LINE,
+	OPT_PROGRESS, OPT_HELP, OPT_VERSION, OPT_TOOL_BASE = 2000,
+};
+
+static const struct app_flag common_flags[] = {
+	{"tunables", 0, 1, NULL, OPT_TUNABLES, "FILE", "read settings from FILE (also $LANES_TUNABLES)"},
+	{"print-config", 0, 0, NULL, OPT_PRINT_CONFIG, NULL, "print every effective setting and its source, then exit"},
+	{"workers", 'w', 1, NULL, OPT_WORKERS, "N|auto", "worker threads (1 = sequential)"},
+	{"inflight", 0, 1, NULL, OPT_INFLIGHT, "N|auto", "records in flight at most"},
+	{"unordered", 0, 0, NULL, OPT_UNORDERED, NULL, "write records as they finish, not in input order"},
+	{"max-failure-ratio", 0, 1, NULL, OPT_MAX_FAIL, "X", "share of failures tolerated before exit status 1"},
+	{"max-line", 0, 1, NULL, OPT_MAX_LINE, "BYTES", "longest input line accepted"},
+	{"progress", 0, 1, NULL, OPT_PROGRESS, "WHEN", "progress line: auto, always or never"},
+	{"rejects", 0, 1, NULL, OPT_REJECTS, "FILE", "append input lines that are not JSON objects to FILE"},
+	{"summary-json", 0, 1, NULL, OPT_SUMMARY_JSON, "FILE", "write the end-of-run summary as JSON to FILE (- = stderr)"},
+	{"help", 'h', 0, NULL, OPT_HELP, NULL, "show this help"},
+	{"version", 'V', 0, NULL, OPT_VERSION, NULL, "show the version"},
+	{NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static void print_flags(FILE *f, const struct app_flag *fl)
+{
+	for (; fl && fl->name; fl++) {
+		char left[64];
+		if (fl->short_name)
+			snprintf(left, sizeof left, "-%c, --%s%s%s", fl->short_name, fl->name,
+				 fl->arg_help ? " " : "", fl->arg_help ? fl->arg_help : "");
+		else
+			snprintf(left, sizeof left, "    --%s%s%s", fl->name,
+				 fl->arg_help ? " " : "", fl->arg_help ? fl->arg_help : "");
+		fprintf(f, "  %-28s %s\n", left, fl->help);
+	}
+}
+
+static void usage_exit(const char *tool, const char *usage, const struct app_flag *flags)
+{
+	printf("%s", usage);
+	if (flags && flags->name) {
+		printf("\n%s options:\n", tool);
+		print_flags(stdout, flags);
+	}
+	printf("\nCommon options:\n");
+	print_flags(stdout, common_flags);
+	printf("\nSettings: pipelines/tunables.yaml; see tunables(5). Manual: %s(1).\n", tool);
+	exit(EXIT_DONE);
+}
+
+struct pending {
+	const char *name;
+	char *value;
+	char origin[64];
+};
+
+void app_init(struct app *a, const char *tool, const char *const *sections,
+	      int argc, char **argv, const struct app_flag *flags, app_flag_fn cb,
+	      void *ud, const char *usage)
+{
+	memset(a, 0, sizeof *a);
+	a->tool = tool;
+	a->section = sections[0];
+	a->t_start = now_ms();
+	log_init(tool);
+
+	size_t ntool = 0, ncommon = ARRAY_LEN(common_flags) - 1;
+	while (flags && flags[ntool].name)
+		ntool++;
+	struct option *opts = xcalloc(ntool + ncommon + 1, sizeof *opts);
+	struct buf shorts = {0};
+	buf_putc(&shorts, ':'); /* report missing arguments as ':' */
+	const struct app_flag **byval = xcalloc(ntool + ncommon, sizeof *byval);
+	for (size_t i = 0; i < ncommon + ntool; i++) {
+		const struct app_flag *fl = i < ncommon ? &common_flags[i] : &flags[i - ncommon];
+		byval[i] = fl;
+		opts[i].name = fl->name;
+		opts[i].has_arg = fl->has_arg ? required_argument : no_argument;
+		opts[i].val = fl->short_name ? fl->short_name : (int)(OPT_TOOL_BASE + i);
+		if (fl->short_name) {
+			buf_putc(&shorts, (char)fl->short_name);
+			if (fl->has_arg)
+				buf_putc(&shorts, ':');
+		}
+	}
+
+	const char *tun_path = getenv("LANES_TUNABLES");
+	int print_config = 0;
+	struct pending *pend = xcalloc((size_t)argc + 1, sizeof *pend);
+	size_t npend = 0;
+	char *sec_key = NULL;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts.p, opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			const char *what = argv[optind - 1];
+			if (c == ':')
+				log_error("option '%s' needs a value (try --help)", what);
+			else
+				log_error("unknown option '%s' (try --help)", what);
+			exit(EXIT_USAGE);
+		}
+		const struct app_flag *fl = NULL;
+		if (c >= OPT_TOOL_BASE)
+			fl = byval[c - OPT_TOOL_BASE];
+		else
+			for (size_t i = 0; i < ncommon + ntool; i++)
+				if (byval[i]->short_name == c)
+					fl = byval[i];
+		if (!fl)
+			continue;
+		const char *tunable = fl->tunable;
+		switch (fl->id) {
+		case OPT_HELP: usage_exit(tool, usage, flags); break;
+		case OPT_VERSION: printf("%s (lanes) %s\n", tool, LANES_VERSION); exit(EXIT_DONE);
+		case OPT_TUNABLES: tun_path = optarg; continue;
+		case OPT_PRINT_CONFIG: print_config = 1; continue;
+		case OPT_SUMMARY_JSON: a->summary_json = optarg; continue;
+		case OPT_REJECTS: a->rejects_path = optarg; continue;
+		case OPT_UNORDERED: a->unordered = 1; continue;
+		case OPT_WORKERS: tunable = "workers"; break;
+		case OPT_INFLIGHT: tunable = "inflight"; break;
+		case OPT_MAX_FAIL: tunable = "max_failure_ratio"; break;
+		case OPT_MAX_LINE: tunable = "max_line"; break;
+		case OPT_PROGRESS: tunable = "progress"; break;
+		default: break;
+		}
+		if (tunable) {
+			/* bare keys belong to the tool's section */
+			if (!strchr(tunable, '.')) {
+				free(sec_key);
+				sec_key = xasprintf("%s.%s", a->section, tunable);
+				tunable = sec_key;
+			}
+			pend[npend].name = xstrdup(tunable);
+			pend[npend].value = xstrdup(fl->has_arg ? optarg : "true");
+			snprintf(pend[npend].origin, sizeof pend[npend].origin, "--%s", fl->name);
+			npend++;
+		} else if (cb && cb(fl->id, optarg, ud)) {
+			exit(EXIT_USAGE);
+		}
+	}
+	free(sec_key);
+	a->args = argv + optind;
+	a->nargs = argc - optind;
+
+	char err[1024];
+	a->tun = tun_new(sections);
+	if (tun_path && *tun_path && tun_load_file(a->tun, tun_path, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_USAGE);
+	}
+	if (tun_load_env(a->tun, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_USAGE);
+	}
+	for (size_t i = 0; i < npend; i++) {
+		if (tun_set(a->tun, pend[i].name, pend[i].value, TUN_SRC_FLAG,
+			    pend[i].origin, err, sizeof err)) {
+			log_error("%s: %s", pend[i].origin, err);
+			exit(EXIT_USAGE);
+		}
+		free((char *)pend[i].name);
+		free(pend[i].value);
+	}
+	free(pend);
+	free(opts);
+	free(byval);
+	buf_free(&shorts);
+
+	char key[128];
+	snprintf(key, sizeof key, "%s.max_line", a->section);
+	a->max_line = (size_t)tun_int(a->tun, key);
+	snprintf(key, sizeof key, "%s.max_failure_ratio", a->section);
+	a->max_failure_ratio = tun_float(a->tun, key);
+
+	if (print_config) {
+		if (tun_path && *tun_path)
+			printf("# tunables file: %s\n", tun_path);
+		else
+			printf("# tunables file: none (built-in defaults)\n");
+		tun_print(a->tun, stdout);
+		exit(EXIT_DONE);
+	}
+	if (a->rejects_path) {
+		a->rejects = fopen(a->rejects_path, "ab");
+		if (!a->rejects) {
+			log_error("cannot open rejects file %s: %s", a->rejects_path, strerror(errno));
+			exit(EXIT_USAGE);
+		}
+	}
+	install_signals();
+}
+
+void app_size_pool(struct app *a, int auto_workers)
+{
+	char key[128];
+	snprintf(key, sizeof key, "%s.workers", a->section);
+	long w = tun_int(a->tun, key);
+	a->workers = w > 0 ? (int)w : (auto_workers > 0 ? auto_workers : cpu_count());
+	snprintf(key, sizeof key, "%s.inflight", a->section);
+	long f = tun_int(a->tun, key);
+	a->inflight = f > 0 ? (size_t)f : (size_t)(2 * a->workers + 4);
+}
+
+void app_log_start(struct app *a, const char *fmt, ...)
+{
+	struct buf b = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	log_event("start: workers=%d%s inflight=%zu%s%s%s", a->workers,
+		  a->workers == 1 ? " (sequential)" : "", a->inflight,
+		  a->unordered ? " unordered" : "", b.len ? " " : "", b.len ? b.p : "");
+	buf_free(&b);
+}
+
+static void fmt_counts(struct app *a, struct buf *b, double secs)
+{
+	long read = atomic_load(&a->st.read);
+	double rate = secs > 0 ? (double)read / secs : 0;
+	buf_printf(b, "read %ld, ok %ld, skipped %ld, failed %ld, retried %ld, rejected %ld",
+		   read, atomic_load(&a->st.ok), atomic_load(&a->st.skipped),
+		   atomic_load(&a->st.failed), atomic_load(&a->st.retried),
+		   atomic_load(&a->st.rejected));
+	buf_printf(b, ", %.1f/s", rate);
+}
+
+static void *reporter_main(void *arg)
+{
+	struct app *a = arg;
+	char key[128];
+	snprintf(key, sizeof key, "%s.progress", a->section);
+	const char *mode = tun_str(a->tun, key);
+	int tty = !strcmp(mode, "always") || (!strcmp(mode, "auto") && isatty(2));
+	snprintf(key, sizeof key, "%s.stats_interval", a->section);
+	long interval = tun_int(a->tun, key);
+	if (!tty && interval <= 0)
+		return NULL;
+	double period = tty ? 1000 : (double)interval * 1000;
+	lock_take(a->reporter_lock);
+	while (!a->reporter_stop) {
+		lock_wait_ms(a->reporter_lock, period);
+		if (a->reporter_stop)
+			break;
+		double secs = (now_ms() - a->t_start) / 1000;
+		struct buf b = {0};
+		fmt_counts(a, &b, secs);
+		if (a->progress_extra) {
+			char extra[256] = "";
+			a->progress_extra(extra, sizeof extra, a->progress_ud);
+			if (*extra)
+				buf_printf(&b, ", %s", extra);
+		}
+		long read = atomic_load(&a->st.read);
+		if (a->total > 0 && read > 0 && read < a->total) {
+			double eta = secs * (double)(a->total - read) / (double)read;
+			buf_printf(&b, ", ETA %.0fs", eta);
+		}
+		if (tty) {
+			struct buf line = {0};
+			buf_printf(&line, "\r\033[K%s: %s", a->tool, b.p);
+			log_set_progress_active(1);
+			ssize_t w = write(2, line.p, line.len);
+			(void)w;
+			buf_free(&line);
+		} else {
+			log_event("progress: %s", b.p);
+		}
+		buf_free(&b);
+	}
+	lock_give(a->reporter_lock);
+	if (tty) {
+		ssize_t w = write(2, "\r\033[K", 4);
+		(void)w;
+		log_set_progress_active(0);
+	}
+	return NULL;
+}
+
+void app_start_reporting(struct app *a)
+{
+	a->reporter_lock = lock_new();
+	a->reporter = thread_start(reporter_main, a);
+}
+
+void app_reject(struct app *a, const char *where, long lineno, const char *msg,
+		const char *line, size_t len)
+{
+	atomic_fetch_add(&a->st.rejected, 1);
+	atomic_fetch_add(&a->st.read, 1);
+	log_error("%s:%ld: %s", where, lineno, msg);
+	if (a->rejects && line) {
+		if (fwrite(line, 1, len, a->rejects) != len || fputc('\n', a->rejects) == EOF)
+			log_error("cannot write rejects file %s: %s", a->rejects_path, strerror(errno));
+	}
+}
+
+int app_finish(struct app *a)
+{
+	if (a->reporter) {
+		lock_take(a->reporter_lock);
+		a->reporter_stop = 1;
+		lock_signal(a->reporter_lock);
+		lock_give(a->reporter_lock);
+		thread_join(a->reporter);
+		lock_free(a->reporter_lock);
+		a->reporter = NULL;
+	}
+	if (a->rejects && fclose(a->rejects))
+		log_error("cannot write rejects file %s: %s", a->rejects_path, strerror(errno));
+	a->rejects = NULL;
+
+	double secs = (now_ms() - a->t_start) / 1000;
+	long read = atomic_load(&a->st.read);
+	long bad = atomic_load(&a->st.failed) + atomic_load(&a->st.rejected);
+	int code = EXIT_DONE;
+	if (read > 0 && (double)bad > a->max_failure_ratio * (double)read)
+		code = EXIT_FAILURES;
+	if (app_stop == SIGINT)
+		code = EXIT_SIGINT;
+	else if (app_stop == SIGTERM)
+		code = EXIT_SIGTERM;
+
+	struct buf b = {0};
+	fmt_counts(a, &b, secs);
+	const char *how = app_stop ? "interrupted" : a->output_closed ? "output closed" : "done";
+	log_event("%s: %s, wrote %ld in %.2fs%s", how, b.p, atomic_load(&a->st.written), secs,
+		  code == EXIT_FAILURES ? " (FAILED: more failures than max_failure_ratio allows)" : "");
+	buf_free(&b);
+
+	if (a->summary_json) {
+		struct buf j = {0};
+		buf_printf(&j, "{\"tool\":\"%s\",\"read\":%ld,\"ok\":%ld,\"skipped\":%ld,"
+			       "\"failed\":%ld,\"retried\":%ld,\"rejected\":%ld,\"written\":%ld,"
+			       "\"seconds\":%.3f,\"rate\":%.3f,\"status\":\"%s\",\"exit\":%d}\n",
+			   a->tool, read, atomic_load(&a->st.ok), atomic_load(&a->st.skipped),
+			   atomic_load(&a->st.failed), atomic_load(&a->st.retried),
+			   atomic_load(&a->st.rejected), atomic_load(&a->st.written), secs,
+			   secs > 0 ? (double)read / secs : 0.0, how, code);
+		if (!strcmp(a->summary_json, "-")) {
+			ssize_t w = write(2, j.p, j.len);
+			(void)w;
+		} else {
+			FILE *f = fopen(a->summary_json, "wb");
+			if (!f || fwrite(j.p, 1, j.len, f) != j.len || fclose(f)) {
+				log_error("cannot write summary %s: %s", a->summary_json, strerror(errno));
+				if (code == EXIT_DONE)
+					code = EXIT_FAILURES;
+			}
+		}
+		buf_free(&j);
+	}
+	tun_free(a->tun);
+	a->tun = NULL;
+	return code;
+}

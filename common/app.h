@@ -1,0 +1,97 @@
+/* app: what every lanes tool does around its record work: flags and
+ * tunables, signals, counters, the progress line or periodic stats, the
+ * end-of-run summary and the exit status (CONTRACT.md). */
+#ifndef LANES_APP_H
+#define LANES_APP_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "tunables.h"
+
+/* Exit statuses, defined once (CONTRACT.md); never renumber. */
+enum lanes_exit {
+	EXIT_DONE = 0,      /* every record handled, failures within the ratio */
+	EXIT_FAILURES = 1,  /* more failures than max_failure_ratio allows */
+	EXIT_USAGE = 2,     /* usage or tunables error */
+	EXIT_BACKEND = 3,   /* LLM server or database unusable at start */
+	EXIT_SIGINT = 130,
+	EXIT_SIGTERM = 143,
+};
+
+struct app_stats {
+	atomic_long read;     /* input records (lines or documents) */
+	atomic_long ok;
+	atomic_long skipped;  /* already done: nothing to do */
+	atomic_long failed;   /* came out with an error */
+	atomic_long retried;  /* retries spent (requests repeated) */
+	atomic_long rejected; /* lines that were not JSON objects */
+	atomic_long written;  /* output lines */
+};
+
+/* A tool-specific flag: either bound to a tunable ("segment.target") or
+ * handed to the tool's callback with its id. */
+struct app_flag {
+	const char *name;  /* long name without dashes */
+	int short_name;    /* 0 if none */
+	int has_arg;
+	const char *tunable; /* NULL: callback */
+	int id;
+	const char *arg_help;
+	const char *help;
+};
+
+typedef int (*app_flag_fn)(int id, const char *arg, void *ud);
+
+struct app {
+	const char *tool;
+	const char *section;     /* the tool's own tunables section */
+	struct tunables *tun;
+	const char *summary_json; /* path, "-" for stderr, NULL for none */
+	const char *rejects_path;
+	FILE *rejects;
+	int unordered;
+	int workers;             /* effective worker threads */
+	size_t inflight;         /* effective records-in-flight cap */
+	size_t max_line;
+	double max_failure_ratio;
+	char **args;             /* positional arguments */
+	int nargs;
+	struct app_stats st;
+	double t_start;          /* now_ms() at start */
+	long total;              /* expected records for the ETA, 0 = unknown */
+	/* Optional: appends live details to the progress/stats line. */
+	void (*progress_extra)(char *out, size_t outlen, void *ud);
+	void *progress_ud;
+	int output_closed;       /* stdout's reader went away */
+	struct thread *reporter;
+	int reporter_stop;
+	struct lock *reporter_lock;
+};
+
+/* Set by SIGINT/SIGTERM: stop reading, finish what is in flight. */
+extern volatile sig_atomic_t app_stop;
+
+/* Parses argv (common flags + the tool's), loads tunables (file, env, flags,
+ * in precedence order), handles --help, --version and --print-config (which
+ * exit), installs signal handlers. On a usage or tunables error prints
+ * "<tool>: ..." and exits 2. sections: NULL-terminated, the tool's first. */
+void app_init(struct app *a, const char *tool, const char *const *sections,
+	      int argc, char **argv, const struct app_flag *flags, app_flag_fn cb,
+	      void *ud, const char *usage);
+/* Picks workers and inflight from the tunables; auto workers = auto_workers. */
+void app_size_pool(struct app *a, int auto_workers);
+/* Starts the progress line (terminal) or periodic stats (otherwise). */
+void app_start_reporting(struct app *a);
+/* Logs "<tool>: <time> <fmt...>" as the run's first line. */
+void app_log_start(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports one rejected input line on stderr and in --rejects. */
+void app_reject(struct app *a, const char *where, long lineno, const char *msg,
+		const char *line, size_t len);
+/* Stops reporting, prints the summary (and --summary-json), returns the
+ * exit status for the counters, the signal and the output state. */
+int app_finish(struct app *a);
+
+#endif

@@ -1,0 +1,241 @@
+/* filter: reader -> pool -> ordered writer, with counting and rejects. */
+#include "filter.h"
+#include "log.h"
+#include "ndjson.h"
+#include "pool.h"
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct filter {
+	struct app *a;
+	struct pool *pool;
+	struct ndjson_writer *w;
+	size_t batch;
+	filter_fn fn;
+	filter_emitted_fn emitted;
+	void *ud;
+	const char *where; /* input name for messages */
+};
+
+static void work(void *jp, int worker, void *ud)
+{
+	struct filter *f = ud;
+	struct job *job = jp;
+	char err[256];
+	for (size_t i = 0; i < job->n; i++) {
+		struct rec *r = &job->recs[i];
+		if (r->reject || r->json || !r->line)
+			continue;
+		r->json = ndjson_parse(r->line, r->len, err, sizeof err);
+		if (!r->json) {
+			r->reject = xstrdup(err);
+			r->outcome = REC_REJECTED;
+		}
+	}
+	f->fn(job, worker, f->ud);
+}
+
+static void emit(void *jp, void *ud)
+{
+	struct filter *f = ud;
+	struct job *job = jp;
+	struct app *a = f->a;
+	for (size_t i = 0; i < job->n; i++) {
+		struct rec *r = &job->recs[i];
+		if (r->outcome == REC_REJECTED) {
+			app_reject(a, f->where, r->lineno, r->reject ? r->reject : "rejected",
+				   r->line, r->len);
+		} else {
+			if (r->outcome != REC_NONE)
+				atomic_fetch_add(&a->st.read, 1);
+			switch (r->outcome) {
+			case REC_OK: atomic_fetch_add(&a->st.ok, 1); break;
+			case REC_SKIPPED: atomic_fetch_add(&a->st.skipped, 1); break;
+			case REC_FAILED: atomic_fetch_add(&a->st.failed, 1); break;
+			default: break;
+			}
+			atomic_fetch_add(&a->st.retried, r->retries);
+			if (f->emitted)
+				f->emitted(r, f->ud);
+			if (r->out.len && !a->output_closed) {
+				long lines = 0;
+				for (size_t k = 0; k < r->out.len; k++)
+					lines += r->out.p[k] == '\n';
+				/* the buffer already holds whole lines with their '\n' */
+				if (ndjson_write(f->w, r->out.p, r->out.len - 1) == 0)
+					atomic_fetch_add(&a->st.written, lines);
+				else if (ndjson_writer_state(f->w) == 1) {
+					a->output_closed = 1;
+					app_stop = app_stop ? app_stop : -1;
+				}
+			}
+		}
+		free(r->line);
+		free(r->reject);
+		cJSON_Delete(r->json);
+		buf_free(&r->out);
+	}
+	free(job->recs);
+	free(job);
+}
+
+static void idle(void *ud)
+{
+	struct filter *f = ud;
+	if (ndjson_flush(f->w) && ndjson_writer_state(f->w) == 1) {
+		f->a->output_closed = 1;
+		app_stop = app_stop ? app_stop : -1;
+	}
+}
+
+struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
+			  filter_emitted_fn emitted, void *ud)
+{
+	struct filter *f = xcalloc(1, sizeof *f);
+	f->a = a;
+	f->batch = batch ? batch : 1;
+	f->fn = fn;
+	f->emitted = emitted;
+	f->ud = ud;
+	f->where = "<stdin>";
+	f->w = ndjson_writer_new(1);
+	size_t cap = a->inflight;
+	/* with batches, in-flight jobs hold batch records each */
+	if (f->batch > 1)
+		cap = cap / f->batch + 2;
+	f->pool = pool_new(a->workers, cap, !a->unordered, work, emit, idle, f);
+	return f;
+}
+
+void filter_submit(struct filter *f, struct job *job)
+{
+	pool_submit(f->pool, job);
+}
+
+static struct job *job_new(size_t cap)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+	j->recs = xcalloc(cap, sizeof *j->recs);
+	return j;
+}
+
+void filter_read_fd(struct filter *f, int fd, const char *name)
+{
+	f->where = name;
+	struct ndjson_reader *r = ndjson_open(fd, name, f->a->max_line, &app_stop);
+	struct job *job = NULL;
+	for (;;) {
+		char *text = NULL;
+		size_t len = 0;
+		long lineno = 0;
+		enum ndjson_status st = ndjson_read(r, &text, &len, &lineno);
+		if (st == NDJSON_EOF)
+			break;
+		if (st == NDJSON_ERROR) {
+			log_error("%s: read error after line %ld", name, lineno);
+			app_stop = app_stop ? app_stop : -2;
+			break;
+		}
+		if (!job)
+			job = job_new(f->batch);
+		struct rec *rc = &job->recs[job->n++];
+		rc->lineno = lineno;
+		if (st == NDJSON_TOOLONG) {
+			rc->outcome = REC_REJECTED;
+			rc->reject = xasprintf("line of %zu bytes is over the cap of %zu (max_line)",
+					       len, f->a->max_line);
+		} else {
+			rc->line = text;
+			rc->len = len;
+		}
+		if (job->n == f->batch) {
+			pool_submit(f->pool, job);
+			job = NULL;
+		}
+	}
+	if (job)
+		pool_submit(f->pool, job);
+	ndjson_close(r);
+}
+
+int filter_finish(struct filter *f)
+{
+	pool_finish(f->pool);
+	ndjson_flush(f->w);
+	struct app *a = f->a;
+	int wstate = ndjson_writer_state(f->w);
+	if (wstate == 1)
+		a->output_closed = 1;
+	int werr = wstate == -1 ? ndjson_writer_errno(f->w) : 0;
+	ndjson_writer_free(f->w);
+	free(f);
+	/* a closed stdout is a quiet end, not an interruption */
+	if (app_stop < 0 && app_stop != -2)
+		app_stop = 0;
+	int read_error = app_stop == -2;
+	if (read_error)
+		app_stop = 0;
+	int code = app_finish(a);
+	if (werr) {
+		log_error("write error on standard output: %s", strerror(werr));
+		if (code == EXIT_DONE)
+			code = EXIT_FAILURES;
+	}
+	if (read_error && code == EXIT_DONE)
+		code = EXIT_FAILURES;
+	return code;
+}
+
+void rec_emit(struct rec *r, const char *line, size_t len)
+{
+	buf_append(&r->out, line, len);
+	buf_putc(&r->out, '\n');
+}
+
+void rec_pass(struct rec *r)
+{
+	rec_emit(r, r->line, r->len);
+}
+
+void rec_set_error(struct buf *out, const char *line, size_t len,
+		   const char *stage, const char *code, const char *message,
+		   int attempts)
+{
+	size_t vs, ve;
+	cJSON *errs = NULL;
+	if (rec_find(line, len, "errors", NULL, NULL, &vs, &ve))
+		errs = cJSON_ParseWithLength(line + vs, ve - vs);
+	if (!cJSON_IsObject(errs)) {
+		cJSON_Delete(errs);
+		errs = cJSON_CreateObject();
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(errs, stage);
+	if (code) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "code", code);
+		cJSON_AddStringToObject(e, "message", message ? message : "");
+		cJSON_AddNumberToObject(e, "attempts", attempts);
+		cJSON_AddItemToObject(errs, stage, e);
+	}
+	if (!errs->child) {
+		rec_del(out, line, len, "errors");
+	} else {
+		char *txt = cJSON_PrintUnformatted(errs);
+		rec_set(out, line, len, "errors", txt, strlen(txt));
+		free(txt);
+	}
+	cJSON_Delete(errs);
+}
+
+void rec_fail(struct rec *r, const char *stage, const char *code,
+	      const char *message, int attempts)
+{
+	struct buf b = {0};
+	rec_set_error(&b, r->line, r->len, stage, code, message, attempts);
+	rec_emit(r, b.p, b.len);
+	buf_free(&b);
+	r->outcome = REC_FAILED;
+}

@@ -1,0 +1,71 @@
+/* filter: the NDJSON-in, NDJSON-out skeleton of every tool. The reader
+ * (caller's thread) numbers lines and groups them into jobs; workers parse
+ * and process them; the writer emits results in input order, counts them
+ * and reports rejected lines. */
+#ifndef LANES_FILTER_H
+#define LANES_FILTER_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "util.h"
+
+enum rec_outcome {
+	REC_OK,       /* processed; output in out */
+	REC_SKIPPED,  /* nothing to do (already done); output in out */
+	REC_FAILED,   /* came out with an "errors" entry */
+	REC_REJECTED, /* not a JSON object: reported, not passed on */
+	REC_NONE,     /* counted by nobody (e.g. a document read from a file that emits nothing) */
+};
+
+struct rec {
+	long lineno;         /* 1-based input line, 0 when not from a line */
+	char *line;          /* the input text (owned) */
+	size_t len;
+	cJSON *json;         /* parsed input (owned), NULL when rejected */
+	char *reject;        /* why the line was rejected (owned) */
+	struct buf out;      /* output lines, each ending in '\n' */
+	enum rec_outcome outcome;
+	int retries;         /* requests repeated for this record */
+	void *extra;         /* the tool's own data; freed by the tool */
+};
+
+struct job {
+	size_t n;
+	struct rec *recs;
+};
+
+/* Processes every record of a job whose outcome is not REC_REJECTED; sets
+ * each outcome and output. worker: 0..workers-1. */
+typedef void (*filter_fn)(struct job *job, int worker, void *ud);
+/* Optional, in the writer thread before a record is written. */
+typedef void (*filter_emitted_fn)(struct rec *r, void *ud);
+
+struct filter;
+/* batch: records per job (1 for most tools; embed batches requests). */
+struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
+			  filter_emitted_fn emitted, void *ud);
+/* Reads NDJSON from fd until EOF or a stop signal. name: "<stdin>". */
+void filter_read_fd(struct filter *f, int fd, const char *name);
+/* Submits a job made by the caller (records need no line). */
+void filter_submit(struct filter *f, struct job *job);
+/* Drains, frees, and returns app_finish's exit status. */
+int filter_finish(struct filter *f);
+
+/* Helpers for filter_fn. */
+/* Appends a line (without '\n') to r->out. */
+void rec_emit(struct rec *r, const char *line, size_t len);
+/* Emits the input unchanged. */
+void rec_pass(struct rec *r);
+/* Emits the input with errors.<stage> = {code, message, attempts} added
+ * (other stages' errors kept) and marks the record failed. */
+void rec_fail(struct rec *r, const char *stage, const char *code,
+	      const char *message, int attempts);
+/* Writes into out the record text with errors.<stage> set, or removed when
+ * code is NULL (the "errors" member goes when it becomes empty). */
+void rec_set_error(struct buf *out, const char *line, size_t len,
+		   const char *stage, const char *code, const char *message,
+		   int attempts);
+
+#endif

@@ -1,0 +1,93 @@
+/* log: prefixed, whole-line writes to stderr, safe from any thread. */
+#include "log.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *tool_name = "lanes";
+static int progress_active;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_init(const char *tool)
+{
+	tool_name = tool;
+}
+
+const char *log_tool(void)
+{
+	return tool_name;
+}
+
+void log_set_progress_active(int active)
+{
+	progress_active = active;
+}
+
+static int stamps_wanted(void)
+{
+	const char *v = getenv("LANES_LOG_TIME");
+	return !(v && (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")));
+}
+
+void log_vline(int stamp, const char *fmt, va_list ap)
+{
+	struct buf b = {0};
+	if (progress_active)
+		buf_puts(&b, "\r\033[K");
+	buf_printf(&b, "%s: ", tool_name);
+	if (stamp && stamps_wanted()) {
+		char ts[32];
+		utc_stamp(wall_time(), ts);
+		buf_printf(&b, "%s ", ts);
+	}
+	buf_vprintf(&b, fmt, ap);
+	buf_putc(&b, '\n');
+	pthread_mutex_lock(&log_lock);
+	/* one write per line so lines from several processes never interleave */
+	size_t off = 0;
+	while (off < b.len) {
+		ssize_t w = write(2, b.p + off, b.len - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	pthread_mutex_unlock(&log_lock);
+	buf_free(&b);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vline(0, fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vline(0, fmt, ap);
+	va_end(ap);
+}
+
+void log_event(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vline(1, fmt, ap);
+	va_end(ap);
+}
+
+void log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vline(0, fmt, ap);
+	va_end(ap);
+	exit(2);
+}

@@ -1,0 +1,53 @@
+/* pool: the only module that touches pthreads (pigz yarn.c style). A fixed
+ * set of workers, one writer thread that emits results in input order, and a
+ * cap on jobs in flight so that reading waits when the writer is behind.
+ * Nothing here can fail: a broken mutex aborts with file:line. */
+#ifndef LANES_POOL_H
+#define LANES_POOL_H
+
+#include <stddef.h>
+
+/* Runs in a worker; worker is 0..workers-1, so callers can keep per-worker
+ * state (a curl handle, a scratch buffer) in an array. */
+typedef void (*pool_work_fn)(void *job, int worker, void *ud);
+/* Runs in the writer thread, one job at a time: in submission order unless
+ * the pool is unordered. The job belongs to emit from then on. */
+typedef void (*pool_emit_fn)(void *job, void *ud);
+/* Called by the writer when it has nothing ready to emit (a good moment to
+ * flush buffered output). May be NULL. */
+typedef void (*pool_idle_fn)(void *ud);
+
+struct pool;
+struct pool *pool_new(int workers, size_t max_inflight, int ordered,
+		      pool_work_fn work, pool_emit_fn emit, pool_idle_fn idle,
+		      void *ud);
+/* Queues a job; blocks while max_inflight jobs are submitted but not yet
+ * emitted (backpressure). */
+void pool_submit(struct pool *p, void *job);
+/* Jobs submitted and not yet emitted. */
+size_t pool_inflight(struct pool *p);
+/* Waits until every submitted job is emitted, stops the threads, frees. */
+void pool_finish(struct pool *p);
+
+/* Mutex plus condition variable. */
+struct lock;
+struct lock *lock_new(void);
+void lock_free(struct lock *l);
+void lock_take(struct lock *l);
+void lock_give(struct lock *l);
+/* Waits on l's condition (l must be held); returns with l held. */
+void lock_wait(struct lock *l);
+/* As lock_wait, at most ms milliseconds. Returns 0 if woken, 1 on timeout. */
+int lock_wait_ms(struct lock *l, double ms);
+void lock_signal(struct lock *l);
+void lock_broadcast(struct lock *l);
+
+/* Detached helper threads (stats reporter, ...). */
+struct thread;
+struct thread *thread_start(void *(*fn)(void *), void *arg);
+void *thread_join(struct thread *t);
+
+/* Number of online CPUs (at least 1). */
+int cpu_count(void);
+
+#endif

@@ -1,0 +1,25 @@
+/* record: edits a record's JSON text in place of re-serialising it, so that
+ * fields a tool does not own pass through byte for byte, in their order
+ * (numbers keep their spelling, big integers their digits). The input must
+ * be a valid JSON object (as checked by ndjson_parse). */
+#ifndef LANES_RECORD_H
+#define LANES_RECORD_H
+
+#include <stddef.h>
+#include "util.h"
+
+/* Finds the top-level member `key`. On success returns 1 and sets the byte
+ * spans of the whole member ([*mstart,*mend): from the key's quote to the end
+ * of the value) and of the value. Returns 0 when absent. Any pointer may be
+ * NULL. */
+int rec_find(const char *json, size_t len, const char *key, size_t *mstart,
+	     size_t *mend, size_t *vstart, size_t *vend);
+
+/* Writes into out the record with `key` set to the raw JSON text val:
+ * replaced where it stands, else appended at the end. out is reset first. */
+void rec_set(struct buf *out, const char *json, size_t len, const char *key,
+	     const char *val, size_t vlen);
+/* Writes into out the record without `key` (unchanged copy if absent). */
+void rec_del(struct buf *out, const char *json, size_t len, const char *key);
+
+#endif

@@ -1,0 +1,402 @@
+/* tunables: typed settings with their source, from defaults, a YAML file
+ * (libyaml events, so errors can name the line), the environment and flags. */
+#include "tunables.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+struct tun_val {
+	char *text; /* normalised value as text */
+	long i;
+	double d;
+	enum tun_source src;
+	char *origin; /* "file:line", "LANES_X", "--flag" */
+};
+
+struct tunables {
+	const char *const *sections;
+	struct tun_val *v; /* parallel to tun_schema */
+};
+
+static int find_def(const char *section, size_t seclen, const char *key)
+{
+	for (size_t i = 0; i < tun_schema_len; i++)
+		if (strlen(tun_schema[i].section) == seclen &&
+		    !strncmp(tun_schema[i].section, section, seclen) &&
+		    !strcmp(tun_schema[i].key, key))
+			return (int)i;
+	return -1;
+}
+
+static int find_name(const char *name)
+{
+	const char *dot = strchr(name, '.');
+	if (!dot)
+		return -1;
+	return find_def(name, (size_t)(dot - name), dot + 1);
+}
+
+static int section_known(const char *s)
+{
+	for (size_t i = 0; i < tun_schema_len; i++)
+		if (!strcmp(tun_schema[i].section, s))
+			return 1;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	static const char *yes[] = {"true", "yes", "on", "1"};
+	static const char *no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i]))
+			return *out = 1, 0;
+		if (!strcasecmp(s, no[i]))
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int choice_ok(const char *choices, const char *s)
+{
+	size_t n = strlen(s);
+	const char *p = choices;
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && !strncmp(p, s, n))
+			return 1;
+		p += len + (bar ? 1 : 0);
+	}
+	return 0;
+}
+
+static const char *type_name(const struct tun_def *d)
+{
+	switch (d->type) {
+	case TUN_INT: return d->auto_ok ? "an integer or auto" : "an integer";
+	case TUN_FLOAT: return "a number";
+	case TUN_BOOL: return "true or false";
+	case TUN_ENUM: return d->choices;
+	default: return "a string";
+	}
+}
+
+/* Checks and stores text into slot k. */
+static int assign(struct tunables *t, int k, const char *text,
+		  enum tun_source src, const char *origin, char *err,
+		  size_t errlen)
+{
+	const struct tun_def *d = &tun_schema[k];
+	struct tun_val nv = {0};
+	nv.src = src;
+	if (d->type == TUN_INT) {
+		long v;
+		if (d->auto_ok && !strcmp(text, "auto"))
+			v = 0;
+		else if (parse_long(text, (long)d->min, (long)d->max, &v)) {
+			snprintf(err, errlen, "%s.%s: '%s' is not %s in [%.0f, %.0f]",
+				 d->section, d->key, text, type_name(d), d->min, d->max);
+			return -1;
+		}
+		nv.i = v;
+		nv.d = (double)v;
+	} else if (d->type == TUN_FLOAT) {
+		double v;
+		if (parse_double(text, &v) || v < d->min || v > d->max) {
+			snprintf(err, errlen, "%s.%s: '%s' is not a number in [%g, %g]",
+				 d->section, d->key, text, d->min, d->max);
+			return -1;
+		}
+		nv.d = v;
+	} else if (d->type == TUN_BOOL) {
+		int b;
+		if (parse_bool(text, &b)) {
+			snprintf(err, errlen, "%s.%s: '%s' is not true or false",
+				 d->section, d->key, text);
+			return -1;
+		}
+		nv.i = b;
+		text = b ? "true" : "false";
+	} else if (d->type == TUN_ENUM) {
+		if (!choice_ok(d->choices, text)) {
+			snprintf(err, errlen, "%s.%s: '%s' is not one of %s",
+				 d->section, d->key, text, d->choices);
+			return -1;
+		}
+	}
+	struct tun_val *v = &t->v[k];
+	free(v->text);
+	free(v->origin);
+	*v = nv;
+	v->text = xstrdup(text);
+	v->origin = origin ? xstrdup(origin) : NULL;
+	return 0;
+}
+
+struct tunables *tun_new(const char *const *sections)
+{
+	struct tunables *t = xcalloc(1, sizeof *t);
+	t->sections = sections;
+	t->v = xcalloc(tun_schema_len, sizeof *t->v);
+	char err[256];
+	for (size_t i = 0; i < tun_schema_len; i++)
+		if (assign(t, (int)i, tun_schema[i].def, TUN_SRC_DEFAULT, NULL,
+			   err, sizeof err))
+			log_fatal("built-in default: %s", err);
+	return t;
+}
+
+void tun_free(struct tunables *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < tun_schema_len; i++) {
+		free(t->v[i].text);
+		free(t->v[i].origin);
+	}
+	free(t->v);
+	free(t);
+}
+
+int tun_set(struct tunables *t, const char *name, const char *value,
+	    enum tun_source src, const char *origin, char *err, size_t errlen)
+{
+	int k = find_name(name);
+	if (k < 0) {
+		snprintf(err, errlen, "unknown setting '%s'", name);
+		return -1;
+	}
+	if (t->v[k].src > src)
+		return 0;
+	return assign(t, k, value, src, origin, err, errlen);
+}
+
+int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot read tunables: %s", path, strerror(errno));
+		return -1;
+	}
+	yaml_parser_t p;
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_file(&p, f);
+
+	/* depth 0: stream/document; 1: top mapping (section keys); 2: section
+	 * mapping (key: scalar). */
+	int depth = 0, rc = 0, done = 0;
+	char *section = NULL, *key = NULL;
+	while (!done && rc == 0) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&p, &ev)) {
+			snprintf(err, errlen, "%s:%zu: YAML error: %s", path,
+				 p.problem_mark.line + 1, p.problem ? p.problem : "?");
+			rc = -1;
+			break;
+		}
+		size_t line = ev.start_mark.line + 1;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (depth == 0)
+				depth = 1;
+			else if (depth == 1 && section)
+				depth = 2;
+			else {
+				snprintf(err, errlen, "%s:%zu: %s%s%s: expected a plain value, not a mapping",
+					 path, line, section ? section : "", key ? "." : "", key ? key : "");
+				rc = -1;
+			}
+			break;
+		case YAML_MAPPING_END_EVENT:
+			if (depth == 2) {
+				free(section);
+				section = NULL;
+			}
+			depth--;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			snprintf(err, errlen, "%s:%zu: %s%s%s: lists are not settings",
+				 path, line, section ? section : "(top)", key ? "." : "", key ? key : "");
+			rc = -1;
+			break;
+		case YAML_ALIAS_EVENT:
+			snprintf(err, errlen, "%s:%zu: aliases are not supported", path, line);
+			rc = -1;
+			break;
+		case YAML_SCALAR_EVENT: {
+			const char *s = (const char *)ev.data.scalar.value;
+			if (depth == 1 && !section) {
+				if (!section_known(s)) {
+					snprintf(err, errlen, "%s:%zu: unknown section '%s'", path, line, s);
+					rc = -1;
+				} else
+					section = xstrdup(s);
+			} else if (depth == 1 && section) {
+				/* "section:" with an empty value */
+				if (*s) {
+					snprintf(err, errlen, "%s:%zu: section '%s' must be a mapping of settings",
+						 path, line, section);
+					rc = -1;
+				}
+				free(section);
+				section = NULL;
+			} else if (depth == 2 && !key) {
+				if (find_def(section, strlen(section), s) < 0) {
+					snprintf(err, errlen, "%s:%zu: unknown key '%s.%s'", path, line, section, s);
+					rc = -1;
+				} else
+					key = xstrdup(s);
+			} else if (depth == 2) {
+				int k = find_def(section, strlen(section), key);
+				char origin[512], msg[256];
+				snprintf(origin, sizeof origin, "%s:%zu", path, line);
+				if (t->v[k].src <= TUN_SRC_FILE &&
+				    assign(t, k, s, TUN_SRC_FILE, origin, msg, sizeof msg)) {
+					snprintf(err, errlen, "%s:%zu: %s", path, line, msg);
+					rc = -1;
+				}
+				free(key);
+				key = NULL;
+			} else {
+				snprintf(err, errlen, "%s:%zu: expected sections (segment:, mine:, ...) at the top",
+					 path, line);
+				rc = -1;
+			}
+			break;
+		}
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	free(section);
+	free(key);
+	yaml_parser_delete(&p);
+	fclose(f);
+	return rc;
+}
+
+/* OLLAMA_HOST may be host:port, http://host:port or :port. */
+static char *ollama_url(const char *h)
+{
+	if (!strncmp(h, "http://", 7) || !strncmp(h, "https://", 8))
+		return xstrdup(h);
+	if (h[0] == ':')
+		return xasprintf("http://127.0.0.1%s", h);
+	if (!strchr(h, ':'))
+		return xasprintf("http://%s:11434", h);
+	return xasprintf("http://%s", h);
+}
+
+int tun_load_env(struct tunables *t, char *err, size_t errlen)
+{
+	/* the ecosystem's names first, LANES_* after so that they win */
+	const char *v;
+	if ((v = getenv("OLLAMA_HOST")) && *v) {
+		char *url = ollama_url(v);
+		int rc = tun_set(t, "llm.base_url", url, TUN_SRC_ENV, "OLLAMA_HOST", err, errlen);
+		free(url);
+		if (rc)
+			return -1;
+	}
+	if ((v = getenv("OPENAI_BASE_URL")) && *v &&
+	    tun_set(t, "llm.base_url", v, TUN_SRC_ENV, "OPENAI_BASE_URL", err, errlen))
+		return -1;
+	if ((v = getenv("OPENAI_API_KEY")) && *v &&
+	    tun_set(t, "llm.api_key", v, TUN_SRC_ENV, "OPENAI_API_KEY", err, errlen))
+		return -1;
+	for (size_t i = 0; i < tun_schema_len; i++) {
+		char name[128];
+		snprintf(name, sizeof name, "LANES_%s_%s", tun_schema[i].section, tun_schema[i].key);
+		for (char *c = name; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		if (!(v = getenv(name)))
+			continue;
+		char msg[256];
+		if (assign(t, (int)i, v, TUN_SRC_ENV, name, msg, sizeof msg)) {
+			snprintf(err, errlen, "%s: %s", name, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int must_find(const char *name)
+{
+	int k = find_name(name);
+	if (k < 0) {
+		log_error("internal error: undeclared tunable '%s'", name);
+		abort();
+	}
+	return k;
+}
+
+long tun_int(const struct tunables *t, const char *name)
+{
+	return t->v[must_find(name)].i;
+}
+
+double tun_float(const struct tunables *t, const char *name)
+{
+	return t->v[must_find(name)].d;
+}
+
+int tun_bool(const struct tunables *t, const char *name)
+{
+	return (int)t->v[must_find(name)].i;
+}
+
+const char *tun_str(const struct tunables *t, const char *name)
+{
+	return t->v[must_find(name)].text;
+}
+
+enum tun_source tun_source_of(const struct tunables *t, const char *name)
+{
+	return t->v[must_find(name)].src;
+}
+
+static int yaml_plain_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._/-+", *c))
+			return 0;
+	return 1;
+}
+
+void tun_print(const struct tunables *t, FILE *f)
+{
+	static const char *src_name[] = {"default", "file", "env", "flag"};
+	for (const char *const *s = t->sections; s && *s; s++) {
+		fprintf(f, "%s:\n", *s);
+		for (size_t i = 0; i < tun_schema_len; i++) {
+			const struct tun_def *d = &tun_schema[i];
+			if (strcmp(d->section, *s))
+				continue;
+			const struct tun_val *v = &t->v[i];
+			const char *text = v->text;
+			if (d->type == TUN_SECRET && *text)
+				text = "<redacted>";
+			struct buf b = {0};
+			if (yaml_plain_ok(text))
+				buf_puts(&b, text);
+			else
+				buf_json_str(&b, text, strlen(text));
+			fprintf(f, "  %s: %s  # %s%s%s\n", d->key, b.p, src_name[v->src],
+				v->origin ? " " : "", v->origin ? v->origin : "");
+			buf_free(&b);
+		}
+	}
+}

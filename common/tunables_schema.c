@@ -1,0 +1,120 @@
+/* tunables_schema: every tunable of every tool, with its type, default and
+ * meaning. pipelines/tunables.yaml and man/tunables.5 mirror this table
+ * (tests/shell/test_tunables_doc.sh checks that they agree). */
+#include "tunables.h"
+
+#include <float.h>
+
+#define BIG 1e15
+
+/* Keys every filter has: concurrency, memory bound, failure policy, logs. */
+#define FILTER_KEYS(sec)                                                                 \
+	{sec, "workers", TUN_INT, "auto", 1, 4096, 1, NULL,                              \
+	 "worker threads; auto = sized from the machine (and the server), 1 = sequential"}, \
+	{sec, "inflight", TUN_INT, "auto", 1, 1000000, 1, NULL,                          \
+	 "records in flight at most (backpressure); auto = 2 x workers + 4"},            \
+	{sec, "max_line", TUN_INT, "33554432", 1024, 4294967296.0, 0, NULL,              \
+	 "longest input line in bytes; longer lines are rejected"},                      \
+	{sec, "max_failure_ratio", TUN_FLOAT, "0", 0, 1, 0, NULL,                        \
+	 "share of failed records tolerated before the exit status is 1"},               \
+	{sec, "stats_interval", TUN_INT, "30", 0, 86400, 0, NULL,                        \
+	 "seconds between stats lines when stderr is not a terminal (0 = none)"},        \
+	{sec, "progress", TUN_ENUM, "auto", 0, 0, 0, "auto|always|never",                \
+	 "progress line on stderr: auto = only on a terminal"}
+
+const struct tun_def tun_schema[] = {
+	{"llm", "backend", TUN_ENUM, "auto", 0, 0, 0, "auto|ollama|openai",
+	 "wire format; auto = openai when the base URL ends in /v1, else ollama"},
+	{"llm", "base_url", TUN_STR, "http://127.0.0.1:11434", 0, 0, 0, NULL,
+	 "server address (env: OLLAMA_HOST, OPENAI_BASE_URL)"},
+	{"llm", "api_key", TUN_SECRET, "", 0, 0, 0, NULL,
+	 "API key (env: OPENAI_API_KEY); never logged"},
+	{"llm", "api_key_file", TUN_STR, "", 0, 0, 0, NULL,
+	 "file holding the API key (first line)"},
+	{"llm", "connect_timeout_ms", TUN_INT, "5000", 1, 600000, 0, NULL,
+	 "TCP connect timeout"},
+	{"llm", "timeout_ms", TUN_INT, "300000", 1, 86400000, 0, NULL,
+	 "whole-request timeout"},
+	{"llm", "max_attempts", TUN_INT, "6", 1, 100, 0, NULL,
+	 "attempts per request (retries for 408, 409, 429, 5xx, dropped or bad answers)"},
+	{"llm", "backoff_ms", TUN_INT, "500", 1, 600000, 0, NULL,
+	 "base of the exponential backoff (full jitter)"},
+	{"llm", "backoff_max_ms", TUN_INT, "30000", 1, 3600000, 0, NULL,
+	 "longest wait between attempts"},
+	{"llm", "rpm", TUN_INT, "0", 0, 100000000, 0, NULL,
+	 "requests per minute for the whole tool (0 = unlimited)"},
+	{"llm", "tpm", TUN_INT, "0", 0, 10000000000.0, 0, NULL,
+	 "tokens per minute for the whole tool (0 = unlimited)"},
+	{"llm", "concurrency", TUN_INT, "auto", 1, 4096, 1, NULL,
+	 "requests in flight; auto = adaptive (grows while throughput grows)"},
+	{"llm", "max_concurrency", TUN_INT, "64", 1, 4096, 0, NULL,
+	 "ceiling of the adaptive concurrency"},
+	{"llm", "temperature", TUN_FLOAT, "0", 0, 2, 0, NULL, "sampling temperature"},
+	{"llm", "seed", TUN_INT, "42", -1, 2147483647.0, 0, NULL,
+	 "sampling seed (-1 = none)"},
+	{"llm", "num_ctx", TUN_INT, "0", 0, 10000000, 0, NULL,
+	 "Ollama context length (0 = server default)"},
+	{"llm", "keep_alive", TUN_STR, "", 0, 0, 0, NULL,
+	 "Ollama keep_alive (e.g. 30m; empty = server default)"},
+
+	FILTER_KEYS("segment"),
+	{"segment", "target", TUN_INT, "1000", 1, 100000000, 0, NULL,
+	 "segment size to aim for (whole sentences)"},
+	{"segment", "max", TUN_INT, "1500", 1, 100000000, 0, NULL,
+	 "hard maximum segment size"},
+	{"segment", "overlap", TUN_INT, "0", 0, 100000000, 0, NULL,
+	 "context repeated from the previous segment"},
+	{"segment", "unit", TUN_ENUM, "chars", 0, 0, 0, "chars|tokens",
+	 "size unit: characters (code points) or approximate tokens (4 bytes)"},
+	{"segment", "format", TUN_ENUM, "auto", 0, 0, 0, "auto|text|markdown|srt|vtt",
+	 "document format; auto = from the file name and content"},
+	{"segment", "field", TUN_STR, "text", 0, 0, 0, NULL,
+	 "field holding the document text in NDJSON input"},
+
+	FILTER_KEYS("mine"),
+	{"mine", "model", TUN_STR, "llama3.2:3b", 0, 0, 0, NULL, "chat model"},
+	{"mine", "prompt", TUN_STR, "", 0, 0, 0, NULL,
+	 "prompt template file (empty = pipelines/prompts/mine.txt)"},
+	{"mine", "schema", TUN_STR, "", 0, 0, 0, NULL,
+	 "JSON schema file of the answer (empty = pipelines/prompts/mine.schema.json)"},
+	{"mine", "max_tokens", TUN_INT, "2048", 1, 1000000, 0, NULL,
+	 "longest answer in tokens"},
+
+	FILTER_KEYS("embed"),
+	{"embed", "model", TUN_STR, "nomic-embed-text", 0, 0, 0, NULL,
+	 "embedding model, or `hash` for the offline feature-hashing embedder"},
+	{"embed", "batch", TUN_INT, "32", 1, 2048, 0, NULL, "texts per request"},
+	{"embed", "field", TUN_STR, "text", 0, 0, 0, NULL, "field holding the text"},
+	{"embed", "dim", TUN_INT, "384", 8, 65536, 0, NULL,
+	 "dimension of the hash embedder (and `dimensions` for OpenAI)"},
+
+	FILTER_KEYS("classify"),
+	{"classify", "taxonomy", TUN_STR, "", 0, 0, 0, NULL, "taxonomy file (YAML or NDJSON)"},
+	{"classify", "mode", TUN_ENUM, "embed", 0, 0, 0, "embed|verify|triage",
+	 "embed: threshold only; verify: LLM checks the best; triage: LLM picks"},
+	{"classify", "threshold", TUN_FLOAT, "0.5", -1, 1, 0, NULL,
+	 "lowest cosine similarity accepted"},
+	{"classify", "top_k", TUN_INT, "5", 1, 1000, 0, NULL, "shortlist size"},
+	{"classify", "model", TUN_STR, "llama3.2:3b", 0, 0, 0, NULL,
+	 "chat model for verify and triage"},
+	{"classify", "embed_model", TUN_STR, "nomic-embed-text", 0, 0, 0, NULL,
+	 "embedding model (or `hash`)"},
+	{"classify", "field", TUN_STR, "text", 0, 0, 0, NULL, "field holding the item text"},
+	{"classify", "cache_dir", TUN_STR, "", 0, 0, 0, NULL,
+	 "taxonomy vector cache (empty = $XDG_CACHE_HOME/lanes)"},
+
+	FILTER_KEYS("store"),
+	{"store", "db", TUN_STR, "lanes.db", 0, 0, 0, NULL, "SQLite database file"},
+	{"store", "batch_records", TUN_INT, "1000", 1, 10000000, 0, NULL,
+	 "records per transaction at most"},
+	{"store", "batch_ms", TUN_INT, "200", 1, 3600000, 0, NULL,
+	 "longest a transaction stays open"},
+	{"store", "synchronous", TUN_ENUM, "normal", 0, 0, 0, "off|normal|full",
+	 "SQLite synchronous: normal is durable across crashes of the process in WAL mode, full also across power loss"},
+	{"store", "busy_timeout_ms", TUN_INT, "60000", 0, 86400000, 0, NULL,
+	 "how long a writer waits for another one"},
+	{"store", "max_attempts", TUN_INT, "3", 1, 1000, 0, NULL,
+	 "failed runs of a stage after which a record is given up"},
+};
+
+const size_t tun_schema_len = sizeof tun_schema / sizeof tun_schema[0];
