@@ -16,6 +16,7 @@ struct filter {
 	size_t batch;
 	filter_fn fn;
 	filter_emitted_fn emitted;
+	void (*on_idle)(void *ud);
 	void *ud;
 	const char *where; /* input name for messages */
 };
@@ -89,16 +90,20 @@ static void idle(void *ud)
 		f->a->output_closed = 1;
 		app_stop = app_stop ? app_stop : -1;
 	}
+	if (f->on_idle)
+		f->on_idle(f->ud);
 }
 
 struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
-			  filter_emitted_fn emitted, void *ud)
+			  filter_emitted_fn emitted, filter_idle_fn on_idle,
+			  void *ud)
 {
 	struct filter *f = xcalloc(1, sizeof *f);
 	f->a = a;
 	f->batch = batch ? batch : 1;
 	f->fn = fn;
 	f->emitted = emitted;
+	f->on_idle = on_idle;
 	f->ud = ud;
 	f->where = "<stdin>";
 	f->w = ndjson_writer_new(1);

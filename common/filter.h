@@ -43,9 +43,15 @@ typedef void (*filter_fn)(struct job *job, int worker, void *ud);
 typedef void (*filter_emitted_fn)(struct rec *r, void *ud);
 
 struct filter;
-/* batch: records per job (1 for most tools; embed batches requests). */
+/* Optional, in the writer thread when nothing is ready to write (after
+ * stdout is flushed): a good moment to commit a batch. */
+typedef void (*filter_idle_fn)(void *ud);
+
+/* batch: records per job (1 for most tools; embed batches requests).
+ * emitted and idle may be NULL. */
 struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
-			  filter_emitted_fn emitted, void *ud);
+			  filter_emitted_fn emitted, filter_idle_fn idle,
+			  void *ud);
 /* Reads NDJSON from fd until EOF or a stop signal. name: "<stdin>". */
 void filter_read_fd(struct filter *f, int fd, const char *name);
 /* Submits a job made by the caller (records need no line). */
