@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Runs one case table (tests/cases/<tool>.test), jq/curl style: each case is
+# a command, its stdin, and the expected stdout, stderr and exit status.
+#
+#   === name of the case
+#   $ segment --target 40            command, run by bash in a scratch dir
+#   --- file NAME                    (optional, repeatable) a file to create
+#   --- stdin                        lines fed to the command
+#   --- stdout                       expected stdout, exactly
+#   --- stdout-jq FILTER             instead: expected output of jq -c FILTER
+#   --- stderr                       each line must occur in stderr, in order
+#   --- exit N                       expected exit status (default 0)
+#
+# Lines starting with '#' outside sections are comments. Inputs are taken
+# literally; bytes that are not text (NUL, bad UTF-8) are tested in
+# tests/shell/test_bad_input.sh.
+set -euo pipefail
+
+table="$1"
+pass=0
+fail=0
+tmp="$(mktemp -d)"
+trap 'rm -rf "${tmp}"' EXIT
+
+name=""
+cmd=""
+section=""
+want_exit=0
+jq_filter=""
+file_name=""
+
+reset_case() {
+  name=""
+  cmd=""
+  section=""
+  want_exit=0
+  jq_filter=""
+  rm -rf "${tmp}/case"
+  mkdir -p "${tmp}/case/files"
+  : >"${tmp}/case/stdin"
+  : >"${tmp}/case/stdout"
+  : >"${tmp}/case/stderr"
+}
+
+report() {
+  local ok="$1" why="$2"
+  if (( ok )); then
+    pass=$((pass + 1))
+    echo "ok $((pass + fail)) - ${name}"
+  else
+    fail=$((fail + 1))
+    echo "not ok $((pass + fail)) - ${name}: ${why}"
+  fi
+}
+
+# Fails if any expected stderr line is missing (in order).
+stderr_matches() {
+  local want="$1" got="$2" line rest
+  rest="$(cat "${got}")"
+  while IFS= read -r line; do
+    [[ -z "${line}" ]] && continue
+    if [[ "${rest}" != *"${line}"* ]]; then
+      echo "stderr lacks: ${line}"
+      return 1
+    fi
+    rest="${rest#*"${line}"}"
+  done <"${want}"
+}
+
+run_case() {
+  [[ -n "${name}" ]] || return 0
+  local dir="${tmp}/case/files" got_out="${tmp}/case/got.out" got_err="${tmp}/case/got.err"
+  local rc=0
+  (cd "${dir}" && bash -c "${cmd}" <"${tmp}/case/stdin.bin" >"${got_out}" 2>"${got_err}") || rc=$?
+  if (( rc != want_exit )); then
+    report 0 "exit ${rc}, want ${want_exit}; stderr: $(head -c 400 "${got_err}")"
+    return
+  fi
+  if [[ -n "${jq_filter}" ]]; then
+    local norm="${tmp}/case/norm.out"
+    if ! jq -c "${jq_filter}" <"${got_out}" >"${norm}" 2>"${tmp}/case/jq.err"; then
+      report 0 "jq failed on stdout: $(head -c 300 "${tmp}/case/jq.err"); stdout: $(head -c 300 "${got_out}")"
+      return
+    fi
+    got_out="${norm}"
+  fi
+  if ! cmp -s "${got_out}" "${tmp}/case/stdout"; then
+    report 0 "stdout differs: $(diff "${tmp}/case/stdout" "${got_out}" | head -n 8 | tr '\n' '|')"
+    return
+  fi
+  local why
+  if ! why="$(stderr_matches "${tmp}/case/stderr" "${got_err}")"; then
+    report 0 "${why}; got: $(head -c 400 "${got_err}")"
+    return
+  fi
+  report 1 ""
+}
+
+finish_inputs() {
+  cp "${tmp}/case/stdin" "${tmp}/case/stdin.bin"
+}
+
+main() {
+  reset_case
+  local line
+  while IFS= read -r line || [[ -n "${line}" ]]; do
+    case "${line}" in
+      "=== "*)
+        if [[ -n "${name}" ]]; then
+          finish_inputs
+          run_case
+        fi
+        reset_case
+        name="${line#=== }"
+        continue
+        ;;
+      '$ '*)
+        cmd="${line#\$ }"
+        continue
+        ;;
+      "--- stdin") section=stdin; continue ;;
+      "--- stdout") section=stdout; continue ;;
+      "--- stdout-jq "*) section=stdout; jq_filter="${line#--- stdout-jq }"; continue ;;
+      "--- stderr") section=stderr; continue ;;
+      "--- exit "*) want_exit="${line#--- exit }"; section=""; continue ;;
+      "--- file "*)
+        section="file"
+        file_name="${line#--- file }"
+        : >"${tmp}/case/files/${file_name}"
+        continue
+        ;;
+    esac
+    case "${section}" in
+      stdin) printf '%s\n' "${line}" >>"${tmp}/case/stdin" ;;
+      stdout) printf '%s\n' "${line}" >>"${tmp}/case/stdout" ;;
+      stderr) printf '%s\n' "${line}" >>"${tmp}/case/stderr" ;;
+      file) printf '%s\n' "${line}" >>"${tmp}/case/files/${file_name}" ;;
+      *) ;;
+    esac
+  done <"${table}"
+  if [[ -n "${name}" ]]; then
+    finish_inputs
+    run_case
+  fi
+  echo "${pass} passed, ${fail} failed"
+  (( fail == 0 ))
+}
+
+main "$@"
