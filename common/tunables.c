@@ -390,7 +390,7 @@ void tun_print(const struct tunables *t, FILE *f)
 			if (d->type == TUN_SECRET && *text)
 				text = "<redacted>";
 			struct buf b = {0};
-			if (yaml_plain_ok(text))
+			if (yaml_plain_ok(text) || text[0] == '<')
 				buf_puts(&b, text);
 			else
 				buf_json_str(&b, text, strlen(text));

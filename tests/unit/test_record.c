@@ -1,0 +1,46 @@
+/* Unit tests of common/record.c: fields set and removed in place. */
+#include "record.h"
+#include "t.h"
+
+static void set(const char *in, const char *key, const char *val, const char *want)
+{
+	struct buf b = {0};
+	rec_set(&b, in, strlen(in), key, val, strlen(val));
+	T_EQ_STR(b.p, want, in);
+	buf_free(&b);
+}
+
+static void del(const char *in, const char *key, const char *want)
+{
+	struct buf b = {0};
+	rec_del(&b, in, strlen(in), key);
+	T_EQ_STR(b.p, want, in);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	set("{}", "a", "1", "{\"a\":1}");
+	set("{ }", "a", "1", "{\"a\":1}");
+	set("{\"x\":1.50,\"big\":12345678901234567890}", "a", "[1]",
+	    "{\"x\":1.50,\"big\":12345678901234567890,\"a\":[1]}");
+	set("{\"a\":{\"b\":\"}\"},\"c\":2}", "a", "3", "{\"a\":3,\"c\":2}");
+	set("{\"s\":\"a\\\"b\",\"a\":[1,[2]],\"z\":0}", "a", "null",
+	    "{\"s\":\"a\\\"b\",\"a\":null,\"z\":0}");
+	set("{\"ab\":1}", "a", "2", "{\"ab\":1,\"a\":2}");
+	set("{\"nested\":{\"a\":1}}", "a", "2", "{\"nested\":{\"a\":1},\"a\":2}");
+	set("  {\"x\" : true }  ", "x", "false", "  {\"x\" : false }  ");
+
+	del("{\"a\":1,\"b\":2}", "a", "{\"b\":2}");
+	del("{\"a\":1,\"b\":2}", "b", "{\"a\":1}");
+	del("{\"a\":1}", "a", "{}");
+	del("{\"a\":1 , \"b\":2 , \"c\":3}", "b", "{\"a\":1 , \"c\":3}");
+	del("{\"a\":1}", "zz", "{\"a\":1}");
+
+	size_t ms, me, vs, ve;
+	const char *j = "{\"k\":\"v\",\"e\":[1,2,3]}";
+	T_OK(rec_find(j, strlen(j), "e", &ms, &me, &vs, &ve), "find e");
+	T_EQ_INT(ve - vs, 7, "value span of e");
+	T_OK(!rec_find(j, strlen(j), "v", NULL, NULL, NULL, NULL), "a value is not a key");
+	return t_done();
+}

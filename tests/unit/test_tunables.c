@@ -1,0 +1,94 @@
+/* Unit tests of common/tunables.c: precedence, types, file errors. */
+#include "t.h"
+#include "tunables.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static char *write_tmp(const char *text)
+{
+	char *path = xstrdup("/tmp/lanes-tun-XXXXXX");
+	int fd = mkstemp(path);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		abort();
+	close(fd);
+	return path;
+}
+
+static void bad_file(const char *text, const char *want)
+{
+	static const char *const secs[] = {"segment", NULL};
+	struct tunables *t = tun_new(secs);
+	char *path = write_tmp(text);
+	char err[512] = "";
+	int rc = tun_load_file(t, path, err, sizeof err);
+	T_OK(rc == -1 && strstr(err, want), "bad file: want '%s', got '%s'", want, err);
+	unlink(path);
+	free(path);
+	tun_free(t);
+}
+
+int main(void)
+{
+	static const char *const secs[] = {"segment", "llm", NULL};
+	char err[512];
+	unsetenv("LANES_SEGMENT_TARGET");
+	struct tunables *t = tun_new(secs);
+	T_EQ_INT(tun_int(t, "segment.target"), 1000, "default");
+	T_EQ_INT(tun_source_of(t, "segment.target"), TUN_SRC_DEFAULT, "default source");
+	T_EQ_INT(tun_int(t, "segment.workers"), 0, "auto is 0");
+
+	char *path = write_tmp("# settings\nsegment:\n  target: 300\n  max: 400\nllm:\n  base_url: http://h:1\n");
+	T_EQ_INT(tun_load_file(t, path, err, sizeof err), 0, "file loads");
+	T_EQ_INT(tun_int(t, "segment.target"), 300, "file value");
+	T_EQ_STR(tun_str(t, "llm.base_url"), "http://h:1", "file string");
+
+	setenv("LANES_SEGMENT_TARGET", "200", 1);
+	T_EQ_INT(tun_load_env(t, err, sizeof err), 0, "env loads");
+	T_EQ_INT(tun_int(t, "segment.target"), 200, "env beats file");
+	T_EQ_INT(tun_set(t, "segment.target", "100", TUN_SRC_FLAG, "--target", err, sizeof err), 0, "flag");
+	T_EQ_INT(tun_int(t, "segment.target"), 100, "flag beats env");
+	/* a file loaded later does not override env or flags */
+	T_EQ_INT(tun_load_file(t, path, err, sizeof err), 0, "file again");
+	T_EQ_INT(tun_int(t, "segment.target"), 100, "file never beats a flag");
+	T_EQ_INT(tun_int(t, "segment.max"), 400, "other file value kept");
+	unsetenv("LANES_SEGMENT_TARGET");
+
+	setenv("LANES_SEGMENT_TARGET", "many", 1);
+	T_EQ_INT(tun_load_env(t, err, sizeof err), -1, "bad env value");
+	T_OK(strstr(err, "LANES_SEGMENT_TARGET") != NULL, "env error names the variable");
+	unsetenv("LANES_SEGMENT_TARGET");
+
+	setenv("OLLAMA_HOST", ":9999", 1);
+	T_EQ_INT(tun_load_env(t, err, sizeof err), 0, "OLLAMA_HOST");
+	T_EQ_STR(tun_str(t, "llm.base_url"), "http://127.0.0.1:9999", "OLLAMA_HOST :port");
+	unsetenv("OLLAMA_HOST");
+	setenv("OPENAI_API_KEY", "sk-secret", 1);
+	T_EQ_INT(tun_load_env(t, err, sizeof err), 0, "OPENAI_API_KEY");
+	unsetenv("OPENAI_API_KEY");
+	FILE *f = tmpfile();
+	tun_print(t, f);
+	rewind(f);
+	char all[8192];
+	size_t n = fread(all, 1, sizeof all - 1, f);
+	all[n] = '\0';
+	fclose(f);
+	T_OK(!strstr(all, "sk-secret"), "secret never printed");
+	T_OK(strstr(all, "api_key: <redacted>") != NULL, "secret shown as redacted");
+	T_OK(strstr(all, "target: 100  # flag --target") != NULL, "source shown");
+
+	T_EQ_INT(tun_set(t, "segment.unit", "words", TUN_SRC_FLAG, "--unit", err, sizeof err), -1, "enum checked");
+	T_EQ_INT(tun_set(t, "segment.nope", "1", TUN_SRC_FLAG, "--x", err, sizeof err), -1, "unknown key");
+	unlink(path);
+	free(path);
+	tun_free(t);
+
+	bad_file("segment:\n  targt: 3\n", ":2: unknown key 'segment.targt'");
+	bad_file("sgment:\n  target: 3\n", ":1: unknown section 'sgment'");
+	bad_file("segment:\n  target: lots\n", ":2: segment.target: 'lots' is not an integer");
+	bad_file("segment:\n  target: [1, 2]\n", "lists are not settings");
+	bad_file("segment:\n  target: 3\n bad", "YAML error");
+	bad_file("segment:\n  max_failure_ratio: 2\n", "is not a number in [0, 1]");
+	return t_done();
+}
