@@ -9,6 +9,7 @@ readonly TESTS_DIR
 export LANES_BIN="${LANES_BIN:-${TESTS_DIR}/../bin}"
 export LANES_BUILD="${LANES_BUILD:-${TESTS_DIR}/../build}"
 export LANES_LOG_TIME=0
+export LANES_ROOT="${TESTS_DIR}/.."
 export PATH="${LANES_BIN}:${PATH}"
 
 total_pass=0
