@@ -150,6 +150,8 @@ void http_stream_end(struct conn *c);
 /* Ends the connection without (further) answer: drop and truncate faults. */
 void http_abort(struct conn *c);
 int http_status(const struct conn *c);
+/* Whether the current request got an answer (or the connection ended). */
+int http_answered(const struct conn *c);
 
 /* ---- routing (llmd_api.c) ---- */
 void api_handle(struct conn *c, struct req *r);
@@ -173,6 +175,9 @@ void api_error_ollama(struct conn *c, int status, const char *msg);
 void api_error_openai(struct conn *c, int status, const char *msg,
 		      const char *type, const char *param, const char *code);
 
+/* Appends the text of a message "content": a string, or the "text" of an
+ * array of parts joined with "\n". Returns 0, or -1 when it is neither. */
+int api_content_text(const cJSON *content, struct buf *out);
 /* Wall-clock time as RFC 3339 with nanoseconds, for created_at. */
 void api_rfc3339(char out[48]);
 

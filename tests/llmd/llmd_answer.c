@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char answer_badjson[] = "Sure! Here is the JSON you asked for: {\"claims\": [";
@@ -352,7 +353,9 @@ static void gen_object(struct gen *g, const cJSON *s, int depth)
 		}
 	}
 	/* required names that "properties" does not describe get strings */
-	cJSON_ArrayForEach(p, cJSON_IsArray(req) ? req : NULL) {
+	if (!cJSON_IsArray(req))
+		req = NULL;
+	cJSON_ArrayForEach(p, req) {
 		if (!cJSON_IsString(p) ||
 		    (cJSON_IsObject(props) &&
 		     cJSON_GetObjectItemCaseSensitive(props, p->valuestring)))
