@@ -1,0 +1,66 @@
+/* llmapp: start-up checks and figures shared by mine, embed and classify. */
+#include "llmapp.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void progress(char *out, size_t outlen, void *ud)
+{
+	llm_progress(ud, out, outlen);
+}
+
+void llmapp_start(struct app *a, struct llmapp *la, const char *model,
+		  const char *extra_fmt, ...)
+{
+	struct llm_config cfg;
+	char err[1024];
+	if (llm_config_load(&cfg, a->tun, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_USAGE);
+	}
+	snprintf(la->model, sizeof la->model, "%s", model);
+	la->llm = llm_new(&cfg, a->tool);
+	if (llm_check_model(la->llm, model, la->digest, sizeof la->digest, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_BACKEND);
+	}
+	int conc = cfg.concurrency > 0 ? cfg.concurrency : cfg.max_concurrency;
+	app_size_pool(a, conc);
+	a->progress_extra = progress;
+	a->progress_ud = la->llm;
+
+	struct buf extra = {0};
+	va_list ap;
+	va_start(ap, extra_fmt);
+	buf_vprintf(&extra, extra_fmt, ap);
+	va_end(ap);
+	char conc_text[64];
+	if (cfg.concurrency > 0)
+		snprintf(conc_text, sizeof conc_text, "%d (fixed)", cfg.concurrency);
+	else
+		snprintf(conc_text, sizeof conc_text, "adaptive from %d up to %d",
+			 llm_limit(la->llm), cfg.max_concurrency);
+	char rate[64] = "off";
+	if (cfg.rpm || cfg.tpm)
+		snprintf(rate, sizeof rate, "rpm=%ld tpm=%ld", cfg.rpm, cfg.tpm);
+	app_log_start(a, "backend=%s url=%s model=%s%s%s requests-in-flight=%s rate-limit=%s%s%s",
+		      llm_backend_name(la->llm), cfg.base_url, model, la->digest[0] ? "@" : "",
+		      la->digest, conc_text, rate, extra.len ? " " : "", extra.len ? extra.p : "");
+	buf_free(&extra);
+	llm_config_free(&cfg);
+}
+
+void llmapp_finish(struct app *a, struct llmapp *la)
+{
+	(void)a;
+	struct llm_totals t;
+	llm_totals(la->llm, &t);
+	log_event("llm: %ld requests, %ld retries, %ld failed calls, %ld connections opened, "
+		  "peak %d in flight, final limit %d",
+		  t.requests, t.retries, t.failures, t.connections, t.peak_inflight, t.limit);
+	llm_free(la->llm);
+	la->llm = NULL;
+}
