@@ -166,9 +166,18 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 	ndjson_close(r);
 }
 
+size_t filter_inflight(struct filter *f)
+{
+	return pool_inflight(f->pool);
+}
+
 int filter_finish(struct filter *f)
 {
 	pool_finish(f->pool);
+	/* a last idle call, now that every record is emitted, so that a tool
+	 * can commit its final batch before the summary */
+	if (f->on_idle)
+		f->on_idle(f->ud);
 	ndjson_flush(f->w);
 	struct app *a = f->a;
 	int wstate = ndjson_writer_state(f->w);

@@ -44,7 +44,9 @@ typedef void (*filter_emitted_fn)(struct rec *r, void *ud);
 
 struct filter;
 /* Optional, in the writer thread when nothing is ready to write (after
- * stdout is flushed): a good moment to commit a batch. */
+ * stdout is flushed): a good moment to commit a batch. Also called once
+ * more by filter_finish, in the caller's thread, after the last record is
+ * emitted and before the summary. */
 typedef void (*filter_idle_fn)(void *ud);
 
 /* batch: records per job (1 for most tools; embed batches requests).
@@ -56,6 +58,9 @@ struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
 void filter_read_fd(struct filter *f, int fd, const char *name);
 /* Submits a job made by the caller (records need no line). */
 void filter_submit(struct filter *f, struct job *job);
+/* Jobs submitted and not yet emitted (0: the writer has caught up with the
+ * input). Safe from any thread. */
+size_t filter_inflight(struct filter *f);
 /* Drains, frees, and returns app_finish's exit status. */
 int filter_finish(struct filter *f);
 
