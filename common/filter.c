@@ -50,6 +50,9 @@ static void emit(void *jp, void *ud)
 			app_reject(a, f->where, r->lineno, r->reject ? r->reject : "rejected",
 				   r->line, r->len);
 		} else {
+			/* the hook may still change the outcome (a failed write) */
+			if (f->emitted)
+				f->emitted(r, f->ud);
 			if (r->outcome != REC_NONE)
 				atomic_fetch_add(&a->st.read, 1);
 			switch (r->outcome) {
@@ -59,8 +62,6 @@ static void emit(void *jp, void *ud)
 			default: break;
 			}
 			atomic_fetch_add(&a->st.retried, r->retries);
-			if (f->emitted)
-				f->emitted(r, f->ud);
 			if (r->out.len && !a->output_closed) {
 				long lines = 0;
 				for (size_t k = 0; k < r->out.len; k++)

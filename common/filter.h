@@ -39,7 +39,8 @@ struct job {
 /* Processes every record of a job whose outcome is not REC_REJECTED; sets
  * each outcome and output. worker: 0..workers-1. */
 typedef void (*filter_fn)(struct job *job, int worker, void *ud);
-/* Optional, in the writer thread before a record is written. */
+/* Optional, in the writer thread before a record is counted and written;
+ * it may change r->outcome and r->out. */
 typedef void (*filter_emitted_fn)(struct rec *r, void *ud);
 
 struct filter;
