@@ -19,6 +19,7 @@ struct filter {
 	void (*on_idle)(void *ud);
 	void *ud;
 	const char *where; /* input name for messages */
+	long logged;       /* failures logged so far (writer thread) */
 };
 
 static void work(void *jp, int worker, void *ud)
@@ -53,6 +54,14 @@ static void emit(void *jp, void *ud)
 			/* the hook may still change the outcome (a failed write) */
 			if (f->emitted)
 				f->emitted(r, f->ud);
+			if (r->log) {
+				if (f->logged < FILTER_LOG_MAX)
+					log_error("%s:%ld: %s", f->where, r->lineno, r->log);
+				else if (f->logged == FILTER_LOG_MAX)
+					log_error("more records failed; the rest are not logged one by one "
+						  "(each carries \"errors\" in the output)");
+				f->logged++;
+			}
 			if (r->outcome != REC_NONE)
 				atomic_fetch_add(&a->st.read, 1);
 			switch (r->outcome) {
@@ -77,6 +86,7 @@ static void emit(void *jp, void *ud)
 		}
 		free(r->line);
 		free(r->reject);
+		free(r->log);
 		cJSON_Delete(r->json);
 		buf_free(&r->out);
 	}
@@ -253,4 +263,6 @@ void rec_fail(struct rec *r, const char *stage, const char *code,
 	rec_emit(r, b.p, b.len);
 	buf_free(&b);
 	r->outcome = REC_FAILED;
+	if (!r->log)
+		r->log = xasprintf("%s: %s", stage, message ? message : code);
 }

@@ -28,6 +28,8 @@ struct rec {
 	struct buf out;      /* output lines, each ending in '\n' */
 	enum rec_outcome outcome;
 	int retries;         /* requests repeated for this record */
+	char *log;           /* why it failed, logged by the writer in input
+			      * order as "<where>:<line>: <log>" (owned) */
 	void *extra;         /* the tool's own data; freed by the tool */
 };
 
@@ -71,7 +73,10 @@ void rec_emit(struct rec *r, const char *line, size_t len);
 /* Emits the input unchanged. */
 void rec_pass(struct rec *r);
 /* Emits the input with errors.<stage> = {code, message, attempts} added
- * (other stages' errors kept) and marks the record failed. */
+ * (other stages' errors kept), marks the record failed, and has the writer
+ * log "<stdin>:<line>: <stage>: <message>" (the first FILTER_LOG_MAX of a
+ * run; the summary counts them all). */
+#define FILTER_LOG_MAX 20
 void rec_fail(struct rec *r, const char *stage, const char *code,
 	      const char *message, int attempts);
 /* Writes into out the record text with errors.<stage> set, or removed when

@@ -35,11 +35,45 @@ static const struct app_flag flags[] = {
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+/* Hashes of the document ids seen so far (open addressing; 0 = empty), to
+ * refuse a second document with the same id: its segment ids would
+ * overwrite the first one's in store. 8 bytes per document. */
+struct idset {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
 struct seg_cfg {
 	struct seg_opts opts;
 	const char *field;
 	const char *stdin_doc;
+	struct idset seen; /* writer thread only */
 };
+
+/* Returns 1 if h was already in the set, else adds it and returns 0. */
+static int idset_add(struct idset *s, uint64_t h)
+{
+	if (h == 0)
+		h = 1;
+	if (2 * (s->n + 1) > s->cap) {
+		struct idset t = {xcalloc(s->cap ? 2 * s->cap : 1024, sizeof *t.slot),
+				  s->cap ? 2 * s->cap : 1024, 0};
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				idset_add(&t, s->slot[i]);
+		free(s->slot);
+		*s = t;
+	}
+	size_t i = (size_t)(h % s->cap);
+	while (s->slot[i]) {
+		if (s->slot[i] == h)
+			return 1;
+		i = (i + 1) % s->cap;
+	}
+	s->slot[i] = h;
+	s->n++;
+	return 0;
+}
 
 /* A document read from a file argument. */
 struct filedoc {
@@ -123,9 +157,18 @@ static void other_members(struct buf *out, const char *line, size_t len, const c
 	buf_free(&b);
 }
 
+/* The document id's hash travels to the writer in r->extra. */
+static void remember_doc(struct rec *r, const char *doc, size_t doc_len)
+{
+	uint64_t *h = xmalloc(sizeof *h);
+	*h = fnv64(FNV64_INIT, doc, doc_len);
+	r->extra = h;
+}
+
 static void split_one(struct rec *r, struct seg_cfg *cfg, const char *doc, size_t doc_len,
 		      const char *text, size_t len, const char *name)
 {
+	remember_doc(r, doc, doc_len);
 	struct seg_opts o = cfg->opts;
 	if (o.format == SEG_AUTO)
 		o.format = seg_detect(name, text, len);
@@ -158,6 +201,7 @@ static void work(struct job *job, int worker, void *ud)
 			continue;
 		struct filedoc *fd = r->extra;
 		if (fd) {
+			r->extra = NULL;
 			if (fd->read_error) {
 				log_error("%s", fd->read_error);
 				r->outcome = REC_FAILED;
@@ -168,21 +212,18 @@ static void work(struct job *job, int worker, void *ud)
 			free(fd->text);
 			free(fd->read_error);
 			free(fd);
-			r->extra = NULL;
 			continue;
 		}
 		cJSON *id = cJSON_GetObjectItemCaseSensitive(r->json, "id");
 		cJSON *text = cJSON_GetObjectItemCaseSensitive(r->json, cfg->field);
 		if (!cJSON_IsString(id) || !*id->valuestring) {
 			rec_fail(r, "segment", "no_id", "document has no \"id\" string", 1);
-			log_error("<stdin>:%ld: document has no \"id\" string", r->lineno);
 			continue;
 		}
 		if (!cJSON_IsString(text)) {
 			char msg[128];
 			snprintf(msg, sizeof msg, "document has no \"%s\" string", cfg->field);
 			rec_fail(r, "segment", "no_text", msg, 1);
-			log_error("<stdin>:%ld: %s", r->lineno, msg);
 			continue;
 		}
 		/* cJSON strings end at the first NUL: an escaped \u0000 would
@@ -191,15 +232,32 @@ static void work(struct job *job, int worker, void *ud)
 		if (rec_find(r->line, r->len, cfg->field, NULL, NULL, &vs, &ve) &&
 		    memmem(r->line + vs, ve - vs, "\\u0000", 6)) {
 			rec_fail(r, "segment", "bad_document", "NUL character (\\u0000) in the text", 1);
-			log_error("<stdin>:%ld: NUL character (\\u0000) in the text", r->lineno);
 			continue;
 		}
 		split_one(r, cfg, id->valuestring, strlen(id->valuestring), text->valuestring,
 			  strlen(text->valuestring), NULL);
-		if (r->outcome == REC_FAILED)
-			log_error("<stdin>:%ld: document '%s': %s", r->lineno, id->valuestring,
-				  "cannot be segmented (see errors.segment)");
 	}
+}
+
+/* Writer thread: a second document with an id seen before is refused. */
+static void emitted(struct rec *r, void *ud)
+{
+	struct seg_cfg *cfg = ud;
+	uint64_t *h = r->extra;
+	if (!h)
+		return;
+	r->extra = NULL;
+	if (r->outcome == REC_OK && idset_add(&cfg->seen, *h)) {
+		buf_reset(&r->out);
+		if (r->line) {
+			rec_fail(r, "segment", "duplicate_id",
+				 "a document with this id came earlier in the input", 1);
+		} else {
+			r->outcome = REC_FAILED;
+			log_error("document named twice on the command line; segmented once");
+		}
+	}
+	free(h);
 }
 
 static int on_flag(int id, const char *arg, void *ud)
@@ -285,7 +343,7 @@ int main(int argc, char **argv)
 		      tun_str(a.tun, "segment.unit"), tun_str(a.tun, "segment.format"),
 		      a.nargs ? "files" : "ndjson");
 	app_start_reporting(&a);
-	struct filter *f = filter_new(&a, 1, work, NULL, NULL, &cfg);
+	struct filter *f = filter_new(&a, 1, work, emitted, NULL, &cfg);
 	if (a.nargs == 0) {
 		filter_read_fd(f, 0, "<stdin>");
 	} else {
@@ -298,5 +356,7 @@ int main(int argc, char **argv)
 			filter_submit(f, job);
 		}
 	}
-	return filter_finish(f);
+	int code = filter_finish(f);
+	free(cfg.seen.slot);
+	return code;
 }
