@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Benchmark: peak memory stays flat whatever the input size. segment reads
+# NDJSON documents (the King James Bible cut into ~64 KB documents, repeated)
+# on stdin until it has written about 100k and then about 1M segments; store
+# put reads 100k and then 1M generated records into a fresh database. Input
+# is piped in by the generator (nothing big is kept on disk but the
+# database, under ${TMPDIR:-/tmp}); peak RSS comes from /usr/bin/time.
+# Target: peak RSS under 50 MB at both sizes, for both tools.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+readonly BENCH_NAME="bench_rss"
+readonly RSS_LIMIT_MB=50
+readonly SMALL="${LANES_BENCH_RSS_SMALL:-100000}"
+readonly BIG="${LANES_BENCH_RSS_BIG:-1000000}"
+# segment settings: small segments so that 1M of them need ~200 MB of text.
+readonly -a SEG_FLAGS=(--target 200 --max 200 --overlap 40 --unit chars)
+
+# run_fed PRODUCER ARG CMD...: runs `PRODUCER ARG | CMD >/dev/null` with
+# CMD under /usr/bin/time; sets RUN_WALL and RUN_RSS as run_timed does.
+run_fed() {
+  local producer="$1" arg="$2"
+  shift 2
+  local t0 t1 rc=0
+  t0="${EPOCHREALTIME}"
+  "${producer}" "${arg}" | /usr/bin/time -f '%M' -o "${BENCH_TMP}/time" "$@" >/dev/null \
+    2>"${BENCH_TMP}/stderr" || rc=$?
+  t1="${EPOCHREALTIME}"
+  if (( rc != 0 )); then
+    err "failed (exit ${rc}): ${producer} ${arg} | $*"
+    tail -n 5 "${BENCH_TMP}/stderr" >&2
+    return "${rc}"
+  fi
+  RUN_WALL="$(calc "${t1} - ${t0}")"
+  RUN_RSS="$(tail -n 1 "${BENCH_TMP}/time")"
+}
+
+# docs COPIES: the Bible as NDJSON documents, COPIES times over.
+docs() {
+  "${BENCH_DIR}/gen_records.py" docs "${BENCH_TMP}/kjv.txt" --copies "$1"
+}
+
+# records COUNT: COUNT generated segment-like records.
+records() {
+  "${BENCH_DIR}/gen_records.py" records "$1"
+}
+
+# report TOOL WHAT COUNT: prints one measurement (from RUN_WALL, RUN_RSS)
+# and its target line.
+report() {
+  local tool="$1" what="$2" count="$3" mb
+  mb="$(kb_mb "${RUN_RSS}")"
+  echo "bench rss: ${tool} over ${count} ${what}: peak ${mb} MB" \
+    "($(fmt 0 "$(calc "${count} / ${RUN_WALL}")") ${what}/s, $(fmt 1 "${RUN_WALL}") s)"
+  target "${tool} peak RSS over ${count} ${what}" "${mb}" "<=" "${RSS_LIMIT_MB}" " MB"
+}
+
+# bench_segment_rss: segment over about SMALL and about BIG segments.
+bench_segment_rss() {
+  need_lanes segment || return 1
+  make_text "${BENCH_TMP}/kjv.txt" >/dev/null || return 1
+  local per_copy
+  per_copy="$(docs 1 | "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" 2>/dev/null | wc -l)"
+  if (( per_copy == 0 )); then
+    err "segment wrote no segment for the Bible"
+    return 1
+  fi
+  local n copies small_rss big_rss
+  for n in "${SMALL}" "${BIG}"; do
+    copies=$(( (n + per_copy - 1) / per_copy ))
+    run_fed docs "${copies}" "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" || return 1
+    report segment segments "$((copies * per_copy))"
+    if [[ "${n}" == "${SMALL}" ]]; then small_rss="${RUN_RSS}"; else big_rss="${RUN_RSS}"; fi
+  done
+  echo "bench rss: segment peak grows $(fmt 2 "$(calc "${big_rss} / ${small_rss}")")x" \
+    "for $(fmt 0 "$(calc "${BIG} / ${SMALL}")")x the input"
+  echo
+}
+
+# bench_store_rss: store put of SMALL and BIG records.
+bench_store_rss() {
+  need_lanes store || return 1
+  local n small_rss big_rss
+  for n in "${SMALL}" "${BIG}"; do
+    rm -f "${BENCH_TMP}"/rss.db*
+    run_fed records "${n}" "${LANES_BIN}/store" --db "${BENCH_TMP}/rss.db" put || return 1
+    report store records "${n}"
+    if [[ "${n}" == "${SMALL}" ]]; then small_rss="${RUN_RSS}"; else big_rss="${RUN_RSS}"; fi
+  done
+  rm -f "${BENCH_TMP}"/rss.db*
+  echo "bench rss: store peak grows $(fmt 2 "$(calc "${big_rss} / ${small_rss}")")x" \
+    "for $(fmt 0 "$(calc "${BIG} / ${SMALL}")")x the input"
+  echo
+}
+
+main() {
+  need_debs time python3
+  bench_tmp_init
+  echo "segment ${SEG_FLAGS[*]} on NDJSON stdin, store --db DB put on stdin;" \
+    "peak RSS from /usr/bin/time (MB = MiB), one run each"
+  echo
+  local rc=0
+  bench_segment_rss || rc=1
+  bench_store_rss || rc=1
+  return "${rc}"
+}
+
+main "$@"
