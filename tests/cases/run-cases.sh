@@ -17,6 +17,8 @@
 set -euo pipefail
 
 table="$1"
+export LANES_LOG_TIME=0
+PATH="${LANES_BIN:-$(cd "$(dirname "$0")/../../bin" 2>/dev/null && pwd)}:${PATH}"
 pass=0
 fail=0
 tmp="$(mktemp -d)"
@@ -71,7 +73,7 @@ run_case() {
   [[ -n "${name}" ]] || return 0
   local dir="${tmp}/case/files" got_out="${tmp}/case/got.out" got_err="${tmp}/case/got.err"
   local rc=0
-  (cd "${dir}" && bash -c "${cmd}" <"${tmp}/case/stdin.bin" >"${got_out}" 2>"${got_err}") || rc=$?
+  (cd "${dir}" && bash -o pipefail -c "${cmd}" <"${tmp}/case/stdin.bin" >"${got_out}" 2>"${got_err}") || rc=$?
   if (( rc != want_exit )); then
     report 0 "exit ${rc}, want ${want_exit}; stderr: $(head -c 400 "${got_err}")"
     return
@@ -96,7 +98,19 @@ run_case() {
   report 1 ""
 }
 
+# Blank lines that end a section only separate cases: drop them.
+trim_trailing_blank() {
+  local f="$1"
+  while [[ -s "${f}" && -z "$(tail -n 1 "${f}")" ]]; do
+    sed -i '$ d' "${f}"
+  done
+}
+
 finish_inputs() {
+  local f
+  for f in "${tmp}/case/stdin" "${tmp}/case/stdout" "${tmp}/case/stderr" "${tmp}/case/files/"*; do
+    [[ -f "${f}" ]] && trim_trailing_blank "${f}"
+  done
   cp "${tmp}/case/stdin" "${tmp}/case/stdin.bin"
 }
 
