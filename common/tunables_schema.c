@@ -79,6 +79,10 @@ const struct tun_def tun_schema[] = {
 	 "JSON schema file of the answer (empty = pipelines/prompts/mine.schema.json)"},
 	{"mine", "max_tokens", TUN_INT, "2048", 1, 1000000, 0, NULL,
 	 "longest answer in tokens"},
+	{"mine", "answer_attempts", TUN_INT, "3", 1, 100, 0, NULL,
+	 "answers asked for per record when they are not valid JSON for the schema (the second one with the error fed back)"},
+	{"mine", "field", TUN_STR, "text", 0, 0, 0, NULL,
+	 "record field that {{text}} in the prompt template reads"},
 
 	FILTER_KEYS("embed"),
 	{"embed", "model", TUN_STR, "nomic-embed-text", 0, 0, 0, NULL,
