@@ -179,12 +179,13 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 
 size_t filter_inflight(struct filter *f)
 {
-	return pool_inflight(f->pool);
+	return f->pool ? pool_inflight(f->pool) : 0;
 }
 
 int filter_finish(struct filter *f)
 {
 	pool_finish(f->pool);
+	f->pool = NULL;
 	/* a last idle call, now that every record is emitted, so that a tool
 	 * can commit its final batch before the summary */
 	if (f->on_idle)
