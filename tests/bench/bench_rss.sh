@@ -17,16 +17,20 @@ readonly SMALL="${LANES_BENCH_RSS_SMALL:-100000}"
 readonly BIG="${LANES_BENCH_RSS_BIG:-1000000}"
 # segment settings: small segments so that 1M of them need ~200 MB of text.
 readonly -a SEG_FLAGS=(--target 200 --max 200 --overlap 40 --unit chars)
+# Bibles in the one big file given to segment as an argument.
+readonly FILE_COPIES=10
+RUN_LINES=""
 
-# run_fed PRODUCER ARG CMD...: runs `PRODUCER ARG | CMD >/dev/null` with
-# CMD under /usr/bin/time; sets RUN_WALL and RUN_RSS as run_timed does.
+# run_fed PRODUCER ARG CMD...: runs `PRODUCER ARG | CMD | wc -l` with CMD
+# under /usr/bin/time; sets RUN_WALL and RUN_RSS as run_timed does, and
+# RUN_LINES to the number of lines CMD wrote.
 run_fed() {
   local producer="$1" arg="$2"
   shift 2
   local t0 t1 rc=0
   t0="${EPOCHREALTIME}"
-  "${producer}" "${arg}" | /usr/bin/time -f '%M' -o "${BENCH_TMP}/time" "$@" >/dev/null \
-    2>"${BENCH_TMP}/stderr" || rc=$?
+  "${producer}" "${arg}" | /usr/bin/time -f '%M' -o "${BENCH_TMP}/time" "$@" \
+    2>"${BENCH_TMP}/stderr" | wc -l >"${BENCH_TMP}/lines" || rc=$?
   t1="${EPOCHREALTIME}"
   if (( rc != 0 )); then
     err "failed (exit ${rc}): ${producer} ${arg} | $*"
@@ -35,11 +39,12 @@ run_fed() {
   fi
   RUN_WALL="$(calc "${t1} - ${t0}")"
   RUN_RSS="$(tail -n 1 "${BENCH_TMP}/time")"
+  RUN_LINES="$(<"${BENCH_TMP}/lines")"
 }
 
-# docs COPIES: the Bible as NDJSON documents, COPIES times over.
+# docs COUNT: COUNT NDJSON documents cut from the Bible, repeated as needed.
 docs() {
-  "${BENCH_DIR}/gen_records.py" docs "${BENCH_TMP}/kjv.txt" --copies "$1"
+  "${BENCH_DIR}/gen_records.py" docs "${BENCH_TMP}/kjv.txt" --count "$1"
 }
 
 # records COUNT: COUNT generated segment-like records.
@@ -61,22 +66,41 @@ report() {
 bench_segment_rss() {
   need_lanes segment || return 1
   make_text "${BENCH_TMP}/kjv.txt" >/dev/null || return 1
-  local per_copy
-  per_copy="$(docs 1 | "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" 2>/dev/null | wc -l)"
+  local per_copy ndocs
+  ndocs="$("${BENCH_DIR}/gen_records.py" docs "${BENCH_TMP}/kjv.txt" | wc -l)"
+  per_copy="$(docs "${ndocs}" | "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" 2>/dev/null | wc -l)"
   if (( per_copy == 0 )); then
     err "segment wrote no segment for the Bible"
     return 1
   fi
-  local n copies small_rss big_rss
+  local n count small_rss big_rss
   for n in "${SMALL}" "${BIG}"; do
-    copies=$(( (n + per_copy - 1) / per_copy ))
-    run_fed docs "${copies}" "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" || return 1
-    report segment segments "$((copies * per_copy))"
+    # enough documents for about n segments
+    count=$(( (n * ndocs + per_copy - 1) / per_copy ))
+    run_fed docs "${count}" "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" || return 1
+    report segment segments "${RUN_LINES}"
     if [[ "${n}" == "${SMALL}" ]]; then small_rss="${RUN_RSS}"; else big_rss="${RUN_RSS}"; fi
   done
   echo "bench rss: segment peak grows $(fmt 2 "$(calc "${big_rss} / ${small_rss}")")x" \
     "for $(fmt 0 "$(calc "${BIG} / ${SMALL}")")x the input"
+  bench_segment_file_rss
   echo
+}
+
+# bench_segment_file_rss: segment given one big file (FILE_COPIES Bibles)
+# rather than NDJSON documents.
+bench_segment_file_rss() {
+  local big="${BENCH_TMP}/big.txt" i mb
+  for (( i = 0; i < FILE_COPIES; i++ )); do
+    cat "${BENCH_TMP}/kjv.txt"
+  done >"${big}"
+  mb="$(fmt 0 "$(calc "$(stat -c %s "${big}") / 1e6")")"
+  run_timed /dev/null /dev/null "${LANES_BIN}/segment" "${SEG_FLAGS[@]}" "${big}" || return 1
+  rm -f "${big}"
+  echo "bench rss: segment over one ${mb} MB file: peak $(kb_mb "${RUN_RSS}") MB" \
+    "($(fmt 1 "$(calc "${mb} / ${RUN_WALL}")") MB/s)"
+  target "segment peak RSS over one ${mb} MB file" "$(kb_mb "${RUN_RSS}")" "<=" \
+    "${RSS_LIMIT_MB}" " MB"
 }
 
 # bench_store_rss: store put of SMALL and BIG records.

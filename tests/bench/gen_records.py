@@ -5,9 +5,10 @@
       COUNT records shaped like segment output:
       {id, doc, seq, text (300-1000 chars), start, end}, plus an
       "embedding" of N numbers when --dim is given.
-  gen_records.py docs FILE [--copies K] [--size BYTES]
+  gen_records.py docs FILE [--copies K | --count N] [--size BYTES]
       FILE cut at blank lines into documents of about BYTES each, written K
-      times as {"id", "text"} documents (segment's NDJSON input).
+      times (or until N documents are out) as {"id", "text"} documents
+      (segment's NDJSON input).
 
 The same arguments always give the same bytes (fixed seed, no clock).
 """
@@ -77,7 +78,7 @@ def gen_records(count, dim, seed):
     out.write("".join(buf))
 
 
-def gen_docs(path, copies, size):
+def gen_docs(path, copies, count, size):
     with open(path, encoding="utf-8") as f:
         text = f.read()
     docs = []
@@ -88,10 +89,16 @@ def gen_docs(path, copies, size):
         docs.append(text[start:end])
         start = end
     encoded = [json.dumps(d, ensure_ascii=False) for d in docs]
+    if count is None:
+        count = copies * len(encoded)
     out = sys.stdout
-    for c in range(copies):
+    c = 0
+    while count > 0:
+        part = encoded[:count]
         out.write("".join('{"id":"c%d-d%d","text":%s}\n' % (c, i, e)
-                          for i, e in enumerate(encoded)))
+                          for i, e in enumerate(part)))
+        count -= len(part)
+        c += 1
 
 
 def main():
@@ -104,13 +111,14 @@ def main():
     d = sub.add_parser("docs")
     d.add_argument("file")
     d.add_argument("--copies", type=int, default=1)
+    d.add_argument("--count", type=int)
     d.add_argument("--size", type=int, default=65536)
     a = ap.parse_args()
     try:
         if a.cmd == "records":
             gen_records(a.count, a.dim, a.seed)
         else:
-            gen_docs(a.file, a.copies, a.size)
+            gen_docs(a.file, a.copies, a.count, a.size)
         sys.stdout.flush()
     except BrokenPipeError:
         sys.exit(0)
