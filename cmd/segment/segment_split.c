@@ -736,11 +736,34 @@ static int md_item(const unsigned char *d, size_t s, size_t e, int interrupt)
 	return !interrupt || (j - i == 1 && d[i] == '1');
 }
 
+/* A table row: a line starting with '|'. */
+static int md_table(const unsigned char *d, size_t s, size_t e)
+{
+	size_t i;
+	return indent(d, s, e, &i) <= 3 && i < e && d[i] == '|';
+}
+
 static void split_markdown(struct ctx *c, size_t pos)
 {
 	const unsigned char *d = (const unsigned char *)c->doc;
 	size_t n = c->len;
 	int blank = 1, in_list = 0;
+	size_t l1 = eol(c->doc, pos, n);
+	if (l1 - pos >= 3 && memcmp(d + pos, "---", 3) == 0 && is_blank(d, pos + 3, l1)) {
+		/* YAML front matter: one block up to its closing --- or ...,
+		 * not a rule followed by a setext heading */
+		size_t p2 = l1 < n ? l1 + 1 : n;
+		while (p2 < n) {
+			size_t l2 = eol(c->doc, p2, n);
+			if (l2 - p2 >= 3 && (memcmp(d + p2, "---", 3) == 0 || memcmp(d + p2, "...", 3) == 0) &&
+			    is_blank(d, p2 + 3, l2)) {
+				text_piece(c, pos, l2, P_PARA);
+				pos = l2 < n ? l2 + 1 : n;
+				break;
+			}
+			p2 = l2 < n ? l2 + 1 : n;
+		}
+	}
 	while (pos < n && !c->stopped) {
 		size_t le = eol(c->doc, pos, n), nx = le < n ? le + 1 : n;
 		unsigned char fch;
@@ -767,6 +790,22 @@ static void split_markdown(struct ctx *c, size_t pos)
 			/* a rule is markup, not text: it only separates */
 			blank = 1;
 			pos = nx;
+			continue;
+		}
+		if (md_table(d, pos, le)) {
+			/* a table is kept whole when it fits; a bigger one is cut
+			 * at row ends (cut_point prefers line breaks) */
+			size_t te = le, p2 = nx;
+			while (p2 < n) {
+				size_t l2 = eol(c->doc, p2, n);
+				if (!md_table(d, p2, l2))
+					break;
+				te = l2;
+				p2 = l2 < n ? l2 + 1 : n;
+			}
+			text_piece(c, pos, te, P_PARA);
+			in_list = blank = 0;
+			pos = p2;
 			continue;
 		}
 		if (md_item(d, pos, le, 0)) {
@@ -811,7 +850,7 @@ static void split_markdown(struct ctx *c, size_t pos)
 				break;
 			}
 			if (md_atx(d, p2, l2) || md_fence_open(d, p2, l2, 3, &fch, &flen) ||
-			    md_rule(d, p2, l2) || md_item(d, p2, l2, 1))
+			    md_rule(d, p2, l2) || md_item(d, p2, l2, 1) || md_table(d, p2, l2))
 				break;
 			pe = l2;
 			p2 = n2;
@@ -1117,7 +1156,7 @@ static void cue_line(struct ctx *c, size_t s, size_t e)
 		return;
 	if (c->cue.len)
 		c->cue_sp = 1;
-	int text_seen = 0;
+	int text_seen = 0, voiced = 0;
 	size_t i = s;
 	while (i < e) {
 		unsigned char ch = d[i];
@@ -1132,8 +1171,10 @@ static void cue_line(struct ctx *c, size_t s, size_t e)
 						k++;
 					k = skip_ws(d, k, te);
 					size_t ke = trim_end(d, k, te);
-					if (ke > k)
+					if (ke > k) {
 						cue_speaker(c, k, ke - k);
+						voiced = 1;
+					}
 				}
 				i = te + 1;
 				continue;
@@ -1153,8 +1194,9 @@ static void cue_line(struct ctx *c, size_t s, size_t e)
 			continue;
 		}
 		if (!text_seen) {
+			/* a voice tag names the speaker; "Note: ..." after it is text */
 			text_seen = 1;
-			size_t ns, nl, after = speaker_prefix(d, i, e, &ns, &nl);
+			size_t ns, nl, after = voiced ? 0 : speaker_prefix(d, i, e, &ns, &nl);
 			if (after) {
 				cue_speaker(c, ns, nl);
 				i = after;

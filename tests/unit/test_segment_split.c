@@ -185,6 +185,10 @@ static void test_paragraphs(void)
 	T_EQ_STR(c.s[0].text, "Aaaa aaaa aaaa aaaa. Aaaa aaaa aaaa aaaaaa.",
 		 "a segment prefers to end at a paragraph break");
 	T_EQ_STR(c.s[1].text, "Bbbb bbbbb. Bbbb bbbb bbbb bbbb bbbb bbbb bbb.", "second paragraph");
+	/* a paragraph under half the target is not left alone */
+	const char *small = "Short one.\n\nBbbb bbbb. Cccc cccc. Dddd dddd. Eeee eeee.";
+	T_EQ_INT(split(&c, small, 40, 200, 0, SEG_CHARS, SEG_TEXT), 0, "small para: ok");
+	T_EQ_STR(c.s[0].text, "Short one.\n\nBbbb bbbb. Cccc cccc.", "a short paragraph packs on");
 	/* paragraphs that fit together stay together */
 	T_EQ_INT(split(&c, "One.\n\nTwo.\n\n\nThree.", 100, 200, 0, SEG_CHARS, SEG_TEXT), 0, "small paras");
 	T_EQ_INT(c.n, 1, "small paragraphs are packed");
@@ -335,6 +339,18 @@ static void test_markdown(void)
 	T_EQ_INT(c.n, 2, "thematic breaks only separate");
 	T_EQ_INT(split(&c, "#hashtag is text. Not a heading.", 1, 100, 0, SEG_CHARS, SEG_MARKDOWN), 0, "#x");
 	T_EQ_STR(c.s[0].text, "#hashtag is text.", "#word is no heading");
+	const char *tbl = "Data:\n\n| a. b | c. d |\n|---|---|\n| 1. x | 2. y |\n\nAfter.";
+	T_EQ_INT(split(&c, tbl, 1, 100, 0, SEG_CHARS, SEG_MARKDOWN), 0, "table: ok");
+	T_EQ_INT(c.n, 3, "table: one unit");
+	T_EQ_STR(c.s[1].text, "| a. b | c. d |\n|---|---|\n| 1. x | 2. y |", "a table is kept whole");
+	const char *fm = "---\ntitle: T\n---\n# Head\n\nText.";
+	T_EQ_INT(split(&c, fm, 100, 100, 0, SEG_CHARS, SEG_MARKDOWN), 0, "front matter: ok");
+	T_EQ_INT(c.n, 2, "front matter: own segment");
+	T_EQ_STR(c.s[0].text, "---\ntitle: T\n---", "front matter is one block");
+	/* a small heading section is not glued to the next one either */
+	T_EQ_INT(split(&c, "# A\n# B\nText b.\n## C", 100, 100, 0, SEG_CHARS, SEG_MARKDOWN), 0, "hh");
+	T_EQ_INT(c.n, 3, "each heading starts a segment, even a tiny one");
+	T_EQ_STR(c.s[1].text, "# B\nText b.", "heading with its text");
 	buf_free(&b);
 	col_free(&c);
 }
@@ -393,6 +409,11 @@ static void test_srt(void)
 	T_EQ_INT(split(&c, merge, 10, 100, 5, SEG_CHARS, SEG_SRT), 0, "merge overlap: ok");
 	T_EQ_STR(c.s[1].text, "Two. Three.", "transcript overlap repeats whole cues");
 	T_OK(c.s[1].t0 == 2.0, "overlap: t0 of the repeated cue");
+	const char *inh = "1\n00:00:01,000 --> 00:00:02,000\nJo: One.\n\n"
+			  "2\n00:00:02,000 --> 00:00:03,000\nTwo.\n";
+	T_EQ_INT(split(&c, inh, 100, 100, 0, SEG_CHARS, SEG_SRT), 0, "no inherit: ok");
+	T_EQ_INT(c.n, 2, "a cue without speaker after a named one is a change");
+	T_EQ_STR(c.s[1].speaker, NULL, "speakers are not carried to the next cue");
 	T_EQ_INT(split(&c, merge, 3, 3, 0, SEG_CHARS, SEG_SRT), 0, "cue over max: ok");
 	T_OK(all_fit(&c, 3, SEG_CHARS), "a cue over max is cut");
 
@@ -461,6 +482,10 @@ static void test_vtt(void)
 	T_EQ_INT(split(&c, vtt, 1000, 2000, 0, SEG_CHARS, SEG_AUTO), 0, "vtt auto: ok");
 	T_EQ_INT(c.n, 3, "vtt: SEG_AUTO detects it");
 
+	const char *note = "WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Note: it works.\n";
+	T_EQ_INT(split(&c, note, 100, 100, 0, SEG_CHARS, SEG_VTT), 0, "voice+prefix: ok");
+	T_EQ_STR(c.s[0].speaker, "Ann", "after a voice tag a Name: prefix is text");
+	T_EQ_STR(c.s[0].text, "Note: it works.", "voice tag: text kept");
 	T_EQ_INT(split(&c, "WEBVTT\n\n00:01.000 --> 00:0a.000\nx\n", 100, 100, 0, SEG_CHARS, SEG_VTT), -1, "bad vtt");
 	T_EQ_STR(err, "bad VTT timestamp at line 3", "bad vtt: names the line");
 	T_EQ_INT(c.n, 0, "bad vtt: no segments");
