@@ -311,6 +311,8 @@ static int read_request(struct conn *c, struct req *r)
 		if (n <= 0)
 			return c->in.len == c->pos ? 0 : -1;
 	}
+	if (end - c->pos > MAX_HEAD)
+		return refuse(c, 431, "request header too large");
 	/* the head, split into lines, NUL terminated in a copy */
 	char *head = xstrndup(c->in.p + c->pos, end - c->pos);
 	c->pos = end;
