@@ -1,0 +1,36 @@
+/* embed_record: what embed reads from and writes into one record: whether
+ * it is already done, its text, and the record with the embedding (or the
+ * error) added. */
+#ifndef LANES_EMBED_RECORD_H
+#define LANES_EMBED_RECORD_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "filter.h"
+
+/* Whether two model names are the same model (Ollama's "m" is "m:latest"). */
+int embed_same_model(const char *a, const char *b);
+
+/* Whether the record j already holds an embedding of model: embedding_model
+ * names it, embedding is a non-empty array (of dim numbers when dim > 0),
+ * and embedding_digest, when both the record and the server have one,
+ * agrees with digest ("" = unknown). */
+int embed_record_done(const cJSON *j, const char *model, const char *digest, int dim);
+
+/* Finds the text to embed: the string member field of r. Returns 0 and
+ * points *text (owned by r->json) at it, or -1 with an error code and a
+ * message saying what is wrong (no such string, empty, NUL inside). */
+int embed_record_text(const struct rec *r, const char *field, const char **text, size_t *len,
+		      const char **code, char *msg, size_t msglen);
+
+/* Appends a vector as a JSON array with %.9g numbers (float32 round-trip).
+ * Every number must be finite. */
+void embed_put_vector(struct buf *b, const float *v, int dim);
+
+/* Emits r with embedding, embedding_model, embedding_digest (removed when
+ * digest is "") set and any earlier errors.embed removed; marks it REC_OK. */
+void embed_record_ok(struct rec *r, const float *v, int dim, const char *model,
+		     const char *digest);
+
+#endif

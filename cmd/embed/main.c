@@ -1,0 +1,155 @@
+/* embed: adds `embedding` and `embedding_model` (and `embedding_digest`)
+ * to each NDJSON record, batching texts into requests to an Ollama or
+ * OpenAI-compatible server, or hashing them offline with --model hash. */
+#include "app.h"
+#include "embed_batch.h"
+#include "embed_cache.h"
+#include "filter.h"
+#include "llmapp.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: embed [options] < records.ndjson > embedded.ndjson\n"
+	"Adds \"embedding\" (an array of numbers), \"embedding_model\" and, when the\n"
+	"server reports one, \"embedding_digest\" to every NDJSON record on stdin, from\n"
+	"the text in --field. Texts go to the server in batches of --batch, several\n"
+	"batches at once; identical texts are sent once. --model hash embeds offline\n"
+	"(feature hashing of words and character n-grams, no server).\n";
+
+static const struct app_flag flags[] = {
+	{"model", 'm', 1, "embed.model", 0, "NAME", "embedding model, or `hash` for the offline embedder"},
+	{"batch", 'b', 1, "embed.batch", 0, "N", "texts per request"},
+	{"field", 0, 1, "embed.field", 0, "NAME", "field holding the text (default text)"},
+	{"dim", 0, 1, "embed.dim", 0, "N", "size of hash vectors; `dimensions` asked of OpenAI servers"},
+	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
+	{NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+/* Texts and vectors remembered for deduplication, at most. */
+#define CACHE_BYTES ((size_t)64 << 20)
+
+/* Set in the thread that calls filter_finish: its last idle call is the
+ * one that runs there. */
+static _Thread_local int finishing_thread;
+
+/* x comes first: the filter hands &run to embed_work as its embed_ctx. */
+struct run {
+	struct embed_ctx x;
+	struct app *a;
+	struct llmapp la;
+	int done;
+};
+
+/* The records in flight are batch records per job: unless set, the cap is
+ * 2 x workers + 4 jobs' worth, so that every worker has a batch to send
+ * while the writer waits for the oldest. */
+static void size_inflight(struct app *a, long batch, int offline)
+{
+	if (tun_int(a->tun, "embed.inflight") > 0)
+		return;
+	long w = tun_int(a->tun, "embed.workers");
+	if (w <= 0) {
+		long c = tun_int(a->tun, "llm.concurrency");
+		w = offline ? cpu_count() : c > 0 ? c : tun_int(a->tun, "llm.max_concurrency");
+	}
+	long n = (2 * w + 4) * batch;
+	if (n > 1000000)
+		n = 1000000;
+	char v[32], err[256];
+	snprintf(v, sizeof v, "%ld", n);
+	if (tun_set(a->tun, "embed.inflight", v, tun_source_of(a->tun, "embed.inflight"),
+		    "auto", err, sizeof err))
+		log_fatal("embed.inflight: %s", err);
+}
+
+/* Summary lines of the texts and of the server, before the run's summary. */
+static void on_idle(void *ud)
+{
+	struct run *run = ud;
+	if (!finishing_thread || run->done)
+		return;
+	run->done = 1;
+	struct embed_ctx *x = &run->x;
+	struct embed_cache_stats s;
+	embed_cache_stats(x->cache, &s);
+	long sent = atomic_load(&x->texts_sent);
+	if (x->hash_dim > 0)
+		log_event("texts: %ld hashed, %ld duplicates reused (%ld in flight), dim %d", sent,
+			  s.hits + s.waits, s.waits, x->hash_dim);
+	else
+		log_event("texts: %ld sent in %ld requests, %ld duplicates reused (%ld in flight), "
+			  "dim %d%s", sent, atomic_load(&x->requests), s.hits + s.waits, s.waits,
+			  atomic_load(&x->dim), atomic_load(&x->mismatched) ? ", dimension mismatches" : "");
+	if (s.evicted)
+		log_event("texts: cache full, %ld texts forgotten (duplicates far apart may be sent again)",
+			  s.evicted);
+	if (run->la.llm)
+		llmapp_finish(run->a, &run->la);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const sections[] = {"embed", "llm", NULL};
+	struct app a;
+	app_init(&a, "embed", sections, argc, argv, flags, NULL, NULL, usage);
+	if (a.nargs) {
+		log_error("embed reads NDJSON on stdin; '%s' is not an option (use `embed < %s`)",
+			  a.args[0], a.args[0]);
+		return EXIT_USAGE;
+	}
+	static struct run run;
+	run.a = &a;
+	struct embed_ctx *x = &run.x;
+	char *model = xstrdup(tun_str(a.tun, "embed.model"));
+	char *field = xstrdup(tun_str(a.tun, "embed.field"));
+	long batch = tun_int(a.tun, "embed.batch");
+	int dim = (int)tun_int(a.tun, "embed.dim");
+	int dim_set = tun_source_of(a.tun, "embed.dim") != TUN_SRC_DEFAULT;
+	int offline = !strcmp(model, "hash");
+	char *model_name = offline ? xasprintf("hash-%d", dim) : xstrdup(model);
+
+	x->field = field;
+	x->model = model_name;
+	x->digest = "";
+	size_inflight(&a, batch, offline);
+	if (offline) {
+		x->hash_dim = dim;
+		app_size_pool(&a, cpu_count());
+		app_log_start(&a, "backend=hash model=%s batch=%ld field=%s requests-in-flight=none "
+			      "(offline, no server)", model_name, batch, field);
+	} else {
+		char extra[32] = "";
+		if (dim_set)
+			snprintf(extra, sizeof extra, " dimensions=%d", dim);
+		llmapp_start(&a, &run.la, model, "batch=%ld field=%s%s", batch, field, extra);
+		x->llm = run.la.llm;
+		x->llm_model = model;
+		x->digest = run.la.digest;
+		if (dim_set && !strcmp(llm_backend_name(x->llm), "openai"))
+			x->dim_hint = dim;
+		else if (dim_set)
+			log_warn("embed.dim sets the size of hash vectors and OpenAI `dimensions`; "
+				 "Ollama models have their own size, %d is ignored", dim);
+	}
+	atomic_init(&x->dim, x->hash_dim > 0 ? x->hash_dim : x->dim_hint);
+	x->cache = embed_cache_new(CACHE_BYTES);
+
+	app_start_reporting(&a);
+	struct filter *f = filter_new(&a, (size_t)batch, embed_work, NULL, on_idle, &run);
+	filter_read_fd(f, 0, "<stdin>");
+	finishing_thread = 1;
+	int code = filter_finish(f);
+	if (run.la.llm)
+		llmapp_finish(&a, &run.la);
+	embed_cache_free(x->cache);
+	free(model);
+	free(field);
+	free(model_name);
+	return code;
+}
