@@ -241,6 +241,7 @@ int embed_hash(const char *text, size_t len, int dim, float *v)
 	struct feats f = {0};
 	embed_hash_features(text, len, collect, &f);
 	double *acc = xcalloc((size_t)dim, sizeof *acc);
+	uint64_t first = f.n ? f.v[0] : 0; /* the first word's feature */
 	qsort(f.v, f.n, sizeof *f.v, by_hash);
 	for (size_t i = 0; i < f.n;) {
 		size_t j = i;
@@ -256,6 +257,12 @@ int embed_hash(const char *text, size_t len, int dim, float *v)
 	for (int i = 0; i < dim; i++)
 		sum += acc[i] * acc[i];
 	double norm = sqrt(sum);
+	if (norm == 0 && f.n) {
+		/* every bucket cancelled out (a tiny text in few dimensions):
+		 * still a unit vector, and still a function of the text */
+		acc[first % (uint64_t)dim] = 1;
+		norm = 1;
+	}
 	for (int i = 0; i < dim; i++)
 		v[i] = norm > 0 ? (float)(acc[i] / norm) : 0.0f;
 	free(acc);

@@ -1,0 +1,419 @@
+/* Unit tests of embed's own modules: the hash embedder (definition as in
+ * man/embed.1, similarity, normalisation, UTF-8), the dedup cache (also
+ * from several threads) and the record helpers. */
+#include "embed_cache.h"
+#include "embed_hash.h"
+#include "embed_record.h"
+#include "pool.h"
+#include "t.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double cosine(const char *a, const char *b, int dim)
+{
+	float *x = xcalloc((size_t)dim, sizeof *x), *y = xcalloc((size_t)dim, sizeof *y);
+	embed_hash(a, strlen(a), dim, x);
+	embed_hash(b, strlen(b), dim, y);
+	double s = 0;
+	for (int i = 0; i < dim; i++)
+		s += (double)x[i] * y[i];
+	free(x);
+	free(y);
+	return s;
+}
+
+static double norm_of(const char *t, int dim)
+{
+	float *v = xcalloc((size_t)dim, sizeof *v);
+	embed_hash(t, strlen(t), dim, v);
+	double s = 0;
+	for (int i = 0; i < dim; i++)
+		s += (double)v[i] * v[i];
+	free(v);
+	return sqrt(s);
+}
+
+/* The definition of man/embed.1 written out again for ASCII texts: words
+ * are runs of [A-Za-z0-9] lower-cased; features are "w"+word, "b"+w1+" "+w2,
+ * "c"+n-gram of "<word>" (n = 3..5); value 1 + ln tf into bucket h mod dim,
+ * negative when bit 63 of h is set; then L2-normalised. */
+#define REF_MAX 256
+struct ref_feat {
+	uint64_t h;
+	int tf;
+};
+
+static void ref_add(struct ref_feat *f, int *n, char tag, const char *s, size_t len)
+{
+	uint64_t h = fnv64(FNV64_INIT, &tag, 1);
+	h = fnv64(h, s, len);
+	for (int i = 0; i < *n; i++)
+		if (f[i].h == h) {
+			f[i].tf++;
+			return;
+		}
+	f[*n].h = h;
+	f[*n].tf = 1;
+	(*n)++;
+}
+
+static void ref_embed(const char *text, int dim, double *out)
+{
+	char words[16][32];
+	int nw = 0;
+	for (const char *p = text; *p;) {
+		while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			p++;
+		size_t k = 0;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) {
+			words[nw][k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+			p++;
+		}
+		words[nw][k] = '\0';
+		if (k)
+			nw++;
+	}
+	struct ref_feat f[REF_MAX];
+	int nf = 0;
+	for (int i = 0; i < nw; i++) {
+		ref_add(f, &nf, 'w', words[i], strlen(words[i]));
+		if (i) {
+			char bg[80];
+			int n = snprintf(bg, sizeof bg, "%s %s", words[i - 1], words[i]);
+			ref_add(f, &nf, 'b', bg, (size_t)n);
+		}
+		char pad[40];
+		int pl = snprintf(pad, sizeof pad, "<%s>", words[i]);
+		for (int n = 3; n <= 5; n++)
+			for (int s = 0; s + n <= pl; s++)
+				ref_add(f, &nf, 'c', pad + s, (size_t)n);
+	}
+	for (int i = 0; i < dim; i++)
+		out[i] = 0;
+	for (int i = 0; i < nf; i++) {
+		double x = 1 + log(f[i].tf);
+		out[f[i].h % (uint64_t)dim] += (f[i].h >> 63) ? -x : x;
+	}
+	double s = 0;
+	for (int i = 0; i < dim; i++)
+		s += out[i] * out[i];
+	if (s == 0 && nf > 0) {
+		/* all cancelled: 1 at the bucket of the first word */
+		out[f[0].h % (uint64_t)dim] = 1;
+		s = 1;
+	}
+	for (int i = 0; i < dim; i++)
+		out[i] /= sqrt(s);
+}
+
+static void test_definition(void)
+{
+	const char *texts[] = {"Hello, hello world", "a", "The cat sat on the mat. THE CAT!",
+			       "x1 y2 z3 x1 y2"};
+	int dims[] = {8, 64, 384, 1000};
+	for (size_t t = 0; t < ARRAY_LEN(texts); t++)
+		for (size_t d = 0; d < ARRAY_LEN(dims); d++) {
+			double ref[1000];
+			float v[1000];
+			ref_embed(texts[t], dims[d], ref);
+			T_EQ_INT(embed_hash(texts[t], strlen(texts[t]), dims[d], v), 0, "has features");
+			double worst = 0;
+			for (int i = 0; i < dims[d]; i++)
+				worst = fmax(worst, fabs(ref[i] - v[i]));
+			T_OK(worst < 1e-6, "'%s' dim %d follows the documented definition (max diff %g)",
+			     texts[t], dims[d], worst);
+		}
+}
+
+static void count_feature(int kind, const char *bytes, size_t len, void *ud)
+{
+	(void)kind, (void)bytes, (void)len;
+	(*(int *)ud)++;
+}
+
+struct utf8_probe {
+	int bad;
+	int chars;
+};
+
+static void check_feature(int kind, const char *bytes, size_t len, void *ud)
+{
+	struct utf8_probe *p = ud;
+	if (utf8_check(bytes, len) != -1)
+		p->bad++;
+	if (kind == EMBED_HASH_CHAR)
+		p->chars++;
+}
+
+static void test_features(void)
+{
+	int n = 0;
+	T_EQ_INT(embed_hash_features("a", 1, count_feature, &n), 2, "'a': the word and '<a>'");
+	n = 0;
+	/* hi: word + <hi <hi> hi> ; there: word + 5+4+3 char grams; bigram */
+	T_EQ_INT(embed_hash_features("hi there", 8, count_feature, &n), 1 + 3 + 1 + 12 + 1,
+		 "'hi there': 2 words, 1 bigram, 15 n-grams");
+	T_EQ_INT(embed_hash_features("", 0, count_feature, &n), 0, "empty text: no features");
+	T_EQ_INT(embed_hash_features(" \t\n ", 4, count_feature, &n), 0, "white space: no features");
+	T_OK(embed_hash_features("?!", 2, count_feature, &n) > 0, "punctuation only still has features");
+
+	const char *multi = "naïve CAFÉ 日本語のテキスト Ωμέγα 😀 x\xff\xfe y \xe2\x82";
+	struct utf8_probe p = {0, 0};
+	embed_hash_features(multi, strlen(multi), check_feature, &p);
+	T_OK(p.chars > 20, "multibyte text has character n-grams (%d)", p.chars);
+	T_EQ_INT(p.bad, 0, "no feature splits a code point, even from invalid input");
+}
+
+static void test_similarity(void)
+{
+	const char *near[][2] = {
+		{"The quick brown fox jumps over the lazy dog.",
+		 "The quick brown fox jumped over the lazy dog!"},
+		{"Invoices must be paid within thirty days of receipt.",
+		 "Invoices must be paid within 30 days of receipt."},
+		{"Please reset my password, I cannot log in to my account.",
+		 "Please reset my pasword, I can not log in to my account"},
+		{"The meeting was moved to Thursday afternoon at three.",
+		 "The meeting has been moved to Thursday afternoon at 3 pm."},
+	};
+	const char *far[][2] = {
+		{"The quick brown fox jumps over the lazy dog.",
+		 "Quarterly revenue grew by eight percent in Europe."},
+		{"Please reset my password, I cannot log in to my account.",
+		 "The weather in the mountains is cold and windy in winter."},
+		{"The meeting was moved to Thursday afternoon at three.",
+		 "Photosynthesis converts light energy into chemical energy in plants."},
+		{"Kubernetes schedules containers onto nodes in a cluster.",
+		 "Grandma's apple pie needs cinnamon, butter and sugar."},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(near); i++) {
+		double c = cosine(near[i][0], near[i][1], 384);
+		T_OK(c > 0.8, "near-duplicates: cosine %.3f > 0.8 (%s)", c, near[i][1]);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(far); i++) {
+		double c = cosine(far[i][0], far[i][1], 384);
+		T_OK(c < 0.3, "unrelated: cosine %.3f < 0.3 (%s)", c, far[i][1]);
+	}
+	T_OK(fabs(cosine("Hello World", "hello world", 384) - 1) < 1e-6, "ASCII case is folded");
+	T_OK(fabs(cosine("ÉCOLE ÇA Ωμέγα ПРИВЕТ Łódź", "école ça ωμέγα привет łódź", 384) - 1) < 1e-6,
+	     "Latin-1, Latin Extended-A, Greek and Cyrillic case is folded");
+	T_OK(fabs(cosine("hello,   world!", "hello world", 384) - 1) < 1e-6,
+	     "punctuation and spacing between words do not count");
+}
+
+static void test_vectors(void)
+{
+	const char *texts[] = {"a", "b", "Hello world", "日本語", "?!", "naïve café"};
+	int dims[] = {8, 384, 4096};
+	for (size_t t = 0; t < ARRAY_LEN(texts); t++)
+		for (size_t d = 0; d < ARRAY_LEN(dims); d++) {
+			double n = norm_of(texts[t], dims[d]);
+			T_OK(fabs(n - 1) < 1e-5, "'%s' dim %d has norm 1 (%.7f)", texts[t], dims[d], n);
+		}
+	float a[384], b[384];
+	embed_hash("same text, same vector", 22, 384, a);
+	embed_hash("same text, same vector", 22, 384, b);
+	T_OK(!memcmp(a, b, sizeof a), "deterministic");
+	float z[16];
+	T_EQ_INT(embed_hash("   ", 3, 16, z), -1, "white space only: -1");
+	int zeros = 1;
+	for (int i = 0; i < 16; i++)
+		zeros &= z[i] == 0;
+	T_OK(zeros, "white space only: all zeros");
+
+	size_t big = (3u << 20) + 7;
+	char *t = xmalloc(big + 1);
+	for (size_t i = 0; i < big; i++)
+		t[i] = "abcdefgh é"[i % 11];
+	t[big] = '\0';
+	float *v = xmalloc(64 * sizeof *v);
+	T_EQ_INT(embed_hash(t, big, 64, v), 0, "a 3 MiB text is embedded (from its first MiB)");
+	free(v);
+	free(t);
+}
+
+static void test_cache(void)
+{
+	struct embed_cache *c = embed_cache_new(1 << 20);
+	struct embed_entry *e1, *e2;
+	float *vec = NULL;
+	int dim = 0;
+	const char *t = "some text";
+	uint64_t h = fnv64(FNV64_INIT, t, strlen(t));
+	T_EQ_INT(embed_cache_claim(c, t, strlen(t), h, &e1, &vec, &dim), EMBED_MINE, "first claim: mine");
+	T_EQ_INT(embed_cache_claim(c, t, strlen(t), h, &e2, &vec, &dim), EMBED_WAIT, "second claim: wait");
+	/* same hash, another text: full comparison */
+	T_EQ_INT(embed_cache_claim(c, "other", 5, h, &e2, &vec, &dim), EMBED_MINE,
+		 "a hash collision is told apart by the text");
+	struct embed_entry *other = e2;
+	float v[3] = {1, 2, 3};
+	embed_cache_fill(c, e1, v, 3);
+	struct embed_err err;
+	T_EQ_INT(embed_cache_wait(c, e1, &vec, &dim, &err), 0, "waiter gets the vector");
+	T_OK(dim == 3 && vec[2] == 3, "vector copied");
+	free(vec);
+	T_EQ_INT(embed_cache_claim(c, t, strlen(t), h, &e2, &vec, &dim), EMBED_HIT, "then: hit");
+	free(vec);
+	struct embed_entry *w;
+	T_EQ_INT(embed_cache_claim(c, "other", 5, h, &w, &vec, &dim), EMBED_WAIT, "pending other: wait");
+	struct embed_err fe = {"http_500", "boom", 6};
+	embed_cache_fail(c, other, &fe);
+	T_EQ_INT(embed_cache_wait(c, w, &vec, &dim, &err), -1, "waiter gets the failure");
+	T_EQ_STR(err.code, "http_500", "with its code");
+	T_EQ_INT(err.attempts, 6, "and attempts");
+	struct embed_entry *again;
+	T_EQ_INT(embed_cache_claim(c, "other", 5, h, &again, &vec, &dim), EMBED_MINE,
+		 "a failed text is tried again later");
+	embed_cache_fill(c, again, v, 3);
+	struct embed_cache_stats s;
+	embed_cache_stats(c, &s);
+	T_EQ_INT(s.hits, 1, "hits counted");
+	T_EQ_INT(s.waits, 2, "waits counted");
+	T_EQ_INT(s.misses, 3, "misses counted");
+	embed_cache_free(c);
+
+	/* bounded: 100 vectors of 1000 floats in a 64 KiB cache */
+	c = embed_cache_new(64 << 10);
+	float *big = xcalloc(1000, sizeof *big);
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		int n = snprintf(k, sizeof k, "t%d", i);
+		struct embed_entry *e;
+		embed_cache_claim(c, k, (size_t)n, fnv64(FNV64_INIT, k, (size_t)n), &e, &vec, &dim);
+		embed_cache_fill(c, e, big, 1000);
+	}
+	embed_cache_stats(c, &s);
+	T_OK(s.bytes <= 64 << 10, "cache stays within its bound (%zu bytes)", s.bytes);
+	T_OK(s.evicted >= 84, "oldest entries evicted (%ld)", s.evicted);
+	struct embed_entry *e;
+	T_EQ_INT(embed_cache_claim(c, "t99", 3, fnv64(FNV64_INIT, "t99", 3), &e, &vec, &dim), EMBED_HIT,
+		 "the newest entry is still there");
+	free(vec);
+	free(big);
+	embed_cache_free(c);
+}
+
+/* Threads claim the same 10 texts in various orders: each is embedded once. */
+struct racer {
+	struct embed_cache *c;
+	int id;
+	long mine, bad;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	for (int round = 0; round < 50; round++) {
+		struct embed_entry *es[10];
+		enum embed_claim cl[10];
+		float *vec[10] = {0};
+		int dim[10] = {0};
+		char txt[10][16];
+		for (int k = 0; k < 10; k++) {
+			int t = (k * 7 + r->id + round) % 10;
+			int n = snprintf(txt[k], sizeof txt[k], "text %d", t);
+			cl[k] = embed_cache_claim(r->c, txt[k], (size_t)n, fnv64(FNV64_INIT, txt[k], (size_t)n),
+						 &es[k], &vec[k], &dim[k]);
+		}
+		for (int k = 0; k < 10; k++)
+			if (cl[k] == EMBED_MINE) {
+				float v[4] = {(float)txt[k][5], 0, 0, 1};
+				embed_cache_fill(r->c, es[k], v, 4);
+				r->mine++;
+			}
+		for (int k = 0; k < 10; k++) {
+			struct embed_err err;
+			if (cl[k] == EMBED_WAIT && embed_cache_wait(r->c, es[k], &vec[k], &dim[k], &err))
+				r->bad++;
+			if (cl[k] != EMBED_MINE && (dim[k] != 4 || vec[k][0] != (float)txt[k][5]))
+				r->bad++;
+			free(vec[k]);
+		}
+	}
+	return NULL;
+}
+
+static void test_cache_threads(void)
+{
+	struct embed_cache *c = embed_cache_new(1 << 20);
+	struct racer r[8];
+	struct thread *th[8];
+	for (int i = 0; i < 8; i++) {
+		r[i] = (struct racer){c, i, 0, 0};
+		th[i] = thread_start(race, &r[i]);
+	}
+	long mine = 0, bad = 0;
+	for (int i = 0; i < 8; i++) {
+		thread_join(th[i]);
+		mine += r[i].mine;
+		bad += r[i].bad;
+	}
+	T_EQ_INT(mine, 10, "8 threads x 50 rounds x 10 texts: each text embedded once");
+	T_EQ_INT(bad, 0, "every thread got the right vector for every text");
+	embed_cache_free(c);
+}
+
+static void test_record(void)
+{
+	T_OK(embed_same_model("nomic-embed-text", "nomic-embed-text:latest"), ":latest is the same model");
+	T_OK(embed_same_model("m:latest", "m"), "both ways");
+	T_OK(!embed_same_model("m:v1", "m"), "another tag is another model");
+	T_OK(!embed_same_model("hash-384", "hash-256"), "hash dims differ");
+
+	cJSON *j = cJSON_Parse("{\"embedding\":[1,2],\"embedding_model\":\"m\",\"embedding_digest\":\"abc\"}");
+	T_OK(embed_record_done(j, "m", "", 0), "done: same model");
+	T_OK(embed_record_done(j, "m", "abc", 2), "done: same digest, same size");
+	T_OK(!embed_record_done(j, "m", "abd", 0), "not done: the model changed under its name");
+	T_OK(!embed_record_done(j, "m", "", 3), "not done: another size was asked for");
+	T_OK(!embed_record_done(j, "n", "", 0), "not done: another model");
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"embedding\":[],\"embedding_model\":\"m\"}");
+	T_OK(!embed_record_done(j, "m", "", 0), "not done: empty embedding");
+	cJSON_Delete(j);
+
+	float v[5] = {0.1f, -1.0f / 3, 1e-30f, 0.999999940f, -0.0f};
+	struct buf b = {0};
+	embed_put_vector(&b, v, 5);
+	cJSON *arr = cJSON_Parse(b.p);
+	int same = cJSON_GetArraySize(arr) == 5;
+	for (int i = 0; i < 5 && same; i++)
+		same = (float)cJSON_GetArrayItem(arr, i)->valuedouble == v[i];
+	T_OK(same, "%%.9g gives back the same float32: %s", b.p);
+	cJSON_Delete(arr);
+	buf_free(&b);
+
+	struct rec r = {0};
+	r.line = xstrdup("{\"id\":1,\"text\":\"x\",\"errors\":{\"mine\":{\"code\":\"a\"},\"embed\":{\"code\":\"http_500\"}}}");
+	r.len = strlen(r.line);
+	r.json = cJSON_Parse(r.line);
+	float one[2] = {0.6f, 0.8f};
+	embed_record_ok(&r, one, 2, "m", "d1");
+	T_EQ_STR(r.out.p, "{\"id\":1,\"text\":\"x\",\"errors\":{\"mine\":{\"code\":\"a\"}},"
+		 "\"embedding\":[0.600000024,0.800000012],\"embedding_model\":\"m\","
+		 "\"embedding_digest\":\"d1\"}\n", "output: fields added, errors.embed gone, others kept");
+	T_EQ_INT(r.outcome, REC_OK, "outcome ok");
+	const char *text, *code;
+	size_t len;
+	char msg[128];
+	T_EQ_INT(embed_record_text(&r, "text", &text, &len, &code, msg, sizeof msg), 0, "text found");
+	T_EQ_INT(embed_record_text(&r, "body", &text, &len, &code, msg, sizeof msg), -1, "no body field");
+	T_EQ_STR(code, "no_text", "code no_text");
+	free(r.line);
+	cJSON_Delete(r.json);
+	buf_free(&r.out);
+}
+
+int main(void)
+{
+	test_definition();
+	test_features();
+	test_similarity();
+	test_vectors();
+	test_cache();
+	test_cache_threads();
+	test_record();
+	return t_done();
+}
