@@ -1,0 +1,125 @@
+/* mine: asks a chat model for a JSON object about each record's text,
+ * through a prompt template and a JSON schema, and adds the validated
+ * answer as `mined` (with `mined_model`, `mined_digest`). NDJSON in, NDJSON
+ * out; see man/mine.1. */
+#include "app.h"
+#include "filter.h"
+#include "llmapp.h"
+#include "log.h"
+#include "mine_files.h"
+#include "mine_record.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: mine [options] < records.ndjson > mined.ndjson\n"
+	"Sends each record through a prompt template to a chat model, asks for a\n"
+	"JSON object that follows a schema, validates it and adds it to the record\n"
+	"as \"mined\" (with \"mined_model\"). Records already mined by the same model\n"
+	"are passed on untouched. Default template and schema: mine.txt and\n"
+	"mine.schema.json from $LANES_PROMPTS, ../share/lanes/prompts next to the\n"
+	"binary, or the source tree's pipelines/prompts.\n";
+
+static const struct app_flag flags[] = {
+	{"model", 'm', 1, "mine.model", 0, "NAME", "chat model"},
+	{"prompt", 'p', 1, "mine.prompt", 0, "FILE", "prompt template (default mine.txt)"},
+	{"schema", 's', 1, "mine.schema", 0, "FILE", "JSON schema of the answer (default mine.schema.json)"},
+	{"field", 0, 1, "mine.field", 0, "NAME", "record field that {{text}} reads (default text)"},
+	{"max-tokens", 0, 1, "mine.max_tokens", 0, "N", "longest answer in tokens"},
+	{"answer-attempts", 0, 1, "mine.answer_attempts", 0, "N",
+	 "answers asked for per record when they are invalid"},
+	{NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+/* The file named by tunable key, or the default name; exits 2 when absent. */
+static char *find_or_exit(struct app *a, const char *key, const char *def, const char *what)
+{
+	const char *name = tun_str(a->tun, key);
+	struct buf tried = {0};
+	char *path = mine_find_file(*name ? name : def, *name != '\0', &tried);
+	if (!path) {
+		log_error("cannot find the %s '%s' (tried %s): give one with --%s FILE or set "
+			  "LANES_PROMPTS to the directory holding it", what, *name ? name : def,
+			  tried.len ? tried.p : "nothing", strchr(key, '.') + 1);
+		exit(EXIT_USAGE);
+	}
+	buf_free(&tried);
+	return path;
+}
+
+static void work(struct job *job, int worker, void *ud)
+{
+	(void)worker;
+	for (size_t i = 0; i < job->n; i++)
+		if (job->recs[i].outcome != REC_REJECTED)
+			mine_record(ud, &job->recs[i]);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const sections[] = {"mine", "llm", NULL};
+	struct app a;
+	app_init(&a, "mine", sections, argc, argv, flags, NULL, NULL, usage);
+	if (a.nargs) {
+		log_error("unexpected argument '%s': mine reads records on stdin (try --help)",
+			  a.args[0]);
+		return EXIT_USAGE;
+	}
+
+	char err[1024];
+	char *prompt_path = find_or_exit(&a, "mine.prompt", "mine.txt", "prompt template");
+	char *schema_path = find_or_exit(&a, "mine.schema", "mine.schema.json", "schema");
+	struct tpl *tpl = mine_load_template(prompt_path, err, sizeof err);
+	if (!tpl) {
+		log_error("prompt template %s", err);
+		return EXIT_USAGE;
+	}
+	char *schema_text = NULL;
+	struct jschema *schema = mine_load_schema(schema_path, &schema_text, err, sizeof err);
+	if (!schema) {
+		log_error("schema %s", err);
+		return EXIT_USAGE;
+	}
+
+	char *model = xstrdup(tun_str(a.tun, "mine.model"));
+	char *text_field = xstrdup(tun_str(a.tun, "mine.field"));
+	struct mine_cfg cfg = {
+		.model = model,
+		.tpl = tpl,
+		.schema = schema,
+		.schema_text = schema_text,
+		.text_field = text_field,
+		.max_tokens = tun_int(a.tun, "mine.max_tokens"),
+		.answer_attempts = (int)tun_int(a.tun, "mine.answer_attempts"),
+	};
+	struct buf fields = {0};
+	tpl_fields(tpl, text_field, &fields);
+	struct llmapp la;
+	llmapp_start(&a, &la, model, "prompt=%s schema=%s fields=%s%s max_tokens=%ld "
+		     "answer_attempts=%d", prompt_path, schema_path, fields.len ? fields.p : "none",
+		     tpl_uses_schema(tpl) ? "" : " (schema not in the prompt)", cfg.max_tokens,
+		     cfg.answer_attempts);
+	buf_free(&fields);
+	cfg.llm = la.llm;
+	cfg.digest = la.digest;
+
+	app_start_reporting(&a);
+	struct filter *f = filter_new(&a, 1, work, NULL, NULL, &cfg);
+	filter_read_fd(f, 0, "<stdin>");
+	int code = filter_finish(f);
+	llmapp_finish(&a, &la);
+	log_event("answers: %ld invalid; records saved by the feedback turn %ld, by a plain "
+		  "retry %ld", atomic_load(&cfg.invalid_answers), atomic_load(&cfg.fixed),
+		  atomic_load(&cfg.later));
+
+	tpl_free(tpl);
+	jschema_free(schema);
+	free(schema_text);
+	free(model);
+	free(text_field);
+	free(prompt_path);
+	free(schema_path);
+	return code;
+}

@@ -1,0 +1,39 @@
+/* mine_record: the work of mine on one record: skip it when it is already
+ * mined by the model, render the prompt, ask for an answer, check it
+ * against the schema (feeding the error back once), write `mined` or
+ * errors.mine. */
+#ifndef MINE_RECORD_H
+#define MINE_RECORD_H
+
+#include <stdatomic.h>
+
+#include "filter.h"
+#include "jsonschema.h"
+#include "llm.h"
+#include "mine_template.h"
+
+struct mine_cfg {
+	struct llm *llm;
+	const char *model;
+	const char *digest;       /* server-reported digest, "" when none */
+	const struct tpl *tpl;
+	const struct jschema *schema;
+	const char *schema_text;  /* what {{schema}} inserts */
+	const char *text_field;   /* what {{text}} reads */
+	long max_tokens;
+	int answer_attempts;      /* answers asked for per record, >= 1 */
+	/* figures for the end-of-run line */
+	atomic_long invalid_answers; /* answers that were not valid */
+	atomic_long fixed;           /* records saved by the feedback turn */
+	atomic_long later;           /* records saved by a plain retry after it */
+};
+
+/* Processes r (not rejected): sets r->out, r->outcome and r->retries.
+ * Thread safe; cfg is only read apart from its atomic figures. A record
+ * that cannot be mined comes out with errors.mine {code, message,
+ * attempts}: missing_field (the template names a field it lacks),
+ * invalid_answer (no valid answer in answer_attempts), or the client's
+ * code (http_500, timeout, ...) when the requests failed. */
+void mine_record(struct mine_cfg *cfg, struct rec *r);
+
+#endif
