@@ -95,6 +95,14 @@ static uint32_t lower(uint32_t c)
 	}
 	if (c >= 0x391 && c <= 0x3ab && c != 0x3a2)
 		return c + 32;
+	if (c == 0x386)
+		return 0x3ac;
+	if (c >= 0x388 && c <= 0x38a)
+		return c + 37;
+	if (c == 0x38c)
+		return 0x3cc;
+	if (c == 0x38e || c == 0x38f)
+		return c + 63;
 	if (c == 0x3c2)
 		return 0x3c3;
 	if (c >= 0x410 && c <= 0x42f)
