@@ -286,30 +286,29 @@ static void q_drop(struct ctx *c, size_t k)
 static int tail_piece(struct ctx *c, const struct piece *p, struct piece *out)
 {
 	const unsigned char *d = (const unsigned char *)c->doc;
-	size_t x = p->b1, cps = 0, word = 0, word_c = 0, any = 0, any_c = 0;
+	size_t x = p->b1, cps = 0, word = 0, word_c = 0, last = 0, last_c = 0;
 	int saw_ws = 0;
+	/* walks back code point by code point; p->b0 itself is never a start */
 	while (x > p->b0) {
 		size_t y = x - 1;
-		while ((d[y] & 0xc0) == 0x80)
-			y--;
-		if (usize(c, p->b1 - y, cps + 1) > c->overlap)
+		if (d[y] >= 0x80)
+			while ((d[y] & 0xc0) == 0x80)
+				y--;
+		int ws = d[y] < 0x80 ? is_aws(d[y]) : ws_len(d, y, p->b1) != 0;
+		if (ws && last == x)
+			word = x, word_c = cps;
+		if (y == p->b0 || usize(c, p->b1 - y, cps + 1) > c->overlap)
 			break;
+		saw_ws |= ws;
 		x = y;
 		cps++;
-		if (x == p->b0)
-			break;
-		if (ws_len(d, x, p->b1)) {
-			saw_ws = 1;
-			continue;
-		}
-		if (ws_end(d, p->b0, x))
-			word = x, word_c = cps;
-		any = x, any_c = cps;
+		if (!ws)
+			last = x, last_c = cps;
 	}
 	if (word)
 		x = word, cps = word_c;
-	else if (any && !saw_ws)
-		x = any, cps = any_c;
+	else if (last && !saw_ws)
+		x = last, cps = last_c;
 	else
 		return 0;
 	*out = *p;
@@ -429,6 +428,38 @@ static const unsigned char scan_tbl[256] = {
 	[0xe2] = 1, [0xe3] = 1, [0xef] = 1,
 };
 
+/* Skips bytes that cannot end a sentence or a paragraph, eight at a time
+ * while a word holds only ASCII other than . ! ? \n (the zero-byte test
+ * of each compare may flag a byte too many, never too few; the table
+ * settles it). */
+static size_t skip_plain(const unsigned char *d, size_t i, size_t b)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	for (;;) {
+		while (i + 8 <= b) {
+			uint64_t w, m, x;
+			memcpy(&w, d + i, 8);
+			m = w & high;
+			x = w ^ (ones * '.');
+			m |= (x - ones) & ~x;
+			x = w ^ (ones * '!');
+			m |= (x - ones) & ~x;
+			x = w ^ (ones * '?');
+			m |= (x - ones) & ~x;
+			x = w ^ (ones * '\n');
+			m |= (x - ones) & ~x;
+			if (m & high)
+				break;
+			i += 8;
+		}
+		size_t lim = i + 8 < b ? i + 8 : b;
+		while (i < lim && !scan_tbl[d[i]])
+			i++;
+		if (i < lim || i >= b)
+			return i;
+	}
+}
+
 /* Length of a sentence terminator at d[i], or 0; *cjk is set for the
  * full-width ones, which end a sentence with no space after them. */
 static size_t term_len(const unsigned char *d, size_t i, size_t b, int *cjk)
@@ -478,21 +509,19 @@ static size_t skip_closers(const unsigned char *d, size_t k, size_t b)
 	}
 }
 
-/* Lower-case, sorted: words that are usually followed by a period without
- * ending the sentence. Kept short on purpose: "Inc." or "No." end
+/* Lower-case words, by length, that are usually followed by a period
+ * without ending the sentence. Kept short on purpose: "Inc." or "No." end
  * sentences too often to be listed. */
-static const char *const abbrevs[] = {
-	"al", "approx", "apr", "aug", "capt", "cf", "ch", "col", "dec", "dept",
-	"dr", "etc", "feb", "fig", "figs", "gen", "gov", "hon", "jan", "jr",
-	"jul", "jun", "lt", "mar", "mr", "mrs", "ms", "mt", "nov", "oct", "pp",
-	"prof", "rep", "rev", "sen", "sep", "sept", "sgt", "sr", "st", "vol",
-	"vs",
+static const char *const abbrevs[7] = {
+	"",
+	"",
+	"al cf ch dr jr lt mr ms mt pp sr st vs ",
+	"apr aug col dec etc feb fig gen gov hon jan jul jun mar mrs nov oct rep rev "
+	"sen sep sgt vol ",
+	"capt dept figs prof sept ",
+	"",
+	"approx ",
 };
-
-static int cmp_abbrev(const void *key, const void *elt)
-{
-	return strcmp(key, *(const char *const *)elt);
-}
 
 /* Whether the period at d[i], followed by whitespace, does not end a
  * sentence: after an abbreviation (Mr. e.g. U.S.), a single capital
@@ -551,8 +580,14 @@ static int period_continues(const unsigned char *d, size_t a, size_t i)
 	char low[8];
 	for (size_t k = 0; k < n; k++)
 		low[k] = (char)(d[w + k] >= 'A' && d[w + k] <= 'Z' ? d[w + k] | 0x20 : d[w + k]);
-	low[n] = '\0';
-	return bsearch(low, abbrevs, ARRAY_LEN(abbrevs), sizeof abbrevs[0], cmp_abbrev) != NULL;
+	for (const char *ab = abbrevs[n]; *ab; ab += n + 1) {
+		size_t k = 0;
+		while (k < n && ab[k] == low[k])
+			k++;
+		if (k == n)
+			return 1;
+	}
+	return 0;
 }
 
 /* Splits doc[a..b) into sentences and paragraphs and adds them as pieces;
@@ -562,8 +597,7 @@ static void scan_sentences(struct ctx *c, size_t a, size_t b, unsigned flags)
 	const unsigned char *d = (const unsigned char *)c->doc;
 	size_t s = a, i = a;
 	while (i < b && !c->stopped) {
-		while (i < b && !scan_tbl[d[i]])
-			i++;
+		i = skip_plain(d, i, b);
 		if (i >= b)
 			break;
 		if (d[i] == '\n') {
@@ -990,6 +1024,14 @@ static void cue_flush(struct ctx *c)
 		c->cue_sp = 0;
 		return;
 	}
+	/* decoded references and NBSP can still put spaces at the edges */
+	const unsigned char *d = (const unsigned char *)t->p;
+	size_t s = skip_ws(d, 0, t->len), e = trim_end(d, s, t->len);
+	if (s >= e) {
+		t->len = 0;
+		c->cue_sp = 0;
+		return;
+	}
 	unsigned flags = 0;
 	if (c->prev_set &&
 	    (c->prev_has != c->has_spk ||
@@ -1000,8 +1042,6 @@ static void cue_flush(struct ctx *c)
 	c->prev_has = c->has_spk;
 	c->prev_off = c->spk_off;
 	c->prev_len = c->spk_len;
-	const unsigned char *d = (const unsigned char *)t->p;
-	size_t s = 0, e = t->len;
 	while (s < e && !c->stopped) {
 		size_t cut = cut_point(c, d, s, e), ce = trim_end(d, s, cut);
 		struct piece p = {0};

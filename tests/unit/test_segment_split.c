@@ -286,6 +286,9 @@ static void test_overlap(void)
 	T_EQ_INT(c.n, 2, "tail overlap: two segments");
 	T_EQ_STR(c.s[1].text, "five six. Seven eight nine ten eleven.",
 		 "overlap falls back to whole words of the last sentence");
+	T_EQ_INT(split(&c, lg, 30, 100, 14, SEG_CHARS, SEG_TEXT), 0, "tail overlap 14: ok");
+	T_EQ_STR(c.s[1].text, "four five six. Seven eight nine ten eleven.",
+		 "a tail may fill the overlap exactly");
 	/* never past max, even with overlap */
 	T_EQ_INT(split(&c, lg, 30, 30, 29, SEG_CHARS, SEG_TEXT), 0, "overlap+max: ok");
 	T_OK(all_fit(&c, 30, SEG_CHARS), "overlap never pushes a segment over max");
