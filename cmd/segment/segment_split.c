@@ -601,9 +601,9 @@ static void scan_sentences(struct ctx *c, size_t a, size_t b, unsigned flags)
 		if (i >= b)
 			break;
 		if (d[i] == '\n') {
-			size_t j = i + 1;
-			while (j < b && d[j] != '\n' && is_aws(d[j]))
-				j++;
+			size_t j = i + 1, l;
+			while (j < b && d[j] != '\n' && (l = ws_len(d, j, b)))
+				j += l;
 			if (j < b && d[j] != '\n') {
 				i = j;
 				continue;

@@ -617,6 +617,7 @@ struct inv {
 	const char *doc;
 	size_t len, max, overlap;
 	enum seg_unit unit;
+	int md;
 	size_t n, prev_start, prev_end;
 	int slice, bounds, trim, size, order, cover;
 	uint64_t hash;
@@ -641,13 +642,15 @@ static int check_span(const struct seg_span *sp, void *ud)
 		v->size = 0;
 	if (v->n && (sp->start < v->prev_start || sp->end <= v->prev_end))
 		v->order = 0;
-	/* without overlap, only whitespace lies between segments */
+	/* without overlap, only whitespace (and Markdown rules) lies
+	 * between segments */
 	if (!v->overlap) {
 		size_t from = v->n ? v->prev_end : 0;
 		if (sp->start < from)
 			v->order = 0;
 		for (size_t i = from; i < sp->start && i < v->len; i++)
 			if (!is_sp(v->doc[i]) && !(d[i] == 0xc2 && d[i + 1] == 0xa0) &&
+			    !(v->md && (d[i] == '-' || d[i] == '*' || d[i] == '_')) &&
 			    !(d[i] == 0xa0 && i > 0 && d[i - 1] == 0xc2) &&
 			    !(i < 3 && d[0] == 0xef))
 				v->cover = 0;
@@ -675,7 +678,7 @@ static void test_invariants(void)
 			for (int unit = 0; unit < 2; unit++) {
 				struct seg_opts o = {targets[t][0], targets[t][1], targets[t][2],
 						     (enum seg_unit)unit, md ? SEG_MARKDOWN : SEG_TEXT};
-				struct inv v = {b.p, b.len, o.max, o.overlap, o.unit, 0, 0, 0,
+				struct inv v = {b.p, b.len, o.max, o.overlap, o.unit, md, 0, 0, 0,
 						1, 1, 1, 1, 1, 1, FNV64_INIT};
 				if (seg_split(b.p, b.len, &o, check_span, &v, err, sizeof err) != 0)
 					slice = 0;
@@ -689,7 +692,7 @@ static void test_invariants(void)
 				trim &= v.trim;
 				size &= v.size;
 				order &= v.order;
-				cover &= md ? 1 : v.cover;
+				cover &= v.cover;
 				runs++;
 				segs += v.n;
 			}
