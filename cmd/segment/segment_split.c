@@ -516,8 +516,8 @@ static const char *const abbrevs[7] = {
 	"",
 	"",
 	"al cf ch dr jr lt mr ms mt pp sr st vs ",
-	"apr aug col dec etc feb fig gen gov hon jan jul jun mar mrs nov oct rep rev "
-	"sen sep sgt vol ",
+	("apr aug col dec etc feb fig gen gov hon jan jul jun mar mrs nov oct rep rev "
+	 "sen sep sgt vol "),
 	"capt dept figs prof sept ",
 	"",
 	"approx ",
@@ -777,46 +777,114 @@ static int md_table(const unsigned char *d, size_t s, size_t e)
 	return indent(d, s, e, &i) <= 3 && i < e && d[i] == '|';
 }
 
+/* The block ends below return where the block's text ends and set *next
+ * to where the following line starts; pos is the line after the block's
+ * first line, first_end that line's end. */
+
+static size_t md_table_end(const unsigned char *d, size_t pos, size_t n, size_t first_end,
+			   size_t *next)
+{
+	size_t end = first_end;
+	while (pos < n) {
+		size_t le = eol((const char *)d, pos, n);
+		if (!md_table(d, pos, le))
+			break;
+		end = le;
+		pos = le < n ? le + 1 : n;
+	}
+	*next = pos;
+	return end;
+}
+
+/* A list item runs on over its continuation lines (lazy ones too) and any
+ * fenced block indented under it, up to a blank line or the next block. */
+static size_t md_item_end(const unsigned char *d, size_t pos, size_t n, size_t first_end,
+			  size_t *next)
+{
+	size_t end = first_end;
+	while (pos < n) {
+		size_t le = eol((const char *)d, pos, n), nx = le < n ? le + 1 : n, i, flen;
+		unsigned char fch;
+		if (is_blank(d, pos, le) || md_item(d, pos, le, 0) || md_atx(d, pos, le) ||
+		    md_rule(d, pos, le))
+			break;
+		if (md_fence_open(d, pos, le, SIZE_MAX, &fch, &flen)) {
+			if (indent(d, pos, le, &i) <= 3)
+				break;
+			end = md_fence_end(d, nx, n, fch, flen, &pos);
+			continue;
+		}
+		end = le;
+		pos = nx;
+	}
+	*next = pos;
+	return end;
+}
+
+/* A paragraph runs up to a blank line or a line opening another block;
+ * *setext is set when an underline turns it into a heading. */
+static size_t md_para_end(const unsigned char *d, size_t pos, size_t n, size_t first_end,
+			  size_t *next, int *setext)
+{
+	size_t end = first_end, flen;
+	unsigned char fch;
+	*setext = 0;
+	while (pos < n) {
+		size_t le = eol((const char *)d, pos, n), nx = le < n ? le + 1 : n;
+		if (is_blank(d, pos, le))
+			break;
+		if (md_setext(d, pos, le)) {
+			end = le;
+			pos = nx;
+			*setext = 1;
+			break;
+		}
+		if (md_atx(d, pos, le) || md_fence_open(d, pos, le, 3, &fch, &flen) ||
+		    md_rule(d, pos, le) || md_item(d, pos, le, 1) || md_table(d, pos, le))
+			break;
+		end = le;
+		pos = nx;
+	}
+	*next = pos;
+	return end;
+}
+
+/* YAML front matter at pos: its end (the closing --- or ... line), or 0. */
+static size_t md_front_matter(const unsigned char *d, size_t pos, size_t n, size_t *next)
+{
+	size_t le = eol((const char *)d, pos, n);
+	if (le - pos < 3 || memcmp(d + pos, "---", 3) != 0 || !is_blank(d, pos + 3, le))
+		return 0;
+	for (pos = le < n ? le + 1 : n; pos < n;) {
+		le = eol((const char *)d, pos, n);
+		if (le - pos >= 3 && (memcmp(d + pos, "---", 3) == 0 || memcmp(d + pos, "...", 3) == 0) &&
+		    is_blank(d, pos + 3, le)) {
+			*next = le < n ? le + 1 : n;
+			return le;
+		}
+		pos = le < n ? le + 1 : n;
+	}
+	return 0;
+}
+
 static void split_markdown(struct ctx *c, size_t pos)
 {
 	const unsigned char *d = (const unsigned char *)c->doc;
-	size_t n = c->len;
-	int blank = 1, in_list = 0;
-	size_t l1 = eol(c->doc, pos, n);
-	if (l1 - pos >= 3 && memcmp(d + pos, "---", 3) == 0 && is_blank(d, pos + 3, l1)) {
-		/* YAML front matter: one block up to its closing --- or ...,
-		 * not a rule followed by a setext heading */
-		size_t p2 = l1 < n ? l1 + 1 : n;
-		while (p2 < n) {
-			size_t l2 = eol(c->doc, p2, n);
-			if (l2 - p2 >= 3 && (memcmp(d + p2, "---", 3) == 0 || memcmp(d + p2, "...", 3) == 0) &&
-			    is_blank(d, p2 + 3, l2)) {
-				text_piece(c, pos, l2, P_PARA);
-				pos = l2 < n ? l2 + 1 : n;
-				break;
-			}
-			p2 = l2 < n ? l2 + 1 : n;
-		}
+	size_t n = c->len, next, end;
+	int blank = 1, in_list = 0, setext;
+	/* front matter is one block, not a rule and a setext heading */
+	if ((end = md_front_matter(d, pos, n, &next))) {
+		text_piece(c, pos, end, P_PARA);
+		pos = next;
 	}
 	while (pos < n && !c->stopped) {
-		size_t le = eol(c->doc, pos, n), nx = le < n ? le + 1 : n;
+		size_t le = eol(c->doc, pos, n), nx = le < n ? le + 1 : n, flen;
 		unsigned char fch;
-		size_t flen;
+		int was_list = in_list;
+		in_list = 0;
 		if (is_blank(d, pos, le)) {
 			blank = 1;
-			pos = nx;
-			continue;
-		}
-		if (md_fence_open(d, pos, le, 3, &fch, &flen)) {
-			size_t end = md_fence_end(d, nx, n, fch, flen, &nx);
-			text_piece(c, pos, end, P_PARA);
-			in_list = blank = 0;
-			pos = nx;
-			continue;
-		}
-		if (md_atx(d, pos, le)) {
-			text_piece(c, pos, le, P_HARD | P_PARA);
-			in_list = blank = 0;
+			in_list = was_list;
 			pos = nx;
 			continue;
 		}
@@ -826,75 +894,37 @@ static void split_markdown(struct ctx *c, size_t pos)
 			pos = nx;
 			continue;
 		}
-		if (md_table(d, pos, le)) {
-			/* a table is kept whole when it fits; a bigger one is cut
-			 * at row ends (cut_point prefers line breaks) */
-			size_t te = le, p2 = nx;
-			while (p2 < n) {
-				size_t l2 = eol(c->doc, p2, n);
-				if (!md_table(d, p2, l2))
-					break;
-				te = l2;
-				p2 = l2 < n ? l2 + 1 : n;
-			}
-			text_piece(c, pos, te, P_PARA);
-			in_list = blank = 0;
-			pos = p2;
-			continue;
-		}
-		if (md_item(d, pos, le, 0)) {
-			size_t ie = le, p2 = nx;
-			while (p2 < n) {
-				size_t l2 = eol(c->doc, p2, n), n2 = l2 < n ? l2 + 1 : n;
-				if (is_blank(d, p2, l2) || md_item(d, p2, l2, 0) ||
-				    md_atx(d, p2, l2) || md_rule(d, p2, l2))
-					break;
-				if (md_fence_open(d, p2, l2, SIZE_MAX, &fch, &flen)) {
-					size_t i;
-					if (indent(d, p2, l2, &i) <= 3)
-						break;
-					ie = md_fence_end(d, n2, n, fch, flen, &p2);
-					continue;
-				}
-				ie = l2;
-				p2 = n2;
-			}
-			unsigned flags = (blank || !in_list) ? P_PARA : 0;
-			size_t s = skip_ws(d, pos, ie), e = trim_end(d, s, ie);
-			size_t b = cp_at(c, s);
-			if (usize(c, e - s, cp_at(c, e) - b) <= c->max)
+		if (md_fence_open(d, pos, le, 3, &fch, &flen)) {
+			end = md_fence_end(d, nx, n, fch, flen, &next);
+			text_piece(c, pos, end, P_PARA);
+		} else if (md_atx(d, pos, le)) {
+			next = nx;
+			text_piece(c, pos, le, P_HARD | P_PARA);
+		} else if (md_table(d, pos, le)) {
+			/* kept whole when it fits; a bigger table is cut at row
+			 * ends, as cut_point prefers line breaks */
+			end = md_table_end(d, nx, n, le, &next);
+			text_piece(c, pos, end, P_PARA);
+		} else if (md_item(d, pos, le, 0)) {
+			/* a tight list's items pack without a paragraph break */
+			unsigned flags = blank || !was_list ? P_PARA : 0;
+			end = md_item_end(d, nx, n, le, &next);
+			size_t s = skip_ws(d, pos, end), e = trim_end(d, s, end);
+			size_t cs = cp_at(c, s);
+			if (usize(c, e - s, cp_at(c, e) - cs) <= c->max)
 				text_piece(c, s, e, flags);
 			else
 				scan_sentences(c, s, e, flags);
 			in_list = 1;
-			blank = 0;
-			pos = p2;
-			continue;
+		} else {
+			end = md_para_end(d, nx, n, le, &next, &setext);
+			if (setext)
+				text_piece(c, pos, end, P_HARD | P_PARA);
+			else
+				scan_sentences(c, pos, end, P_PARA);
 		}
-		size_t pe = le, p2 = nx;
-		int heading = 0;
-		while (p2 < n) {
-			size_t l2 = eol(c->doc, p2, n), n2 = l2 < n ? l2 + 1 : n;
-			if (is_blank(d, p2, l2))
-				break;
-			if (md_setext(d, p2, l2)) {
-				pe = l2;
-				p2 = n2;
-				heading = 1;
-				break;
-			}
-			if (md_atx(d, p2, l2) || md_fence_open(d, p2, l2, 3, &fch, &flen) ||
-			    md_rule(d, p2, l2) || md_item(d, p2, l2, 1) || md_table(d, p2, l2))
-				break;
-			pe = l2;
-			p2 = n2;
-		}
-		if (heading)
-			text_piece(c, pos, pe, P_HARD | P_PARA);
-		else
-			scan_sentences(c, pos, pe, P_PARA);
-		in_list = blank = 0;
-		pos = p2;
+		blank = 0;
+		pos = next;
 	}
 }
 

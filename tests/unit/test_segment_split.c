@@ -578,7 +578,7 @@ static void gen_doc(struct buf *b, size_t n, int md)
 	static const char *const words[] = {
 		"the", "quick", "brown", "fox", "Mr.", "Dr.", "e.g.", "i.e.", "etc.", "3.14",
 		"J.", "U.S.", "caf\xc3\xa9", "na\xc3\xafve", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
-		"\xf0\x9f\x98\x80", "\xe2\x80\x9cquoted\xe2\x80\x9d", "(paren)", "a\xc2\xa0" "b",
+		"\xf0\x9f\x98\x80", "\xe2\x80\x9cquoted\xe2\x80\x9d", "(paren)", ("a\xc2\xa0" "b"),
 		"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82", "x", "jumps", "over", "lazy",
 	};
 	static const char *const ends[] = {
