@@ -1,7 +1,7 @@
 /* segment_split: the pure splitting logic of segment. It turns one document
  * (plain text, Markdown, SRT or WebVTT) into segments by calling back once
  * per segment; it does no I/O, starts no threads and knows nothing of JSON.
- * The exact rules are in cmd/segment/RULES.txt (merged into segment(1)). */
+ * The exact rules are in man/segment.1 (SPLITTING RULES). */
 #ifndef LANES_SEGMENT_SPLIT_H
 #define LANES_SEGMENT_SPLIT_H
 
