@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# test_embed.sh: embed against the LLM test double (tests/llmd): 2,000
+# records over several lanes with jitter, on the Ollama and the OpenAI wire
+# format (shuffled `data`), each vector checked against the double's
+# documented embedding function; ordered and --unordered; parallel equals
+# sequential; 20% faults of every kind; a server that always fails;
+# batching, dedup, skip and connection counts from /_double/stats; unknown
+# models; and, with a tiny python3 server, dimension mismatches, bad
+# numbers and a refused batch split until the bad text stands alone.
+# Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
+set -euo pipefail
+
+readonly BIN="${LANES_BIN:-./bin}"
+readonly BUILD="${LANES_BUILD:-./build}"
+readonly EMBED="${BIN}/embed"
+readonly LLMD="${BUILD}/tests/llmd"
+readonly CURL=(curl -sS --noproxy '*' --max-time 10)
+readonly DIM=64
+readonly MAXC=8
+
+TMP=""
+URL=""
+PIDS=()
+PASSED=0
+FAILED=0
+
+err() {
+  echo "test_embed: $*" >&2
+}
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "${p}" 2>/dev/null || true
+    wait "${p}" 2>/dev/null || true
+  done
+  if [[ -n "${TMP}" ]]; then
+    rm -rf "${TMP}"
+  fi
+}
+
+# Records one check: description, then a command that succeeds when it holds.
+t() {
+  local desc="$1"
+  shift
+  if "$@" >"${TMP}/check.out" 2>&1; then
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED)) - ${desc}"
+  else
+    FAILED=$((FAILED + 1))
+    echo "not ok $((PASSED + FAILED)) - ${desc}"
+    head -c 600 "${TMP}/check.out" | sed 's/^/    /'
+  fi
+}
+
+# Waits for a port file and prints the port.
+wait_port() {
+  local pf="$1" i
+  for ((i = 0; i < 200; i++)); do
+    [[ -s "${pf}" ]] && break
+    sleep 0.05
+  done
+  if [[ ! -s "${pf}" ]]; then
+    err "no port in ${pf}"
+    exit 1
+  fi
+  cat "${pf}"
+}
+
+# Starts llmd with the given flags; sets URL.
+start_llmd() {
+  local pf="${TMP}/llmd.port"
+  "${LLMD}" --port 0 --port-file "${pf}" --quiet --dim "${DIM}" "$@" &
+  PIDS+=("$!")
+  URL="http://127.0.0.1:$(wait_port "${pf}")"
+}
+
+config() {
+  "${CURL[@]}" -H 'Content-Type: application/json' -d "$1" "${URL}/_double/config" >/dev/null
+}
+
+reset_stats() {
+  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
+}
+
+stats() {
+  "${CURL[@]}" "${URL}/_double/stats"
+}
+
+# stat_is EXPR: the double's counters satisfy the jq expression.
+stat_is() {
+  stats | jq -e "$1"
+}
+
+# Runs embed with the fast-retry environment; stdin/stdout as given.
+embed_run() {
+  LANES_LOG_TIME=0 LANES_LLM_BACKOFF_MS=2 LANES_LLM_BACKOFF_MAX_MS=20 \
+    LANES_LLM_MAX_CONCURRENCY="${MAXC}" "${EMBED}" "$@"
+}
+
+# The checker: every output record holds the double's vector of its own
+# text (README "Embedding of a text t"), in input order (or the same set),
+# none lost, none duplicated.
+write_verifier() {
+  cat >"${TMP}/verify.py" <<'PY'
+import json, math, sys
+
+M = (1 << 64) - 1
+
+def fnv64(b):
+    h = 0xcbf29ce484222325
+    for c in b:
+        h = ((h ^ c) * 0x100000001b3) & M
+    return h
+
+def ref(text, dim):
+    h = fnv64(text.encode("utf-8"))
+    d = []
+    for _ in range(dim):
+        h = (h * 6364136223846793005 + 1442695040888963407) & M
+        d.append(((h >> 11) / 9007199254740992.0) * 2 - 1)
+    n = math.sqrt(sum(x * x for x in d))
+    return [x / n for x in d]
+
+inp, out, dim, mode, model = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+src = [json.loads(l) for l in open(inp, encoding="utf-8") if l.strip()]
+got = [json.loads(l) for l in open(out, encoding="utf-8")]
+if len(got) != len(src):
+    sys.exit("%d records in, %d out" % (len(src), len(got)))
+ids_in = [r["id"] for r in src]
+ids_out = [r["id"] for r in got]
+if mode == "ordered" and ids_in != ids_out:
+    sys.exit("not in input order")
+if sorted(ids_in) != sorted(ids_out) or len(set(ids_out)) != len(ids_out):
+    sys.exit("records lost or duplicated")
+for r in got:
+    if r.get("embedding_model") != model:
+        sys.exit("record %s: embedding_model %r" % (r["id"], r.get("embedding_model")))
+    v = r.get("embedding")
+    if not isinstance(v, list) or len(v) != dim:
+        sys.exit("record %s: no %d-vector" % (r["id"], dim))
+    want = ref(r["text"], dim)
+    worst = max(abs(a - b) for a, b in zip(v, want))
+    if worst > 1e-6:
+        sys.exit("record %s: vector off by %g" % (r["id"], worst))
+print("ok", len(got))
+PY
+}
+
+verify() {
+  python3 "${TMP}/verify.py" "$@"
+}
+
+# 2,000 records with distinct texts (ASCII, accents, CJK, quotes).
+make_input() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+n, words = int(sys.argv[2]), ["alpha", "beta", "café", "日本語", "say \"hi\"", "tab\there", "émoji 😀"]
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i in range(n):
+        text = "record %d: %s %s" % (i, words[i % len(words)], words[(i * 3) % len(words)])
+        f.write(json.dumps({"id": "r%d" % i, "text": text, "keep": {"n": i}}, ensure_ascii=False) + "\n")
+PY
+}
+
+test_ollama() {
+  make_input "${TMP}/in.ndjson" 2000
+  reset_stats
+  local rc=0
+  embed_run --url "${URL}" --batch 16 <"${TMP}/in.ndjson" >"${TMP}/o1" 2>"${TMP}/e1" || rc=$?
+  t "ollama: 2000 records, exit 0" test "${rc}" = 0
+  t "ollama: every vector is its own record's, in input order" \
+    verify "${TMP}/in.ndjson" "${TMP}/o1" "${DIM}" ordered nomic-embed-text
+  t "ollama: batches of 16: 125 requests of 16 texts" \
+    stat_is '.embed_requests == 125 and .batch_sizes == {"16":125} and .embed_inputs == 2000'
+  t "ollama: connections opened stay within the concurrency (<= ${MAXC} + 2)" \
+    stat_is ".connections <= ${MAXC} + 2"
+  t "ollama: embedding_digest is the server's digest" \
+    jq -se 'all(.[]; .embedding_digest == "f66ff22ef887")' "${TMP}/o1"
+  t "ollama: other fields pass through in their order" \
+    jq -se 'all(.[]; (keys_unsorted | .[0:3]) == ["id","text","keep"])' "${TMP}/o1"
+  t "start line: workers, batch, model, concurrency" \
+    grep -E "embed: start: workers=${MAXC} .*backend=ollama .*model=nomic-embed-text@f66ff22ef887 requests-in-flight=adaptive from [0-9]+ up to ${MAXC} .*batch=16 field=text" "${TMP}/e1"
+  t "summary counts 2000 ok" grep -q 'done: read 2000, ok 2000, skipped 0, failed 0' "${TMP}/e1"
+
+  reset_stats
+  embed_run --url "${URL}" --batch 16 --unordered <"${TMP}/in.ndjson" >"${TMP}/o2" 2>"${TMP}/e2"
+  t "ollama --unordered: the same records and vectors" \
+    verify "${TMP}/in.ndjson" "${TMP}/o2" "${DIM}" unordered nomic-embed-text
+
+  LANES_LLM_CONCURRENCY=1 embed_run --url "${URL}" --batch 16 --workers 1 \
+    <"${TMP}/in.ndjson" >"${TMP}/o3" 2>"${TMP}/e3"
+  t "sequential (--workers 1, concurrency 1) output equals the parallel one" \
+    cmp "${TMP}/o1" "${TMP}/o3"
+  t "sequential run says so" grep -q 'workers=1 (sequential)' "${TMP}/e3"
+
+  reset_stats
+  local rc2=0
+  embed_run --url "${URL}" <"${TMP}/o1" >"${TMP}/o4" 2>"${TMP}/e4" || rc2=$?
+  t "skip: embed over its own output sends no embedding request" \
+    stat_is '.embed_requests == 0'
+  t "skip: records pass through unchanged, counted skipped" \
+    cmp "${TMP}/o1" "${TMP}/o4"
+  t "skip: summary says skipped 2000, exit 0" \
+    grep -q 'done: read 2000, ok 0, skipped 2000, failed 0' "${TMP}/e4"
+  test "${rc2}" = 0 || err "skip run exit ${rc2}"
+}
+
+test_openai() {
+  reset_stats
+  embed_run --url "${URL}/v1" --model text-embedding-3-small --batch 32 \
+    <"${TMP}/in.ndjson" >"${TMP}/p1" 2>"${TMP}/f1"
+  t "openai: shuffled data mapped back by index, in input order" \
+    verify "${TMP}/in.ndjson" "${TMP}/p1" "${DIM}" ordered text-embedding-3-small
+  t "openai: 63 requests (62 of 32, one of 16)" \
+    stat_is '.embed_requests == 63 and .batch_sizes == {"16":1,"32":62} and (.by_path["/v1/embeddings"] == 63)'
+  t "openai: no digest, so no embedding_digest" \
+    jq -se 'all(.[]; has("embedding_digest") | not)' "${TMP}/p1"
+  embed_run --url "${URL}/v1" --model text-embedding-3-small --batch 32 --unordered \
+    <"${TMP}/in.ndjson" >"${TMP}/p2" 2>"${TMP}/f2"
+  t "openai --unordered: the same records and vectors" \
+    verify "${TMP}/in.ndjson" "${TMP}/p2" "${DIM}" unordered text-embedding-3-small
+  head -n 100 "${TMP}/in.ndjson" >"${TMP}/in100"
+  embed_run --url "${URL}/v1" --model text-embedding-3-small --dim 24 \
+    <"${TMP}/in100" >"${TMP}/p3" 2>"${TMP}/f3"
+  t "openai --dim 24 asks for dimensions and gets 24-vectors" \
+    verify "${TMP}/in100" "${TMP}/p3" 24 ordered text-embedding-3-small
+}
+
+test_faults() {
+  config '{"fault_rate":0.2,"faults":"429,500,503,drop,truncate,slow","slow_ms":30,"retry_after":1,"jitter_ms":0}'
+  reset_stats
+  local rc=0
+  LANES_LLM_MAX_ATTEMPTS=12 embed_run --url "${URL}" --batch 8 \
+    <"${TMP}/in.ndjson" >"${TMP}/q1" 2>"${TMP}/g1" || rc=$?
+  t "faults 20%: exit 0" test "${rc}" = 0
+  t "faults 20%: every record embedded, right vector, input order" \
+    verify "${TMP}/in.ndjson" "${TMP}/q1" "${DIM}" ordered nomic-embed-text
+  t "faults 20%: every kind happened (429, 500, 503, drop, truncate, slow)" \
+    stat_is '.faults | ."429" > 0 and ."500" > 0 and ."503" > 0 and .drop > 0 and .truncate > 0 and .slow > 0'
+  t "faults 20%: summary shows retries and no failure" \
+    grep -Eq 'done: read 2000, ok 2000, skipped 0, failed 0, retried [1-9]' "${TMP}/g1"
+  config '{"fault_rate":0}'
+}
+
+test_fail_all() {
+  config '{"fail_all":500}'
+  head -n 56 "${TMP}/in.ndjson" >"${TMP}/in56"
+  local rc=0
+  embed_run --url "${URL}" --batch 8 <"${TMP}/in56" >"${TMP}/r1" 2>"${TMP}/h1" || rc=$?
+  t "fail-all 500: exit status 1" test "${rc}" = 1
+  t "fail-all 500: all 56 records come out, each with errors.embed" \
+    jq -se 'length == 56 and all(.[]; .errors.embed.code == "http_500"
+      and .errors.embed.attempts == 6 and (.errors.embed.message | test("HTTP 500"))
+      and (has("embedding") | not))' "${TMP}/r1"
+  t "fail-all 500: records keep their order and fields" \
+    cmp <(jq -c '{id, text, keep}' "${TMP}/in56") <(jq -c '{id, text, keep}' "${TMP}/r1")
+  t "fail-all 500: the summary is loud (failed 56, FAILED)" \
+    grep -Eq 'done: read 56, ok 0, skipped 0, failed 56, .*FAILED' "${TMP}/h1"
+  t "fail-all 500: failures logged with line numbers" \
+    grep -q '^embed: <stdin>:1: embed: HTTP 500' "${TMP}/h1"
+  config '{"fail_all":null}'
+}
+
+test_dedup() {
+  python3 -c 'import json
+for i in range(100): print(json.dumps({"id": i, "text": "distinct text %d" % (i % 10)}))' >"${TMP}/dup"
+  reset_stats
+  embed_run --url "${URL}" --batch 8 <"${TMP}/dup" >"${TMP}/d1" 2>"${TMP}/k1"
+  t "dedup: 100 records with 10 distinct texts send 10 texts" \
+    stat_is '.embed_inputs == 10'
+  t "dedup: every record still gets its vector" \
+    verify "${TMP}/dup" "${TMP}/d1" "${DIM}" ordered nomic-embed-text
+  t "dedup: the log counts 90 duplicates reused" \
+    grep -q 'texts: 10 sent in [0-9]* requests, 90 duplicates reused' "${TMP}/k1"
+}
+
+test_start_errors() {
+  local rc=0
+  echo '{"text":"x"}' | embed_run --url "${URL}" --model no-such-model >"${TMP}/s1" 2>"${TMP}/t1" || rc=$?
+  t "unknown ollama model: exit 3" test "${rc}" = 3
+  t "unknown ollama model: says run ollama pull" \
+    grep -q "model 'no-such-model' not found on ${URL}.*run \`ollama pull no-such-model\`" "${TMP}/t1"
+  t "unknown model: nothing written" test ! -s "${TMP}/s1"
+  rc=0
+  echo '{"text":"x"}' | embed_run --url "${URL}/v1" --model nope >/dev/null 2>"${TMP}/t2" || rc=$?
+  t "unknown openai model: exit 3" test "${rc}" = 3
+  local dead
+  dead="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  rc=0
+  echo '{"text":"x"}' | embed_run --url "http://127.0.0.1:${dead}" >/dev/null 2>"${TMP}/t3" || rc=$?
+  t "unreachable server: exit 3 with one message" \
+    test "${rc}" = 3 -a "$(grep -c 'cannot reach the LLM server' "${TMP}/t3")" = 1
+}
+
+# A tiny Ollama-like server: texts with LONG get 4 numbers (others 3),
+# INF gets 1e999, a batch holding BAD is refused with 400; /stats counts.
+test_odd_server() {
+  cat >"${TMP}/odd.py" <<'PY'
+import http.server, json, sys, threading
+count = {"requests": 0, "inputs": 0}
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def reply(self, code, body):
+        b = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        if self.path == "/api/tags":
+            self.reply(200, '{"models":[{"name":"odd:latest","digest":"0123456789abcdef0123"}]}')
+        else:
+            self.reply(200, json.dumps(count))
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with lock:
+            count["requests"] += 1
+            count["inputs"] += len(req["input"])
+        if any("BAD" in t for t in req["input"]):
+            return self.reply(400, '{"error":"input BAD refused"}')
+        vecs = ["[0.5,0.5,0.5,0.5]" if "LONG" in t else "[1e999,0,0]" if "INF" in t else "[0.6,0.8,0]"
+                for t in req["input"]]
+        self.reply(200, '{"model":"odd","embeddings":[' + ",".join(vecs) + "]}")
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+srv.serve_forever()
+PY
+  python3 "${TMP}/odd.py" "${TMP}/odd.port" &
+  PIDS+=("$!")
+  local odd
+  odd="http://127.0.0.1:$(wait_port "${TMP}/odd.port")"
+  local i
+  for i in first second "BAD third" fourth "LONG 5" "LONG 6" "LONG 7" "LONG 8" "INF 9" tenth; do
+    jq -cn --arg t "${i}" '{text: $t}'
+  done | jq -c '. + {id: input_line_number}' >"${TMP}/odd.in"
+  local rc=0
+  embed_run --url "${odd}" --model odd --workers 1 --batch 4 <"${TMP}/odd.in" \
+    >"${TMP}/odd.out" 2>"${TMP}/odd.err" || rc=$?
+  t "odd server: exit 1 (6 of 10 failed)" test "${rc}" = 1
+  t "odd server: a refused batch is split until the bad text stands alone; other dims and non-finite numbers refused" \
+    jq -se '[.[] | [.id, (.embedding | if . then length else null end), .errors.embed.code]] ==
+      [[1,3,null],[2,3,null],[3,null,"http_400"],[4,3,null],
+       [5,null,"dim_mismatch"],[6,null,"dim_mismatch"],[7,null,"dim_mismatch"],
+       [8,null,"dim_mismatch"],[9,null,"bad_vector"],[10,3,null]]' "${TMP}/odd.out"
+  t "odd server: 5 requests for the refused batch (4, 2, 2, 1, 1 texts), 1 for each other" \
+    test "$("${CURL[@]}" "${odd}/stats")" = '{"requests": 7, "inputs": 16}'
+  t "odd server: digest written cut to 12" \
+    jq -se '.[0].embedding_digest == "0123456789ab"' "${TMP}/odd.out"
+  t "odd server: the summary counts 6 failed" grep -q 'ok 4, skipped 0, failed 6' "${TMP}/odd.err"
+}
+
+main() {
+  TMP="$(mktemp -d)"
+  trap cleanup EXIT
+  if [[ ! -x "${EMBED}" || ! -x "${LLMD}" ]]; then
+    err "build first: make bin/embed build/tests/llmd"
+    exit 1
+  fi
+  write_verifier
+  start_llmd --lanes 4 --jitter-ms 3 --latency-ms 1
+  test_ollama
+  test_openai
+  test_dedup
+  test_start_errors
+  test_faults
+  test_fail_all
+  test_odd_server
+  echo "${PASSED} passed, ${FAILED} failed"
+  ((FAILED == 0))
+}
+
+main "$@"
