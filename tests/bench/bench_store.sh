@@ -26,9 +26,10 @@ su_rows() {
   sqlite3 "$1" 'SELECT count(*) FROM records' 2>/dev/null || echo "?"
 }
 
-# lanes_stats DB: prints what `store stats` says, on one line.
+# lanes_stats DB: prints the records and vectors `store stats` counts.
 lanes_stats() {
-  "${LANES_BIN}/store" --db "$1" stats 2>&1 | tr '\n' ' ' | sed 's/  */ /g; s/ $//'
+  "${LANES_BIN}/store" --db "$1" stats --json 2>/dev/null \
+    | jq -r '"\(.records) records, \(.vectors) vectors"' 2>/dev/null || echo "?"
 }
 
 # compare LABEL FILE COUNT: times store put and sqlite-utils upsert on FILE
@@ -62,7 +63,7 @@ compare() {
     "$(yes_no "${speed_met}")"
   printf '  %-13s %10s %8s %12s %8s %5s\n' sqlite-utils "$(fmt 0 "${c_rps}")" \
     "$(fmt 1 "$(calc "${bytes} / 1e6 / ${c_wall}")")" "$(kb_mb "${c_rss}")" 1x -
-  echo "  rows: lanes: ${l_stats} | sqlite-utils: ${c_rows} rows"
+  echo "  stored: lanes ${l_stats} | sqlite-utils ${c_rows} rows"
   echo "bench store: lanes $(fmt 0 "${l_rps}") records/s (peak $(kb_mb "${l_rss}") MB)" \
     "| sqlite-utils $(fmt 0 "${c_rps}") records/s (peak $(kb_mb "${c_rss}") MB)" \
     "| ${speed}x speed (target >= ${SPEED_TARGET}x: ${speed_met})"
@@ -73,7 +74,7 @@ compare() {
 }
 
 main() {
-  need_debs time python3 sqlite3 sqlite-utils
+  need_debs time python3 jq sqlite3 sqlite-utils
   need_lanes store
   bench_tmp_init
   local plain="${BENCH_TMP}/records.ndjson" emb="${BENCH_TMP}/records-emb.ndjson"

@@ -45,7 +45,8 @@ main() {
   OUT="$(mktemp "${TMPDIR:-/tmp}/lanes-bench-out.XXXXXX")"
   trap 'rm -f "${OUT}"' EXIT
   echo "lanes benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores," \
-    "$(uname -sr), $(git -C "${BENCH_DIR}" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    "$(uname -sr), $(git -C "${BENCH_DIR}" rev-parse --short HEAD 2>/dev/null || echo '?')," \
+    "load average $(cut -d ' ' -f 1-3 /proc/loadavg)"
   for f in "${files[@]}"; do
     name="$(basename "${f}" .sh)"
     echo
@@ -63,7 +64,7 @@ main() {
     echo "== ${name}: $((SECONDS - t0)) s"
   done
   echo
-  echo "== summary ($((SECONDS - started)) s)"
+  echo "== summary ($((SECONDS - started)) s, load average now $(cut -d ' ' -f 1-3 /proc/loadavg))"
   local met=0 missed=0
   for line in "${targets[@]}"; do
     echo "  ${line}"
