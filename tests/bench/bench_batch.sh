@@ -77,8 +77,8 @@ main() {
   echo "client: ${LANES_BIN}/embed, default tunables (batch ${batch}, adaptive concurrency)," \
     "then --batch 1; one run each; rate = records / whole-process wall time"
   echo
-  printf '  %-16s %7s %8s %9s %6s %9s %10s %11s\n' run records "rec/s" limit share \
-    "inputs/req" "peak queue" "final limit"
+  printf '  %-16s %7s %8s %9s %6s %9s %10s %11s\n' run records "rec/s" "max rec/s" share \
+    "inputs/req" "peak queue" "conc. limit"
   embed_run "default (${batch})" "${batch}" "${RECORDS_BATCHED}" || return 1
   local rate="${RUN_RATE}" share="${RUN_SHARE}"
   embed_run "--batch 1" 1 "${RECORDS_SINGLE}" --batch 1 || return 1

@@ -69,7 +69,7 @@ saturate() {
   local share_met queue_met
   share_met="$(met "${share}" ">=" "${SHARE_TARGET}")"
   queue_met="$(met "${peak_queue}" "<=" "${QUEUE_TARGET}")"
-  printf '  %5s %7s %8s %8s %6s %9s %5s %10s %10s %5s %9s %11s %6s\n' "${lanes}" "${n}" \
+  printf '  %5s %7s %8s %9s %6s %9s %5s %10s %10s %5s %9s %11s %6s\n' "${lanes}" "${n}" \
     "$(fmt 1 "${rate}")" "$(fmt 1 "${max}")" "${share}" "${share_nominal}" \
     "$(yes_no "${share_met}")" "${peak_queue}" "${peak_conc}" "$(yes_no "${queue_met}")" \
     "${peak_inflight:-?}" "${limit:-?}" "${conns}"
@@ -94,8 +94,8 @@ main() {
   echo "client: ${LANES_BIN}/mine with default tunables (llm.concurrency auto), one run per size;" \
     "rate = records / whole-process wall time"
   echo
-  printf '  %5s %7s %8s %8s %6s %9s %5s %10s %10s %5s %9s %11s %6s\n' lanes records "rec/s" \
-    "limit" share nominal met "peak queue" "peak lanes" met "peak req" "final limit" conns
+  printf '  %5s %7s %8s %9s %6s %9s %5s %10s %10s %5s %9s %11s %6s\n' lanes records "rec/s" \
+    "max rec/s" share nominal met "peak queue" "peak lanes" met "peak req" "final limit" conns
   local lanes rc=0
   for lanes in "${LANE_COUNTS[@]}"; do
     saturate "${lanes}" || rc=1
