@@ -1,0 +1,359 @@
+/* classify_embed: item and taxonomy embeddings (server or hash), the
+ * reuse of a record's own embedding, and the cached taxonomy vectors. */
+#include "classify_embed.h"
+#include "classify_cache.h"
+#include "classify_shortlist.h"
+#if __has_include("embed_hash.h")
+#include "embed_hash.h"
+#else
+/* until embed_hash moves to common/: built in from embed's copy */
+#include "../embed/embed_hash.c"
+#endif
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cl_same_model(const char *a, const char *b)
+{
+	if (!strcmp(a, b))
+		return 1;
+	size_t na = strlen(a), nb = strlen(b);
+	if (na + 7 == nb && !strchr(a, ':') && !strncmp(a, b, na) && !strcmp(b + na, ":latest"))
+		return 1;
+	return nb + 7 == na && !strchr(b, ':') && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
+}
+
+static void set_res(struct llm_result *res, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_res(struct llm_result *res, const char *code, const char *fmt, ...)
+{
+	res->status = LLM_FATAL;
+	snprintf(res->code, sizeof res->code, "%s", code);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->message, sizeof res->message, fmt, ap);
+	va_end(ap);
+}
+
+float *cl_embed(const struct cl_embedder *e, const char *const *texts, size_t n, int *dim,
+		struct llm_result *res, long *requests)
+{
+	memset(res, 0, sizeof *res);
+	if (e->hash_dim > 0) {
+		size_t d = (size_t)e->hash_dim;
+		float *v = xcalloc(n * d + 1, sizeof *v);
+		for (size_t i = 0; i < n; i++)
+			embed_hash(texts[i], strlen(texts[i]), e->hash_dim, v + i * d);
+		*dim = e->hash_dim;
+		res->attempts = 0;
+		return v;
+	}
+	float *all = NULL;
+	int d = 0;
+	size_t batch = e->batch ? e->batch : n;
+	for (size_t off = 0; off < n; off += batch) {
+		size_t cnt = n - off < batch ? n - off : batch;
+		int bd = 0;
+		float *v = llm_embed(e->llm, e->model, texts + off, cnt, e->dim_hint, &bd, res);
+		if (requests)
+			*requests += res->attempts;
+		if (!v) {
+			free(all);
+			return NULL;
+		}
+		if (!all) {
+			d = bd;
+			all = xmalloc(n * (size_t)d * sizeof *all);
+		} else if (bd != d) {
+			free(v);
+			free(all);
+			set_res(res, "bad_dim", "the server answered vectors of %d and %d numbers "
+				"for one model", d, bd);
+			return NULL;
+		}
+		for (size_t i = 0; i < cnt * (size_t)d; i++) {
+			if (!isfinite(v[i])) {
+				free(v);
+				free(all);
+				set_res(res, "bad_vector", "the server answered a vector with a "
+					"non-finite number");
+				return NULL;
+			}
+		}
+		memcpy(all + off * (size_t)d, v, cnt * (size_t)d * sizeof *v);
+		free(v);
+	}
+	for (size_t i = 0; i < n; i++)
+		sl_normalize(all + i * (size_t)d, d);
+	*dim = d;
+	return all;
+}
+
+int cl_reuse_embedding(const struct cl_embedder *e, const cJSON *rec, int dim, float *v)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, "embedding_model");
+	if (!cJSON_IsString(m) || !cl_same_model(m->valuestring, e->name))
+		return 0;
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "embedding_digest");
+	if (e->digest[0] && cJSON_IsString(d) && d->valuestring[0] &&
+	    strcmp(d->valuestring, e->digest))
+		return 0;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(rec, "embedding");
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != dim)
+		return 0;
+	int k = 0;
+	const cJSON *x;
+	cJSON_ArrayForEach(x, arr) {
+		if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+			return 0;
+		v[k++] = (float)x->valuedouble;
+	}
+	sl_normalize(v, dim);
+	return 1;
+}
+
+/* ---- taxonomy vectors ---- */
+
+struct tv_job {
+	size_t first, n;       /* positions in the "missing" list */
+	float *vec;            /* n x dim, NULL on failure */
+	int dim;
+	struct llm_result res;
+	long requests;
+};
+
+struct tv_run {
+	const struct cl_embedder *e;
+	const struct taxonomy *t;
+	const size_t *missing;  /* entry indexes to embed */
+	float **got;            /* per missing position: its vector (into a job's) */
+	int *got_dim;
+	atomic_int failed;
+	struct llm_result first_err; /* writer thread */
+	int have_err;
+	long requests;
+	size_t done;
+	size_t total;
+	double t_log;
+	struct tv_job **jobs;   /* kept until the end (their vectors) */
+	size_t njobs;
+};
+
+static void tv_work(void *jp, int worker, void *ud)
+{
+	(void)worker;
+	struct tv_job *j = jp;
+	struct tv_run *run = ud;
+	if (atomic_load(&run->failed))
+		return;
+	const char **texts = xmalloc(j->n * sizeof *texts);
+	for (size_t i = 0; i < j->n; i++)
+		texts[i] = run->t->e[run->missing[j->first + i]].text;
+	j->vec = cl_embed(run->e, texts, j->n, &j->dim, &j->res, &j->requests);
+	if (!j->vec)
+		atomic_store(&run->failed, 1);
+	free(texts);
+}
+
+static void tv_emit(void *jp, void *ud)
+{
+	struct tv_job *j = jp;
+	struct tv_run *run = ud;
+	run->requests += j->requests;
+	if (!j->vec) {
+		if (!run->have_err && j->res.message[0]) {
+			run->first_err = j->res;
+			run->have_err = 1;
+		}
+	} else {
+		for (size_t i = 0; i < j->n; i++) {
+			run->got[j->first + i] = j->vec + i * (size_t)j->dim;
+			run->got_dim[j->first + i] = j->dim;
+		}
+		run->done += j->n;
+	}
+	run->jobs[run->njobs++] = j;
+	if (run->total > 1000 && now_ms() - run->t_log > 10000) {
+		run->t_log = now_ms();
+		log_event("taxonomy: %zu of %zu vectors embedded", run->done, run->total);
+	}
+}
+
+/* Embeds the listed entries; got[i] points at the vector of missing[i] or
+ * is NULL when its batch failed. Returns the run (free with tv_free). */
+static struct tv_run *tv_embed(const struct taxonomy *t, const struct cl_embedder *e,
+			       const size_t *missing, size_t nmiss, int workers)
+{
+	struct tv_run *run = xcalloc(1, sizeof *run);
+	run->e = e;
+	run->t = t;
+	run->missing = missing;
+	run->total = nmiss;
+	run->got = xcalloc(nmiss + 1, sizeof *run->got);
+	run->got_dim = xcalloc(nmiss + 1, sizeof *run->got_dim);
+	run->t_log = now_ms();
+	atomic_init(&run->failed, 0);
+	/* hash vectors are cheap: bigger jobs */
+	size_t per = e->hash_dim > 0 ? 256 : (e->batch ? e->batch : 32);
+	size_t njobs = (nmiss + per - 1) / per;
+	run->jobs = xcalloc(njobs + 1, sizeof *run->jobs);
+	if (workers < 1)
+		workers = 1;
+	if ((size_t)workers > njobs)
+		workers = njobs ? (int)njobs : 1;
+	struct pool *p = pool_new(workers, (size_t)workers * 2 + 2, 1, tv_work, tv_emit, NULL, run);
+	for (size_t off = 0; off < nmiss; off += per) {
+		struct tv_job *j = xcalloc(1, sizeof *j);
+		j->first = off;
+		j->n = nmiss - off < per ? nmiss - off : per;
+		pool_submit(p, j);
+	}
+	pool_finish(p);
+	return run;
+}
+
+static void tv_free(struct tv_run *run)
+{
+	for (size_t i = 0; i < run->njobs; i++) {
+		free(run->jobs[i]->vec);
+		free(run->jobs[i]);
+	}
+	free(run->jobs);
+	free(run->got);
+	free(run->got_dim);
+	free(run);
+}
+
+void cl_tax_vectors_free(struct cl_tax_vectors *v)
+{
+	free(v->vec);
+	free(v->cache_path);
+	memset(v, 0, sizeof *v);
+}
+
+/* The identity vectors are cached under: the name, plus the digest. */
+static char *identity(const struct cl_embedder *e)
+{
+	return e->digest[0] ? xasprintf("%s@%s", e->name, e->digest) : xstrdup(e->name);
+}
+
+static void save(const char *path, const char *ident, int dim, size_t n, const uint64_t *hash,
+		 const float *vec)
+{
+	char err[512];
+	if (vcache_write(path, ident, dim, n, hash, vec, err, sizeof err))
+		log_warn("taxonomy vectors not cached: %s", err);
+}
+
+int cl_tax_vectors(const struct taxonomy *t, const struct cl_embedder *e, const char *cache_dir,
+		   int workers, struct cl_tax_vectors *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	char *dir = vcache_dir(cache_dir);
+	char *ident = identity(e);
+	struct vcache *c = NULL;
+	char cerr[512];
+	if (dir) {
+		out->cache_path = vcache_path(dir, t->path, e->name, e->hash_dim > 0 ? 0 : e->dim_hint);
+		c = vcache_read(out->cache_path, ident, cerr, sizeof cerr);
+		if (!c && cerr[0])
+			log_warn("ignoring the vector cache: %s", cerr);
+	} else {
+		log_warn("no cache directory (set classify.cache_dir, XDG_CACHE_HOME or HOME): "
+			 "taxonomy vectors are embedded on every run");
+	}
+	free(dir);
+	int rc = 0;
+	for (int round = 0; round < 2; round++) {
+		size_t *missing = xmalloc((t->n + 1) * sizeof *missing);
+		size_t nmiss = 0;
+		for (size_t i = 0; i < t->n; i++)
+			if (!vcache_get(c, t->e[i].text_hash))
+				missing[nmiss++] = i;
+		if (nmiss)
+			log_event("taxonomy: embedding %zu of %zu entries with %s (%zu from the cache)",
+				  nmiss, t->n, e->name, t->n - nmiss);
+		struct tv_run *run = nmiss ? tv_embed(t, e, missing, nmiss, workers) : NULL;
+		if (run)
+			out->requests += run->requests;
+		int dim = c ? c->dim : 0;
+		int mismatch = 0;
+		for (size_t i = 0; run && i < nmiss; i++) {
+			if (!run->got[i])
+				continue;
+			if (!dim)
+				dim = run->got_dim[i];
+			else if (run->got_dim[i] != dim)
+				mismatch = 1;
+		}
+		if (mismatch && round == 0) {
+			log_warn("the cached vectors have %d numbers, %s now answers %d: re-embedding "
+				 "every entry", c->dim, e->name, run->got_dim[0]);
+			vcache_free(c);
+			c = NULL;
+			tv_free(run);
+			free(missing);
+			continue;
+		}
+		/* every entry that has a vector, in taxonomy order */
+		size_t d = (size_t)dim;
+		float *vec = xcalloc(t->n * d + 1, sizeof *vec);
+		uint64_t *hash = xmalloc((t->n + 1) * sizeof *hash);
+		char *have = xcalloc(t->n + 1, 1);
+		size_t rows = 0, embedded = 0;
+		float *packed = xmalloc((t->n * d + 1) * sizeof *packed);
+		for (size_t i = 0; i < t->n; i++) {
+			const float *v = vcache_get(c, t->e[i].text_hash);
+			if (v) {
+				memcpy(vec + i * d, v, d * sizeof *v);
+				have[i] = 1;
+			}
+		}
+		for (size_t i = 0; run && i < nmiss; i++) {
+			if (run->got[i] && run->got_dim[i] == dim) {
+				memcpy(vec + missing[i] * d, run->got[i], d * sizeof *vec);
+				have[missing[i]] = 1;
+				embedded++;
+			}
+		}
+		for (size_t i = 0; i < t->n; i++) {
+			if (!have[i])
+				continue;
+			memcpy(packed + rows * d, vec + i * d, d * sizeof *vec);
+			hash[rows++] = t->e[i].text_hash;
+		}
+		int changed = embedded > 0 || !c || c->n != rows;
+		if (out->cache_path && changed && rows)
+			save(out->cache_path, ident, dim, rows, hash, packed);
+		out->from_cache = t->n - nmiss;
+		out->embedded = embedded;
+		out->dim = dim;
+		if (run && embedded < nmiss) {
+			const struct llm_result *r = &run->first_err;
+			snprintf(err, errlen, "cannot embed the taxonomy with %s (%zu of %zu entries "
+				 "embedded, kept in the cache for the next run): %s", e->name,
+				 embedded, nmiss, run->have_err ? r->message : "server failure");
+			free(vec);
+			rc = -1;
+		} else {
+			out->vec = vec;
+		}
+		free(packed);
+		free(hash);
+		free(have);
+		free(missing);
+		if (run)
+			tv_free(run);
+		break;
+	}
+	vcache_free(c);
+	free(ident);
+	return rc;
+}

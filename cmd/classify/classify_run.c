@@ -1,0 +1,339 @@
+/* classify_run: one job of records from input to output (see the header). */
+#include "classify_run.h"
+#include "log.h"
+#include "record.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Gold of an eval item: an entry index, or one of these. */
+enum { GOLD_NONE = -1, GOLD_UNKNOWN = -2, GOLD_ABSENT = -3 };
+
+/* What the writer needs to know about a record (r->extra). */
+struct rec_info {
+	int status;  /* enum cl_status, -1 when skipped */
+	long entry;  /* labelled entry or -1 */
+	long gold;   /* eval mode */
+	char *gold_id;
+};
+
+/* Per-record state within a job. */
+struct item {
+	struct rec *r;
+	const char *text;
+	int todo;    /* needs a shortlist */
+	int embed;   /* needs its vector computed */
+	long row;    /* row in the job's vector matrix, -1 when none */
+	struct cl_decision d;
+	int failed_embed;
+};
+
+static int blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static const char *str_member(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int cl_class_done(const cJSON *rec, const struct cl_run *run)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "class");
+	if (!cJSON_IsObject(c))
+		return 0;
+	const char *tax = str_member(c, "taxonomy");
+	const char *status = str_member(c, "status");
+	const char *emb = str_member(c, "embed_model");
+	const char *mode = str_member(c, "mode");
+	const char *model = str_member(c, "model");
+	if (!tax || strcmp(tax, run->tax_hex) || !status || !strcmp(status, "error"))
+		return 0;
+	if (!emb || !cl_same_model(emb, run->emb->name))
+		return 0;
+	if (!mode || strcmp(mode, cl_mode_name[run->dec.mode]))
+		return 0;
+	if (run->dec.mode == CL_EMBED)
+		return 1;
+	return model && cl_same_model(model, run->dec.model);
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+	if (s)
+		buf_json_str(b, s, strlen(s));
+	else
+		buf_puts(b, "null");
+}
+
+static void put_score(struct buf *b, float s)
+{
+	if (isfinite(s))
+		buf_printf(b, "%.4f", (double)s);
+	else
+		buf_puts(b, "null");
+}
+
+void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
+		   const struct sl_hit *hits, int nhits)
+{
+	const struct taxonomy *t = run->tax;
+	buf_reset(out);
+	const struct tax_entry *e = d->entry >= 0 ? &t->e[d->entry] : NULL;
+	buf_puts(out, "{\"label\":");
+	put_str(out, e ? e->label : NULL);
+	buf_puts(out, ",\"id\":");
+	put_str(out, e ? e->id : NULL);
+	buf_puts(out, ",\"score\":");
+	put_score(out, d->score);
+	buf_printf(out, ",\"status\":\"%s\",\"candidates\":[", cl_status_name[d->status]);
+	for (int i = 0; i < nhits; i++) {
+		const struct tax_entry *c = &t->e[hits[i].entry];
+		buf_puts(out, i ? ",{\"id\":" : "{\"id\":");
+		put_str(out, c->id);
+		buf_puts(out, ",\"label\":");
+		put_str(out, c->label);
+		buf_puts(out, ",\"score\":");
+		put_score(out, hits[i].score);
+		buf_putc(out, '}');
+	}
+	buf_puts(out, "],\"model\":");
+	put_str(out, run->dec.mode == CL_EMBED ? NULL : run->dec.model);
+	if (run->dec.mode != CL_EMBED && run->model_digest[0]) {
+		buf_puts(out, ",\"model_digest\":");
+		put_str(out, run->model_digest);
+	}
+	buf_puts(out, ",\"embed_model\":");
+	put_str(out, run->emb->name);
+	if (run->emb->digest[0]) {
+		buf_puts(out, ",\"embed_digest\":");
+		put_str(out, run->emb->digest);
+	}
+	buf_printf(out, ",\"taxonomy\":\"%s\",\"mode\":\"%s\"}", run->tax_hex,
+		   cl_mode_name[run->dec.mode]);
+}
+
+static struct rec_info *info_of(struct rec *r)
+{
+	if (!r->extra) {
+		struct rec_info *in = xcalloc(1, sizeof *in);
+		in->status = -1;
+		in->entry = -1;
+		in->gold = GOLD_ABSENT;
+		r->extra = in;
+	}
+	return r->extra;
+}
+
+static void read_gold(struct cl_run *run, struct rec *r)
+{
+	struct rec_info *in = info_of(r);
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(r->json, "gold");
+	if (!g) {
+		in->gold = GOLD_ABSENT;
+	} else if (cJSON_IsNull(g) || (cJSON_IsString(g) && !*g->valuestring)) {
+		in->gold = GOLD_NONE;
+	} else if (cJSON_IsString(g)) {
+		in->gold = tax_find(run->tax, g->valuestring);
+		if (in->gold < 0) {
+			in->gold = GOLD_UNKNOWN;
+			in->gold_id = xstrdup(g->valuestring);
+		}
+	} else {
+		in->gold = GOLD_UNKNOWN;
+		in->gold_id = cJSON_PrintUnformatted(g);
+	}
+}
+
+/* Writes the record with its class (and errors.classify set or cleared). */
+static void finish(struct cl_run *run, struct item *it, const struct sl_hit *hits, int nhits)
+{
+	struct rec *r = it->r;
+	struct cl_decision *d = &it->d;
+	struct buf cls = {0}, with = {0}, out = {0};
+	cl_class_json(&cls, run, d, hits, nhits);
+	rec_set(&with, r->line, r->len, "class", cls.p, cls.len);
+	int failed = d->status == CL_ERROR;
+	rec_set_error(&out, with.p, with.len, "classify", failed ? d->code : NULL, d->message,
+		      d->answers > 0 ? d->answers : 1);
+	rec_emit(r, out.p, out.len);
+	if (failed) {
+		r->outcome = REC_FAILED;
+		free(r->log);
+		r->log = xasprintf("classify: %s", d->message);
+	} else {
+		r->outcome = REC_OK;
+	}
+	if (d->requests > 1)
+		r->retries += d->requests - 1;
+	struct rec_info *in = info_of(r);
+	in->status = d->status;
+	in->entry = d->entry;
+	buf_free(&cls);
+	buf_free(&with);
+	buf_free(&out);
+}
+
+static void fail_item(struct item *it, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail_item(struct item *it, const char *code, const char *fmt, ...)
+{
+	it->d.status = CL_ERROR;
+	it->d.entry = -1;
+	it->d.score = NAN;
+	snprintf(it->d.code, sizeof it->d.code, "%s", code);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(it->d.message, sizeof it->d.message, fmt, ap);
+	va_end(ap);
+	it->todo = 0;
+}
+
+void cl_run_job(struct job *job, int worker, void *ud)
+{
+	(void)worker;
+	struct cl_run *run = ud;
+	const int dim = run->ix->dim;
+	const size_t d = (size_t)dim;
+	struct item *items = xcalloc(job->n + 1, sizeof *items);
+	float *q = xmalloc((job->n * d + 1) * sizeof *q);
+	const char **texts = xmalloc((job->n + 1) * sizeof *texts);
+	size_t *text_item = xmalloc((job->n + 1) * sizeof *text_item);
+	size_t rows = 0, ntexts = 0;
+
+	for (size_t i = 0; i < job->n; i++) {
+		struct item *it = &items[i];
+		struct rec *r = &job->recs[i];
+		it->r = r;
+		it->row = -1;
+		if (r->outcome == REC_REJECTED || !r->json)
+			continue;
+		if (run->ev)
+			read_gold(run, r);
+		if (!run->force && cl_class_done(r->json, run)) {
+			rec_pass(r);
+			r->outcome = REC_SKIPPED;
+			info_of(r);
+			continue;
+		}
+		it->todo = 1;
+		it->text = str_member(r->json, run->field);
+		if (!it->text) {
+			fail_item(it, "no_text", "record has no \"%s\" string", run->field);
+			continue;
+		}
+		if (blank(it->text)) {
+			/* nothing to compare: no match, no request */
+			it->todo = 0;
+			it->d.status = CL_NO_MATCH;
+			it->d.entry = -1;
+			it->d.score = NAN;
+			continue;
+		}
+		it->row = (long)rows++;
+		if (cl_reuse_embedding(run->emb, r->json, dim, q + (size_t)it->row * d)) {
+			atomic_fetch_add(&run->reused, 1);
+		} else {
+			it->embed = 1;
+			text_item[ntexts] = i;
+			texts[ntexts++] = it->text;
+		}
+	}
+
+	if (ntexts) {
+		int got_dim = 0;
+		struct llm_result res;
+		long requests = 0;
+		float *v = cl_embed(run->emb, texts, ntexts, &got_dim, &res, &requests);
+		if (v && got_dim != dim) {
+			snprintf(res.code, sizeof res.code, "bad_dim");
+			snprintf(res.message, sizeof res.message,
+				 "%s answered vectors of %d numbers, the taxonomy vectors have %d "
+				 "(a changed model? remove the cached vectors)", run->emb->name,
+				 got_dim, dim);
+			free(v);
+			v = NULL;
+		}
+		for (size_t k = 0; k < ntexts; k++) {
+			struct item *it = &items[text_item[k]];
+			if (v) {
+				memcpy(q + (size_t)it->row * d, v + k * d, d * sizeof *q);
+			} else {
+				fail_item(it, res.code[0] ? res.code : "embed",
+					  "cannot embed the item: %s", res.message);
+				it->d.answers = res.attempts;
+			}
+		}
+		if (v)
+			atomic_fetch_add(&run->embedded, (long)ntexts);
+		if (requests > 1)
+			job->recs[text_item[0]].retries += (int)(requests - 1);
+		free(v);
+	}
+
+	int k = run->top_k;
+	struct sl_hit *hits = xmalloc((rows * (size_t)k + 1) * sizeof *hits);
+	if (rows) {
+		/* the rows of items that failed to embed are searched too (cheap)
+		 * and ignored */
+		sl_search(run->ix, q, rows, k, hits);
+	}
+	for (size_t i = 0; i < job->n; i++) {
+		struct item *it = &items[i];
+		if (it->r->outcome == REC_REJECTED || !it->r->json || it->r->outcome == REC_SKIPPED)
+			continue;
+		const struct sl_hit *h = NULL;
+		int nh = 0;
+		if (it->todo && it->row >= 0) {
+			h = hits + (size_t)it->row * (size_t)k;
+			while (nh < k && h[nh].entry >= 0)
+				nh++;
+			cl_decide(&run->dec, it->text, h, nh, &it->d);
+		}
+		finish(run, it, h, nh);
+	}
+	free(hits);
+	free(items);
+	free(q);
+	free(texts);
+	free(text_item);
+}
+
+void cl_run_emitted(struct rec *r, void *ud)
+{
+	struct cl_run *run = ud;
+	struct rec_info *in = r->extra;
+	if (!in)
+		return;
+	r->extra = NULL;
+	if (in->status >= 0)
+		run->status[in->status]++;
+	if (run->ev) {
+		if (in->gold >= GOLD_NONE && in->status >= 0) {
+			cl_eval_add(run->ev, in->gold, in->entry, (enum cl_status)in->status);
+		} else {
+			cl_eval_skip(run->ev);
+			if (run->eval_warned++ < 10) {
+				if (in->gold == GOLD_UNKNOWN)
+					log_warn("line %ld: gold id %s is not in the taxonomy; item left "
+						 "out", r->lineno, in->gold_id);
+				else if (in->gold == GOLD_ABSENT)
+					log_warn("line %ld: no \"gold\" member; item left out", r->lineno);
+			}
+		}
+		buf_reset(&r->out);
+	}
+	free(in->gold_id);
+	free(in);
+}

@@ -1,0 +1,54 @@
+/* classify_run: the record work of classify. For each job of records it
+ * skips those already classified with the same taxonomy and models, finds
+ * each item's vector (the record's own `embedding` when it is of the embed
+ * model, else one batch request for the job), shortlists the taxonomy,
+ * decides, and writes `class` (and errors.classify on failure). In eval
+ * mode it tallies the results against the records' `gold` ids instead of
+ * writing records. */
+#ifndef LANES_CLASSIFY_RUN_H
+#define LANES_CLASSIFY_RUN_H
+
+#include <cjson/cJSON.h>
+#include <stdatomic.h>
+
+#include "classify_decide.h"
+#include "classify_embed.h"
+#include "classify_eval.h"
+#include "classify_shortlist.h"
+#include "classify_taxonomy.h"
+#include "filter.h"
+
+struct cl_run {
+	const struct taxonomy *tax;
+	char tax_hex[17];
+	const struct sl_index *ix;
+	int top_k;
+	const char *field;
+	const struct cl_embedder *emb;
+	struct cl_decider dec;
+	const char *model_digest;  /* chat model digest, "" when unknown */
+	int force;                 /* classify records that already have a class */
+	struct cl_eval *ev;        /* eval mode: the tally (writer thread); NULL otherwise */
+	/* counters */
+	long status[CL_NSTATUS];   /* writer thread */
+	long eval_warned;          /* writer thread */
+	atomic_long embedded;      /* item vectors computed */
+	atomic_long reused;        /* item vectors taken from the record */
+};
+
+/* The filter function: processes every record of the job (ud: the run). */
+void cl_run_job(struct job *job, int worker, void *ud);
+/* The emitted hook: counts statuses; in eval mode tallies and drops the
+ * output. */
+void cl_run_emitted(struct rec *r, void *ud);
+
+/* Whether rec already has a class from this run's taxonomy, models and
+ * mode, with a status other than error. */
+int cl_class_done(const cJSON *rec, const struct cl_run *run);
+
+/* Writes the `class` object for a decision and the item's hits (nhits
+ * valid ones, best first) into out (reset first). */
+void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
+		   const struct sl_hit *hits, int nhits);
+
+#endif
