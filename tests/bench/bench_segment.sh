@@ -22,8 +22,9 @@ compare() {
   local label="$1" file="$2" bytes="$3" size="$4" overlap="$5"
   local -a seg_cmd=("${LANES_BIN}/segment" --target "${size}" --max "${size}"
     --overlap "${overlap}" --unit chars)
-  local -a lc_cmd=(node "${BENCH_DIR}/langchain_split.mjs" --chunk-size "${size}"
-    --overlap "${overlap}")
+  local timing="${BENCH_TMP}/langchain.timing"
+  local -a lc_cmd=(env "LANGCHAIN_SPLIT_TIMING=${timing}" node "${BENCH_DIR}/langchain_split.mjs"
+    --chunk-size "${size}" --overlap "${overlap}")
   local in=/dev/null
   if [[ "${file}" == - ]]; then
     in="${BENCH_TMP}/docs.ndjson"
@@ -36,12 +37,18 @@ compare() {
   l_wall="${BEST_WALL}"
   l_rss="${BEST_RSS}"
   l_n="$(wc -l <"${BENCH_TMP}/lanes.out")"
+  rm -f "${timing}"
   best_of : "${in}" "${BENCH_TMP}/langchain.out" "${lc_cmd[@]}" || return 1
   c_wall="${BEST_WALL}"
   c_rss="${BEST_RSS}"
   c_n="$(wc -l <"${BENCH_TMP}/langchain.out")"
   rm -f "${BENCH_TMP}/lanes.out" "${BENCH_TMP}/langchain.out"
 
+  # LangChain's own reading+splitting+writing time, without node start-up
+  local c_work c_start
+  c_work="$(sort -k2,2n "${timing}" | head -n 1)"
+  c_start="${c_work%% *}"
+  c_work="${c_work##* }"
   local l_mbs c_mbs speed mem speed_met mem_met
   l_mbs="$(calc "${bytes} / 1e6 / ${l_wall}")"
   c_mbs="$(calc "${bytes} / 1e6 / ${c_wall}")"
@@ -57,6 +64,9 @@ compare() {
     "${l_n}" "${speed}x" "$(yes_no "${speed_met}")" "${mem}x" "$(yes_no "${mem_met}")"
   printf '  %-10s %8s %12s %9s %10s %5s %10s %5s\n' langchain "$(fmt 1 "${c_mbs}")" "$(kb_mb "${c_rss}")" \
     "${c_n}" "1x" "-" "1x" "-"
+  echo "  langchain without node start-up and module loading ($(fmt 0 "${c_start}") ms):" \
+    "$(fmt 1 "$(calc "${bytes} / 1e3 / ${c_work}")") MB/s;" \
+    "lanes is $(fmt 1 "$(calc "${l_mbs} / (${bytes} / 1e3 / ${c_work})")")x that (information only)"
   echo "bench segment: lanes $(fmt 1 "${l_mbs}") MB/s (peak $(kb_mb "${l_rss}") MB)" \
     "| langchain $(fmt 1 "${c_mbs}") MB/s (peak $(kb_mb "${c_rss}") MB)" \
     "| ${speed}x speed (target >= ${SPEED_TARGET}x: ${speed_met})," \

@@ -9,7 +9,9 @@
 // {id, doc, seq, text, start, end}, like segment. start is found the way
 // LangChain's own createDocuments() finds it (indexOf from the previous
 // chunk); offsets are in UTF-16 code units, which equal bytes on ASCII text.
-import { createReadStream, openSync, readFileSync, writeSync } from "node:fs";
+// With LANGCHAIN_SPLIT_TIMING=FILE it appends "<startup ms> <work ms>" to
+// FILE: node start-up and module loading, then reading, splitting, writing.
+import { appendFileSync, openSync, readFileSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
 
@@ -80,6 +82,7 @@ async function splitDoc(splitter, w, doc, text) {
 }
 
 async function main() {
+  const started = performance.now();
   const opt = parseArgs(process.argv.slice(2));
   const splitter = new RecursiveCharacterTextSplitter({
     chunkSize: opt.chunkSize, chunkOverlap: opt.overlap });
@@ -95,6 +98,10 @@ async function main() {
     }
   }
   w.flush();
+  if (process.env.LANGCHAIN_SPLIT_TIMING) {
+    appendFileSync(process.env.LANGCHAIN_SPLIT_TIMING,
+      `${started.toFixed(1)} ${(performance.now() - started).toFixed(1)}\n`);
+  }
 }
 
 await main();
