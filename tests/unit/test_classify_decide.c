@@ -1,0 +1,128 @@
+/* Unit tests of classify_decide: the strict answer parsers, template
+ * rendering (lines of empty placeholders dropped), template checks, and
+ * the decisions that need no LLM (embed mode, below the threshold). */
+#include "t.h"
+#include "classify_decide.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[] = "/tmp/lanes-test-decide.XXXXXX";
+
+static const char *put(const char *name, const char *text)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+	return path;
+}
+
+static void test_parsers(void)
+{
+	T_EQ_INT(cl_parse_verdict("YES"), CL_LLM_YES, "YES");
+	T_EQ_INT(cl_parse_verdict(" yes.\n"), CL_LLM_YES, "yes. with white space");
+	T_EQ_INT(cl_parse_verdict("No"), CL_LLM_NO, "No");
+	T_EQ_INT(cl_parse_verdict("UNCERTAIN"), CL_LLM_UNCERTAIN, "UNCERTAIN");
+	T_EQ_INT(cl_parse_verdict("Yes, it fits"), -1, "a sentence is refused");
+	T_EQ_INT(cl_parse_verdict("YES.."), -1, "two dots refused");
+	T_EQ_INT(cl_parse_verdict("MAYBE"), -1, "MAYBE refused");
+	T_EQ_INT(cl_parse_verdict(""), -1, "empty refused");
+	T_EQ_INT(cl_parse_verdict("\"YES\""), -1, "quotes refused");
+	T_EQ_INT(cl_parse_pick("3", 5), 3, "3 of 5");
+	T_EQ_INT(cl_parse_pick(" 1.\n", 5), 1, "1. with white space");
+	T_EQ_INT(cl_parse_pick("none", 5), 0, "none");
+	T_EQ_INT(cl_parse_pick("NONE", 5), 0, "NONE");
+	T_EQ_INT(cl_parse_pick("6", 5), -1, "beyond the list");
+	T_EQ_INT(cl_parse_pick("0", 5), -1, "zero");
+	T_EQ_INT(cl_parse_pick("02", 5), -1, "leading zero");
+	T_EQ_INT(cl_parse_pick("2. Software developers", 5), -1, "number with text");
+	T_EQ_INT(cl_parse_pick("-1", 5), -1, "negative");
+	T_EQ_INT(cl_parse_pick("12", 20), 12, "two digits");
+}
+
+static void test_render(void)
+{
+	static const char *const names[] = {"text", "label", "synonyms"};
+	const char *values[] = {"Java dev", "Software developers", ""};
+	struct buf out = {0};
+	cl_render(&out, "Item: {{text}}\nAlso: {{synonyms}}\nCategory: {{ label }}\nEnd\n", names,
+		  values, 3);
+	T_EQ_STR(out.p, "Item: Java dev\nCategory: Software developers\nEnd\n",
+		 "a line whose placeholders are empty is left out");
+	cl_render(&out, "{{label}}/{{synonyms}} and {{unknown}}", names, values, 3);
+	T_EQ_STR(out.p, "Software developers/ and ", "a line with one full placeholder stays");
+	cl_render(&out, "no placeholders, {{ unclosed", names, values, 3);
+	T_EQ_STR(out.p, "no placeholders, {{ unclosed", "text without placeholders as is");
+	buf_free(&out);
+}
+
+static void test_templates(void)
+{
+	char err[512];
+	struct cl_tpl t;
+	T_EQ_INT(cl_tpl_load(&t, CL_VERIFY, put("v.txt", "{{text}} / {{label}} / {{parent}}"), err,
+			     sizeof err), 0, "verify template loads");
+	cl_tpl_free(&t);
+	T_EQ_INT(cl_tpl_load(&t, CL_VERIFY, put("v2.txt", "{{text}} / {{candidates}}"), err,
+			     sizeof err), -1, "candidates is not a verify placeholder");
+	T_OK(strstr(err, "unknown placeholder {{candidates}}") != NULL, "says which: %s", err);
+	T_EQ_INT(cl_tpl_load(&t, CL_VERIFY, put("v3.txt", "{{text}} only"), err, sizeof err), -1,
+		 "verify needs {{label}}");
+	T_OK(strstr(err, "no {{label}}") != NULL, "says so: %s", err);
+	T_EQ_INT(cl_tpl_load(&t, CL_TRIAGE, put("t.txt", "{{candidates}}"), err, sizeof err), -1,
+		 "triage needs {{text}}");
+	T_OK(strstr(err, "no {{text}}") != NULL, "says so: %s", err);
+	T_EQ_INT(cl_tpl_load(&t, CL_TRIAGE, put("t2.txt", "{{text}}\n{{candidates}} {{count}}"), err,
+			     sizeof err), 0, "triage template loads");
+	cl_tpl_free(&t);
+	T_EQ_INT(cl_tpl_load(&t, CL_TRIAGE, "/nonexistent/p.txt", err, sizeof err), -1,
+		 "missing file");
+	T_OK(strstr(err, "/nonexistent/p.txt: cannot read") != NULL, "names it: %s", err);
+}
+
+static void test_decide_offline(void)
+{
+	struct cl_decider d = {.mode = CL_EMBED, .threshold = 0.5, .answer_attempts = 3};
+	struct sl_hit hits[2] = {{7, 0.8f}, {3, 0.4f}};
+	struct cl_decision out;
+	cl_decide(&d, "x", hits, 2, &out);
+	T_OK(out.status == CL_MATCHED && out.entry == 7 && out.score == 0.8f, "embed: matched");
+	d.threshold = 0.9;
+	cl_decide(&d, "x", hits, 2, &out);
+	T_OK(out.status == CL_NO_MATCH && out.entry == -1 && out.score == 0.8f,
+	     "embed: below the threshold is no_match with the best score");
+	d.mode = CL_VERIFY;
+	cl_decide(&d, "x", hits, 2, &out);
+	T_OK(out.status == CL_NO_MATCH && out.requests == 0,
+	     "verify below the threshold: no_match without a request");
+	cl_decide(&d, "x", hits, 0, &out);
+	T_OK(out.status == CL_NO_MATCH && isnan(out.score), "no hits: no_match, no score");
+	T_OK(cl_status_labelled(CL_MATCHED) && cl_status_labelled(CL_LLM_YES) &&
+	     !cl_status_labelled(CL_LLM_NO) && !cl_status_labelled(CL_LLM_UNCERTAIN),
+	     "labelled statuses");
+	T_EQ_STR(cl_status_name[CL_LLM_UNCERTAIN], "llm_uncertain", "status names");
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_parsers();
+	test_render();
+	test_templates();
+	test_decide_offline();
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return t_done();
+}
