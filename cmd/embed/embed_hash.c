@@ -250,7 +250,8 @@ int embed_hash(const char *text, size_t len, int dim, float *v)
 	embed_hash_features(text, len, collect, &f);
 	double *acc = xcalloc((size_t)dim, sizeof *acc);
 	uint64_t first = f.n ? f.v[0] : 0; /* the first word's feature */
-	qsort(f.v, f.n, sizeof *f.v, by_hash);
+	if (f.n)
+		qsort(f.v, f.n, sizeof *f.v, by_hash);
 	for (size_t i = 0; i < f.n;) {
 		size_t j = i;
 		while (j < f.n && f.v[j] == f.v[i])

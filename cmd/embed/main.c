@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	if (a.nargs) {
 		log_error("embed reads NDJSON on stdin; '%s' is not an option (use `embed < %s`)",
 			  a.args[0], a.args[0]);
+		tun_free(a.tun);
 		return EXIT_USAGE;
 	}
 	static struct run run;
