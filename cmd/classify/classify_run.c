@@ -147,7 +147,7 @@ static void read_gold(struct cl_run *run, struct rec *r)
 		in->gold = tax_find(run->tax, g->valuestring);
 		if (in->gold < 0) {
 			in->gold = GOLD_UNKNOWN;
-			in->gold_id = xstrdup(g->valuestring);
+			in->gold_id = cJSON_PrintUnformatted(g);
 		}
 	} else {
 		in->gold = GOLD_UNKNOWN;
@@ -326,10 +326,11 @@ void cl_run_emitted(struct rec *r, void *ud)
 			cl_eval_skip(run->ev);
 			if (run->eval_warned++ < 10) {
 				if (in->gold == GOLD_UNKNOWN)
-					log_warn("line %ld: gold id %s is not in the taxonomy; item left "
-						 "out", r->lineno, in->gold_id);
+					log_warn("%s:%ld: gold id %s is not in the taxonomy; item left "
+						 "out", run->where, r->lineno, in->gold_id);
 				else if (in->gold == GOLD_ABSENT)
-					log_warn("line %ld: no \"gold\" member; item left out", r->lineno);
+					log_warn("%s:%ld: no \"gold\" member; item left out", run->where,
+						 r->lineno);
 			}
 		}
 		buf_reset(&r->out);

@@ -29,6 +29,7 @@ struct cl_run {
 	const char *model_digest;  /* chat model digest, "" when unknown */
 	int force;                 /* classify records that already have a class */
 	struct cl_eval *ev;        /* eval mode: the tally (writer thread); NULL otherwise */
+	const char *where;         /* input name for messages ("<stdin>", the gold file) */
 	/* counters */
 	long status[CL_NSTATUS];   /* writer thread */
 	long eval_warned;          /* writer thread */

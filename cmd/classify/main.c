@@ -248,6 +248,7 @@ int main(int argc, char **argv)
 		}
 		in_name = o.eval;
 	}
+	run.where = in_name;
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, (size_t)batch, cl_run_job, cl_run_emitted, NULL, &run);
 	filter_read_fd(f, in_fd, in_name);
