@@ -31,6 +31,9 @@ static const struct app_flag flags[] = {
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+/* Records in flight at most when embed.inflight is auto. */
+#define INFLIGHT_AUTO_MAX 65536L
+
 /* Texts and vectors remembered for deduplication, at most. */
 #define CACHE_BYTES ((size_t)64 << 20)
 
@@ -47,8 +50,8 @@ struct run {
 };
 
 /* The records in flight are batch records per job: unless set, the cap is
- * 2 x workers + 4 jobs' worth, so that every worker has a batch to send
- * while the writer waits for the oldest. */
+ * 2 x workers + 4 jobs' worth (at most INFLIGHT_AUTO_MAX records), so that
+ * every worker has a batch to send while the writer waits for the oldest. */
 static void size_inflight(struct app *a, long batch, int offline)
 {
 	if (tun_int(a->tun, "embed.inflight") > 0)
@@ -59,8 +62,9 @@ static void size_inflight(struct app *a, long batch, int offline)
 		w = offline ? cpu_count() : c > 0 ? c : tun_int(a->tun, "llm.max_concurrency");
 	}
 	long n = (2 * w + 4) * batch;
-	if (n > 1000000)
-		n = 1000000;
+	/* big batches times many workers: a cap, still a few batches each */
+	if (n > INFLIGHT_AUTO_MAX)
+		n = INFLIGHT_AUTO_MAX > 4 * batch ? INFLIGHT_AUTO_MAX : 4 * batch;
 	char v[32], err[256];
 	snprintf(v, sizeof v, "%ld", n);
 	if (tun_set(a->tun, "embed.inflight", v, tun_source_of(a->tun, "embed.inflight"),
