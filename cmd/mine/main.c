@@ -30,6 +30,7 @@ static const struct app_flag flags[] = {
 	{"max-tokens", 0, 1, "mine.max_tokens", 0, "N", "longest answer in tokens"},
 	{"answer-attempts", 0, 1, "mine.answer_attempts", 0, "N",
 	 "answers asked for per record when they are invalid"},
+	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

@@ -7,11 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Same model: equal names, Ollama's "m" meaning "m:latest". */
+static int same_model(const char *a, const char *b)
+{
+	if (!strcmp(a, b))
+		return 1;
+	size_t na = strlen(a), nb = strlen(b);
+	if (na + 7 == nb && !strncmp(a, b, na) && !strcmp(b + na, ":latest"))
+		return 1;
+	return nb + 7 == na && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
+}
+
+/* Mined by this model already: mined present, mined_model the same model,
+ * and mined_digest (when both the record and the server have one) equal, so
+ * that a model pulled again under the same name mines again. */
 static int already_mined(const struct mine_cfg *cfg, const cJSON *rec)
 {
 	const cJSON *model = cJSON_GetObjectItemCaseSensitive(rec, "mined_model");
-	return cJSON_GetObjectItemCaseSensitive(rec, "mined") && cJSON_IsString(model) &&
-	       !strcmp(model->valuestring, cfg->model);
+	const cJSON *digest = cJSON_GetObjectItemCaseSensitive(rec, "mined_digest");
+	if (!cJSON_GetObjectItemCaseSensitive(rec, "mined") || !cJSON_IsString(model) ||
+	    !same_model(model->valuestring, cfg->model))
+		return 0;
+	return !cJSON_IsString(digest) || !cfg->digest || !*cfg->digest ||
+	       !strcmp(digest->valuestring, cfg->digest);
 }
 
 /* errors.mine; the writer logs the first failures of the run in order. */

@@ -1,5 +1,5 @@
 /* mine_record: the work of mine on one record: skip it when it is already
- * mined by the model, render the prompt, ask for an answer, check it
+ * mined by the model (and the same digest, when known), render the prompt, ask for an answer, check it
  * against the schema (feeding the error back once), write `mined` or
  * errors.mine. */
 #ifndef MINE_RECORD_H
