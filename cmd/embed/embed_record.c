@@ -5,6 +5,7 @@
 #include "record.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,9 +71,16 @@ void embed_put_vector(struct buf *b, const float *v, int dim)
 	buf_reserve(b, (size_t)dim * 16 + 2);
 	buf_putc(b, '[');
 	for (int i = 0; i < dim; i++) {
+		if (i)
+			buf_putc(b, ',');
+		/* hash vectors are mostly zeros: no need for printf there */
+		if (v[i] == 0 && !signbit(v[i])) {
+			buf_putc(b, '0');
+			continue;
+		}
 		char num[32];
 		/* 9 significant digits give back the same float32 */
-		int n = snprintf(num, sizeof num, "%s%.9g", i ? "," : "", (double)v[i]);
+		int n = snprintf(num, sizeof num, "%.9g", (double)v[i]);
 		buf_append(b, num, (size_t)n);
 	}
 	buf_putc(b, ']');
