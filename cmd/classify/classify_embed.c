@@ -337,9 +337,10 @@ int cl_tax_vectors(const struct taxonomy *t, const struct cl_embedder *e, const 
 		out->dim = dim;
 		if (run && embedded < nmiss) {
 			const struct llm_result *r = &run->first_err;
-			snprintf(err, errlen, "cannot embed the taxonomy with %s (%zu of %zu entries "
-				 "embedded, kept in the cache for the next run): %s", e->name,
-				 embedded, nmiss, run->have_err ? r->message : "server failure");
+			snprintf(err, errlen, "cannot embed the taxonomy with %s (%zu of the %zu "
+				 "missing vectors embedded before the failure, cached for the next "
+				 "run): %s", e->name, embedded, nmiss,
+				 run->have_err ? r->message : "server failure");
 			free(vec);
 			rc = -1;
 		} else {

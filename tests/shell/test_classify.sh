@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# test_classify.sh: classify against the LLM test double (tests/llmd): the
+# taxonomy vector cache (a second run sends no embedding request; a changed
+# entry is embedded alone; another model has its own vectors), reuse of a
+# record's embedding, every status of verify and triage (scripted answers),
+# bad answers retried then error, server faults retried, a failing server,
+# missing models (exit 3 before reading input), the OpenAI wire format,
+# eval on a gold set, input order with many records, and the examples of
+# man/classify.1. Counts come from /_double/stats, never from timing.
+# Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
+# jq programs below use $ inside single quotes on purpose.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+readonly BIN="${LANES_BIN:-./bin}"
+readonly BUILD="${LANES_BUILD:-./build}"
+readonly CLASSIFY="${BIN}/classify"
+readonly LLMD="${BUILD}/tests/llmd"
+readonly CURL=(curl -sS --noproxy '*' --max-time 10)
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT
+readonly DIM=64
+
+TMP=""
+URL=""
+PIDS=()
+PASSED=0
+FAILED=0
+
+err() {
+  echo "test_classify: $*" >&2
+}
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "${p}" 2>/dev/null || true
+    wait "${p}" 2>/dev/null || true
+  done
+  if [[ -n "${TMP}" ]]; then
+    rm -rf "${TMP}"
+  fi
+}
+
+# Records one check: description, then a command that succeeds when it holds.
+t() {
+  local desc="$1"
+  shift
+  if "$@" >"${TMP}/check.out" 2>&1; then
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED)) - ${desc}"
+  else
+    FAILED=$((FAILED + 1))
+    echo "not ok $((PASSED + FAILED)) - ${desc}"
+    head -c 800 "${TMP}/check.out" | sed 's/^/    /'
+  fi
+}
+
+# Starts llmd with the given flags; sets URL.
+start_llmd() {
+  local pf="${TMP}/llmd.port" i
+  "${LLMD}" --port 0 --port-file "${pf}" --quiet --dim "${DIM}" "$@" &
+  PIDS+=("$!")
+  for ((i = 0; i < 200; i++)); do
+    [[ -s "${pf}" ]] && break
+    sleep 0.05
+  done
+  if [[ ! -s "${pf}" ]]; then
+    err "llmd wrote no port to ${pf}"
+    exit 1
+  fi
+  URL="http://127.0.0.1:$(<"${pf}")"
+}
+
+config() {
+  "${CURL[@]}" -H 'Content-Type: application/json' -d "$1" "${URL}/_double/config" >/dev/null
+}
+
+reset_stats() {
+  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
+}
+
+# stat_is EXPR: the double's counters satisfy the jq expression.
+stat_is() {
+  local s
+  s="$("${CURL[@]}" "${URL}/_double/stats")"
+  echo "stats: ${s}"
+  jq -e "$1" <<<"${s}"
+}
+
+# Runs classify against the double with fast retries and this test's cache.
+run() {
+  LANES_LOG_TIME=0 LANES_LLM_BASE_URL="${LANES_LLM_BASE_URL:-${URL}}" \
+    LANES_LLM_BACKOFF_MS=2 LANES_LLM_BACKOFF_MAX_MS=20 LANES_LLM_MAX_CONCURRENCY=8 \
+    LANES_PROMPTS="${ROOT}/pipelines/prompts" "${CLASSIFY}" --cache-dir "${TMP}/cache" "$@"
+}
+
+# jq_all FILE EXPR: every line of FILE satisfies EXPR.
+jq_all() {
+  jq -e -s "all(.[]; $2)" "$1"
+}
+
+# lines_are FILE JQ EXPECTED: jq -c JQ over FILE prints exactly EXPECTED.
+lines_are() {
+  local got
+  got="$(jq -c "$2" "$1")"
+  echo "got: ${got}"
+  [[ "${got}" == "$3" ]]
+}
+
+grep_q() {
+  grep -q -- "$1" "$2"
+}
+
+write_taxonomy() {
+  cat >"${TMP}/tax.yaml" <<'EOF'
+- {id: dev, label: Software developers, synonyms: [programmer, software engineer]}
+- {id: nurse, label: Nurses, synonyms: [registered nurse]}
+- {id: cook, label: Cooks, synonyms: [chef]}
+- {id: driver, label: Truck drivers, synonyms: [HGV driver, lorry driver]}
+- {id: clerk, label: Office clerks, description: Keep records and files.}
+EOF
+}
+
+test_cache() {
+  reset_stats
+  run -t "${TMP}/tax.yaml" </dev/null 2>"${TMP}/err1"
+  t "first run embeds the 5 entries in one request (batch 32)" \
+    stat_is '.embed_requests == 1 and .embed_inputs == 5'
+  t "the cache file is there, no temporary file left" \
+    bash -c "ls '${TMP}/cache'/classify-*.vec && ! ls '${TMP}/cache' | grep -q tmp"
+  reset_stats
+  run -t "${TMP}/tax.yaml" </dev/null 2>"${TMP}/err2"
+  t "second run: zero embedding requests for the taxonomy" stat_is '.requests == 0'
+  t "and says 5 vectors came from the cache" \
+    grep_q "5 vectors from the cache, 0 embedded (0 requests)" "${TMP}/err2"
+  sed 's/Keep records and files./Keep records and diaries./' "${TMP}/tax.yaml" \
+    >"${TMP}/tax2.yaml"
+  cp "${TMP}/tax2.yaml" "${TMP}/tax.yaml"
+  reset_stats
+  run -t "${TMP}/tax.yaml" </dev/null 2>"${TMP}/err3"
+  t "a changed description: exactly that entry is embedded again" \
+    stat_is '.embed_requests == 1 and .embed_inputs == 1'
+  reset_stats
+  run -t "${TMP}/tax.yaml" -e text-embedding-3-small </dev/null 2>"${TMP}/err4"
+  t "another embedding model: its own vectors, all 5 embedded" \
+    stat_is '.embed_inputs == 5'
+  reset_stats
+  run -t "${TMP}/tax.yaml" </dev/null 2>/dev/null
+  t "the first model's cache is still whole" stat_is '.requests == 0'
+  reset_stats
+  run -t "${TMP}/tax.yaml" --batch 2 --cache-dir "${TMP}/cache-b" </dev/null 2>/dev/null
+  t "--batch 2: the 5 entries go in 3 requests" \
+    stat_is '.embed_requests == 3 and .batch_sizes == {"2": 2, "1": 1}'
+}
+
+test_items() {
+  printf '%s\n' '{"id":1,"text":"Senior programmer"}' '{"id":2,"text":"Staff nurse"}' \
+    '{"id":3,"text":"Head chef"}' >"${TMP}/items.ndjson"
+  reset_stats
+  run -t "${TMP}/tax.yaml" --threshold -1 <"${TMP}/items.ndjson" >"${TMP}/out" 2>"${TMP}/err"
+  t "embed mode: the 3 items in one embedding request, no chat" \
+    stat_is '.embed_requests == 1 and .embed_inputs == 3 and .chat_requests == 0'
+  t "every item matched (threshold -1), with 5 candidates best first" \
+    jq_all "${TMP}/out" '.class.status == "matched" and (.class.candidates | length) == 5
+      and .class.id == .class.candidates[0].id and .class.embed_model == "nomic-embed-text"
+      and (.class.embed_digest | test("^[0-9a-f]{12}$")) and .class.model == null
+      and ([.class.candidates[].score] | . == (sort | reverse))'
+  # records that carry the double's vector for their text, named by the model
+  LANES_LLM_BASE_URL="${URL}" LANES_LOG_TIME=0 "${BIN}/embed" -m nomic-embed-text \
+    <"${TMP}/items.ndjson" >"${TMP}/embedded" 2>/dev/null
+  reset_stats
+  run -t "${TMP}/tax.yaml" --threshold -1 <"${TMP}/embedded" >"${TMP}/out2" 2>"${TMP}/err2"
+  t "records embedded by embed with the same model: no request at all" \
+    stat_is '.requests == 0'
+  t "and the same classes as when classify embedded them" \
+    bash -c "diff <(jq -c .class '${TMP}/out') <(jq -c .class '${TMP}/out2')"
+  t "stderr counts them as reused" grep_q "0 embedded, 3 reused from the records" \
+    "${TMP}/err2"
+}
+
+# A verify or triage run over items with scripted answers.
+test_verify() {
+  cat >"${TMP}/v.ndjson" <<'EOF'
+{"id":"y","text":"programmer [[answer:YES]]"}
+{"id":"n","text":"programmer [[answer:no]]"}
+{"id":"u","text":"programmer [[answer: Uncertain. ]]"}
+{"id":"b","text":"programmer [[answer:Yes, it does]]"}
+{"id":"e","text":"  "}
+EOF
+  reset_stats
+  local rc=0
+  run -t "${TMP}/tax.yaml" -m verify --threshold -1 <"${TMP}/v.ndjson" >"${TMP}/out" \
+    2>"${TMP}/err" || rc=$?
+  t "verify: YES, NO, UNCERTAIN, a bad answer, an empty text" \
+    lines_are "${TMP}/out" '[.id, .class.status, .class.id != null, .errors.classify.code]' \
+    '["y","llm_yes",true,null]
+["n","llm_no",false,null]
+["u","llm_uncertain",false,null]
+["b","error",false,"bad_answer"]
+["e","no_match",false,null]'
+  t "verify: the bad answer was asked 3 times (answer_attempts), then error" \
+    stat_is '.chat_requests == 6'
+  t "verify: errors.classify says how many answers and what came" \
+    jq -e -s '.[3].errors.classify | .attempts == 3 and (.message | contains("Yes, it does"))' \
+    "${TMP}/out"
+  t "verify: llm_yes labels the best candidate; class.model is the chat model" \
+    jq -e -s '.[0].class | .id == .candidates[0].id and .model == "llama3.2:3b"
+      and (.model_digest | length) == 12 and .mode == "verify"' "${TMP}/out"
+  t "verify: exit 1 for the failed record" test "${rc}" = 1
+  t "verify: stderr logs it with its line" \
+    grep_q "classify: <stdin>:4: classify: 3 answers not in the required form" "${TMP}/err"
+
+  reset_stats
+  run -t "${TMP}/tax.yaml" -m verify --threshold 1 <"${TMP}/v.ndjson" >"${TMP}/out" \
+    2>/dev/null
+  t "verify below the threshold: no_match and no chat request" \
+    bash -c "jq -e -s 'all(.[]; .class.status == \"no_match\")' '${TMP}/out' >/dev/null &&
+      curl -sS --noproxy '*' '${URL}/_double/stats' | jq -e '.chat_requests == 0'"
+
+  reset_stats
+  rc=0
+  run -t "${TMP}/tax.yaml" -m verify --threshold -1 --answer-attempts 2 \
+    <<<'{"text":"programmer [[answer:MAYBE]]"}' >"${TMP}/out" 2>/dev/null || rc=$?
+  t "--answer-attempts 2: two answers, then error, exit 1" \
+    bash -c "[[ ${rc} == 1 ]] && jq -e '.errors.classify.attempts == 2' '${TMP}/out' >/dev/null &&
+      curl -sS --noproxy '*' '${URL}/_double/stats' | jq -e '.chat_requests == 2'"
+
+  reset_stats
+  run -t "${TMP}/tax.yaml" -m verify --threshold -1 <<<'{"text":"programmer"}' \
+    >"${TMP}/out" 2>/dev/null || true
+  t "verify without a script: the double's one-word verdict is parsed" \
+    jq -e '.class.status | IN("llm_yes", "llm_no", "llm_uncertain")' "${TMP}/out"
+
+  cat >"${TMP}/t.ndjson" <<'EOF'
+{"id":"p2","text":"programmer [[answer:2]]"}
+{"id":"p1","text":"programmer [[answer: 1.]]"}
+{"id":"none","text":"programmer [[answer:NONE]]"}
+{"id":"far","text":"programmer [[answer:6]]"}
+{"id":"word","text":"programmer [[answer:2. Nurses]]"}
+EOF
+  reset_stats
+  run -t "${TMP}/tax.yaml" -m triage --threshold -1 <"${TMP}/t.ndjson" >"${TMP}/out" \
+    2>/dev/null || true
+  t "triage: a pick, NONE, out of range, a number with text" \
+    lines_are "${TMP}/out" '[.id, .class.status, .errors.classify.code]' \
+    '["p2","llm_yes",null]
+["p1","llm_yes",null]
+["none","llm_no",null]
+["far","error","bad_answer"]
+["word","error","bad_answer"]'
+  t "triage: the pick is that candidate, with its score" \
+    jq -e -s '(.[0].class | .id == .candidates[1].id and .score == .candidates[1].score)
+      and (.[1].class | .id == .candidates[0].id) and .[2].class.id == null' "${TMP}/out"
+  t "triage: 3 items answered at once, 2 bad ones 3 times each" \
+    stat_is '.chat_requests == 9'
+}
+
+test_faults() {
+  local n=60 i
+  for ((i = 0; i < n; i++)); do
+    echo "{\"id\":${i},\"text\":\"item ${i} [[answer:YES]]\"}"
+  done >"${TMP}/many.ndjson"
+  config '{"fault_rate":0.3,"faults":"429,500,503,drop,truncate","retry_after":0}'
+  reset_stats
+  local rc=0
+  run -t "${TMP}/tax.yaml" -m verify --threshold -1 --batch 7 <"${TMP}/many.ndjson" \
+    >"${TMP}/out" 2>"${TMP}/err" || rc=$?
+  config '{"fault_rate":0}'
+  t "30% faults on every request: retried, every record llm_yes, in input order" \
+    bash -c "[[ ${rc} == 0 ]] && jq -c .id '${TMP}/out' | tr '\n' ' ' |
+      grep -qx \"\$(seq -s ' ' 0 $((n - 1))) \" &&
+      jq -e -s 'length == ${n} and all(.[]; .class.status == \"llm_yes\")' '${TMP}/out'"
+  t "faults were really served" stat_is '([.faults[]] | add) > 0'
+  t "the summary counts the retries" grep_q "retried" "${TMP}/err"
+
+  config '{"fail_all":500}'
+  reset_stats
+  rc=0
+  run -t "${TMP}/tax.yaml" -e hash -m verify --threshold -1 <<<'{"text":"programmer"}' \
+    >"${TMP}/out" 2>"${TMP}/err" || rc=$?
+  t "a chat server that always fails: error with the HTTP code, exit 1" \
+    bash -c "[[ ${rc} == 1 ]] && jq -e '.class.status == \"error\" and
+      .errors.classify.code == \"http_500\" and .class.candidates != []' '${TMP}/out'"
+  rc=0
+  run -t "${TMP}/tax.yaml" --cache-dir "${TMP}/cache-fail" <<<'{"text":"programmer"}' \
+    >"${TMP}/out" 2>"${TMP}/err" || rc=$?
+  config '{"fail_all":null}'
+  t "the taxonomy cannot be embedded: exit 3 before reading input" \
+    bash -c "[[ ${rc} == 3 ]] && [[ ! -s '${TMP}/out' ]] &&
+      grep -q 'cannot embed the taxonomy with nomic-embed-text' '${TMP}/err'"
+}
+
+test_startup() {
+  reset_stats
+  local rc=0
+  run -t "${TMP}/tax.yaml" -m verify --model nosuch:1b <<<'{"text":"x"}' >"${TMP}/out" \
+    2>"${TMP}/err" || rc=$?
+  t "unknown chat model: exit 3, nothing read or written" \
+    bash -c "[[ ${rc} == 3 ]] && [[ ! -s '${TMP}/out' ]] &&
+      grep -q \"model 'nosuch:1b' not found\" '${TMP}/err'"
+  rc=0
+  run -t "${TMP}/tax.yaml" -m triage -e nosuch-embed <<<'{"text":"x"}' >"${TMP}/out" \
+    2>"${TMP}/err" || rc=$?
+  t "unknown embedding model in triage mode: exit 3 too" \
+    bash -c "[[ ${rc} == 3 ]] && grep -q \"model 'nosuch-embed' not found\" '${TMP}/err'"
+  t "no model request was sent" stat_is '.requests == 0'
+  rc=0
+  reset_stats
+  run -t "${TMP}/tax.yaml" -e hash -m embed <<<'{"text":"programmer"}' >"${TMP}/out" \
+    2>"${TMP}/err" || rc=$?
+  t "hash embedder in embed mode: no server asked at all" \
+    bash -c "[[ ${rc} == 0 ]] && grep -q 'backend=none' '${TMP}/err'"
+  t "(its stats did not move)" stat_is '.http_requests == 0'
+}
+
+test_openai() {
+  reset_stats
+  local rc=0
+  LANES_LLM_BASE_URL="${URL}/v1" run -t "${TMP}/tax.yaml" -m triage -e text-embedding-3-small \
+    --model gpt-4o-mini --threshold -1 <"${TMP}/t.ndjson" >"${TMP}/out" 2>/dev/null || rc=$?
+  t "OpenAI wire format: triage gives the same statuses" \
+    lines_are "${TMP}/out" '[.id, .class.status]' \
+    '["p2","llm_yes"]
+["p1","llm_yes"]
+["none","llm_no"]
+["far","error"]
+["word","error"]'
+  t "through /v1 only" stat_is '(.by_path | keys | all(startswith("/v1/")))'
+}
+
+test_eval() {
+  cat >"${TMP}/gold.ndjson" <<'EOF'
+{"text":"programmer [[answer:YES]]","gold":"dev"}
+{"text":"nurse [[answer:YES]]","gold":"nurse"}
+{"text":"chef [[answer:NO]]","gold":"cook"}
+{"text":"astronaut [[answer:NO]]","gold":null}
+{"text":"juggler [[answer:UNCERTAIN]]","gold":null}
+EOF
+  run -t "${TMP}/tax.yaml" -e hash -m verify --threshold 0.2 --eval "${TMP}/gold.ndjson" \
+    --json >"${TMP}/ev" 2>"${TMP}/err" || true
+  t "eval --json of verify mode on a gold set" \
+    jq -e '.items == 5 and .mode == "verify" and .model == "llama3.2:3b"
+      and .status.llm_yes >= 1 and (.status | add) == 5 and .accuracy >= 0 and .accuracy <= 1
+      and (.coverage * 5 | round) == .labelled' "${TMP}/ev"
+  run -t "${TMP}/tax.yaml" -e hash -m verify --threshold 0.2 --eval "${TMP}/gold.ndjson" \
+    >"${TMP}/ev.txt" 2>/dev/null || true
+  t "eval text report has accuracy, coverage, statuses" \
+    bash -c "grep -q '^accuracy ' '${TMP}/ev.txt' && grep -q '^coverage ' '${TMP}/ev.txt' &&
+      grep -q '^status  .* llm_yes ' '${TMP}/ev.txt'"
+}
+
+# The EXAMPLES of man/classify.1, as written there (offline ones).
+test_man_examples() {
+  local ex="${ROOT}/pipelines/examples" bin
+  bin="$(cd "${BIN}" && pwd)"
+  (cd "${TMP}" && PATH="${bin}:${PATH}" XDG_CACHE_HOME="${TMP}/xdg" LANES_LOG_TIME=0 \
+    classify --taxonomy "${ex}/taxonomy.yaml" --embed-model hash --threshold 0.3 \
+      <"${ex}/items.ndjson" >"${TMP}/ex1" 2>/dev/null)
+  t "man example: the example items, offline" \
+    lines_are "${TMP}/ex1" '[.id, .class.id, .class.status]' \
+    '["job-101","2512","matched"]
+["job-102","2221","matched"]
+["job-103","8332","matched"]
+["job-104","5120","matched"]
+["job-105","7411","matched"]
+["job-106","5223","matched"]
+["job-107","2341","matched"]
+["job-108","2423","matched"]
+["job-109","9333","matched"]
+["job-110",null,"no_match"]'
+  (cd "${TMP}" && PATH="${bin}:${PATH}" XDG_CACHE_HOME="${TMP}/xdg" LANES_LOG_TIME=0 \
+    classify -t "${ex}/taxonomy.yaml" -e hash --threshold 0.3 --eval "${ex}/gold.ndjson" \
+      >"${TMP}/ex2" 2>/dev/null)
+  t "man example: eval of the example gold set, accuracy above 0.8" \
+    bash -c "grep -q '^classify eval: 46 items' '${TMP}/ex2' &&
+      awk '/^accuracy/ { exit !(\$2 > 0.8) }' '${TMP}/ex2'"
+  (cd "${TMP}" && PATH="${bin}:${PATH}" XDG_CACHE_HOME="${TMP}/xdg" LANES_LOG_TIME=0 \
+    classify -t "${ex}/taxonomy.yaml" -e hash --threshold 0.3 --eval "${ex}/gold.ndjson" --json \
+      | jq -c '{accuracy, coverage, precision}' >"${TMP}/ex3" 2>/dev/null)
+  t "man example: eval --json piped to jq" jq -e '.accuracy > 0.8' "${TMP}/ex3"
+  (cd "${TMP}" && PATH="${bin}:${PATH}" XDG_CACHE_HOME="${TMP}/xdg" LANES_LOG_TIME=0 \
+    LANES_LLM_BASE_URL="${URL}" LANES_PROMPTS="${ROOT}/pipelines/prompts" \
+    classify -t "${ex}/taxonomy.yaml" -e hash --threshold 0.3 --mode verify \
+      <"${ex}/items.ndjson" | jq -c 'select(.class.status == "llm_yes") | .class.label' \
+      >"${TMP}/ex4" 2>/dev/null) || true
+  t "man example: verify mode piped to jq (against the double)" test -s "${TMP}/ex4"
+}
+
+main() {
+  trap cleanup EXIT
+  TMP="$(mktemp -d)"
+  if [[ ! -x "${CLASSIFY}" || ! -x "${LLMD}" ]]; then
+    err "build first: make ${CLASSIFY} ${LLMD}"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  start_llmd --lanes 4
+  write_taxonomy
+  test_cache
+  test_items
+  test_verify
+  test_faults
+  test_startup
+  test_openai
+  test_eval
+  test_man_examples
+  echo "${PASSED} passed, ${FAILED} failed"
+  (( FAILED == 0 ))
+}
+
+main "$@"
