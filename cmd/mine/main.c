@@ -34,8 +34,9 @@ static const struct app_flag flags[] = {
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-/* The file named by tunable key, or the default name; exits 2 when absent. */
-static char *find_or_exit(struct app *a, const char *key, const char *def, const char *what)
+/* The file named by tunable key, or the default name; NULL (and a message)
+ * when it is not there. */
+static char *find_file(struct app *a, const char *key, const char *def, const char *what)
 {
 	const char *name = tun_str(a->tun, key);
 	struct buf tried = {0};
@@ -44,7 +45,6 @@ static char *find_or_exit(struct app *a, const char *key, const char *def, const
 		log_error("cannot find the %s '%s' (tried %s): give one with --%s FILE or set "
 			  "LANES_PROMPTS to the directory holding it", what, *name ? name : def,
 			  tried.len ? tried.p : "nothing", strchr(key, '.') + 1);
-		exit(EXIT_USAGE);
 	}
 	buf_free(&tried);
 	return path;
@@ -58,6 +58,14 @@ static void work(struct job *job, int worker, void *ud)
 			mine_record(ud, &job->recs[i]);
 }
 
+/* Ends the run before the pipeline starts: frees what app_init made. */
+static int early_end(struct app *a, int code)
+{
+	tun_free(a->tun);
+	a->tun = NULL;
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const sections[] = {"mine", "llm", NULL};
@@ -66,22 +74,27 @@ int main(int argc, char **argv)
 	if (a.nargs) {
 		log_error("unexpected argument '%s': mine reads records on stdin (try --help)",
 			  a.args[0]);
-		return EXIT_USAGE;
+		return early_end(&a, EXIT_USAGE);
 	}
 
 	char err[1024];
-	char *prompt_path = find_or_exit(&a, "mine.prompt", "mine.txt", "prompt template");
-	char *schema_path = find_or_exit(&a, "mine.schema", "mine.schema.json", "schema");
-	struct tpl *tpl = mine_load_template(prompt_path, err, sizeof err);
-	if (!tpl) {
-		log_error("prompt template %s", err);
-		return EXIT_USAGE;
-	}
+	char *prompt_path = find_file(&a, "mine.prompt", "mine.txt", "prompt template");
+	char *schema_path = prompt_path ? find_file(&a, "mine.schema", "mine.schema.json", "schema")
+				       : NULL;
 	char *schema_text = NULL;
-	struct jschema *schema = mine_load_schema(schema_path, &schema_text, err, sizeof err);
-	if (!schema) {
-		log_error("schema %s", err);
-		return EXIT_USAGE;
+	struct jschema *schema = NULL;
+	struct tpl *tpl = NULL;
+	if (prompt_path && schema_path) {
+		if (!(tpl = mine_load_template(prompt_path, err, sizeof err)))
+			log_error("prompt template %s", err);
+		else if (!(schema = mine_load_schema(schema_path, &schema_text, err, sizeof err)))
+			log_error("schema %s", err);
+	}
+	if (!tpl || !schema) {
+		tpl_free(tpl);
+		free(prompt_path);
+		free(schema_path);
+		return early_end(&a, EXIT_USAGE);
 	}
 
 	char *model = xstrdup(tun_str(a.tun, "mine.model"));
