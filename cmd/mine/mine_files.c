@@ -1,5 +1,6 @@
 /* mine_files: finds and loads prompt templates and schemas. */
 #include "mine_files.h"
+#include "mine_answer.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 static int readable(const char *path)
 {
@@ -107,12 +103,10 @@ struct jschema *mine_load_schema(const char *path, char **text, char *err, size_
 		free(raw);
 		return NULL;
 	}
-	size_t a = 0, b = len;
-	while (a < b && is_space(raw[a]))
-		a++;
-	while (b > a && is_space(raw[b - 1]))
-		b--;
-	*text = xstrndup(raw + a, b - a);
+	/* compact: the prompt carries it, and whitespace costs tokens */
+	struct buf t = {0};
+	answer_minify(&t, raw, len);
+	*text = buf_steal(&t, NULL);
 	free(raw);
 	return s;
 }

@@ -22,8 +22,8 @@ char *mine_find_file(const char *name, int from_cwd, struct buf *tried);
  * err. */
 struct tpl *mine_load_template(const char *path, char *err, size_t errlen);
 
-/* Loads a schema file: the schema and its text as written (trimmed, caller
- * frees *text). The answer must be an object, so the schema's "type" must
+/* Loads a schema file: the schema and its text for the prompt, compact
+ * (whitespace between tokens removed; caller frees *text). The answer must be an object, so the schema's "type" must
  * be "object". NULL with "<path>: ..." in err. */
 struct jschema *mine_load_schema(const char *path, char **text, char *err, size_t errlen);
 

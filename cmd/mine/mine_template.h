@@ -1,8 +1,9 @@
 /* mine_template: prompt templates. `{{name}}` inserts the record's field
  * `name` (strings raw, other values as written in the record), `{{schema}}`
- * the answer's schema, `{{#name}}...{{/name}}` keeps its inside only when
- * the field is present and not null, false or "", `{{^name}}...{{/name}}`
- * only when it is not, and `{{{{` writes a literal `{{`. */
+ * the answer's schema (compact), `{{#name}}...{{/name}}` keeps its inside
+ * only when the field is present and not null, false or "",
+ * `{{^name}}...{{/name}}` only when it is not, and `{{{{` writes a literal
+ * `{{`. */
 #ifndef MINE_TEMPLATE_H
 #define MINE_TEMPLATE_H
 

@@ -218,10 +218,11 @@ static void test_files(void)
 	s = mine_load_schema(sp, &text, err, sizeof err);
 	T_OK(!s && strstr(err, "keyword \"pattern\" is not supported"), "unsupported keyword (%s)", err);
 	f = fopen(sp, "w");
-	fputs("\n {\"type\":\"object\"}\n", f);
+	fputs("\n {\"type\": \"object\",\n  \"description\": \"a  b\"}\n", f);
 	fclose(f);
 	s = mine_load_schema(sp, &text, err, sizeof err);
-	T_OK(s && !strcmp(text, "{\"type\":\"object\"}"), "schema text kept as written, trimmed");
+	T_OK(s && !strcmp(text, "{\"type\":\"object\",\"description\":\"a  b\"}"),
+	     "schema text for the prompt: compact, strings untouched (%s)", text ? text : "");
 	jschema_free(s);
 	free(text);
 	unlink(sp);
