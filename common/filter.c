@@ -19,6 +19,7 @@ struct filter {
 	void (*on_idle)(void *ud);
 	void *ud;
 	const char *where; /* input name for messages */
+	int eager;         /* send part-filled jobs when the input would block */
 	long logged;       /* failures logged so far (writer thread) */
 };
 
@@ -147,6 +148,11 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 		char *text = NULL;
 		size_t len = 0;
 		long lineno = 0;
+		/* eager: a part-filled job goes now rather than wait for input */
+		if (f->eager && job && !ndjson_ready(r)) {
+			pool_submit(f->pool, job);
+			job = NULL;
+		}
 		enum ndjson_status st = ndjson_read(r, &text, &len, &lineno);
 		if (st == NDJSON_EOF)
 			break;
@@ -175,6 +181,11 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 	if (job)
 		pool_submit(f->pool, job);
 	ndjson_close(r);
+}
+
+void filter_set_eager(struct filter *f, int eager)
+{
+	f->eager = eager;
 }
 
 size_t filter_inflight(struct filter *f)

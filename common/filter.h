@@ -57,6 +57,10 @@ typedef void (*filter_idle_fn)(void *ud);
 struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
 			  filter_emitted_fn emitted, filter_idle_fn idle,
 			  void *ud);
+/* With batch > 1: when eager, filter_read_fd sends a part-filled job on
+ * as soon as the next read would wait for input, so that records are not
+ * held back by a slow input (off by default). */
+void filter_set_eager(struct filter *f, int eager);
 /* Reads NDJSON from fd until EOF or a stop signal. name: "<stdin>". */
 void filter_read_fd(struct filter *f, int fd, const char *name);
 /* Submits a job made by the caller (records need no line). */

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,15 @@ enum ndjson_status ndjson_read(struct ndjson_reader *r, char **text,
 		*lineno = r->lineno;
 		return NDJSON_LINE;
 	}
+}
+
+int ndjson_ready(struct ndjson_reader *r)
+{
+	if (r->eof || (r->stop && *r->stop) ||
+	    memchr(r->buf + r->pos, '\n', r->fill - r->pos))
+		return 1;
+	struct pollfd p = {.fd = r->fd, .events = POLLIN};
+	return poll(&p, 1, 0) != 0;
 }
 
 cJSON *ndjson_parse(const char *text, size_t len, char *err, size_t errlen)

@@ -29,6 +29,10 @@ const char *ndjson_name(const struct ndjson_reader *r);
 enum ndjson_status ndjson_read(struct ndjson_reader *r, char **text,
 			       size_t *len, long *lineno);
 
+/* 1 when the next ndjson_read will not wait for input: a whole line is
+ * buffered, the input has ended, or the fd has bytes to read now. */
+int ndjson_ready(struct ndjson_reader *r);
+
 /* Validates one line as a JSON object: no NUL bytes, valid UTF-8, JSON, an
  * object. Returns the parsed object (caller frees with cJSON_Delete), or NULL
  * with a message in err. */

@@ -1,0 +1,105 @@
+/* store: keeps lanes records in a database, merged stage by stage; `put`
+ * (the default) writes NDJSON from stdin, the other subcommands read it
+ * back. This file: flags and the subcommand dispatch. */
+#include "app.h"
+#include "log.h"
+#include "store_cmd.h"
+
+#include <string.h>
+
+static const char usage[] =
+	"usage: store [put] [--db FILE] [--tee] < records.ndjson\n"
+	"       store get [--model M] ID...\n"
+	"       store dump [--order id|doc] [--doc D] [--stage S --status STATUS] [--model M]\n"
+	"       store pending --stage S [--model M] [--doc D]\n"
+	"       store stats [--json]\n"
+	"       store backup FILE\n"
+	"\n"
+	"Keeps NDJSON records in a SQLite database (--db, store.db, $LANES_STORE_DB),\n"
+	"upserted by \"id\" and merged stage by stage; vectors as float32 BLOBs; the\n"
+	"status of each stage (segment, mine, embed, classify) per record.\n"
+	"STATUS is ok, error, given_up or missing.\n";
+
+static const struct app_flag flags[] = {
+	{"db", 0, 1, "db", 0, "FILE", "SQLite database (store.db, $LANES_STORE_DB)"},
+	{"tee", 0, 0, NULL, SF_TEE, NULL, "put: write each record to stdout once committed"},
+	{"model", 0, 1, NULL, SF_MODEL, "M",
+	 "get, dump: the vector of model M; pending: output of another model is pending"},
+	{"doc", 0, 1, NULL, SF_DOC, "D", "dump, pending: only the records of document D"},
+	{"stage", 0, 1, NULL, SF_STAGE, "S", "dump, pending: the stage (segment, mine, embed, classify)"},
+	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
+	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
+	{"json", 0, 0, NULL, SF_JSON, NULL, "stats: as one JSON object"},
+	{"batch-records", 0, 1, "batch_records", 0, "N", "put: records per transaction at most"},
+	{"batch-ms", 0, 1, "batch_ms", 0, "MS", "put: longest a transaction stays open"},
+	{"synchronous", 0, 1, "synchronous", 0, "off|normal|full", "SQLite synchronous (see store(1))"},
+	{"busy-timeout-ms", 0, 1, "busy_timeout_ms", 0, "MS", "how long to wait for another writer"},
+	{"max-attempts", 0, 1, "max_attempts", 0, "N", "failures of a stage before it is given up"},
+	{NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static const char *flag_name(int id)
+{
+	for (const struct app_flag *f = flags; f->name; f++)
+		if (!f->tunable && f->id == id)
+			return f->name;
+	return "?";
+}
+
+static int on_flag(int id, const char *arg, void *ud)
+{
+	struct store_cli *c = ud;
+	c->seen |= 1u << id;
+	switch (id) {
+	case SF_TEE: c->tee = 1; break;
+	case SF_JSON: c->json = 1; break;
+	case SF_MODEL: c->model = arg; break;
+	case SF_DOC: c->doc = arg; break;
+	case SF_STAGE: c->stage = arg; break;
+	case SF_STATUS: c->status = arg; break;
+	case SF_ORDER: c->order = arg; break;
+	default: break;
+	}
+	return 0;
+}
+
+#define F(x) (1u << (x))
+
+static const struct subcommand {
+	const char *name;
+	int (*run)(struct app *, struct store_cli *, char **, int);
+	unsigned flags; /* the store_flag bits it accepts */
+} subcommands[] = {
+	{"put", store_cmd_put, F(SF_TEE)},
+	{"get", store_cmd_get, F(SF_MODEL)},
+	{"dump", store_cmd_dump, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER)},
+	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE)},
+	{"stats", store_cmd_stats, F(SF_JSON)},
+	{"backup", store_cmd_backup, 0},
+};
+
+int main(int argc, char **argv)
+{
+	static const char *const sections[] = {"store", NULL};
+	struct store_cli cli = {0};
+	struct app a;
+	app_init(&a, "store", sections, argc, argv, flags, on_flag, &cli, usage);
+	const char *name = a.nargs > 0 ? a.args[0] : "put";
+	for (size_t i = 0; i < ARRAY_LEN(subcommands); i++) {
+		const struct subcommand *sc = &subcommands[i];
+		if (strcmp(sc->name, name))
+			continue;
+		for (int id = SF_TEE; id <= SF_JSON; id++) {
+			if ((cli.seen & F(id)) && !(sc->flags & F(id))) {
+				log_error("--%s does not apply to `store %s` (try --help)",
+					  flag_name(id), name);
+				return EXIT_USAGE;
+			}
+		}
+		int skip = a.nargs > 0;
+		return sc->run(&a, &cli, a.args + skip, a.nargs - skip);
+	}
+	log_error("unknown subcommand '%s': put, get, dump, pending, stats or backup "
+		  "(try --help)", name);
+	return EXIT_USAGE;
+}

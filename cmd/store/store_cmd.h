@@ -1,0 +1,82 @@
+/* store_cmd: what the subcommands of store share: the parsed flags, opening
+ * the database from the tunables, turning a record into a store_rec, and
+ * one entry point per subcommand (store_put.c, store_read.c,
+ * store_backup.c). */
+#ifndef LANES_STORE_CMD_H
+#define LANES_STORE_CMD_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "store_sqlite.h"
+#include "util.h"
+
+/* Flags that are not tunables, by the subcommands they apply to. */
+enum store_flag {
+	SF_TEE = 1,
+	SF_MODEL,
+	SF_DOC,
+	SF_STAGE,
+	SF_STATUS,
+	SF_ORDER,
+	SF_JSON,
+};
+
+struct store_cli {
+	unsigned seen;       /* 1 << store_flag for each flag given */
+	int tee;
+	int json;
+	const char *model;
+	const char *doc;
+	const char *stage;
+	const char *status;
+	const char *order;
+};
+
+/* Opens the database named by store.db with the store tunables; create
+ * for put. On failure logs "cannot open database ..." and exits 3. The
+ * caller closes it with store_close. */
+struct store *store_cli_open(struct app *a, int create);
+
+/* Entry points: each returns the exit status. args/nargs: the positional
+ * arguments after the subcommand name. */
+int store_cmd_put(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs);
+
+/* Most stages a record can report on (4 tracked + errors of others). */
+#define STORE_ITEM_EVENTS 8
+/* Strings of a record copied out of its parse (id, doc, models, ...). */
+#define STORE_ITEM_STRS (3 + 4 * STORE_ITEM_EVENTS)
+
+/* One input record made ready for store_put. */
+struct store_item {
+	struct store_rec rec;
+	struct store_event ev[STORE_ITEM_EVENTS];
+	struct buf body;      /* the body when members had to be cut out */
+	float *vec;
+	char *strs;           /* the copied strings, one block */
+	struct {
+		const char **p;
+		const char *src;
+	} fix[STORE_ITEM_STRS];
+	size_t nfix;
+	char *owned[STORE_ITEM_EVENTS]; /* error texts re-encoded (rare) */
+	const char *fail_code; /* set when the record cannot be stored */
+	char *fail;            /* why (owned) */
+};
+
+/* Fills it from a record's text and its parse (json, as ndjson_parse
+ * returned it); its spans point into line (which must outlive it) and into
+ * strings it owns, so json may be freed right after. Returns 0, or -1 with
+ * it->fail and it->fail_code set (no "id", a bad "embedding"). Free with
+ * store_item_free in either case. */
+int store_item_parse(struct store_item *it, const char *line, size_t len,
+		     const cJSON *json);
+void store_item_free(struct store_item *it);
+
+#endif

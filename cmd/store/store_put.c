@@ -1,0 +1,218 @@
+/* store_put: `store put`, the filter that writes records. Workers parse
+ * records and make them ready (store_record.c); the writer thread puts them
+ * in input order into batches, commits a batch when it is full, old, or
+ * the input has gone idle, and with --tee passes each record on once its
+ * batch is committed. */
+#include "store_cmd.h"
+#include "filter.h"
+#include "log.h"
+#include "ndjson.h"
+#include "pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Tee output held for one batch at most this many bytes: past it the
+ * batch is committed early, so memory stays bounded. */
+#define TEE_HELD_MAX (8u << 20)
+/* Records per job handed to the workers. filter_read_fd sends a job on as
+ * soon as the input would block, so a slow input is not held back. */
+#define PUT_JOB 64
+/* Database errors logged one by one at most; the summary counts them all. */
+#define DB_LOG_MAX 20
+
+struct put_ctx {
+	struct app *a;
+	struct store *s;
+	struct filter *f;
+	long batch_records;
+	double batch_ms;
+	int tee;
+	struct ndjson_writer *w;
+	struct buf held;   /* --tee lines of the open batch, each with '\n' */
+	long db_logged;
+};
+
+static void work(struct job *job, int worker, void *ud)
+{
+	(void)worker;
+	(void)ud;
+	for (size_t i = 0; i < job->n; i++) {
+		struct rec *r = &job->recs[i];
+		if (r->outcome == REC_REJECTED || !r->json)
+			continue;
+		struct store_item *it = xmalloc(sizeof *it);
+		if (store_item_parse(it, r->line, r->len, r->json)) {
+			r->outcome = REC_FAILED;
+			r->log = xstrdup(it->fail);
+		} else {
+			r->outcome = REC_OK;
+		}
+		/* freed here, in the thread that allocated it: cheaper than in
+		 * the writer, which has the database to keep busy */
+		cJSON_Delete(r->json);
+		r->json = NULL;
+		r->extra = it;
+	}
+}
+
+static void output_line(struct put_ctx *c, const char *line, size_t len)
+{
+	struct app *a = c->a;
+	if (a->output_closed)
+		return;
+	if (ndjson_write(c->w, line, len) == 0) {
+		atomic_fetch_add(&a->st.written, 1);
+	} else if (ndjson_writer_state(c->w) == 1) {
+		/* the reader of stdout went away: a quiet end */
+		a->output_closed = 1;
+		app_stop = app_stop ? app_stop : -1;
+	}
+}
+
+/* A record store could not keep goes on with errors.store (--tee). */
+static void output_failed(struct put_ctx *c, const char *line, size_t len,
+			  const char *code, const char *message)
+{
+	if (!c->tee)
+		return;
+	struct buf b = {0};
+	rec_set_error(&b, line, len, "store", code, message, 1);
+	output_line(c, b.p, b.len);
+	buf_free(&b);
+}
+
+/* Logs a database error that cost the records of a batch. */
+static void log_lost(struct put_ctx *c, const char *err, long lost)
+{
+	if (c->db_logged < DB_LOG_MAX)
+		log_error("%s (%ld records of the batch not stored)", err, lost);
+	else if (c->db_logged == DB_LOG_MAX)
+		log_error("more database errors; the rest are not logged one by one");
+	c->db_logged++;
+}
+
+/* Records of a lost batch were counted ok when they were put: they are
+ * failures after all, and go on with errors.store. */
+static void lose_batch(struct put_ctx *c, long lost, const char *why)
+{
+	if (lost <= 0)
+		return;
+	atomic_fetch_sub(&c->a->st.ok, lost);
+	atomic_fetch_add(&c->a->st.failed, lost);
+	const char *p = c->held.p, *end = c->held.p + c->held.len;
+	while (c->tee && p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		output_failed(c, p, (size_t)(nl - p), "db_error", why);
+		p = nl + 1;
+	}
+	buf_reset(&c->held);
+}
+
+static void commit(struct put_ctx *c)
+{
+	char err[1024];
+	long lost = 0;
+	if (store_commit(c->s, &lost, err, sizeof err)) {
+		log_lost(c, err, lost);
+		lose_batch(c, lost, err);
+		return;
+	}
+	const char *p = c->held.p, *end = c->held.p + c->held.len;
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		output_line(c, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	buf_reset(&c->held);
+}
+
+static void emitted(struct rec *r, void *ud)
+{
+	struct put_ctx *c = ud;
+	struct store_item *it = r->extra;
+	if (!it)
+		return;
+	if (it->fail) {
+		output_failed(c, r->line, r->len, it->fail_code, it->fail);
+	} else {
+		char err[1024];
+		long lost = 0;
+		if (store_put(c->s, &it->rec, &lost, err, sizeof err)) {
+			r->outcome = REC_FAILED;
+			free(r->log);
+			r->log = xstrdup(err);
+			if (lost)
+				log_lost(c, err, lost);
+			lose_batch(c, lost, err);
+			output_failed(c, r->line, r->len, "db_error", err);
+		} else if (c->tee) {
+			buf_append(&c->held, r->line, r->len);
+			buf_putc(&c->held, '\n');
+		}
+		if (store_batch_records(c->s) >= c->batch_records ||
+		    store_batch_age_ms(c->s) >= c->batch_ms || c->held.len >= TEE_HELD_MAX)
+			commit(c);
+	}
+	store_item_free(it);
+	free(it);
+	r->extra = NULL;
+}
+
+/* The writer has nothing to write: commit at once when the input has gone
+ * idle (nothing in flight), else when the batch is old. */
+static void idle(void *ud)
+{
+	struct put_ctx *c = ud;
+	if (store_batch_records(c->s) > 0 &&
+	    (filter_inflight(c->f) == 0 || store_batch_age_ms(c->s) >= c->batch_ms))
+		commit(c);
+	if (ndjson_flush(c->w) && ndjson_writer_state(c->w) == 1) {
+		c->a->output_closed = 1;
+		app_stop = app_stop ? app_stop : -1;
+	}
+}
+
+int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
+{
+	(void)args;
+	if (nargs > 0) {
+		log_error("put reads records on stdin and takes no arguments ('%s'; try --help)",
+			  args[0]);
+		return EXIT_USAGE;
+	}
+	struct put_ctx c = {0};
+	c.a = a;
+	c.tee = cli->tee;
+	c.batch_records = tun_int(a->tun, "store.batch_records");
+	c.batch_ms = (double)tun_int(a->tun, "store.batch_ms");
+	c.s = store_cli_open(a, 1);
+	c.w = ndjson_writer_new(1);
+	/* parsing is light next to the writes: a few workers are enough */
+	int cpus = cpu_count();
+	app_size_pool(a, cpus > 4 ? 4 : cpus);
+	/* jobs of PUT_JOB records: the threads meet once per job, not per
+	 * record; an automatic in-flight cap counts jobs, not records */
+	if (tun_int(a->tun, "store.inflight") == 0)
+		a->inflight *= PUT_JOB;
+	/* records are written in input order, so the last of an id wins */
+	a->unordered = 0;
+	app_log_start(a, "db=%s synchronous=%s batch=%ld records/%.0f ms%s",
+		      tun_str(a->tun, "store.db"), tun_str(a->tun, "store.synchronous"),
+		      c.batch_records, c.batch_ms, c.tee ? " tee" : "");
+	app_start_reporting(a);
+	c.f = filter_new(a, PUT_JOB, work, emitted, idle, &c);
+	filter_set_eager(c.f, 1);
+	filter_read_fd(c.f, 0, "<stdin>");
+	int code = filter_finish(c.f);
+	int wstate = ndjson_flush(c.w) ? ndjson_writer_state(c.w) : 0;
+	if (wstate == -1) {
+		log_error("write error on standard output");
+		if (code == EXIT_DONE)
+			code = EXIT_FAILURES;
+	}
+	ndjson_writer_free(c.w);
+	buf_free(&c.held);
+	store_close(c.s);
+	return code;
+}

@@ -1,0 +1,214 @@
+/* store_read: the subcommands that read the database: get, dump, pending
+ * (NDJSON on stdout, a closed stdout is a quiet end) and stats. */
+#include "store_cmd.h"
+#include "log.h"
+#include "ndjson.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Ends a read subcommand: flushes stdout, closes, frees the tunables. */
+static int finish(struct app *a, struct store *s, struct ndjson_writer *w, int code)
+{
+	if (w) {
+		ndjson_flush(w);
+		if (ndjson_writer_state(w) == -1) {
+			log_error("write error on standard output: %s",
+				  strerror(ndjson_writer_errno(w)));
+			if (code == EXIT_DONE)
+				code = EXIT_FAILURES;
+		}
+		ndjson_writer_free(w);
+	}
+	store_close(s);
+	tun_free(a->tun);
+	a->tun = NULL;
+	return code;
+}
+
+static int write_row(const char *line, size_t len, void *ud)
+{
+	struct ndjson_writer *w = ud;
+	return ndjson_write(w, line, len) != 0;
+}
+
+static int check_stage(const char *stage)
+{
+	if (!stage || !*stage) {
+		log_error("--stage needs a stage name (segment, mine, embed, classify)");
+		return -1;
+	}
+	return 0;
+}
+
+int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs)
+{
+	if (nargs == 0) {
+		log_error("get needs at least one ID (try --help)");
+		return EXIT_USAGE;
+	}
+	struct store *s = store_cli_open(a, 0);
+	struct ndjson_writer *w = ndjson_writer_new(1);
+	struct buf line = {0};
+	char err[1024];
+	int code = EXIT_DONE;
+	for (int i = 0; i < nargs && ndjson_writer_state(w) == 0; i++) {
+		buf_reset(&line);
+		int rc = store_get(s, args[i], c->model, &line, err, sizeof err);
+		if (rc == 1) {
+			ndjson_write(w, line.p, line.len);
+		} else if (rc == 0) {
+			log_error("no record with id '%s'", args[i]);
+			code = EXIT_FAILURES;
+		} else {
+			log_error("%s", err);
+			code = EXIT_FAILURES;
+		}
+	}
+	buf_free(&line);
+	return finish(a, s, w, code);
+}
+
+static int scan(struct app *a, const struct store_query *q)
+{
+	struct store *s = store_cli_open(a, 0);
+	struct ndjson_writer *w = ndjson_writer_new(1);
+	char err[1024];
+	int code = EXIT_DONE;
+	if (store_scan(s, q, write_row, w, err, sizeof err) < 0) {
+		log_error("%s", err);
+		code = EXIT_FAILURES;
+	}
+	return finish(a, s, w, code);
+}
+
+int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs)
+{
+	if (nargs > 0) {
+		log_error("dump takes no arguments ('%s'; try --help)", args[0]);
+		return EXIT_USAGE;
+	}
+	struct store_query q = {0};
+	q.order = STORE_BY_ID;
+	if (c->order && !strcmp(c->order, "doc")) {
+		q.order = STORE_BY_DOC;
+	} else if (c->order && strcmp(c->order, "id")) {
+		log_error("--order '%s' is not id or doc", c->order);
+		return EXIT_USAGE;
+	}
+	if (!c->stage != !c->status) {
+		log_error("--stage and --status go together "
+			  "(e.g. --stage embed --status error)");
+		return EXIT_USAGE;
+	}
+	if (c->status) {
+		if (check_stage(c->stage))
+			return EXIT_USAGE;
+		q.status = store_status_parse(c->status);
+		if (q.status == STORE_ANY) {
+			log_error("--status '%s' is not ok, error, given_up or missing", c->status);
+			return EXIT_USAGE;
+		}
+		q.stage = c->stage;
+	}
+	q.doc = c->doc;
+	q.model = c->model;
+	return scan(a, &q);
+}
+
+int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs)
+{
+	if (nargs > 0) {
+		log_error("pending takes no arguments ('%s'; try --help)", args[0]);
+		return EXIT_USAGE;
+	}
+	if (!c->stage) {
+		log_error("pending needs --stage S (segment, mine, embed or classify)");
+		return EXIT_USAGE;
+	}
+	if (check_stage(c->stage))
+		return EXIT_USAGE;
+	if (c->model && !strcmp(c->stage, "segment")) {
+		log_error("--model applies to the embed, mine and classify stages");
+		return EXIT_USAGE;
+	}
+	struct store_query q = {0};
+	q.order = STORE_BY_DOC;
+	q.pending = 1;
+	q.stage = c->stage;
+	q.model = c->model;
+	q.doc = c->doc;
+	return scan(a, &q);
+}
+
+static void stats_json(struct buf *b, const char *db, const struct store_stats *st)
+{
+	buf_puts(b, "{\"db\":");
+	buf_json_str(b, db, strlen(db));
+	buf_printf(b, ",\"schema\":%ld,\"records\":%ld,\"vectors\":%ld,\"given_up\":%ld",
+		   st->schema, st->records, st->vectors, st->given_up);
+	buf_puts(b, ",\"models\":{");
+	for (size_t i = 0; i < st->nmodels; i++) {
+		const struct store_model_count *m = &st->models[i];
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, m->model, strlen(m->model));
+		buf_printf(b, ":{\"vectors\":%ld,\"dim\":%ld}", m->vectors, m->dim);
+	}
+	buf_puts(b, "},\"stages\":{");
+	for (size_t i = 0; i < st->nstages; i++) {
+		const struct store_stage_count *c = &st->stages[i];
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, c->stage, strlen(c->stage));
+		buf_printf(b, ":{\"ok\":%ld,\"error\":%ld,\"given_up\":%ld,\"missing\":%ld}",
+			   c->ok, c->error, c->given_up, c->missing);
+	}
+	buf_puts(b, "}}\n");
+}
+
+static void stats_text(struct buf *b, const char *db, const struct store_stats *st)
+{
+	buf_printf(b, "database  %s (schema %ld)\n", db, st->schema);
+	buf_printf(b, "records   %ld\n", st->records);
+	buf_printf(b, "vectors   %ld\n", st->vectors);
+	for (size_t i = 0; i < st->nmodels; i++)
+		buf_printf(b, "  %-24s %ld (dim %ld)\n", *st->models[i].model ?
+			   st->models[i].model : "(no model)", st->models[i].vectors,
+			   st->models[i].dim);
+	buf_printf(b, "given_up  %ld\n", st->given_up);
+	buf_printf(b, "%-12s %10s %10s %10s %10s\n", "stage", "ok", "error", "given_up",
+		   "missing");
+	for (size_t i = 0; i < st->nstages; i++) {
+		const struct store_stage_count *c = &st->stages[i];
+		buf_printf(b, "%-12s %10ld %10ld %10ld %10ld\n", c->stage, c->ok, c->error,
+			   c->given_up, c->missing);
+	}
+}
+
+int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs)
+{
+	if (nargs > 0) {
+		log_error("stats takes no arguments ('%s'; try --help)", args[0]);
+		return EXIT_USAGE;
+	}
+	struct store *s = store_cli_open(a, 0);
+	struct store_stats st;
+	char err[1024];
+	if (store_stats(s, &st, err, sizeof err)) {
+		log_error("%s", err);
+		return finish(a, s, NULL, EXIT_FAILURES);
+	}
+	struct buf b = {0};
+	const char *db = tun_str(a->tun, "store.db");
+	if (c->json)
+		stats_json(&b, db, &st);
+	else
+		stats_text(&b, db, &st);
+	store_stats_free(&st);
+	struct ndjson_writer *w = ndjson_writer_new(1);
+	/* the text is whole lines: written as one, without the final '\n' */
+	ndjson_write(w, b.p, b.len - 1);
+	buf_free(&b);
+	return finish(a, s, w, EXIT_DONE);
+}

@@ -1,0 +1,168 @@
+/* store_sqlite: the lanes record store, a database of records merged stage
+ * by stage, their vectors and the status of each stage. The API names no
+ * backend: this file implements it on SQLite (WAL, batched transactions,
+ * versioned schema); a PostgreSQL backend can implement the same functions.
+ *
+ * One struct store is one connection, used by one thread at a time. */
+#ifndef LANES_STORE_SQLITE_H
+#define LANES_STORE_SQLITE_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/* The schema this binary writes; PRAGMA user_version of the database. */
+#define STORE_SCHEMA_VERSION 1
+
+/* Stages whose status store_put tracks from the record's fields. Errors of
+ * other stages (errors.<name>) are tracked the same way under their name. */
+#define STORE_STAGES "segment mine embed classify"
+
+enum store_status {
+	STORE_ANY = 0,      /* no filter */
+	STORE_OK,           /* the stage's output is stored */
+	STORE_ERROR,        /* the stage failed, retries left */
+	STORE_GIVEN_UP,     /* failed max_attempts times: not retried */
+	STORE_MISSING,      /* the stage never reported on the record */
+};
+
+struct store_opts {
+	const char *db;          /* SQLite file */
+	long busy_timeout_ms;    /* wait for another writer this long */
+	const char *synchronous; /* "off", "normal" or "full" */
+	long max_attempts;       /* failures of a stage before given_up */
+	int create;              /* create the database when missing */
+};
+
+/* What one input record says about one stage. Strings are spans that need
+ * not be NUL terminated; they must stay valid during store_put. */
+struct store_event {
+	const char *stage;
+	size_t stage_len;
+	int ok;                 /* 1: output present; 0: failed */
+	const char *model;      /* model that produced the output, or NULL */
+	size_t model_len;
+	const char *error;      /* failed: raw JSON of errors.<stage> */
+	size_t error_len;
+	const char *code;       /* failed: errors.<stage>.code, or NULL */
+	size_t code_len;
+	const char *message;    /* failed: errors.<stage>.message, or NULL */
+	size_t message_len;
+};
+
+/* One record ready to be written; spans as in store_event. */
+struct store_rec {
+	const char *id;
+	size_t id_len;
+	const char *doc;        /* NULL: keep the stored one */
+	size_t doc_len;
+	long long seq;
+	int has_seq;
+	/* the record's JSON object without "embedding", "embedding_model" and
+	 * "errors", which live in their own tables */
+	const char *body;
+	size_t body_len;
+	const float *vec;       /* NULL: no vector in this record */
+	size_t dim;
+	const char *vec_model;  /* model of vec ("" when unknown) */
+	size_t vec_model_len;
+	const struct store_event *events;
+	size_t nevents;
+};
+
+struct store;
+
+/* Opens (or, with o->create, creates) the database, sets WAL, the busy
+ * timeout and synchronous, and brings the schema to STORE_SCHEMA_VERSION
+ * (migrations in one transaction). Returns a connection the caller frees
+ * with store_close, or NULL with "cannot open database '<db>': <why>" in
+ * err (also for a database newer than this binary, or not a lanes one). */
+struct store *store_open(const struct store_opts *o, char *err, size_t errlen);
+/* Rolls back an uncommitted batch, finalises everything, closes. NULL ok. */
+void store_close(struct store *s);
+
+/* Writes one record inside the current batch (a transaction begun here
+ * when none is open, BEGIN IMMEDIATE with retries while another writer
+ * holds the lock). The body is merged into the stored one: the record's
+ * top-level members replace the stored ones, the others are kept; the
+ * vector replaces the one of the same (id, model); each event updates its
+ * stage (an error adds one to the stage's failures). Returns 0, or -1 with
+ * a message in err: the record is not written and the open batch is
+ * rolled back, so no record is ever half written; *lost (lost may be NULL)
+ * is set to the records of the batch written before, which the caller
+ * counts as failed too. */
+int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
+	      size_t errlen);
+/* Commits the batch (retrying while the database is busy). Returns 0
+ * (also when no batch is open), or -1 with err; the batch is then rolled
+ * back and its records are lost (*lost, may be NULL). */
+int store_commit(struct store *s, long *lost, char *err, size_t errlen);
+/* Records written in the open batch, and how long it has been open. */
+long store_batch_records(const struct store *s);
+double store_batch_age_ms(const struct store *s);
+
+/* Reads. Records come out as NDJSON lines without '\n', in their stored
+ * form: the body, then "embedding" and "embedding_model" of one vector,
+ * then "errors" rebuilt from the stages that failed. */
+
+/* Appends record id to out. model: the vector of that model, or NULL for
+ * the most recently stored one. Returns 1, 0 when there is no such record,
+ * -1 with err. */
+int store_get(struct store *s, const char *id, const char *model,
+	      struct buf *out, char *err, size_t errlen);
+
+enum store_order { STORE_BY_ID, STORE_BY_DOC };
+
+struct store_query {
+	enum store_order order;    /* by id, or by doc then seq then id */
+	const char *doc;           /* only this doc, or NULL */
+	const char *stage;         /* with status: only records in that state */
+	enum store_status status;
+	int pending;               /* the input of a resumed run of stage */
+	const char *model;         /* pending: output of another model is
+				    * pending; otherwise: the vector's model */
+};
+/* Called per record with its line; a nonzero return stops the scan. */
+typedef int (*store_row_fn)(const char *line, size_t len, void *ud);
+/* Streams the records q selects to fn (memory stays bounded). pending:
+ * records without the stage's output, or with an error and retries left,
+ * or (with model) whose output came from another model; in doc order.
+ * Returns 0, 1 when fn stopped, -1 with err. */
+int store_scan(struct store *s, const struct store_query *q, store_row_fn fn,
+	       void *ud, char *err, size_t errlen);
+
+struct store_stage_count {
+	char *stage;
+	long ok, error, given_up, missing;
+};
+struct store_model_count {
+	char *model;
+	long vectors;
+	long dim; /* largest dimension stored for the model */
+};
+struct store_stats {
+	long schema;
+	long records;
+	long vectors;
+	long given_up; /* (record, stage) pairs given up */
+	size_t nstages;
+	struct store_stage_count *stages; /* the tracked stages first */
+	size_t nmodels;
+	struct store_model_count *models;
+};
+/* Fills st (free with store_stats_free). Returns 0, or -1 with err and st
+ * empty. */
+int store_stats(struct store *s, struct store_stats *st, char *err, size_t errlen);
+void store_stats_free(struct store_stats *st);
+
+/* Copies the database to path with the online backup API, in steps, from
+ * one consistent snapshot while writers go on; writes path.tmp first,
+ * checks it, then renames it over path. Returns 0, or -1 with err and path
+ * untouched. */
+int store_backup(struct store *s, const char *path, char *err, size_t errlen);
+
+/* Parses "ok", "error", "given_up", "missing". Returns STORE_ANY if none. */
+enum store_status store_status_parse(const char *s);
+const char *store_status_name(enum store_status st);
+
+#endif
