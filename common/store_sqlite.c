@@ -277,6 +277,10 @@ static int migrate(struct store *s, char *err, size_t errlen)
 		/* another process may have migrated it meanwhile */
 		if (query_long(s, "PRAGMA user_version", &version) != SQLITE_OK)
 			goto sql_fail;
+		if (version == STORE_SCHEMA_VERSION) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return 0;
+		}
 	}
 	if (version > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "its schema version %ld is newer than this store's (%d): "
@@ -353,7 +357,12 @@ struct store *store_open(const struct store_opts *o, char *err, size_t errlen)
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_OK) {
-		db_error(s, why, sizeof why, "cannot set WAL mode");
+		/* the first statement is where a file that is not SQLite shows */
+		if ((rc & 0xff) == SQLITE_NOTADB)
+			snprintf(why, sizeof why, "%s (not a SQLite database)",
+				 sqlite3_errmsg(s->db));
+		else
+			db_error(s, why, sizeof why, "cannot set WAL mode");
 		goto fail;
 	}
 	const char *sync = o->synchronous ? o->synchronous : "normal";
