@@ -5,6 +5,7 @@
  * the online backup API. */
 #include "store_sqlite.h"
 #include "log.h"
+#include "record.h"
 #include "util.h"
 
 #include <errno.h>
@@ -72,6 +73,7 @@ enum {
 	Q_VEC,
 	Q_STAGE_OK,
 	Q_STAGE_ERR,
+	Q_STAGE_CARRIED,
 	Q_GET,
 	Q_ERRORS,
 	Q_COUNT,
@@ -101,9 +103,15 @@ static const char *const queries[Q_COUNT] = {
 			" model = coalesce(excluded.model, stage_data.model), code = excluded.code,"
 			" message = excluded.message, error = excluded.error,"
 			" updated = excluded.updated",
+	/* an error the store itself wrote out, passing through again: kept as
+	 * stored, or (in another database) stored with its count */
+	[Q_STAGE_CARRIED] = "INSERT INTO stage_data(rid, stage, status, model, failures, code,"
+			    " message, error, updated) VALUES(?1, ?2,"
+			    " CASE WHEN ?7 >= ?9 THEN 'given_up' ELSE 'error' END,"
+			    " ?3, ?7, ?4, ?5, ?6, ?8) ON CONFLICT(rid, stage) DO NOTHING",
 	[Q_GET] = "SELECT r.rid, r.body, v.model, v.vec FROM records r LEFT JOIN vector_data v"
 		  " ON v.rid = r.rid AND v.model = coalesce(?2, r.vec_model) WHERE r.id = ?1",
-	[Q_ERRORS] = "SELECT stage, error, code, message FROM stage_data"
+	[Q_ERRORS] = "SELECT stage, error, code, message, failures FROM stage_data"
 		     " WHERE rid = ?1 AND status <> 'ok' ORDER BY stage",
 };
 
@@ -137,6 +145,7 @@ struct store {
 	unsigned char *le;   /* vector bytes on big-endian hosts */
 	size_t le_cap;
 	struct buf errs;
+	struct buf tmp;
 };
 
 static double jitter(struct store *s)
@@ -397,6 +406,7 @@ void store_close(struct store *s)
 	free(s->path);
 	buf_free(&s->merged);
 	buf_free(&s->errs);
+	buf_free(&s->tmp);
 	free(s->mold.m);
 	free(s->mnew.m);
 	free(s->used);
@@ -619,10 +629,11 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	}
 	if (begin(s, err, errlen))
 		return -1;
-	sqlite3_stmt *find, *ins, *upd, *vec, *ok, *bad;
+	sqlite3_stmt *find, *ins, *upd, *vec, *ok, *bad, *carried;
 	if (stmt(s, Q_FIND, &find, err, errlen) || stmt(s, Q_INSERT, &ins, err, errlen) ||
 	    stmt(s, Q_UPDATE, &upd, err, errlen) || stmt(s, Q_VEC, &vec, err, errlen) ||
-	    stmt(s, Q_STAGE_OK, &ok, err, errlen) || stmt(s, Q_STAGE_ERR, &bad, err, errlen)) {
+	    stmt(s, Q_STAGE_OK, &ok, err, errlen) || stmt(s, Q_STAGE_ERR, &bad, err, errlen) ||
+	    stmt(s, Q_STAGE_CARRIED, &carried, err, errlen)) {
 		abandon_batch(s, lost);
 		return -1;
 	}
@@ -680,12 +691,19 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 
 	for (size_t i = 0; i < r->nevents; i++) {
 		const struct store_event *e = &r->events[i];
-		st = e->ok ? ok : bad;
+		st = e->ok ? ok : e->carried > 0 ? carried : bad;
 		sqlite3_bind_int64(st, 1, rid);
 		sqlite3_bind_text(st, 2, e->stage, (int)e->stage_len, SQLITE_STATIC);
 		bind_span(st, 3, e->model, e->model_len);
 		if (e->ok) {
 			sqlite3_bind_double(st, 4, now);
+		} else if (e->carried > 0) {
+			bind_span(st, 4, e->code, e->code_len);
+			bind_span(st, 5, e->message, e->message_len);
+			bind_span(st, 6, e->error, e->error_len);
+			sqlite3_bind_int64(st, 7, e->carried);
+			sqlite3_bind_double(st, 8, now);
+			sqlite3_bind_int64(st, 9, s->max_attempts);
 		} else {
 			bind_span(st, 4, e->code, e->code_len);
 			bind_span(st, 5, e->message, e->message_len);
@@ -766,12 +784,18 @@ static int append_errors(struct store *s, sqlite3_int64 rid, char *err, size_t e
 	while ((rc = step_retry(s, st)) == SQLITE_ROW) {
 		const char *stage = (const char *)sqlite3_column_text(st, 0);
 		const char *raw = sqlite3_column_blob(st, 1);
-		int rawn = sqlite3_column_bytes(st, 1);
+		size_t rawn = (size_t)sqlite3_column_bytes(st, 1);
+		char failures[32];
+		snprintf(failures, sizeof failures, "%lld", (long long)sqlite3_column_int64(st, 4));
 		buf_putc(&s->errs, s->errs.len ? ',' : '{');
 		buf_json_str(&s->errs, stage ? stage : "", stage ? strlen(stage) : 0);
 		buf_putc(&s->errs, ':');
-		if (raw && rawn > 0) {
-			buf_append(&s->errs, raw, (size_t)rawn);
+		/* the entry as the stage wrote it, with the store's count of
+		 * failures: a record read from the store and put back carries
+		 * it, and is not counted as a new failure */
+		if (raw && rawn >= 2 && raw[0] == '{') {
+			rec_set(&s->tmp, raw, rawn, "failures", failures, strlen(failures));
+			buf_append(&s->errs, s->tmp.p, s->tmp.len);
 		} else {
 			const char *code = (const char *)sqlite3_column_text(st, 2);
 			const char *msg = (const char *)sqlite3_column_text(st, 3);
@@ -781,7 +805,7 @@ static int append_errors(struct store *s, sqlite3_int64 rid, char *err, size_t e
 			buf_json_str(&s->errs, code, strlen(code));
 			buf_puts(&s->errs, ",\"message\":");
 			buf_json_str(&s->errs, msg, strlen(msg));
-			buf_putc(&s->errs, '}');
+			buf_printf(&s->errs, ",\"failures\":%s}", failures);
 		}
 	}
 	sqlite3_reset(st);

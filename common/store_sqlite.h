@@ -48,6 +48,11 @@ struct store_event {
 	size_t code_len;
 	const char *message;    /* failed: errors.<stage>.message, or NULL */
 	size_t message_len;
+	/* failed: errors.<stage>.failures, the count the store wrote when it
+	 * read the record out; > 0 means the entry is passing through again
+	 * and is not a new failure (kept as stored, or stored with this count
+	 * when the record is new to the database) */
+	long carried;
 };
 
 /* One record ready to be written; spans as in store_event. */
@@ -103,7 +108,8 @@ double store_batch_age_ms(const struct store *s);
 
 /* Reads. Records come out as NDJSON lines without '\n', in their stored
  * form: the body, then "embedding" and "embedding_model" of one vector,
- * then "errors" rebuilt from the stages that failed. */
+ * then "errors" rebuilt from the stages that failed, each entry with the
+ * store's "failures" count added. */
 
 /* Appends record id to out. model: the vector of that model, or NULL for
  * the most recently stored one. Returns 1, 0 when there is no such record,

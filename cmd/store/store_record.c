@@ -223,6 +223,11 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 				set_str(it, &e->model, &e->model_len, emb_model);
 			set_str(it, &e->code, &e->code_len, str_item(x, "code"));
 			set_str(it, &e->message, &e->message_len, str_item(x, "message"));
+			const cJSON *fl = cJSON_GetObjectItemCaseSensitive(x, "failures");
+			e->carried = cJSON_IsNumber(fl) && fl->valuedouble >= 1 &&
+					     fl->valuedouble < 1e9
+					     ? (long)fl->valuedouble
+					     : 0;
 			error_text(it, e, line, len, x);
 		}
 	}
