@@ -107,172 +107,237 @@ static enum cl_mode parse_mode(const char *s)
 	return CL_EMBED;
 }
 
-int main(int argc, char **argv)
+/* What main sets up, released in one place, also on early exits. */
+struct setup {
+	char *tax_path, *model, *embed_model, *field, *cache_dir, *emb_name;
+	enum cl_mode mode;
+	double threshold;
+	int top_k, dim, dim_set;
+	long batch;
+	int in_fd;
+	const char *in_name;
+	struct cl_tpl tpl;
+	struct taxonomy *tax;
+	char tax_hex[17];
+	struct llmapp la;
+	char emb_digest[64];
+	struct cl_embedder emb;
+	struct cl_tax_vectors tv;
+	struct sl_index *ix;
+};
+
+static void setup_free(struct setup *s)
 {
-	static const char *const sections[] = {"classify", "llm", NULL};
-	struct app a;
-	struct opts o = {0};
-	app_init(&a, "classify", sections, argc, argv, flags, on_flag, &o, usage);
-	if (a.nargs) {
+	if (s->in_fd > 0)
+		close(s->in_fd);
+	sl_index_free(s->ix);
+	cl_tax_vectors_free(&s->tv);
+	tax_free(s->tax);
+	cl_tpl_free(&s->tpl);
+	free(s->tax_path);
+	free(s->model);
+	free(s->embed_model);
+	free(s->emb_name);
+	free(s->field);
+	free(s->cache_dir);
+}
+
+/* Ends the run before any record was read: releases everything. */
+static int early_exit(struct app *a, struct setup *s, int code)
+{
+	if (s->la.llm)
+		llm_free(s->la.llm);
+	if (a->rejects)
+		fclose(a->rejects);
+	tun_free(a->tun);
+	a->tun = NULL;
+	setup_free(s);
+	return code;
+}
+
+/* Reads the settings; returns 0 or an exit status. */
+static int configure(struct app *a, const struct opts *o, struct setup *s)
+{
+	if (a->nargs) {
 		log_error("unexpected argument '%s': classify reads records on stdin (try --help)",
-			  a.args[0]);
+			  a->args[0]);
 		return EXIT_USAGE;
 	}
-	if (o.json && !o.eval) {
+	if (o->json && !o->eval) {
 		log_error("--json goes with --eval GOLD");
 		return EXIT_USAGE;
 	}
-	char *tax_path = xstrdup(tun_str(a.tun, "classify.taxonomy"));
-	char *model = xstrdup(tun_str(a.tun, "classify.model"));
-	char *embed_model = xstrdup(tun_str(a.tun, "classify.embed_model"));
-	char *field = xstrdup(tun_str(a.tun, "classify.field"));
-	char *cache_dir = xstrdup(tun_str(a.tun, "classify.cache_dir"));
-	enum cl_mode mode = parse_mode(tun_str(a.tun, "classify.mode"));
-	double threshold = tun_float(a.tun, "classify.threshold");
-	int top_k = (int)tun_int(a.tun, "classify.top_k");
-	int dim = (int)tun_int(a.tun, "classify.dim");
-	int dim_set = tun_source_of(a.tun, "classify.dim") != TUN_SRC_DEFAULT;
-	long batch = tun_int(a.tun, "classify.batch");
-	if (!*tax_path) {
+	s->tax_path = xstrdup(tun_str(a->tun, "classify.taxonomy"));
+	s->model = xstrdup(tun_str(a->tun, "classify.model"));
+	s->embed_model = xstrdup(tun_str(a->tun, "classify.embed_model"));
+	s->field = xstrdup(tun_str(a->tun, "classify.field"));
+	s->cache_dir = xstrdup(tun_str(a->tun, "classify.cache_dir"));
+	s->mode = parse_mode(tun_str(a->tun, "classify.mode"));
+	s->threshold = tun_float(a->tun, "classify.threshold");
+	s->top_k = (int)tun_int(a->tun, "classify.top_k");
+	s->dim = (int)tun_int(a->tun, "classify.dim");
+	s->dim_set = tun_source_of(a->tun, "classify.dim") != TUN_SRC_DEFAULT;
+	s->batch = tun_int(a->tun, "classify.batch");
+	if (!*s->tax_path) {
 		log_error("no taxonomy: give --taxonomy FILE or set classify.taxonomy");
 		return EXIT_USAGE;
 	}
-	if (!*embed_model || (mode != CL_EMBED && !*model)) {
+	if (!*s->embed_model || (s->mode != CL_EMBED && !*s->model)) {
 		log_error("empty model name: set classify.embed_model (and classify.model for %s)",
-			  cl_mode_name[mode]);
+			  cl_mode_name[s->mode]);
 		return EXIT_USAGE;
 	}
-
+	s->in_name = "<stdin>";
+	if (o->eval && strcmp(o->eval, "-")) {
+		s->in_fd = open(o->eval, O_RDONLY | O_CLOEXEC);
+		if (s->in_fd < 0) {
+			s->in_fd = 0;
+			log_error("cannot open the gold set %s: %s", o->eval, strerror(errno));
+			return EXIT_USAGE;
+		}
+		s->in_name = o->eval;
+	}
 	char err[1024];
-	struct cl_tpl tpl = {0};
-	if (mode != CL_EMBED &&
-	    cl_tpl_load(&tpl, mode, tun_str(a.tun, mode == CL_VERIFY ? "classify.prompt_verify"
-						: "classify.prompt_triage"), err, sizeof err)) {
+	if (s->mode != CL_EMBED &&
+	    cl_tpl_load(&s->tpl, s->mode, tun_str(a->tun, s->mode == CL_VERIFY
+						  ? "classify.prompt_verify"
+						  : "classify.prompt_triage"), err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	struct taxonomy *tax = tax_load(tax_path, err, sizeof err);
-	if (!tax) {
+	s->tax = tax_load(s->tax_path, err, sizeof err);
+	if (!s->tax) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	char tax_hex[17];
-	tax_hash_hex(tax, tax_hex);
+	tax_hash_hex(s->tax, s->tax_hex);
+	return 0;
+}
 
+/* Sizes the pool, logs the start line and, unless everything is offline,
+ * checks the server and its models. Returns 0 or an exit status. */
+static int start(struct app *a, struct setup *s)
+{
 	/* the server: not needed for the hash embedder in embed mode */
-	int offline = !strcmp(embed_model, "hash");
-	char *emb_name = offline ? xasprintf("hash-%d", dim) : xstrdup(embed_model);
-	struct cl_embedder emb = {
-		.model = embed_model,
-		.name = emb_name,
+	int offline = !strcmp(s->embed_model, "hash");
+	s->emb_name = offline ? xasprintf("hash-%d", s->dim) : xstrdup(s->embed_model);
+	s->emb = (struct cl_embedder){
+		.model = s->embed_model,
+		.name = s->emb_name,
 		.digest = "",
-		.hash_dim = offline ? dim : 0,
-		.batch = (size_t)batch,
+		.hash_dim = offline ? s->dim : 0,
+		.batch = (size_t)s->batch,
 	};
-	struct llmapp la = {0};
-	char emb_digest[64] = "";
-	const char *chat_digest = "";
 	char extra[512];
 	snprintf(extra, sizeof extra, "taxonomy=%s entries=%zu mode=%s threshold=%g top_k=%d "
-		 "embed_model=%s batch=%ld%s%s", tax_path, tax->n, cl_mode_name[mode], threshold,
-		 top_k, emb_name, batch, mode != CL_EMBED ? " prompt=" : "",
-		 mode != CL_EMBED ? tpl.path : "");
-	size_inflight(&a, batch, mode == CL_EMBED && offline);
-	if (mode == CL_EMBED && offline) {
-		app_size_pool(&a, cpu_count());
-		app_log_start(&a, "backend=none (hash embedder, offline) %s", extra);
-	} else {
-		llmapp_start(&a, &la, mode == CL_EMBED ? embed_model : model, "%s", extra);
-		if (mode == CL_EMBED) {
-			snprintf(emb_digest, sizeof emb_digest, "%s", la.digest);
-		} else {
-			chat_digest = la.digest;
-			if (!offline && llm_check_model(la.llm, embed_model, emb_digest,
-							sizeof emb_digest, err, sizeof err)) {
-				log_error("%s", err);
-				return EXIT_BACKEND;
-			}
-		}
-		emb.llm = la.llm;
-		emb.digest = emb_digest;
-		if (!offline && dim_set && !strcmp(llm_backend_name(la.llm), "openai"))
-			emb.dim_hint = dim;
-		else if (!offline && dim_set)
-			log_warn("classify.dim sets the size of hash vectors and OpenAI `dimensions`; "
-				 "Ollama models have their own size, %d is ignored", dim);
+		 "embed_model=%s batch=%ld%s%s", s->tax_path, s->tax->n, cl_mode_name[s->mode],
+		 s->threshold, s->top_k, s->emb_name, s->batch, s->mode != CL_EMBED ? " prompt=" : "",
+		 s->mode != CL_EMBED ? s->tpl.path : "");
+	size_inflight(a, s->batch, s->mode == CL_EMBED && offline);
+	if (s->mode == CL_EMBED && offline) {
+		app_size_pool(a, cpu_count());
+		app_log_start(a, "backend=none (hash embedder, offline) %s", extra);
+		return 0;
 	}
-	struct cl_tax_vectors tv;
+	llmapp_start(a, &s->la, s->mode == CL_EMBED ? s->embed_model : s->model, "%s", extra);
+	char err[1024];
+	if (s->mode == CL_EMBED) {
+		snprintf(s->emb_digest, sizeof s->emb_digest, "%s", s->la.digest);
+	} else if (!offline && llm_check_model(s->la.llm, s->embed_model, s->emb_digest,
+					       sizeof s->emb_digest, err, sizeof err)) {
+		log_error("%s", err);
+		return EXIT_BACKEND;
+	}
+	s->emb.llm = s->la.llm;
+	s->emb.digest = s->emb_digest;
+	if (!offline && s->dim_set && !strcmp(llm_backend_name(s->la.llm), "openai"))
+		s->emb.dim_hint = s->dim;
+	else if (!offline && s->dim_set)
+		log_warn("classify.dim sets the size of hash vectors and OpenAI `dimensions`; "
+			 "Ollama models have their own size, %d is ignored", s->dim);
+	return 0;
+}
+
+/* The taxonomy's vectors (cache + embedding) and the shortlist index. */
+static int build_index(struct app *a, struct setup *s)
+{
+	char err[1024];
 	double t0 = now_ms();
-	if (cl_tax_vectors(tax, &emb, cache_dir, offline ? cpu_count() : a.workers, &tv, err,
-			   sizeof err)) {
+	int workers = s->emb.hash_dim > 0 ? cpu_count() : a->workers;
+	if (cl_tax_vectors(s->tax, &s->emb, s->cache_dir, workers, &s->tv, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_BACKEND;
 	}
 	log_event("taxonomy: %zu entries, hash %s, %zu vectors from the cache, %zu embedded "
-		  "(%ld requests) in %.2fs, dim %d, cache %s", tax->n, tax_hex, tv.from_cache,
-		  tv.embedded, tv.requests, (now_ms() - t0) / 1000, tv.dim,
-		  tv.cache_path ? tv.cache_path : "none");
-	struct sl_index *ix = sl_index_new(tv.vec, tax->n, tv.dim);
+		  "(%ld requests) in %.2fs, dim %d, cache %s", s->tax->n, s->tax_hex,
+		  s->tv.from_cache, s->tv.embedded, s->tv.requests, (now_ms() - t0) / 1000, s->tv.dim,
+		  s->tv.cache_path ? s->tv.cache_path : "none");
+	s->ix = sl_index_new(s->tv.vec, s->tax->n, s->tv.dim);
+	return 0;
+}
 
+int main(int argc, char **argv)
+{
+	static const char *const sections[] = {"classify", "llm", NULL};
+	static struct setup s;
 	static struct cl_run run;
-	run.tax = tax;
-	memcpy(run.tax_hex, tax_hex, sizeof tax_hex);
-	run.ix = ix;
-	run.top_k = top_k;
-	run.field = field;
-	run.emb = &emb;
-	run.model_digest = chat_digest;
+	struct app a;
+	struct opts o = {0};
+	app_init(&a, "classify", sections, argc, argv, flags, on_flag, &o, usage);
+	int rc = configure(&a, &o, &s);
+	if (!rc)
+		rc = start(&a, &s);
+	if (!rc)
+		rc = build_index(&a, &s);
+	if (rc)
+		return early_exit(&a, &s, rc);
+
+	run.tax = s.tax;
+	memcpy(run.tax_hex, s.tax_hex, sizeof run.tax_hex);
+	run.ix = s.ix;
+	run.top_k = s.top_k;
+	run.field = s.field;
+	run.emb = &s.emb;
+	run.model_digest = s.la.digest;
 	run.force = o.force || o.eval;
+	run.where = s.in_name;
 	run.dec = (struct cl_decider){
-		.mode = mode,
-		.threshold = threshold,
+		.mode = s.mode,
+		.threshold = s.threshold,
 		.answer_attempts = (int)tun_int(a.tun, "classify.answer_attempts"),
 		.max_tokens = tun_int(a.tun, "classify.max_tokens"),
-		.model = model,
-		.llm = la.llm,
-		.tpl = &tpl,
-		.tax = tax,
+		.model = s.model,
+		.llm = s.la.llm,
+		.tpl = &s.tpl,
+		.tax = s.tax,
 	};
 	atomic_init(&run.embedded, 0);
 	atomic_init(&run.reused, 0);
 	if (o.eval)
-		run.ev = cl_eval_new(tax);
+		run.ev = cl_eval_new(s.tax);
 
-	int in_fd = 0;
-	const char *in_name = "<stdin>";
-	if (o.eval && strcmp(o.eval, "-")) {
-		in_fd = open(o.eval, O_RDONLY | O_CLOEXEC);
-		if (in_fd < 0) {
-			log_error("cannot open the gold set %s: %s", o.eval, strerror(errno));
-			return EXIT_USAGE;
-		}
-		in_name = o.eval;
-	}
-	run.where = in_name;
 	app_start_reporting(&a);
-	struct filter *f = filter_new(&a, (size_t)batch, cl_run_job, cl_run_emitted, NULL, &run);
-	filter_read_fd(f, in_fd, in_name);
+	struct filter *f = filter_new(&a, (size_t)s.batch, cl_run_job, cl_run_emitted, NULL, &run);
+	filter_read_fd(f, s.in_fd, s.in_name);
 	int code = filter_finish(f);
-	if (in_fd > 0)
-		close(in_fd);
 
 	struct buf st = {0};
-	for (int s = 0; s < CL_NSTATUS; s++)
-		buf_printf(&st, "%s%s %ld", s ? ", " : "", cl_status_name[s], run.status[s]);
+	for (int k = 0; k < CL_NSTATUS; k++)
+		buf_printf(&st, "%s%s %ld", k ? ", " : "", cl_status_name[k], run.status[k]);
 	log_event("classes: %s; item vectors: %ld embedded, %ld reused from the records", st.p,
 		  atomic_load(&run.embedded), atomic_load(&run.reused));
 	buf_free(&st);
-	if (la.llm)
-		llmapp_finish(&a, &la);
+	if (s.la.llm)
+		llmapp_finish(&a, &s.la);
 	if (run.ev) {
 		struct cl_eval_info info = {
-			.taxonomy_path = tax_path,
-			.taxonomy_hash = tax_hex,
-			.mode = cl_mode_name[mode],
-			.model = mode == CL_EMBED ? NULL : model,
-			.embed_model = emb_name,
-			.threshold = threshold,
-			.top_k = top_k,
+			.taxonomy_path = s.tax_path,
+			.taxonomy_hash = s.tax_hex,
+			.mode = cl_mode_name[s.mode],
+			.model = s.mode == CL_EMBED ? NULL : s.model,
+			.embed_model = s.emb_name,
+			.threshold = s.threshold,
+			.top_k = s.top_k,
 		};
 		if (cl_eval_report(run.ev, &info, o.json, 10, stdout)) {
 			log_error("cannot write the report: %s", strerror(errno));
@@ -281,15 +346,6 @@ int main(int argc, char **argv)
 		}
 		cl_eval_free(run.ev);
 	}
-	sl_index_free(ix);
-	cl_tax_vectors_free(&tv);
-	tax_free(tax);
-	cl_tpl_free(&tpl);
-	free(tax_path);
-	free(model);
-	free(embed_model);
-	free(emb_name);
-	free(field);
-	free(cache_dir);
+	setup_free(&s);
 	return code;
 }
