@@ -3,12 +3,7 @@
 #include "classify_embed.h"
 #include "classify_cache.h"
 #include "classify_shortlist.h"
-#if __has_include("embed_hash.h")
 #include "embed_hash.h"
-#else
-/* until embed_hash moves to common/: built in from embed's copy */
-#include "../embed/embed_hash.c"
-#endif
 #include "log.h"
 #include "pool.h"
 #include "util.h"
