@@ -1,6 +1,7 @@
 /* classify_embed: item and taxonomy embeddings (server or hash), the
  * reuse of a record's own embedding, and the cached taxonomy vectors. */
 #include "classify_embed.h"
+#include "app.h"
 #include "classify_cache.h"
 #include "classify_shortlist.h"
 #include "embed_hash.h"
@@ -146,7 +147,8 @@ static void tv_work(void *jp, int worker, void *ud)
 	(void)worker;
 	struct tv_job *j = jp;
 	struct tv_run *run = ud;
-	if (atomic_load(&run->failed))
+	/* after a failure or a stop signal the remaining batches are not sent */
+	if (atomic_load(&run->failed) || app_stop)
 		return;
 	const char **texts = xmalloc(j->n * sizeof *texts);
 	for (size_t i = 0; i < j->n; i++)
@@ -335,7 +337,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct cl_embedder *e, const 
 			snprintf(err, errlen, "cannot embed the taxonomy with %s (%zu of the %zu "
 				 "missing vectors embedded before the failure, cached for the next "
 				 "run): %s", e->name, embedded, nmiss,
-				 run->have_err ? r->message : "server failure");
+				 run->have_err ? r->message : app_stop ? "interrupted" : "server failure");
 			free(vec);
 			rc = -1;
 		} else {

@@ -49,9 +49,9 @@ struct cl_tax_vectors {
 /* Builds the vectors of every entry of t: reads the cache file of (t, e),
  * embeds the entries it lacks (workers requests at once), writes the cache
  * back when it changed. Cache trouble is logged and only costs time.
- * Returns 0, or -1 with a message in err when embedding failed (what was
- * embedded before the failure is still saved for the next run). Free out
- * with cl_tax_vectors_free. */
+ * Returns 0, or -1 with a message in err when embedding failed or a stop
+ * signal came (what was embedded before is still saved for the next run).
+ * Free out with cl_tax_vectors_free. */
 int cl_tax_vectors(const struct taxonomy *t, const struct cl_embedder *e, const char *cache_dir,
 		   int workers, struct cl_tax_vectors *out, char *err, size_t errlen);
 void cl_tax_vectors_free(struct cl_tax_vectors *v);

@@ -263,9 +263,13 @@ static int build_index(struct app *a, struct setup *s)
 {
 	char err[1024];
 	double t0 = now_ms();
-	int workers = s->emb.hash_dim > 0 ? cpu_count() : a->workers;
+	/* at most 16 batches wait for the client's concurrency limit, so that a
+	 * stop signal ends the first embedding of a big taxonomy soon */
+	int workers = s->emb.hash_dim > 0 ? cpu_count() : a->workers < 16 ? a->workers : 16;
 	if (cl_tax_vectors(s->tax, &s->emb, s->cache_dir, workers, &s->tv, err, sizeof err)) {
 		log_error("%s", err);
+		if (app_stop)
+			return app_stop == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
 		return EXIT_BACKEND;
 	}
 	log_event("taxonomy: %zu entries, hash %s, %zu vectors from the cache, %zu embedded "

@@ -387,6 +387,40 @@ test_man_examples() {
   t "man example: verify mode piped to jq (against the double)" test -s "${TMP}/ex4"
 }
 
+# A stop signal while a big taxonomy is embedded: exit 130, what was done
+# is cached, and the rerun embeds exactly the rest. (The checks hold
+# whenever the signal lands, so the test does not depend on timing.)
+test_interrupt() {
+  local i pid rc=0
+  for ((i = 0; i < 600; i++)); do
+    echo "{\"id\":\"e${i}\",\"label\":\"entry number ${i}\"}"
+  done >"${TMP}/big.ndjson"
+  config '{"latency_ms":50}'
+  # started directly, not through run(): the signal must reach classify
+  LANES_LOG_TIME=0 LANES_LLM_BASE_URL="${URL}" "${CLASSIFY}" -t "${TMP}/big.ndjson" --batch 8 \
+    --cache-dir "${TMP}/cache-int" </dev/null >/dev/null 2>"${TMP}/err-int" &
+  pid=$!
+  for ((i = 0; i < 200; i++)); do
+    grep -q "taxonomy: embedding" "${TMP}/err-int" && break
+    sleep 0.05
+  done
+  kill -INT "${pid}" 2>/dev/null || true
+  wait "${pid}" || rc=$?
+  config '{"latency_ms":0}'
+  t "SIGINT while embedding the taxonomy: exit 130 (or 0 if it had finished)" \
+    bash -c "[[ ${rc} == 130 || ${rc} == 0 ]]"
+  reset_stats
+  run -t "${TMP}/big.ndjson" --batch 8 --cache-dir "${TMP}/cache-int" </dev/null \
+    >/dev/null 2>"${TMP}/err-int2"
+  local cached embedded
+  cached="$(sed -n 's/.*entries, hash [0-9a-f]*, \([0-9]*\) vectors from the cache.*/\1/p' \
+    "${TMP}/err-int2")"
+  embedded="$(sed -n 's/.* vectors from the cache, \([0-9]*\) embedded.*/\1/p' "${TMP}/err-int2")"
+  t "the rerun embeds exactly what the first run had not cached (${cached} cached)" \
+    bash -c "[[ '${cached}' =~ ^[0-9]+$ ]] && (( ${cached} + ${embedded} == 600 )) &&
+      curl -sS --noproxy '*' '${URL}/_double/stats' | jq -e '.embed_inputs == ${embedded}'"
+}
+
 main() {
   trap cleanup EXIT
   TMP="$(mktemp -d)"
@@ -404,6 +438,7 @@ main() {
   test_startup
   test_openai
   test_eval
+  test_interrupt
   test_man_examples
   echo "${PASSED} passed, ${FAILED} failed"
   (( FAILED == 0 ))
