@@ -164,8 +164,9 @@ static void finish(struct cl_run *run, struct item *it, const struct sl_hit *hit
 	cl_class_json(&cls, run, d, hits, nhits);
 	rec_set(&with, r->line, r->len, "class", cls.p, cls.len);
 	int failed = d->status == CL_ERROR;
+	int attempts = d->answers > d->requests ? d->answers : d->requests;
 	rec_set_error(&out, with.p, with.len, "classify", failed ? d->code : NULL, d->message,
-		      d->answers > 0 ? d->answers : 1);
+		      attempts > 0 ? attempts : 1);
 	rec_emit(r, out.p, out.len);
 	if (failed) {
 		r->outcome = REC_FAILED;
@@ -207,7 +208,8 @@ void cl_run_job(struct job *job, int worker, void *ud)
 	const int dim = run->ix->dim;
 	const size_t d = (size_t)dim;
 	struct item *items = xcalloc(job->n + 1, sizeof *items);
-	float *q = xmalloc((job->n * d + 1) * sizeof *q);
+	/* zeroed: the rows of items whose embedding failed are searched too */
+	float *q = xcalloc(job->n * d + 1, sizeof *q);
 	const char **texts = xmalloc((job->n + 1) * sizeof *texts);
 	size_t *text_item = xmalloc((job->n + 1) * sizeof *text_item);
 	size_t rows = 0, ntexts = 0;
@@ -272,6 +274,8 @@ void cl_run_job(struct job *job, int worker, void *ud)
 			} else {
 				fail_item(it, res.code[0] ? res.code : "embed",
 					  "cannot embed the item: %s", res.message);
+				/* the job's retries are counted once, on its first
+				 * record; the attempts go to errors.classify */
 				it->d.answers = res.attempts;
 			}
 		}
@@ -284,11 +288,8 @@ void cl_run_job(struct job *job, int worker, void *ud)
 
 	int k = run->top_k;
 	struct sl_hit *hits = xmalloc((rows * (size_t)k + 1) * sizeof *hits);
-	if (rows) {
-		/* the rows of items that failed to embed are searched too (cheap)
-		 * and ignored */
+	if (rows)
 		sl_search(run->ix, q, rows, k, hits);
-	}
 	for (size_t i = 0; i < job->n; i++) {
 		struct item *it = &items[i];
 		if (it->r->outcome == REC_REJECTED || !it->r->json || it->r->outcome == REC_SKIPPED)
