@@ -1,6 +1,7 @@
 /* llm: HTTP client of Ollama and OpenAI-compatible servers: requests,
  * retries, rate limiting, adaptive concurrency, answer parsing. */
 #include "llm.h"
+#include "limit.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -92,22 +93,16 @@ void llm_config_free(struct llm_config *cfg)
 
 /* ---- the shared client ---- */
 
-#define RTT_ROUNDS 8
-
 struct llm {
 	struct llm_config cfg;
 	const char *tool;
 	struct lock *l;
 	/* concurrency */
-	int limit;
+	struct limit lim;     /* lim.value: requests allowed in flight */
+	int adaptive;
+	int debug_limit;      /* LANES_DEBUG_LIMIT: log every change */
 	int inflight;
 	int peak_inflight;
-	int slow_start;
-	double round_min[RTT_ROUNDS]; /* min RTT of recent rounds */
-	int round_idx;
-	double round_sum, round_lo;
-	int round_n, round_peak;
-	double last_decrease;
 	/* rate limiting */
 	double req_tokens, tok_tokens, last_refill, paused_until;
 	/* handles */
@@ -136,15 +131,10 @@ struct llm *llm_new(const struct llm_config *cfg, const char *tool)
 	c->cfg.keep_alive = xstrdup(cfg->keep_alive ? cfg->keep_alive : "");
 	c->tool = tool;
 	c->l = lock_new();
-	if (cfg->concurrency > 0) {
-		c->limit = cfg->concurrency;
-	} else {
-		c->limit = cfg->max_concurrency < 2 ? cfg->max_concurrency : 2;
-		c->slow_start = 1;
-	}
-	c->round_lo = HUGE_VAL;
-	for (int i = 0; i < RTT_ROUNDS; i++)
-		c->round_min[i] = HUGE_VAL;
+	c->adaptive = cfg->concurrency <= 0;
+	c->debug_limit = getenv("LANES_DEBUG_LIMIT") != NULL;
+	limit_init(&c->lim, c->adaptive ? 4 : cfg->concurrency,
+		   c->adaptive ? cfg->max_concurrency : cfg->concurrency);
 	c->last_refill = now_ms();
 	c->req_tokens = c->cfg.rpm > 0 ? fmax(1, (double)c->cfg.rpm / 60) : 0;
 	c->tok_tokens = c->cfg.tpm > 0 ? (double)c->cfg.tpm / 60 : 0;
@@ -174,98 +164,45 @@ const char *llm_backend_name(const struct llm *c)
 int llm_limit(struct llm *c)
 {
 	lock_take(c->l);
-	int n = c->limit;
+	int n = c->lim.value;
 	lock_give(c->l);
 	return n;
 }
 
-/* ---- adaptive concurrency (TCP Vegas, after Netflix concurrency-limits) ----
- * The limit grows while the latency stays at its no-load floor and shrinks
- * when requests start to queue at the server (latency rises) or the server
- * refuses them (429/503). The estimated queue is limit * (1 - min/avg). */
-
-static double min_rtt(const struct llm *c)
-{
-	double m = HUGE_VAL;
-	for (int i = 0; i < RTT_ROUNDS; i++)
-		m = fmin(m, c->round_min[i]);
-	return fmin(m, c->round_lo);
-}
+/* ---- concurrency: requests wait for a slot under the limit, which
+ * common/limit.c adapts to the server unless it is fixed ---- */
 
 static void slot_acquire(struct llm *c)
 {
 	lock_take(c->l);
-	while (c->inflight >= c->limit)
+	while (c->inflight >= c->lim.value)
 		lock_wait(c->l);
 	c->inflight++;
 	if (c->inflight > c->peak_inflight)
 		c->peak_inflight = c->inflight;
-	if (c->inflight > c->round_peak)
-		c->round_peak = c->inflight;
+	if (c->adaptive)
+		limit_sent(&c->lim, now_ms(), c->inflight);
 	lock_give(c->l);
-}
-
-static void adapt(struct llm *c, double rtt, int overload)
-{
-	int max = c->cfg.max_concurrency;
-	double now = now_ms();
-	if (overload) {
-		/* one decrease per round trip, however many requests saw it */
-		if (now - c->last_decrease > fmin(min_rtt(c), 1000)) {
-			c->limit = c->limit * 3 / 4;
-			if (c->limit < 1)
-				c->limit = 1;
-			c->last_decrease = now;
-			c->slow_start = 0;
-		}
-		c->round_n = 0;
-		c->round_sum = 0;
-		c->round_peak = c->inflight;
-		return;
-	}
-	c->round_sum += rtt;
-	c->round_n++;
-	if (rtt < c->round_lo)
-		c->round_lo = rtt;
-	if (c->round_n < (c->limit > 4 ? c->limit : 4))
-		return;
-	double avg = c->round_sum / c->round_n;
-	double base = min_rtt(c);
-	double queue = avg > 0 ? c->limit * (1 - base / avg) : 0;
-	double alpha = fmax(1.0, 0.1 * c->limit);
-	double beta = fmax(2.5, 0.25 * c->limit);
-	int used = c->round_peak >= c->limit; /* was the limit the constraint? */
-	if (queue <= alpha && used) {
-		if (c->slow_start)
-			c->limit *= 2;
-		else
-			c->limit += 1;
-	} else if (queue > beta) {
-		c->slow_start = 0;
-		c->limit -= 1;
-	} else if (queue > alpha) {
-		c->slow_start = 0;
-	}
-	if (c->limit > max)
-		c->limit = max;
-	if (c->limit < 1)
-		c->limit = 1;
-	c->round_min[c->round_idx] = c->round_lo;
-	c->round_idx = (c->round_idx + 1) % RTT_ROUNDS;
-	c->round_lo = HUGE_VAL;
-	c->round_n = 0;
-	c->round_sum = 0;
-	c->round_peak = c->inflight;
 }
 
 static void slot_release(struct llm *c, double rtt, int overload, int measured)
 {
 	lock_take(c->l);
 	c->inflight--;
-	if (measured) {
+	if (measured)
 		c->lat_ewma = c->lat_ewma > 0 ? 0.9 * c->lat_ewma + 0.1 * rtt : rtt;
-		if (c->cfg.concurrency == 0)
-			adapt(c, rtt, overload);
+	if (c->adaptive) {
+		/* a refused connection or a transport error says nothing about
+		 * the server's capacity */
+		int before = c->lim.value;
+		if (measured)
+			limit_done(&c->lim, now_ms(), rtt, overload, c->inflight);
+		else
+			limit_sent(&c->lim, now_ms(), c->inflight);
+		if (c->lim.value != before && c->debug_limit)
+			log_event("llm: limit %d -> %d (round %ld, accepted level %d at %.1f req/s%s)",
+				  before, c->lim.value, c->lim.rounds, c->lim.base_value,
+				  c->lim.base_x * 1000, overload ? ", server overloaded" : "");
 	}
 	lock_broadcast(c->l);
 	lock_give(c->l);
@@ -1069,7 +1006,7 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 void llm_progress(struct llm *c, char *out, size_t outlen)
 {
 	lock_take(c->l);
-	int inflight = c->inflight, limit = c->limit;
+	int inflight = c->inflight, limit = c->lim.value;
 	double lat = c->lat_ewma;
 	lock_give(c->l);
 	double secs = (now_ms() - c->started) / 1000;
@@ -1086,7 +1023,7 @@ void llm_totals(struct llm *c, struct llm_totals *t)
 	t->connections = atomic_load(&c->connections);
 	t->failures = atomic_load(&c->failures);
 	lock_take(c->l);
-	t->limit = c->limit;
+	t->limit = c->lim.value;
 	t->peak_inflight = c->peak_inflight;
 	lock_give(c->l);
 }

@@ -1,0 +1,50 @@
+/* limit: the adaptive concurrency limit of the LLM client. It keeps the
+ * server's parallel lanes full without flooding its queue by climbing on
+ * measured throughput: start small, double while throughput doubles (slow
+ * start), then probe a step up or down now and then and keep a step only if
+ * it pays (up: at least 35% of the proportional gain; down: less than 35%
+ * of the proportional loss). 429/503 cut the limit by a quarter at once.
+ * Throughput is estimated with Little's law, mean requests in flight over
+ * the mean latency of a round, so bursty completions do not read as
+ * changes of rate; rounds grow with the limit to average out latencies of
+ * very different lengths (real models).
+ * Not thread safe: the caller serialises calls (llm.c holds its lock).
+ * Clock-free: times are passed in, so tests drive it with a simulated
+ * server. */
+#ifndef LANES_LIMIT_H
+#define LANES_LIMIT_H
+
+#define LIMIT_SAMPLES 512
+
+struct limit {
+	int value;       /* requests allowed in flight */
+	int min, max;
+	int steady;      /* 0 during slow start */
+	int warm;        /* completions to skip after a change */
+	/* the current round */
+	int n;
+	double rtt[LIMIT_SAMPLES];
+	double t_start, t_last, area;
+	int inflight;    /* as last reported */
+	int started;     /* an event has set the clock origin */
+	int demand;      /* the limit was reached this round */
+	/* the accepted level and its throughput */
+	int base_value;
+	double base_x;
+	int probing;     /* +1 up, -1 down, 0 none */
+	int next_dir;
+	int hold;        /* rounds before the next probe */
+	int hold_len;    /* grows while probes are refused */
+	int ceiling;     /* after a 429/503, no probe up to it for a while */
+	int ceiling_rounds;
+	long rounds;
+};
+
+void limit_init(struct limit *l, int start, int max);
+/* A request was sent at now (ms); inflight counts it. */
+void limit_sent(struct limit *l, double now, int inflight);
+/* A request sent rtt ms ago finished at now; inflight no longer counts it.
+ * overload: the server answered 429 or 503. */
+void limit_done(struct limit *l, double now, double rtt, int overload, int inflight);
+
+#endif
