@@ -74,8 +74,11 @@ static void emit(void *jp, void *ud)
 			atomic_fetch_add(&a->st.retried, r->retries);
 			if (r->out.len && !a->output_closed) {
 				long lines = 0;
-				for (size_t k = 0; k < r->out.len; k++)
-					lines += r->out.p[k] == '\n';
+				const char *q = r->out.p, *end = r->out.p + r->out.len;
+				while ((q = memchr(q, '\n', (size_t)(end - q)))) {
+					lines++;
+					q++;
+				}
 				/* the buffer already holds whole lines with their '\n' */
 				if (ndjson_write(f->w, r->out.p, r->out.len - 1) == 0)
 					atomic_fetch_add(&a->st.written, lines);

@@ -148,3 +148,36 @@ void rec_del(struct buf *out, const char *s, size_t n, const char *key)
 	buf_append(out, s, a);
 	buf_append(out, s + b, n - b);
 }
+
+void rec_members_except(struct buf *out, const char *s, size_t n,
+			const char *const *keys, size_t nkeys)
+{
+	size_t i = skip_ws(s, 0, n);
+	if (i >= n || s[i] != '{')
+		return;
+	i = skip_ws(s, i + 1, n);
+	int first = 1;
+	while (i < n && s[i] == '"') {
+		size_t ks = i;
+		size_t ke = skip_string(s, i, n);
+		i = skip_ws(s, ke, n);
+		if (i < n && s[i] == ':')
+			i++;
+		i = skip_ws(s, i, n);
+		size_t ve = skip_value(s, i, n);
+		int skip = 0;
+		for (size_t k = 0; k < nkeys && !skip; k++) {
+			size_t kl = strlen(keys[k]);
+			skip = ke - ks == kl + 2 && memcmp(s + ks + 1, keys[k], kl) == 0;
+		}
+		if (!skip) {
+			if (!first)
+				buf_putc(out, ',');
+			buf_append(out, s + ks, ve - ks);
+			first = 0;
+		}
+		i = skip_ws(s, ve, n);
+		if (i < n && s[i] == ',')
+			i = skip_ws(s, i + 1, n);
+	}
+}

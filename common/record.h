@@ -19,6 +19,11 @@ int rec_find(const char *json, size_t len, const char *key, size_t *mstart,
  * replaced where it stands, else appended at the end. out is reset first. */
 void rec_set(struct buf *out, const char *json, size_t len, const char *key,
 	     const char *val, size_t vlen);
+/* Appends to out the top-level members of the record whose keys are not in
+ * keys[0..nkeys), as raw text joined by commas, without the braces: the
+ * fields to copy into a derived record. One pass. */
+void rec_members_except(struct buf *out, const char *json, size_t len,
+			const char *const *keys, size_t nkeys);
 /* Writes into out the record without `key` (unchanged copy if absent). */
 void rec_del(struct buf *out, const char *json, size_t len, const char *key);
 

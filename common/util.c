@@ -115,18 +115,41 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Nonzero when one of the 8 bytes of w needs escaping in a JSON string: a
+ * control byte, '"' or '\\' (bit tricks from Sean Anderson's "Bit Twiddling
+ * Hacks": haszero and hasless). */
+static int word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+	uint64_t ctl = (w - ones * 0x20) & ~w;
+	uint64_t zq = (quote - ones) & ~quote;
+	uint64_t zb = (bslash - ones) & ~bslash;
+	return ((ctl | zq | zb) & highs) != 0;
+}
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	buf_reserve(b, n + 2);
 	buf_putc(b, '"');
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	size_t run = 0, i = 0;
+	while (i < n) {
+		/* skip 8 plain bytes at a time */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (word_needs_escape(w))
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		unsigned char c = (unsigned char)s[i++];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		buf_append(b, s + run, i - run);
-		run = i + 1;
+		buf_append(b, s + run, i - 1 - run);
+		run = i;
 		switch (c) {
 		case '"': buf_puts(b, "\\\""); break;
 		case '\\': buf_puts(b, "\\\\"); break;

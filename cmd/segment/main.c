@@ -130,31 +130,12 @@ static int on_segment(const struct seg_span *s, void *ud)
  * as raw JSON text without the braces. */
 static void other_members(struct buf *out, const char *line, size_t len, const char *field)
 {
-	struct buf a = {0}, b = {0};
-	buf_append(&a, line, len);
-	rec_del(&b, a.p, a.len, field);
-	for (size_t i = 0; i < ARRAY_LEN(owned); i++) {
-		rec_del(&a, b.p, b.len, owned[i]);
-		struct buf t = a;
-		a = b;
-		b = t;
-	}
-	/* b holds the object; strip the braces and surrounding space */
-	size_t s = 0, e = b.len;
-	while (s < e && b.p[s] != '{')
-		s++;
-	while (e > s && b.p[e - 1] != '}')
-		e--;
-	s++, e--;
-	while (s < e && strchr(" \t\r\n", b.p[s]))
-		s++;
-	while (e > s && strchr(" \t\r\n", b.p[e - 1]))
-		e--;
+	const char *skip[ARRAY_LEN(owned) + 1];
+	for (size_t i = 0; i < ARRAY_LEN(owned); i++)
+		skip[i] = owned[i];
+	skip[ARRAY_LEN(owned)] = field;
 	buf_reset(out);
-	if (e > s)
-		buf_append(out, b.p + s, e - s);
-	buf_free(&a);
-	buf_free(&b);
+	rec_members_except(out, line, len, skip, ARRAY_LEN(skip));
 }
 
 /* The document id's hash travels to the writer in r->extra. */

@@ -1,0 +1,75 @@
+/* Unit tests of common/util.c: JSON string escaping (against a byte-by-byte
+ * reference), UTF-8 checks, strict number parsing, FNV-1a. */
+#include "t.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+static void reference_json_str(struct buf *b, const unsigned char *s, size_t n)
+{
+	buf_putc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		if (c == '"')
+			buf_puts(b, "\\\"");
+		else if (c == '\\')
+			buf_puts(b, "\\\\");
+		else if (c == '\n')
+			buf_puts(b, "\\n");
+		else if (c == '\r')
+			buf_puts(b, "\\r");
+		else if (c == '\t')
+			buf_puts(b, "\\t");
+		else if (c == '\b')
+			buf_puts(b, "\\b");
+		else if (c == '\f')
+			buf_puts(b, "\\f");
+		else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_putc(b, (char)c);
+	}
+	buf_putc(b, '"');
+}
+
+int main(void)
+{
+	struct buf a = {0}, b = {0};
+	buf_json_str(&a, "a\"b\\c\nd\x01" "e", 9);
+	T_EQ_STR(a.p, "\"a\\\"b\\\\c\\nd\\u0001e\"", "escapes");
+	unsigned seed = 1;
+	int same = 1;
+	unsigned char s[300];
+	for (int round = 0; round < 20000 && same; round++) {
+		size_t n = (size_t)(rand_r(&seed) % 300);
+		for (size_t i = 0; i < n; i++) {
+			int r = rand_r(&seed) % 100;
+			s[i] = r < 80 ? (unsigned char)('a' + r % 26)
+			       : r < 85 ? '"' : r < 90 ? '\\' : r < 95 ? (unsigned char)(rand_r(&seed) % 32)
+			       : (unsigned char)(128 + rand_r(&seed) % 128);
+		}
+		buf_reset(&a);
+		buf_reset(&b);
+		buf_json_str(&a, (const char *)s, n);
+		reference_json_str(&b, s, n);
+		same = a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+	}
+	T_OK(same, "word-at-a-time escaping equals the byte-by-byte reference on random strings");
+	buf_free(&a);
+	buf_free(&b);
+
+	T_EQ_INT(utf8_check("h\xc3\xa9llo", 6), -1, "valid UTF-8");
+	T_EQ_INT(utf8_check("ab\xc3", 3), 2, "truncated sequence");
+	T_EQ_INT(utf8_check("\xc0\x80", 2), 0, "overlong refused");
+	T_EQ_INT(utf8_check("\xed\xa0\x80", 3), 0, "surrogate refused");
+	T_EQ_INT(utf8_check("\xf4\x90\x80\x80", 4), 0, "above U+10FFFF refused");
+	T_EQ_INT(utf8_floor("ab\xe2\x82", 4), 2, "floor drops a partial code point");
+	T_EQ_INT(utf8_floor("ab\xe2\x82\xac", 5), 5, "floor keeps a whole one");
+	long v;
+	T_EQ_INT(parse_long("42", 0, 100, &v), 0, "parse_long");
+	T_EQ_INT(parse_long("42x", 0, 100, &v), -1, "parse_long trailing text");
+	T_EQ_INT(parse_long("101", 0, 100, &v), -1, "parse_long range");
+	T_EQ_INT(parse_long("", 0, 100, &v), -1, "parse_long empty");
+	T_OK(fnv64(FNV64_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL, "FNV-1a 64 of \"a\"");
+	return t_done();
+}
