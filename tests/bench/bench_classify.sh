@@ -9,7 +9,8 @@
 # every core, NumPy on 1 thread and with its default threads, the top-1
 # agreement of the two, the whole tool on item texts (hash embedder, 1 and
 # all workers), and the taxonomy cache (first run against rerun).
-# Target: the kernel on 1 thread at least as fast as NumPy on 1 thread.
+# Every figure is the best of LANES_BENCH_RUNS (3) runs. Target: the
+# kernel on 1 thread at least as fast as NumPy on 1 thread.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -22,7 +23,7 @@ readonly TEXTS="${LANES_BENCH_CLASSIFY_TEXTS:-20000}"
 readonly DIM=768
 readonly TOP_K=5
 readonly BATCH=32
-readonly NUMPY_SECONDS=5
+readonly NUMPY_SECONDS=3
 LANES_BUILD="${LANES_BUILD:-${REPO_DIR}/build}"
 PY=""
 
@@ -65,6 +66,21 @@ agreement() {
        END { printf "%.2f", m ? 100 * s / m : 0 }' "$1" "$2"
 }
 
+# best_rate CMD...: runs CMD (which prints "... items_per_s=R ...")
+# BENCH_RUNS times and prints the line of the fastest run.
+best_rate() {
+  local i line best="" best_r=0 r
+  for (( i = 0; i < BENCH_RUNS; i++ )); do
+    line="$("$@")" || return 1
+    r="$(field items_per_s "${line}")"
+    if [[ -z "${best}" ]] || awk -v a="${r}" -v b="${best_r}" 'BEGIN { exit !(a > b) }'; then
+      best="${line}"
+      best_r="${r}"
+    fi
+  done
+  echo "${best}"
+}
+
 # Times classify over the item texts with the given workers; prints items/s.
 tool_rate() {
   local workers="$1"
@@ -100,15 +116,15 @@ main() {
   cache="$(ls "${BENCH_TMP}"/cache/classify-*.vec)"
 
   local one all np1 npn
-  one="$("${BENCH_TMP}/bench_shortlist" "${cache}" "hash-${DIM}" "${BENCH_TMP}/items.f32" \
-    "${TOP_K}" 1 "${BATCH}" "${BENCH_TMP}/top1.lanes")"
-  all="$("${BENCH_TMP}/bench_shortlist" "${cache}" "hash-${DIM}" "${BENCH_TMP}/items.f32" \
-    "${TOP_K}" "${cores}" "${BATCH}" "${BENCH_TMP}/top1.lanes")"
+  one="$(best_rate "${BENCH_TMP}/bench_shortlist" "${cache}" "hash-${DIM}" \
+    "${BENCH_TMP}/items.f32" "${TOP_K}" 1 "${BATCH}" "${BENCH_TMP}/top1.lanes")"
+  all="$(best_rate "${BENCH_TMP}/bench_shortlist" "${cache}" "hash-${DIM}" \
+    "${BENCH_TMP}/items.f32" "${TOP_K}" "${cores}" "${BATCH}" "${BENCH_TMP}/top1.lanes")"
   np1="$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 BLIS_NUM_THREADS=1 \
-    "${PY}" "${BENCH_DIR}/bench_classify.py" numpy "${cache}" "${BENCH_TMP}/items.f32" \
-    "${TOP_K}" "${NUMPY_SECONDS}" "${BENCH_TMP}/top1.numpy")"
-  npn="$("${PY}" "${BENCH_DIR}/bench_classify.py" numpy "${cache}" "${BENCH_TMP}/items.f32" \
-    "${TOP_K}" "${NUMPY_SECONDS}" "${BENCH_TMP}/top1.numpy")"
+    best_rate "${PY}" "${BENCH_DIR}/bench_classify.py" numpy "${cache}" \
+    "${BENCH_TMP}/items.f32" "${TOP_K}" "${NUMPY_SECONDS}" "${BENCH_TMP}/top1.numpy")"
+  npn="$(best_rate "${PY}" "${BENCH_DIR}/bench_classify.py" numpy "${cache}" \
+    "${BENCH_TMP}/items.f32" "${TOP_K}" "${NUMPY_SECONDS}" "${BENCH_TMP}/top1.numpy")"
 
   local r1 rn rp1 rpn agree t1 tn blas
   r1="$(field items_per_s "${one}")"
