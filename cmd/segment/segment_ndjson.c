@@ -1,0 +1,99 @@
+/* segment_ndjson: documents that come as NDJSON lines: checked, split and
+ * rendered in a worker; duplicate ids refused by the writer, in order. */
+#include "record.h"
+#include "segment_out.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Fields segment writes itself; the document's own copies are not passed on. */
+static const char *const owned[] = {"id", "doc", "seq", "start", "end", "t0", "t1", "speaker"};
+
+struct emit_ctx {
+	struct rec *r;
+	const char *doc;
+	size_t doc_len;
+	struct buf extra;
+	long seq;
+};
+
+static int on_segment(const struct seg_span *s, void *ud)
+{
+	struct emit_ctx *c = ud;
+	seg_render(&c->r->out, c->doc, c->doc_len, c->seq++, s, c->extra.p, c->extra.len);
+	return 0;
+}
+
+static void split_doc(struct rec *r, const struct seg_cfg *cfg, const char *doc,
+		      const char *text, size_t len)
+{
+	/* the id's hash travels to the writer, which checks for duplicates */
+	uint64_t *h = xmalloc(sizeof *h);
+	*h = fnv64(FNV64_INIT, doc, strlen(doc));
+	r->extra = h;
+
+	struct seg_opts o = cfg->opts;
+	if (o.format == SEG_AUTO)
+		o.format = seg_detect(NULL, text, len);
+	const char *skip[ARRAY_LEN(owned) + 1];
+	memcpy(skip, owned, sizeof owned);
+	skip[ARRAY_LEN(owned)] = cfg->field;
+	struct emit_ctx c = {.r = r, .doc = doc, .doc_len = strlen(doc)};
+	rec_members_except(&c.extra, r->line, r->len, skip, ARRAY_LEN(skip));
+	char err[256];
+	if (seg_split(text, len, &o, on_segment, &c, err, sizeof err)) {
+		buf_reset(&r->out);
+		rec_fail(r, "segment", "bad_document", err, 1);
+	} else {
+		r->outcome = REC_OK;
+	}
+	buf_free(&c.extra);
+}
+
+void seg_ndjson_work(struct job *job, int worker, void *ud)
+{
+	(void)worker;
+	struct seg_ndjson *sn = ud;
+	const struct seg_cfg *cfg = sn->cfg;
+	for (size_t i = 0; i < job->n; i++) {
+		struct rec *r = &job->recs[i];
+		if (r->outcome == REC_REJECTED)
+			continue;
+		cJSON *id = cJSON_GetObjectItemCaseSensitive(r->json, "id");
+		cJSON *text = cJSON_GetObjectItemCaseSensitive(r->json, cfg->field);
+		if (!cJSON_IsString(id) || !*id->valuestring) {
+			rec_fail(r, "segment", "no_id", "document has no \"id\" string", 1);
+			continue;
+		}
+		if (!cJSON_IsString(text)) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "document has no \"%s\" string", cfg->field);
+			rec_fail(r, "segment", "no_text", msg, 1);
+			continue;
+		}
+		/* cJSON strings end at the first NUL: an escaped \u0000 would
+		 * silently cut the text, so it is refused */
+		size_t vs, ve;
+		if (rec_find(r->line, r->len, cfg->field, NULL, NULL, &vs, &ve) &&
+		    memmem(r->line + vs, ve - vs, "\\u0000", 6)) {
+			rec_fail(r, "segment", "bad_document", "NUL character (\\u0000) in the text", 1);
+			continue;
+		}
+		split_doc(r, cfg, id->valuestring, text->valuestring, strlen(text->valuestring));
+	}
+}
+
+void seg_ndjson_emitted(struct rec *r, void *ud)
+{
+	struct seg_ndjson *sn = ud;
+	uint64_t *h = r->extra;
+	if (!h)
+		return;
+	r->extra = NULL;
+	if (r->outcome == REC_OK && idset_add(&sn->seen, *h)) {
+		buf_reset(&r->out);
+		rec_fail(r, "segment", "duplicate_id",
+			 "a document with this id came earlier in the input", 1);
+	}
+	free(h);
+}
