@@ -201,6 +201,57 @@ static void fail_item(struct item *it, const char *code, const char *fmt, ...)
 	it->todo = 0;
 }
 
+/* Whether the server refused a request as a whole for its content (a
+ * text over the context, too many tokens), so that smaller parts may pass. */
+static int refused(const struct llm_result *res)
+{
+	return res->status == LLM_FATAL &&
+	       (res->http_status == 400 || res->http_status == 413 || res->http_status == 422);
+}
+
+/* Embeds the n texts (of items[which[i]]) into their rows of q. A request
+ * refused as a whole is split in halves until the culprit stands alone, so
+ * that the other items still get their vectors; items left without one
+ * fail. */
+static void embed_items(struct cl_run *run, struct item *items, const size_t *which,
+			const char **texts, size_t n, float *q, long *requests)
+{
+	const int dim = run->ix->dim;
+	const size_t d = (size_t)dim;
+	int got_dim = 0;
+	struct llm_result res;
+	float *v = cl_embed(run->emb, texts, n, &got_dim, &res, requests);
+	if (!v && n > 1 && refused(&res)) {
+		size_t half = n / 2;
+		embed_items(run, items, which, texts, half, q, requests);
+		embed_items(run, items, which + half, texts + half, n - half, q, requests);
+		return;
+	}
+	if (v && got_dim != dim) {
+		snprintf(res.code, sizeof res.code, "bad_dim");
+		snprintf(res.message, sizeof res.message,
+			 "%s answered vectors of %d numbers, the taxonomy vectors have %d "
+			 "(a changed model? remove the cached vectors)", run->emb->name, got_dim, dim);
+		free(v);
+		v = NULL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct item *it = &items[which[k]];
+		if (v) {
+			memcpy(q + (size_t)it->row * d, v + k * d, d * sizeof *q);
+		} else {
+			fail_item(it, res.code[0] ? res.code : "embed", "cannot embed the item: %s",
+				  res.message);
+			/* the job's retries are counted once, on its first record;
+			 * the attempts go to errors.classify */
+			it->d.answers = res.attempts;
+		}
+	}
+	if (v)
+		atomic_fetch_add(&run->embedded, (long)n);
+	free(v);
+}
+
 void cl_run_job(struct job *job, int worker, void *ud)
 {
 	(void)worker;
@@ -254,36 +305,10 @@ void cl_run_job(struct job *job, int worker, void *ud)
 	}
 
 	if (ntexts) {
-		int got_dim = 0;
-		struct llm_result res;
 		long requests = 0;
-		float *v = cl_embed(run->emb, texts, ntexts, &got_dim, &res, &requests);
-		if (v && got_dim != dim) {
-			snprintf(res.code, sizeof res.code, "bad_dim");
-			snprintf(res.message, sizeof res.message,
-				 "%s answered vectors of %d numbers, the taxonomy vectors have %d "
-				 "(a changed model? remove the cached vectors)", run->emb->name,
-				 got_dim, dim);
-			free(v);
-			v = NULL;
-		}
-		for (size_t k = 0; k < ntexts; k++) {
-			struct item *it = &items[text_item[k]];
-			if (v) {
-				memcpy(q + (size_t)it->row * d, v + k * d, d * sizeof *q);
-			} else {
-				fail_item(it, res.code[0] ? res.code : "embed",
-					  "cannot embed the item: %s", res.message);
-				/* the job's retries are counted once, on its first
-				 * record; the attempts go to errors.classify */
-				it->d.answers = res.attempts;
-			}
-		}
-		if (v)
-			atomic_fetch_add(&run->embedded, (long)ntexts);
+		embed_items(run, items, text_item, texts, ntexts, q, &requests);
 		if (requests > 1)
 			job->recs[text_item[0]].retries += (int)(requests - 1);
-		free(v);
 	}
 
 	int k = run->top_k;

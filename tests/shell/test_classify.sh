@@ -177,6 +177,33 @@ test_items() {
     bash -c "diff <(jq -c .class '${TMP}/out') <(jq -c .class '${TMP}/out2')"
   t "stderr counts them as reused" grep_q "0 embedded, 3 reused from the records" \
     "${TMP}/err2"
+
+  local i
+  for ((i = 0; i < 5; i++)); do
+    echo "{\"id\":${i},\"text\":\"item number ${i}\"}"
+  done >"${TMP}/five.ndjson"
+  config '{"max_batch":2}'
+  reset_stats
+  run -t "${TMP}/tax.yaml" --threshold -1 <"${TMP}/five.ndjson" >"${TMP}/out3" 2>/dev/null
+  config '{"max_batch":0}'
+  t "a batch the server refuses (400) is split until it passes: every item classified" \
+    bash -c "jq -e -s 'length == 5 and all(.[]; .class.status == \"matched\")' \
+      '${TMP}/out3' >/dev/null && curl -sS --noproxy '*' '${URL}/_double/stats' |
+      jq -e '.by_status[\"400\"] == 2 and .embed_inputs == 5'"
+
+  {
+    echo '{"id":"short","text":"programmer"}'
+    printf '{"id":"long","text":"%s"}\n' "$(head -c 40000 /dev/zero | tr '\0' 'x')"
+    echo '{"id":"other","text":"nurse"}'
+  } >"${TMP}/long.ndjson"
+  local rc=0
+  LANES_LLM_BASE_URL="${URL}/v1" run -t "${TMP}/tax.yaml" -e text-embedding-3-small \
+    --threshold -1 <"${TMP}/long.ndjson" >"${TMP}/out4" 2>/dev/null || rc=$?
+  t "a text over the model's limit fails alone (http_400), the others pass" \
+    lines_are "${TMP}/out4" '[.id, .class.status, .errors.classify.code]' \
+    '["short","matched",null]
+["long","error","http_400"]
+["other","matched",null]'
 }
 
 # A verify or triage run over items with scripted answers.
@@ -264,8 +291,9 @@ test_faults() {
   config '{"fault_rate":0.3,"faults":"429,500,503,drop,truncate","retry_after":0}'
   reset_stats
   local rc=0
-  run -t "${TMP}/tax.yaml" -m verify --threshold -1 --batch 7 <"${TMP}/many.ndjson" \
-    >"${TMP}/out" 2>"${TMP}/err" || rc=$?
+  # 12 attempts: all of one call's failing (0.3^12) never happens in practice
+  LANES_LLM_MAX_ATTEMPTS=12 run -t "${TMP}/tax.yaml" -m verify --threshold -1 --batch 7 \
+    <"${TMP}/many.ndjson" >"${TMP}/out" 2>"${TMP}/err" || rc=$?
   config '{"fault_rate":0}'
   t "30% faults on every request: retried, every record llm_yes, in input order" \
     bash -c "[[ ${rc} == 0 ]] && jq -c .id '${TMP}/out' | tr '\n' ' ' |
