@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# ingest.sh: takes documents to a populated store. Steps: segment (files into
+# segments), mine (facts, with an LLM), embed (vectors), classify (onto a
+# taxonomy), each read from the store's pending records and written back
+# with `store put`, so a rerun sends nothing that is already done and a run
+# that died at a step resumes at that step. Cron-grade: one run at a time
+# (flock), a health report at the end, non-zero exit if a step failed.
+# See lanes(7).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+readonly PROG="ingest"
+readonly ALL_STEPS="segment,mine,embed,classify"
+readonly DOC_EXTENSIONS="txt text md markdown mdown mkd srt vtt"
+readonly DEFAULT_LLM_URL="http://127.0.0.1:11434"
+# shellcheck source=pipelines/lib.sh
+source "${SCRIPT_DIR}/lib.sh"
+
+TUNABLES=""
+DB=""
+TAXONOMY=""
+STEPS="${ALL_STEPS}"
+DRY_RUN=0
+PRINT_CONFIG=0
+BACKUP=0
+BACKUP_FILE=""
+LOCK=""
+OFFLINE=0
+RUN_DIR=""
+declare -a FILES=()
+declare -a STEP_LINES=()
+declare -a FAILED_STEPS=()
+
+usage() {
+  cat <<USAGE
+Usage: ingest.sh [options] FILE|DIR...
+Segments documents (text, Markdown, SRT, WebVTT; DIRs are searched for
+*.txt *.md *.srt *.vtt ...), mines, embeds and classifies the segments, and
+keeps everything in the store. Each step works on what the store says is
+pending, so reruns redo nothing and an interrupted run resumes.
+
+Options:
+  --tunables FILE   settings (default: \$LANES_TUNABLES or ${SCRIPT_DIR}/tunables.yaml)
+  --db FILE         the store (default: store.db of the tunables)
+  --taxonomy FILE   classify onto this taxonomy (default: classify.taxonomy)
+  --steps LIST      steps to run, from ${ALL_STEPS} (default: all)
+  --backup          online backup of the store before the run (to DB.backup)
+  --backup-to FILE  the same, to FILE
+  --lock FILE       lock file (default: DB.lock); a run finding it taken exits 0
+  --dry-run         show what would run and how much is pending; change nothing
+  --print-config    show the effective settings of every step and exit
+  -h, --help        this help
+Exit status: 0 all steps ok; 1 a step failed (see the health report);
+2 usage error; 130/143 interrupted.
+USAGE
+}
+
+parse_args() {
+  while (($#)); do
+    case "$1" in
+      --tunables) TUNABLES="${2:?--tunables needs a file}"; shift 2 ;;
+      --db) DB="${2:?--db needs a file}"; shift 2 ;;
+      --taxonomy) TAXONOMY="${2:?--taxonomy needs a file}"; shift 2 ;;
+      --steps) STEPS="${2:?--steps needs a list}"; shift 2 ;;
+      --backup) BACKUP=1; shift ;;
+      --backup-to) BACKUP=1; BACKUP_FILE="${2:?--backup-to needs a file}"; shift 2 ;;
+      --lock) LOCK="${2:?--lock needs a file}"; shift 2 ;;
+      --dry-run) DRY_RUN=1; shift ;;
+      --print-config) PRINT_CONFIG=1; shift ;;
+      -h | --help) usage; exit 0 ;;
+      --) shift; FILES+=("$@"); break ;;
+      -*) err "unknown option '$1' (try --help)"; exit 2 ;;
+      *) FILES+=("$1"); shift ;;
+    esac
+  done
+  local s
+  for s in ${STEPS//,/ }; do
+    case ",${ALL_STEPS}," in
+      *",${s},"*) ;;
+      *) err "unknown step '${s}' in --steps (steps: ${ALL_STEPS})"; exit 2 ;;
+    esac
+  done
+}
+
+# The tools: $LANES_BIN, else the repository's bin/, else $PATH.
+find_tools() {
+  local dir="${LANES_BIN:-}"
+  if [[ -z "${dir}" && -x "${SCRIPT_DIR}/../bin/segment" ]]; then
+    dir="$(cd "${SCRIPT_DIR}/../bin" && pwd)"
+  fi
+  if [[ -n "${dir}" ]]; then
+    PATH="${dir}:${PATH}"
+  fi
+  local t
+  for t in segment mine embed classify store; do
+    if ! command -v "${t}" >/dev/null 2>&1; then
+      err "cannot find the lanes tool '${t}' (build with make, or set LANES_BIN)"
+      exit 2
+    fi
+  done
+}
+
+step_wanted() {
+  [[ ",${STEPS}," == *",$1,"* ]]
+}
+
+# Effective settings: the tunables file for every tool, the store.
+load_settings() {
+  if [[ -z "${TUNABLES}" ]]; then
+    TUNABLES="${LANES_TUNABLES:-${SCRIPT_DIR}/tunables.yaml}"
+  fi
+  if [[ ! -r "${TUNABLES}" ]]; then
+    err "cannot read tunables file '${TUNABLES}'"
+    exit 2
+  fi
+  export LANES_TUNABLES="${TUNABLES}"
+  local conf
+  if ! conf="$(store --print-config 2>&1)"; then
+    err "${conf}"
+    exit 2
+  fi
+  if [[ -z "${DB}" ]]; then
+    DB="$(config_value store db <<<"${conf}")"
+  fi
+  export LANES_STORE_DB="${DB}"
+  if [[ -z "${TAXONOMY}" ]]; then
+    TAXONOMY="$(classify --print-config | config_value classify taxonomy)"
+  fi
+  LOCK="${LOCK:-${DB}.lock}"
+}
+
+print_config() {
+  printf '# ingest.sh: tunables %s, db %s, taxonomy %s, steps %s\n' \
+    "${TUNABLES}" "${DB}" "${TAXONOMY:-(none)}" "${STEPS}"
+  local t
+  for t in segment mine embed classify store; do
+    printf '\n# ---- %s ----\n' "${t}"
+    "${t}" --print-config
+  done
+}
+
+# Files named on the command line; directories searched for documents.
+collect_files() {
+  local arg f ext
+  for arg in "${ARGS[@]}"; do
+    if [[ -d "${arg}" ]]; then
+      local -a found=()
+      local -a expr=()
+      for ext in ${DOC_EXTENSIONS}; do
+        expr+=(-o -name "*.${ext}")
+      done
+      mapfile -t found < <(find "${arg}" -type f \( "${expr[@]:1}" \) | LC_ALL=C sort)
+      FILES+=("${found[@]}")
+    elif [[ -f "${arg}" ]]; then
+      FILES+=("${arg}")
+    else
+      err "no such file or directory: ${arg}"
+      exit 2
+    fi
+  done
+  for f in "${FILES[@]}"; do
+    if [[ ! -r "${f}" ]]; then
+      err "cannot read ${f}"
+      exit 2
+    fi
+  done
+}
+
+# Without a configured LLM server and none on the default address, mine and
+# LLM verification cannot run: embed and classify fall back to the offline
+# hash embedder, loudly.
+detect_llm() {
+  local conf src url
+  conf="$(embed --print-config)"
+  src="$(config_source llm base_url <<<"${conf}")"
+  url="$(config_value llm base_url <<<"${conf}")"
+  # a server named anywhere but at the default address must work: its
+  # failure is reported by the steps, not papered over
+  if [[ "${src}" == env* || "${src}" == flag* || "${url}" != "${DEFAULT_LLM_URL}" ]]; then
+    return 0
+  fi
+  if LANES_LLM_MAX_ATTEMPTS=1 LANES_LLM_CONNECT_TIMEOUT_MS=2000 LANES_EMBED_STATS_INTERVAL=0 \
+      embed </dev/null >/dev/null 2>&1; then
+    return 0
+  fi
+  OFFLINE=1
+  log "notice: no LLM server configured and none answers at ${url}:" \
+    "embed and classify use the offline hash embedder; mine and LLM verification" \
+    "need a server (set llm.base_url in ${TUNABLES}, OLLAMA_HOST or OPENAI_BASE_URL)"
+}
+
+# Model name a stage's output is recorded under, for store pending --model.
+stage_model() {
+  case "$1" in
+    mine) mine --print-config | config_value mine model ;;
+    embed)
+      local conf model
+      conf="$(embed --print-config)"
+      model="$(config_value embed model <<<"${conf}")"
+      if ((OFFLINE)) || [[ "${model}" == hash ]]; then
+        printf 'hash-%s\n' "$(config_value embed dim <<<"${conf}")"
+      else
+        printf '%s\n' "${model}"
+      fi
+      ;;
+  esac
+}
+
+# Adds a line to the health report and remembers failures.
+record_step() {
+  local step="$1" status="$2" detail="$3" secs="$4"
+  STEP_LINES+=("$(printf '  %-9s %-8s %s (%ss)' "${step}" "${status}" "${detail}" "${secs}")")
+  if [[ "${status}" == FAILED ]]; then
+    FAILED_STEPS+=("${step}")
+  fi
+  log "step ${step}: ${status}: ${detail} in ${secs}s"
+}
+
+# "read N, ok N, skipped N, failed N" of a tool's --summary-json file.
+counts_of() {
+  local f="$1"
+  printf 'read %s, ok %s, skipped %s, failed %s, rejected %s' \
+    "$(summary_field "${f}" read)" "$(summary_field "${f}" ok)" \
+    "$(summary_field "${f}" skipped)" "$(summary_field "${f}" failed)" \
+    "$(summary_field "${f}" rejected)"
+}
+
+elapsed_since() {
+  local start="$1"
+  awk -v s="${start}" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'
+}
+
+step_segment() {
+  local start
+  start="$(date +%s.%N)"
+  if ((${#FILES[@]} == 0)); then
+    record_step segment skipped "no documents given" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  log "step segment: ${#FILES[@]} documents"
+  local -a rc
+  set +e
+  segment --summary-json "${RUN_DIR}/segment.json" -- "${FILES[@]}" |
+    store put --summary-json "${RUN_DIR}/segment.store.json"
+  rc=("${PIPESTATUS[@]}")
+  set -e
+  finish_step segment "${start}" "${RUN_DIR}/segment.json" "${rc[@]}"
+}
+
+# Runs TOOL over the store's pending records of STAGE and puts the results.
+step_llm() {
+  local stage="$1" tool="$2"
+  shift 2
+  local start model pending
+  start="$(date +%s.%N)"
+  model="$(stage_model "${stage}")"
+  pending="${RUN_DIR}/${stage}.pending"
+  local -a pend_args=(pending --stage "${stage}")
+  if [[ -n "${model}" ]]; then
+    pend_args+=(--model "${model}")
+  fi
+  if ! store "${pend_args[@]}" >"${pending}"; then
+    record_step "${stage}" FAILED "store pending failed" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  local n
+  n="$(wc -l <"${pending}" | tr -d ' ')"
+  if ((n == 0)); then
+    record_step "${stage}" ok "nothing pending" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  log "step ${stage}: ${n} records pending"
+  local -a rc
+  set +e
+  "${tool}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
+    store put --summary-json "${RUN_DIR}/${stage}.store.json"
+  rc=("${PIPESTATUS[@]}")
+  set -e
+  rm -f "${pending}"
+  finish_step "${stage}" "${start}" "${RUN_DIR}/${stage}.json" "${rc[@]}"
+}
+
+# Judges a step from the exit statuses of its tool and of store put.
+finish_step() {
+  local step="$1" start="$2" summary="$3" tool_rc="$4" store_rc="$5"
+  local detail secs
+  secs="$(elapsed_since "${start}")"
+  detail="$(counts_of "${summary}")"
+  if [[ "${tool_rc}" == 0 && "${store_rc}" == 0 ]]; then
+    record_step "${step}" ok "${detail}" "${secs}"
+    return 0
+  fi
+  if [[ "${tool_rc}" == 130 || "${tool_rc}" == 143 ]]; then
+    record_step "${step}" FAILED "interrupted; ${detail}" "${secs}"
+    return 0
+  fi
+  local why="exit ${tool_rc}"
+  case "${tool_rc}" in
+    1) why="too many records failed" ;;
+    2) why="usage or settings error" ;;
+    3) why="LLM server or model unusable (see the message above)" ;;
+  esac
+  if [[ "${store_rc}" != 0 ]]; then
+    why="${why}; store put exit ${store_rc}"
+  fi
+  record_step "${step}" FAILED "${why}; ${detail}" "${secs}"
+}
+
+run_steps() {
+  if step_wanted segment; then
+    step_segment
+  fi
+  if step_wanted mine; then
+    if ((OFFLINE)); then
+      record_step mine skipped "no LLM server (see the notice above)" 0.0
+    else
+      step_llm mine mine
+    fi
+  fi
+  if step_wanted embed; then
+    if ((OFFLINE)); then
+      step_llm embed embed --model hash
+    else
+      step_llm embed embed
+    fi
+  fi
+  if step_wanted classify; then
+    if [[ -z "${TAXONOMY}" ]]; then
+      record_step classify skipped "no taxonomy (set classify.taxonomy or --taxonomy)" 0.0
+    elif ((OFFLINE)); then
+      step_llm classify classify --taxonomy "${TAXONOMY}" --embed-model hash --mode embed
+    else
+      step_llm classify classify --taxonomy "${TAXONOMY}"
+    fi
+  fi
+}
+
+dry_run() {
+  log "dry run: nothing is changed"
+  log "would segment ${#FILES[@]} documents into ${DB}"
+  if [[ ! -e "${DB}" ]]; then
+    log "the store ${DB} does not exist yet: every step has all its work pending"
+    return 0
+  fi
+  local stage model n
+  for stage in mine embed classify; do
+    step_wanted "${stage}" || continue
+    model="$(stage_model "${stage}")"
+    local -a pend_args=(pending --stage "${stage}")
+    if [[ -n "${model}" ]]; then
+      pend_args+=(--model "${model}")
+    fi
+    n="$(store "${pend_args[@]}" | wc -l | tr -d ' ')"
+    log "would run ${stage} over ${n} pending records${model:+ (model ${model})}"
+  done
+}
+
+health_report() {
+  local started="$1"
+  {
+    printf '\n%s: health report for %s (%s)\n' "${PROG}" "${DB}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '%s\n' "${STEP_LINES[@]}"
+    printf '\n'
+    if [[ -e "${DB}" ]]; then
+      store stats 2>/dev/null | sed 's/^/  /' || printf '  (store stats failed)\n'
+    fi
+    if ((${#FAILED_STEPS[@]})); then
+      printf '\n%s: FAILED steps: %s (run took %ss)\n' "${PROG}" "${FAILED_STEPS[*]}" "$(elapsed_since "${started}")"
+    else
+      printf '\n%s: all steps ok (run took %ss)\n' "${PROG}" "$(elapsed_since "${started}")"
+    fi
+  } >&2
+}
+
+main() {
+  local -a ARGS=()
+  parse_args "$@"
+  ARGS=("${FILES[@]}")
+  FILES=()
+  find_tools
+  load_settings
+  if ((PRINT_CONFIG)); then
+    print_config
+    return 0
+  fi
+  collect_files
+  if ((DRY_RUN)); then
+    dry_run
+    return 0
+  fi
+
+  local lock_fd
+  exec {lock_fd}>>"${LOCK}"
+  if ! flock -n "${lock_fd}"; then
+    log "another ingest run holds ${LOCK}; skipping this run"
+    return 0
+  fi
+  RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/lanes-ingest.XXXXXX")"
+  trap 'rm -rf "${RUN_DIR}"' EXIT
+  trap 'log "interrupted"; exit 130' INT
+  trap 'log "terminated"; exit 143' TERM
+
+  local started
+  started="$(date +%s.%N)"
+  log "start: ${#FILES[@]} documents, db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
+  if ((BACKUP)) && [[ -e "${DB}" ]]; then
+    local dest="${BACKUP_FILE:-${DB}.backup}"
+    if store backup "${dest}"; then
+      log "backup: ${DB} -> ${dest}"
+    else
+      err "backup of ${DB} to ${dest} failed; not running the steps"
+      return 1
+    fi
+  fi
+  if step_wanted mine || step_wanted embed || step_wanted classify; then
+    detect_llm
+  fi
+  run_steps
+  health_report "${started}"
+  ((${#FAILED_STEPS[@]} == 0))
+}
+
+main "$@"

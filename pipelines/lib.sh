@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# lib.sh: helpers shared by the lanes pipelines (sourced, not run): one log
+# format for every line (UTC time, step, counts), errors to stderr, and
+# reading effective settings from a tool's --print-config.
+
+# Prints "<prog>: <UTC time> <message>" on stderr, like the tools' events.
+log() {
+  printf '%s: %s %s\n' "${PROG:-lanes}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+}
+
+# Prints "<prog>: <message>" on stderr.
+err() {
+  printf '%s: %s\n' "${PROG:-lanes}" "$*" >&2
+}
+
+# Prints the effective value of SECTION.KEY as tool TOOL sees it, given the
+# tool's --print-config output on stdin ("section:" then "  key: value  # src").
+config_value() {
+  local section="$1" key="$2"
+  awk -v s="${section}:" -v k="${key}:" '
+    /^[^ #]/ { in_s = ($1 == s) }
+    in_s && $1 == k {
+      v = $0
+      sub(/^ *[^:]*: */, "", v)
+      sub(/  # .*$/, "", v)
+      if (v ~ /^".*"$/) { v = substr(v, 2, length(v) - 2) }
+      print v
+      exit
+    }'
+}
+
+# Prints the source comment of SECTION.KEY (default, file ..., env ..., flag ...).
+config_source() {
+  local section="$1" key="$2"
+  awk -v s="${section}:" -v k="${key}:" '
+    /^[^ #]/ { in_s = ($1 == s) }
+    in_s && $1 == k { sub(/^.*  # /, ""); print; exit }'
+}
+
+# Prints field NAME (a number) of a one-line JSON summary file, 0 if absent.
+summary_field() {
+  local file="$1" name="$2" v
+  v="$(sed -n "s/.*\"${name}\":\([0-9.]*\).*/\1/p" "${file}" 2>/dev/null | head -n 1)"
+  printf '%s\n' "${v:-0}"
+}
