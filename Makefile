@@ -31,7 +31,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DOUBLE_SRC := $(wildcard tests/llmd/*.c)
 DOUBLE_BIN := $(if $(DOUBLE_SRC),$(BUILD)/tests/llmd)
 
-.PHONY: all deps test-deps check lint asan tsan bench install uninstall clean
+.PHONY: all deps test-deps check lint asan tsan bench run install uninstall clean
 all: deps $(TOOLS:%=$(BIN)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
@@ -96,6 +96,13 @@ asan: deps
 tsan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan BIN=$(BUILD)/tsan/bin \
 		CFLAGS="-O1 -g" SAN="-fsanitize=thread" check
+
+# The main job: the example documents into the store lanes.db (rerun: no
+# work is redone). Set llm.base_url (or OLLAMA_HOST) to mine and embed with
+# a server; without one, embed uses the offline hash embedder.
+RUN_DB ?= lanes.db
+run: all
+	@LANES_BIN=$(abspath $(BIN)) pipelines/ingest.sh --db $(RUN_DB) pipelines/examples/docs
 
 bench: all $(DOUBLE_BIN)
 	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/bench/run.sh
