@@ -119,7 +119,8 @@ int cl_reuse_embedding(const struct cl_embedder *e, const cJSON *rec, int dim, f
 
 struct tv_job {
 	size_t first, n;       /* positions in the "missing" list */
-	float *vec;            /* n x dim, NULL on failure */
+	float *vec;            /* n x dim, NULL when nothing was embedded */
+	char *ok;              /* per position: its vector is in vec */
 	int dim;
 	struct llm_result res;
 	long requests;
@@ -142,6 +143,54 @@ struct tv_run {
 	size_t njobs;
 };
 
+int cl_embed_refused(const struct llm_result *res)
+{
+	return res->status == LLM_FATAL &&
+	       (res->http_status == 400 || res->http_status == 413 || res->http_status == 422);
+}
+
+/* Embeds texts[off..off+n) of job j into j->vec (allocated at the first
+ * answer). A request refused as a whole is split in halves until the
+ * culprit stands alone, whose id then heads the error. Returns 0, or -1
+ * with j->res set. */
+static int tv_part(struct tv_run *run, struct tv_job *j, const char **texts, size_t off,
+		   size_t n)
+{
+	int d = 0;
+	struct llm_result res;
+	float *v = cl_embed(run->e, texts + off, n, &d, &res, &j->requests);
+	if (!v && n > 1 && cl_embed_refused(&res)) {
+		/* both halves, so that the good entries are cached even so */
+		size_t half = n / 2;
+		int a = tv_part(run, j, texts, off, half);
+		int b = tv_part(run, j, texts, off + half, n - half);
+		return a || b ? -1 : 0;
+	}
+	if (!v) {
+		j->res = res;
+		if (n == 1 && cl_embed_refused(&res)) {
+			const struct tax_entry *e = &run->t->e[run->missing[j->first + off]];
+			char *m = xasprintf("entry '%s' (line %ld): %s", e->id, e->line, res.message);
+			snprintf(j->res.message, sizeof j->res.message, "%s", m);
+			free(m);
+		}
+		return -1;
+	}
+	if (!j->vec) {
+		j->dim = d;
+		j->vec = xcalloc(j->n * (size_t)d + 1, sizeof *j->vec);
+	} else if (d != j->dim) {
+		free(v);
+		set_res(&j->res, "bad_dim", "the server answered vectors of %d and %d numbers "
+			"for one model", j->dim, d);
+		return -1;
+	}
+	memcpy(j->vec + off * (size_t)d, v, n * (size_t)d * sizeof *v);
+	memset(j->ok + off, 1, n);
+	free(v);
+	return 0;
+}
+
 static void tv_work(void *jp, int worker, void *ud)
 {
 	(void)worker;
@@ -153,8 +202,8 @@ static void tv_work(void *jp, int worker, void *ud)
 	const char **texts = xmalloc(j->n * sizeof *texts);
 	for (size_t i = 0; i < j->n; i++)
 		texts[i] = run->t->e[run->missing[j->first + i]].text;
-	j->vec = cl_embed(run->e, texts, j->n, &j->dim, &j->res, &j->requests);
-	if (!j->vec)
+	j->ok = xcalloc(j->n + 1, 1);
+	if (tv_part(run, j, texts, 0, j->n))
 		atomic_store(&run->failed, 1);
 	free(texts);
 }
@@ -164,17 +213,16 @@ static void tv_emit(void *jp, void *ud)
 	struct tv_job *j = jp;
 	struct tv_run *run = ud;
 	run->requests += j->requests;
-	if (!j->vec) {
-		if (!run->have_err && j->res.message[0]) {
-			run->first_err = j->res;
-			run->have_err = 1;
-		}
-	} else {
-		for (size_t i = 0; i < j->n; i++) {
-			run->got[j->first + i] = j->vec + i * (size_t)j->dim;
-			run->got_dim[j->first + i] = j->dim;
-		}
-		run->done += j->n;
+	if (!run->have_err && j->res.message[0]) {
+		run->first_err = j->res;
+		run->have_err = 1;
+	}
+	for (size_t i = 0; j->vec && i < j->n; i++) {
+		if (!j->ok[i])
+			continue;
+		run->got[j->first + i] = j->vec + i * (size_t)j->dim;
+		run->got_dim[j->first + i] = j->dim;
+		run->done++;
 	}
 	run->jobs[run->njobs++] = j;
 	if (run->total > 1000 && now_ms() - run->t_log > 10000) {
@@ -220,6 +268,7 @@ static void tv_free(struct tv_run *run)
 {
 	for (size_t i = 0; i < run->njobs; i++) {
 		free(run->jobs[i]->vec);
+		free(run->jobs[i]->ok);
 		free(run->jobs[i]);
 	}
 	free(run->jobs);

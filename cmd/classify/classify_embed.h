@@ -30,6 +30,11 @@ int cl_same_model(const char *a, const char *b);
 float *cl_embed(const struct cl_embedder *e, const char *const *texts, size_t n, int *dim,
 		struct llm_result *res, long *requests);
 
+/* Whether a failed embedding request was refused as a whole for its
+ * content (HTTP 400, 413, 422: a text over the context, too many tokens),
+ * so that smaller parts of it may pass. */
+int cl_embed_refused(const struct llm_result *res);
+
 /* Copies a record's own embedding into v (dim numbers, made unit length)
  * when it can be reused: `embedding_model` names e's model, `embedding`
  * has dim finite numbers, and `embedding_digest`, when both sides know

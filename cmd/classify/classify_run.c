@@ -201,14 +201,6 @@ static void fail_item(struct item *it, const char *code, const char *fmt, ...)
 	it->todo = 0;
 }
 
-/* Whether the server refused a request as a whole for its content (a
- * text over the context, too many tokens), so that smaller parts may pass. */
-static int refused(const struct llm_result *res)
-{
-	return res->status == LLM_FATAL &&
-	       (res->http_status == 400 || res->http_status == 413 || res->http_status == 422);
-}
-
 /* Embeds the n texts (of items[which[i]]) into their rows of q. A request
  * refused as a whole is split in halves until the culprit stands alone, so
  * that the other items still get their vectors; items left without one
@@ -221,7 +213,7 @@ static void embed_items(struct cl_run *run, struct item *items, const size_t *wh
 	int got_dim = 0;
 	struct llm_result res;
 	float *v = cl_embed(run->emb, texts, n, &got_dim, &res, requests);
-	if (!v && n > 1 && refused(&res)) {
+	if (!v && n > 1 && cl_embed_refused(&res)) {
 		size_t half = n / 2;
 		embed_items(run, items, which, texts, half, q, requests);
 		embed_items(run, items, which + half, texts + half, n - half, q, requests);

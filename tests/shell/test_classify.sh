@@ -204,6 +204,20 @@ test_items() {
     '["short","matched",null]
 ["long","error","http_400"]
 ["other","matched",null]'
+
+  {
+    cat "${TMP}/tax.yaml"
+    printf -- '- {id: huge, label: Huge, description: %s}\n' \
+      "$(head -c 40000 /dev/zero | tr '\0' 'x')"
+  } >"${TMP}/tax-huge.yaml"
+  config '{"max_batch":2}'
+  rc=0
+  LANES_LLM_BASE_URL="${URL}/v1" run -t "${TMP}/tax-huge.yaml" -e text-embedding-3-small \
+    --cache-dir "${TMP}/cache-huge" </dev/null >/dev/null 2>"${TMP}/err5" || rc=$?
+  config '{"max_batch":0}'
+  t "a taxonomy entry over the limit: split down to it, named with its line, exit 3" \
+    bash -c "[[ ${rc} == 3 ]] && grep -q \"entry 'huge' (line 6): HTTP 400\" '${TMP}/err5' &&
+      grep -q '5 of the 6 missing vectors embedded' '${TMP}/err5'"
 }
 
 # A verify or triage run over items with scripted answers.
