@@ -11,7 +11,8 @@ static int t_pass, t_fail;
 
 #define T_OK(cond, ...)                                                        \
 	do {                                                                   \
-		if (cond) {                                                    \
+		int t_ok_ = (cond) ? 1 : 0; /* evaluated once */               \
+		if (t_ok_) {                                                   \
 			t_pass++;                                              \
 			printf("ok %d - ", t_pass + t_fail);                   \
 		} else {                                                       \
@@ -19,7 +20,7 @@ static int t_pass, t_fail;
 			printf("not ok %d - ", t_pass + t_fail);               \
 		}                                                              \
 		printf(__VA_ARGS__);                                           \
-		if (!(cond))                                                   \
+		if (!t_ok_)                                                    \
 			printf(" (%s:%d: %s)", __FILE__, __LINE__, #cond);     \
 		printf("\n");                                                  \
 	} while (0)
