@@ -5,6 +5,7 @@
  * the online backup API. */
 #include "store_sqlite.h"
 #include "log.h"
+#include "pool.h"
 #include "record.h"
 #include "util.h"
 
@@ -39,7 +40,7 @@ static const char *const migrations[] = {
 	" body TEXT NOT NULL,"      /* JSON object without embedding*, errors */
 	" vec_model TEXT,"          /* model of the latest vector */
 	" updated REAL NOT NULL);"  /* unix time of the last put */
-	"CREATE INDEX records_doc_seq ON records(doc, seq, id);"
+	"CREATE INDEX records_doc_seq ON records(doc, seq);"
 	"CREATE TABLE vector_data ("
 	" rid INTEGER NOT NULL,"
 	" model TEXT NOT NULL,"
@@ -82,7 +83,7 @@ enum {
 static const char *const queries[Q_COUNT] = {
 	[Q_FIND] = "SELECT rid, body FROM records WHERE id = ?1",
 	[Q_INSERT] = "INSERT INTO records(id, doc, seq, body, vec_model, updated)"
-		     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+		     " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO NOTHING",
 	[Q_UPDATE] = "UPDATE records SET doc = coalesce(?2, doc), seq = coalesce(?3, seq),"
 		     " body = ?4, vec_model = coalesce(?5, vec_model), updated = ?6"
 		     " WHERE rid = ?1",
@@ -146,7 +147,24 @@ struct store {
 	size_t le_cap;
 	struct buf errs;
 	struct buf tmp;
+	/* the checkpointer: a thread with its own connection that copies the
+	 * WAL back into the database while this one goes on writing */
+	sqlite3 *ck_db;
+	struct thread *ck;
+	struct lock *ck_lock;
+	int ck_stop;
+	long ck_asked, ck_done; /* passes asked for, and done */
+	int wal_frames;         /* pages in the WAL after the last commit */
 };
+
+/* WAL pages after which a commit wakes the checkpointer (as SQLite's own
+ * wal_autocheckpoint, 4 MB of 4 KB pages). */
+#define CKPT_FRAMES 1000
+/* WAL pages after which the writer, once committed, waits for the
+ * checkpointer to catch up: the WAL can only start over from its beginning
+ * when a write begins with every page copied back, and a writer that never
+ * waits would begin each batch while the copy of the last one runs. */
+#define CKPT_RESTART_FRAMES 4000
 
 static double jitter(struct store *s)
 {
@@ -394,12 +412,91 @@ fail:
 	return NULL;
 }
 
+static void *ckpt_main(void *arg)
+{
+	struct store *s = arg;
+	lock_take(s->ck_lock);
+	while (!s->ck_stop) {
+		if (s->ck_done == s->ck_asked) {
+			lock_wait(s->ck_lock);
+			continue;
+		}
+		long pass = s->ck_asked;
+		lock_give(s->ck_lock);
+		/* PASSIVE: copies what is committed, never waits for the writer;
+		 * SQLITE_BUSY (another process checkpointing) is fine */
+		sqlite3_wal_checkpoint_v2(s->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		lock_take(s->ck_lock);
+		s->ck_done = pass;
+		lock_broadcast(s->ck_lock);
+	}
+	lock_give(s->ck_lock);
+	return NULL;
+}
+
+/* After each commit of this connection: n pages in the WAL. */
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int n)
+{
+	(void)db;
+	(void)name;
+	struct store *s = ud;
+	s->wal_frames = n;
+	if (n >= CKPT_FRAMES) {
+		lock_take(s->ck_lock);
+		s->ck_asked++;
+		lock_broadcast(s->ck_lock);
+		lock_give(s->ck_lock);
+	}
+	return SQLITE_OK;
+}
+
+/* The first write starts the checkpointer, in place of SQLite's automatic
+ * checkpoints that would copy the WAL in the writer's own time. Without a
+ * second connection the automatic checkpoints stay. */
+static void start_checkpointer(struct store *s)
+{
+	if (s->ck_db || !strcmp(s->path, ":memory:"))
+		return;
+	if (sqlite3_open_v2(s->path, &s->ck_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		sqlite3_close(s->ck_db);
+		s->ck_db = NULL;
+		return;
+	}
+	sqlite3_busy_timeout(s->ck_db, 0);
+	/* a first read makes the connection see the database in WAL mode */
+	if (sqlite3_exec(s->ck_db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(s->ck_db);
+		s->ck_db = NULL;
+		return;
+	}
+	s->ck_lock = lock_new();
+	s->ck = thread_start(ckpt_main, s);
+	sqlite3_wal_hook(s->db, wal_hook, s);
+}
+
+static void stop_checkpointer(struct store *s)
+{
+	if (!s->ck)
+		return;
+	lock_take(s->ck_lock);
+	s->ck_stop = 1;
+	lock_broadcast(s->ck_lock);
+	lock_give(s->ck_lock);
+	thread_join(s->ck);
+	lock_free(s->ck_lock);
+	sqlite3_close(s->ck_db);
+	s->ck = NULL;
+	s->ck_db = NULL;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
 	if (s->in_txn)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	stop_checkpointer(s);
 	for (int k = 0; k < Q_COUNT; k++)
 		sqlite3_finalize(s->q[k]);
 	sqlite3_close(s->db);
@@ -579,6 +676,7 @@ static int begin(struct store *s, char *err, size_t errlen)
 {
 	if (s->in_txn)
 		return 0;
+	start_checkpointer(s);
 	if (exec_retry(s, "BEGIN IMMEDIATE") != SQLITE_OK) {
 		db_error(s, err, errlen, "cannot begin a transaction");
 		return -1;
@@ -629,6 +727,7 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	}
 	if (begin(s, err, errlen))
 		return -1;
+	int rc;
 	sqlite3_stmt *find, *ins, *upd, *vec, *ok, *bad, *carried;
 	if (stmt(s, Q_FIND, &find, err, errlen) || stmt(s, Q_INSERT, &ins, err, errlen) ||
 	    stmt(s, Q_UPDATE, &upd, err, errlen) || stmt(s, Q_VEC, &vec, err, errlen) ||
@@ -641,42 +740,48 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	const char *body = r->body;
 	size_t body_len = r->body_len;
 
+	/* a new record is inserted as it is (the common case of a first put,
+	 * one statement); a stored one is read, merged and updated */
 	sqlite3_int64 rid = 0;
-	sqlite3_bind_text(find, 1, r->id, (int)r->id_len, SQLITE_STATIC);
-	int rc = sqlite3_step(find);
-	if (rc == SQLITE_ROW) {
-		rid = sqlite3_column_int64(find, 0);
-		const char *old = sqlite3_column_blob(find, 1);
-		size_t oldn = (size_t)sqlite3_column_bytes(find, 1);
-		if (old && merge_bodies(s, old, oldn, r->body, r->body_len) == 0) {
-			body = s->merged.p;
-			body_len = s->merged.len;
+	sqlite3_stmt *st = ins;
+	for (;;) {
+		if (rid)
+			sqlite3_bind_int64(st, 1, rid);
+		else
+			sqlite3_bind_text(st, 1, r->id, (int)r->id_len, SQLITE_STATIC);
+		bind_span(st, 2, r->doc, r->doc_len);
+		if (r->has_seq)
+			sqlite3_bind_int64(st, 3, r->seq);
+		sqlite3_bind_text(st, 4, body, (int)body_len, SQLITE_STATIC);
+		if (r->vec)
+			bind_span(st, 5, r->vec_model ? r->vec_model : "", r->vec_model_len);
+		sqlite3_bind_double(st, 6, now);
+		if ((rc = run(st)) != SQLITE_OK)
+			goto fail;
+		if (st == upd)
+			break;
+		if (sqlite3_changes(s->db) == 1) {
+			rid = sqlite3_last_insert_rowid(s->db);
+			break;
 		}
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = SQLITE_OK;
+		sqlite3_bind_text(find, 1, r->id, (int)r->id_len, SQLITE_STATIC);
+		rc = sqlite3_step(find);
+		if (rc == SQLITE_ROW) {
+			rid = sqlite3_column_int64(find, 0);
+			const char *old = sqlite3_column_blob(find, 1);
+			size_t oldn = (size_t)sqlite3_column_bytes(find, 1);
+			if (old && merge_bodies(s, old, oldn, r->body, r->body_len) == 0) {
+				body = s->merged.p;
+				body_len = s->merged.len;
+			}
+			rc = SQLITE_OK;
+		}
+		sqlite3_reset(find);
+		sqlite3_clear_bindings(find);
+		if (rc != SQLITE_OK)
+			goto fail;
+		st = upd;
 	}
-	sqlite3_reset(find);
-	sqlite3_clear_bindings(find);
-	if (rc != SQLITE_OK)
-		goto fail;
-
-	sqlite3_stmt *st = rid ? upd : ins;
-	if (rid)
-		sqlite3_bind_int64(st, 1, rid);
-	else
-		sqlite3_bind_text(st, 1, r->id, (int)r->id_len, SQLITE_STATIC);
-	bind_span(st, 2, r->doc, r->doc_len);
-	if (r->has_seq)
-		sqlite3_bind_int64(st, 3, r->seq);
-	sqlite3_bind_text(st, 4, body, (int)body_len, SQLITE_STATIC);
-	if (r->vec)
-		bind_span(st, 5, r->vec_model ? r->vec_model : "", r->vec_model_len);
-	sqlite3_bind_double(st, 6, now);
-	if ((rc = run(st)) != SQLITE_OK)
-		goto fail;
-	if (!rid)
-		rid = sqlite3_last_insert_rowid(s->db);
 
 	if (r->vec) {
 		sqlite3_bind_int64(vec, 1, rid);
@@ -735,6 +840,12 @@ int store_commit(struct store *s, long *lost, char *err, size_t errlen)
 	}
 	s->in_txn = 0;
 	s->batch_n = 0;
+	if (s->ck && s->wal_frames >= CKPT_RESTART_FRAMES) {
+		lock_take(s->ck_lock);
+		while (s->ck_done < s->ck_asked && !s->ck_stop)
+			lock_wait(s->ck_lock);
+		lock_give(s->ck_lock);
+	}
 	/* when writers take turns, pause so a waiting one can get the lock
 	 * before this one begins again */
 	if (now_ms() - s->contended_at < 2000)
