@@ -89,17 +89,25 @@ int main(int argc, char **argv)
 		const struct subcommand *sc = &subcommands[i];
 		if (strcmp(sc->name, name))
 			continue;
-		for (int id = SF_TEE; id <= SF_JSON; id++) {
-			if ((cli.seen & F(id)) && !(sc->flags & F(id))) {
-				log_error("--%s does not apply to `store %s` (try --help)",
-					  flag_name(id), name);
-				return EXIT_USAGE;
-			}
+		int code;
+		unsigned wrong = cli.seen & ~sc->flags;
+		if (wrong) {
+			int id = SF_TEE;
+			while (!(wrong & F(id)))
+				id++;
+			log_error("--%s does not apply to `store %s` (try --help)",
+				  flag_name(id), name);
+			code = EXIT_USAGE;
+		} else {
+			int skip = a.nargs > 0;
+			code = sc->run(&a, &cli, a.args + skip, a.nargs - skip);
 		}
-		int skip = a.nargs > 0;
-		return sc->run(&a, &cli, a.args + skip, a.nargs - skip);
+		/* the subcommands free the tunables, but not on a usage error */
+		tun_free(a.tun);
+		return code;
 	}
 	log_error("unknown subcommand '%s': put, get, dump, pending, stats or backup "
 		  "(try --help)", name);
+	tun_free(a.tun);
 	return EXIT_USAGE;
 }
