@@ -20,6 +20,7 @@ struct filter {
 	void *ud;
 	const char *where; /* input name for messages */
 	int eager;         /* send part-filled jobs when the input would block */
+	int raw;           /* lines left unparsed: the tool checks them */
 	long logged;       /* failures logged so far (writer thread) */
 };
 
@@ -30,7 +31,7 @@ static void work(void *jp, int worker, void *ud)
 	char err[256];
 	for (size_t i = 0; i < job->n; i++) {
 		struct rec *r = &job->recs[i];
-		if (r->reject || r->json || !r->line)
+		if (r->reject || r->json || !r->line || f->raw)
 			continue;
 		r->json = ndjson_parse(r->line, r->len, err, sizeof err);
 		if (!r->json) {
@@ -189,6 +190,11 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 void filter_set_eager(struct filter *f, int eager)
 {
 	f->eager = eager;
+}
+
+void filter_set_raw(struct filter *f, int raw)
+{
+	f->raw = raw;
 }
 
 size_t filter_inflight(struct filter *f)

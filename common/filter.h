@@ -61,6 +61,11 @@ struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
  * as soon as the next read would wait for input, so that records are not
  * held back by a slow input (off by default). */
 void filter_set_eager(struct filter *f, int eager);
+/* When raw, the workers leave the lines unparsed (r->json stays NULL): the
+ * filter_fn checks each line itself, as ndjson_parse would, and marks one
+ * that is not a JSON object REC_REJECTED with r->reject set (for a tool
+ * with a faster special-purpose parser). Off by default. */
+void filter_set_raw(struct filter *f, int raw);
 /* Reads NDJSON from fd until EOF or a stop signal. name: "<stdin>". */
 void filter_read_fd(struct filter *f, int fd, const char *name);
 /* Submits a job made by the caller (records need no line). */

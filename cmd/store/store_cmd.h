@@ -5,10 +5,10 @@
 #ifndef LANES_STORE_CMD_H
 #define LANES_STORE_CMD_H
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "app.h"
+#include "store_json.h"
 #include "store_sqlite.h"
 #include "util.h"
 
@@ -50,8 +50,9 @@ int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs)
 
 /* Most stages a record can report on (4 tracked + errors of others). */
 #define STORE_ITEM_EVENTS 8
-/* Strings of a record copied out of its parse (id, doc, models, ...). */
-#define STORE_ITEM_STRS (3 + 4 * STORE_ITEM_EVENTS)
+/* String fields of a record that may need unescaping (id, doc, vector
+ * model; per event: model, code, message). */
+#define STORE_ITEM_STRS (3 + 3 * STORE_ITEM_EVENTS)
 
 /* One input record made ready for store_put. */
 struct store_item {
@@ -59,24 +60,30 @@ struct store_item {
 	struct store_event ev[STORE_ITEM_EVENTS];
 	struct buf body;      /* the body when members had to be cut out */
 	float *vec;
-	char *strs;           /* the copied strings, one block */
+	struct buf sbuf;      /* unescaped strings */
 	struct {
 		const char **p;
-		const char *src;
+		size_t off;
 	} fix[STORE_ITEM_STRS];
 	size_t nfix;
-	char *owned[STORE_ITEM_EVENTS]; /* error texts re-encoded (rare) */
 	const char *fail_code; /* set when the record cannot be stored */
 	char *fail;            /* why (owned) */
 };
 
-/* Fills it from a record's text and its parse (json, as ndjson_parse
- * returned it); its spans point into line (which must outlive it) and into
- * strings it owns, so json may be freed right after. Returns 0, or -1 with
- * it->fail and it->fail_code set (no "id", a bad "embedding"). Free with
- * store_item_free in either case. */
+/* Per-worker lists reused from record to record. */
+struct store_scratch {
+	struct sj_list top, cls, errs, entry;
+};
+void store_scratch_free(struct store_scratch *sc);
+
+/* Checks a record line (as ndjson_parse would) and fills it: its spans
+ * point into line, which must outlive it, or into strings it owns.
+ * Returns 0; 1 when the line is a JSON object store cannot keep (no "id",
+ * a bad "embedding": it->fail and it->fail_code set); -1 when it is not a
+ * JSON object (reject says why, as ndjson_parse words it). Free with
+ * store_item_free in every case. */
 int store_item_parse(struct store_item *it, const char *line, size_t len,
-		     const cJSON *json);
+		     struct store_scratch *sc, char *reject, size_t rejlen);
 void store_item_free(struct store_item *it);
 
 #endif

@@ -31,27 +31,33 @@ struct put_ctx {
 	struct ndjson_writer *w;
 	struct buf held;   /* --tee lines of the open batch, each with '\n' */
 	long db_logged;
+	struct store_scratch *scratch; /* one per worker */
 };
 
 static void work(struct job *job, int worker, void *ud)
 {
-	(void)worker;
-	(void)ud;
+	struct put_ctx *c = ud;
+	struct store_scratch *sc = &c->scratch[worker];
+	char why[256];
 	for (size_t i = 0; i < job->n; i++) {
 		struct rec *r = &job->recs[i];
-		if (r->outcome == REC_REJECTED || !r->json)
+		if (r->outcome == REC_REJECTED || !r->line)
 			continue;
 		struct store_item *it = xmalloc(sizeof *it);
-		if (store_item_parse(it, r->line, r->len, r->json)) {
+		int rc = store_item_parse(it, r->line, r->len, sc, why, sizeof why);
+		if (rc < 0) {
+			r->outcome = REC_REJECTED;
+			r->reject = xstrdup(why);
+			store_item_free(it);
+			free(it);
+			continue;
+		}
+		if (rc > 0) {
 			r->outcome = REC_FAILED;
 			r->log = xstrdup(it->fail);
 		} else {
 			r->outcome = REC_OK;
 		}
-		/* freed here, in the thread that allocated it: cheaper than in
-		 * the writer, which has the database to keep busy */
-		cJSON_Delete(r->json);
-		r->json = NULL;
 		r->extra = it;
 	}
 }
@@ -201,8 +207,12 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 		      tun_str(a->tun, "store.db"), tun_str(a->tun, "store.synchronous"),
 		      c.batch_records, c.batch_ms, c.tee ? " tee" : "");
 	app_start_reporting(a);
+	c.scratch = xcalloc((size_t)a->workers, sizeof *c.scratch);
 	c.f = filter_new(a, PUT_JOB, work, emitted, idle, &c);
 	filter_set_eager(c.f, 1);
+	/* lines are checked by store_json.c, which reads what store needs
+	 * without building a tree */
+	filter_set_raw(c.f, 1);
 	filter_read_fd(c.f, 0, "<stdin>");
 	int code = filter_finish(c.f);
 	int wstate = ndjson_flush(c.w) ? ndjson_writer_state(c.w) : 0;
@@ -213,6 +223,9 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	}
 	ndjson_writer_free(c.w);
 	buf_free(&c.held);
+	for (int i = 0; i < a->workers; i++)
+		store_scratch_free(&c.scratch[i]);
+	free(c.scratch);
 	store_close(c.s);
 	return code;
 }

@@ -1,11 +1,11 @@
 /* test_store_sqlite: the record store API on a scratch database: merging
  * on the text, batches and rollback, vectors round trip as float32, stage
  * status and pass-through errors, scans, stats, migrations refused, backup. */
-#include "ndjson.h"
 #include "store_cmd.h"
 #include "store_sqlite.h"
 #include "t.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -32,16 +32,14 @@ static struct store *open_db(const char *name, long max_attempts)
 	return s;
 }
 
+static struct store_scratch scratch;
+
 /* Parses and puts one line; returns store_put's result (-2: bad line). */
 static int put(struct store *s, const char *line)
 {
 	char err[512];
-	cJSON *j = ndjson_parse(line, strlen(line), err, sizeof err);
-	if (!j)
-		return -2;
 	struct store_item it;
-	int rc = store_item_parse(&it, line, strlen(line), j);
-	cJSON_Delete(j); /* the item owns what it needs */
+	int rc = store_item_parse(&it, line, strlen(line), &scratch, err, sizeof err);
 	if (rc == 0)
 		rc = store_put(s, &it.rec, NULL, err, sizeof err);
 	else
@@ -306,6 +304,7 @@ int main(void)
 	test_vectors();
 	test_stages();
 	test_refused();
+	store_scratch_free(&scratch);
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
