@@ -3,9 +3,16 @@
 # format for every line (UTC time, step, counts), errors to stderr, and
 # reading effective settings from a tool's --print-config.
 
-# Prints "<prog>: <UTC time> <message>" on stderr, like the tools' events.
+# Prints "<prog>: <UTC time> <message>" on stderr, like the tools' events
+# (and, like them, without the time when LANES_LOG_TIME is 0).
 log() {
-  printf '%s: %s %s\n' "${PROG:-lanes}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+  if [[ "${LANES_LOG_TIME:-1}" == 0 ]]; then
+    printf '%s: %s\n' "${PROG:-lanes}" "$*" >&2
+    return 0
+  fi
+  local now
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '%s: %s %s\n' "${PROG:-lanes}" "${now}" "$*" >&2
 }
 
 # Prints "<prog>: <message>" on stderr.

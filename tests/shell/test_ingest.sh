@@ -1,0 +1,585 @@
+#!/usr/bin/env bash
+# test_ingest.sh: pipelines/ingest.sh end to end against llmd, the LLM test
+# double: a full run (segment, mine, embed, classify onto the example
+# taxonomy); a rerun that sends no model request and changes nothing; a
+# SIGKILL of the whole run in the middle of each step, then a rerun that
+# leaves every record once and does only the remaining work; two
+# overlapping runs; a step that fails every record; --dry-run, --backup,
+# --print-config; the log format. Also tests/lint-pipelines,
+# pipelines/probe.sh (its plateau against a 4-lane double) and
+# pipelines/examples/nightly.sh.
+# Pass/fail never depends on timing: a kill that lands after its step
+# proves the same invariants, and the overlapping run is held by a stub.
+# Prints "ok N - ..." lines and "N passed, M failed".
+# jq programs below use $ inside single quotes on purpose.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT
+BIN="$(cd "${LANES_BIN:-./bin}" && pwd)"
+readonly BIN
+BUILD="$(cd "${LANES_BUILD:-./build}" && pwd)"
+readonly BUILD
+readonly LLMD="${BUILD}/tests/llmd"
+readonly INGEST="${ROOT}/pipelines/ingest.sh"
+readonly PROBE="${ROOT}/pipelines/probe.sh"
+readonly NIGHTLY="${ROOT}/pipelines/examples/nightly.sh"
+readonly LINT="${ROOT}/tests/lint-pipelines"
+readonly DOCS="${ROOT}/pipelines/examples/docs"
+readonly TAXONOMY="${ROOT}/pipelines/examples/taxonomy.yaml"
+readonly CURL=(curl -sS --noproxy '*' --max-time 10)
+# service time of the slow double while a step is killed
+readonly SLOW_MS=200
+
+TMP=""
+URL=""
+EXPECTED=0
+BIG_EXPECTED=0
+PASSED=0
+FAILED=0
+TODOS=0
+RC=0
+declare -a PIDS=()
+declare -a GROUPS_STARTED=()
+
+err() {
+  echo "test_ingest: $*" >&2
+}
+
+cleanup() {
+  local p
+  for p in "${GROUPS_STARTED[@]}"; do
+    kill -KILL -- "-${p}" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do
+    kill "${p}" 2>/dev/null || true
+    wait "${p}" 2>/dev/null || true
+  done
+  if [[ -n "${TMP}" ]]; then
+    rm -rf "${TMP}"
+  fi
+}
+
+# Records one check: description, then a command that succeeds when it holds.
+t() {
+  local desc="$1"
+  shift
+  if "$@" >"${TMP}/check.out" 2>&1; then
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED + TODOS)) - ${desc}"
+  else
+    FAILED=$((FAILED + 1))
+    echo "not ok $((PASSED + FAILED + TODOS)) - ${desc}"
+    sed 's/^/    # /' "${TMP}/check.out" | head -n 15
+  fi
+}
+
+# A check that documents a known bug of another part: shown as TAP "not ok
+# ... # TODO" while it fails (not counted as a failure), counted as passed
+# once the bug is fixed (then drop the TODO).
+todo() {
+  local desc="$1" why="$2"
+  shift 2
+  if "$@" >"${TMP}/check.out" 2>&1; then
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED + TODOS)) - ${desc} (fixed: drop the TODO: ${why})"
+  else
+    TODOS=$((TODOS + 1))
+    echo "not ok $((PASSED + FAILED + TODOS)) - ${desc} # TODO ${why}"
+    sed 's/^/    # /' "${TMP}/check.out" | head -n 6
+  fi
+}
+
+eq() {
+  if [[ "$1" != "$2" ]]; then
+    echo "expected '$2', got '$1'"
+    return 1
+  fi
+}
+
+# Starts llmd with the given flags; it writes its port to PORT_FILE.
+start_llmd() {
+  local pf="$1"
+  shift
+  rm -f "${pf}"
+  "${LLMD}" --port 0 --port-file "${pf}" --quiet "$@" &
+  PIDS+=("$!")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ -s "${pf}" ]] && return 0
+    sleep 0.05
+  done
+  err "llmd did not write ${pf}"
+  exit 1
+}
+
+stats() {
+  "${CURL[@]}" "${URL}/_double/stats"
+}
+
+# Sets the double's runtime config (a JSON object).
+double_config() {
+  "${CURL[@]}" -X POST -d "$1" "${URL}/_double/config" >/dev/null
+}
+
+double_reset() {
+  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
+}
+
+# Waits until the double holds no request (those of a killed run included),
+# so that counters reset afterwards count only the next run.
+double_idle() {
+  local i s
+  for ((i = 0; i < 300; i++)); do
+    s="$(stats | jq '.in_flight + .queued')"
+    [[ "${s}" == 0 ]] && return 0
+    sleep 0.05
+  done
+  err "the double stayed busy"
+  return 1
+}
+
+chat_requests() {
+  stats | jq '.by_path["/api/chat"] // 0'
+}
+
+# Runs ingest.sh with NAME for its output files; sets RC.
+run_ingest() {
+  local name="$1"
+  shift
+  RC=0
+  "${INGEST}" "$@" >"${TMP}/${name}.out" 2>"${TMP}/${name}.err" || RC=$?
+}
+
+store_dump() {
+  "${BIN}/store" --db "$1" dump
+}
+
+# Every row of every table, updated times included.
+sql_dump() {
+  sqlite3 "$1" .dump
+}
+
+# Records of stage STAGE that are ok in DB (0 without a DB).
+stage_ok() {
+  local db="$1" stage="$2"
+  if [[ ! -e "${db}" ]]; then
+    echo 0
+    return 0
+  fi
+  "${BIN}/store" --db "${db}" stats --json | jq --arg s "${stage}" '.stages[$s].ok'
+}
+
+# Every id once, EXPECTED records, every stage ok.
+check_complete() {
+  local db="$1" what="$2"
+  t "${what}: ${EXPECTED} records, each id once" \
+    eq "$(store_dump "${db}" | jq -r .id | sort | uniq -c | awk '$1 != 1' | wc -l) $(store_dump "${db}" | wc -l)" \
+    "0 ${EXPECTED}"
+  t "${what}: every stage ok on every record" \
+    eq "$("${BIN}/store" --db "${db}" stats --json | jq -c '[.stages[] | .ok] | unique')" "[${EXPECTED}]"
+}
+
+full_run() {
+  local db="${TMP}/full.db"
+  double_reset
+  RC=0
+  env -u LANES_LOG_TIME "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}" \
+    >"${TMP}/full.out" 2>"${TMP}/full.err" || RC=$?
+  t "full run exits 0" eq "${RC}" 0
+  t "full run: nothing on stdout" test ! -s "${TMP}/full.out"
+  t "full run: all steps ok" grep -q '^ingest: all steps ok' "${TMP}/full.err"
+  check_complete "${db}" "full run"
+  t "full run: one chat request per record (mine)" eq "$(chat_requests)" "${EXPECTED}"
+  t "full run: every record embedded by the double" \
+    eq "$("${BIN}/store" --db "${db}" stats --json | jq -c '.models | keys')" '["nomic-embed-text"]'
+  t "full run: every record classified, in embed mode, against one taxonomy" \
+    eq "$(store_dump "${db}" | jq -r '[.class.mode, (.class.taxonomy | length)] | @tsv' | sort -u)" \
+    "$(printf 'embed\t16')"
+  # the log: one line per event, "<tool>: <UTC time> ..." for events
+  t "log: every line is '<tool>: ...', a report line, or blank" \
+    bash -c "! grep -vE '^((ingest|segment|mine|embed|classify|store): |  |\$)' '${TMP}/full.err'"
+  local step
+  for step in segment mine embed classify; do
+    t "log: step ${step} has one end line with UTC time and counts" \
+      eq "$(grep -cE "^ingest: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z step ${step}: ok: read [0-9]+, ok [0-9]+, skipped [0-9]+, failed 0, rejected 0 in [0-9.]+s\$" "${TMP}/full.err")" 1
+  done
+  t "log: no progress display when stderr is not a terminal" \
+    bash -c "! grep -q \$'[\\r\\033]' '${TMP}/full.err'"
+  t "health report: at most 30 lines (one screen)" \
+    test "$(sed -n '/health report for/,$p' "${TMP}/full.err" | wc -l)" -le 30
+  t "health report: store stats of the db" \
+    grep -qE '^  classify +13 +0 +0 +0$' "${TMP}/full.err"
+  RC=0
+  LANES_LOG_TIME=0 "${INGEST}" --db "${db}" --steps mine "${DOCS}" 2>"${TMP}/notime.err" || RC=$?
+  t "LANES_LOG_TIME=0: ingest's lines drop the time like the tools'" \
+    grep -qx 'ingest: step mine: ok: nothing pending in [0-9.]*s' "${TMP}/notime.err"
+}
+
+rerun() {
+  local db="${TMP}/full.db"
+  store_dump "${db}" >"${TMP}/rerun.before"
+  sql_dump "${db}" >"${TMP}/rerun.sql.before"
+  double_reset
+  run_ingest rerun --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "rerun exits 0" eq "${RC}" 0
+  t "rerun sends no model request" eq "$(stats | jq .requests)" 0
+  t "rerun: the records are unchanged (store dump)" \
+    cmp "${TMP}/rerun.before" <(store_dump "${db}")
+  t "rerun: every LLM step has nothing pending" \
+    eq "$(grep -c 'step [a-z]*: ok: nothing pending' "${TMP}/rerun.err")" 3
+  todo "rerun: no row rewritten (sqlite3 .dump, updated times included)" \
+    "store put rewrites identical rows (records.updated, stage_data.updated)" \
+    cmp "${TMP}/rerun.sql.before" <(sql_dump "${db}")
+}
+
+print_config() {
+  run_ingest config --db "${TMP}/cfg.db" --print-config
+  t "--print-config exits 0" eq "${RC}" 0
+  local s
+  for s in segment mine embed classify store llm; do
+    t "--print-config shows the ${s} section" grep -q "^${s}:" "${TMP}/config.out"
+  done
+  t "--print-config shows the db given with --db" \
+    grep -qE "^  db: \"?${TMP}/cfg.db\"?  # env LANES_STORE_DB" "${TMP}/config.out"
+  sed 's/^  model: "llama3.2:3b"/  model: "gpt-4o-mini"/' "${ROOT}/pipelines/tunables.yaml" >"${TMP}/my.yaml"
+  run_ingest config2 --tunables "${TMP}/my.yaml" --print-config
+  t "--tunables FILE: its values and their source are shown" \
+    grep -qE "^  model: \"?gpt-4o-mini\"?  # file ${TMP}/my.yaml:[0-9]+" "${TMP}/config2.out"
+  t "--print-config creates no db" test ! -e "${TMP}/cfg.db"
+}
+
+dry_run() {
+  local db="${TMP}/dry.db"
+  run_ingest dry-seg --db "${db}" --steps segment "${DOCS}"
+  t "segment-only run exits 0" eq "${RC}" 0
+  sql_dump "${db}" >"${TMP}/dry.sql.before"
+  store_dump "${db}" >"${TMP}/dry.before"
+  double_reset
+  run_ingest dry --db "${db}" --taxonomy "${TAXONOMY}" --dry-run "${DOCS}"
+  t "--dry-run exits 0" eq "${RC}" 0
+  t "--dry-run changes nothing (sqlite3 .dump)" cmp "${TMP}/dry.sql.before" <(sql_dump "${db}")
+  t "--dry-run sends no model request" eq "$(stats | jq .requests)" 0
+  local stage
+  for stage in mine embed classify; do
+    t "--dry-run reports ${EXPECTED} records pending for ${stage}" \
+      grep -q "would run ${stage} over ${EXPECTED} pending records" "${TMP}/dry.err"
+  done
+  t "--dry-run names the documents it would segment" \
+    grep -q "would segment 4 documents" "${TMP}/dry.err"
+  run_ingest dry-new --db "${TMP}/none.db" --dry-run "${DOCS}"
+  t "--dry-run on a new db exits 0 and does not create it" \
+    eq "${RC} $([[ -e "${TMP}/none.db" ]] && echo created)" "0 "
+}
+
+backup() {
+  local db="${TMP}/dry.db"
+  run_ingest backup --db "${db}" --taxonomy "${TAXONOMY}" --backup "${DOCS}"
+  t "--backup run exits 0" eq "${RC}" 0
+  t "--backup: ${db}.backup passes integrity_check" \
+    eq "$(sqlite3 "${db}.backup" 'PRAGMA integrity_check')" ok
+  t "--backup: the backup holds the db as it was before the run" \
+    cmp "${TMP}/dry.before" <(store_dump "${db}.backup")
+  t "--backup: the backup is one self-contained file" test ! -e "${db}.backup-wal"
+  run_ingest backup2 --db "${db}.backup" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "--backup: the backup is usable as a store (a run over it completes it)" eq "${RC}" 0
+  check_complete "${db}.backup" "run over the backup"
+  run_ingest backup3 --db "${db}" --backup-to "${TMP}/snap.db" --steps segment "${DOCS}"
+  t "--backup-to FILE: the copy equals the db" \
+    cmp <(store_dump "${db}") <(store_dump "${TMP}/snap.db")
+}
+
+# A LANES_BIN of wrappers around the real tools. Its segment obeys, at run
+# time, STUB_WAIT=FILE (create FILE.entered, wait for FILE) and
+# STUB_THROTTLE=1 (pass its output on a few lines at a time).
+make_stub_bin() {
+  local dir="${TMP}/stubbin" tool
+  mkdir -p "${dir}"
+  for tool in mine embed classify store; do
+    printf '#!/usr/bin/env bash\nexec %q "$@"\n' "${BIN}/${tool}" >"${dir}/${tool}"
+  done
+  cat >"${dir}/segment" <<STUB
+#!/usr/bin/env bash
+set -euo pipefail
+if [[ -n "\${STUB_WAIT:-}" ]]; then
+  touch "\${STUB_WAIT}.entered"
+  while [[ ! -e "\${STUB_WAIT}" ]]; do sleep 0.05; done
+fi
+if [[ -n "\${STUB_THROTTLE:-}" ]]; then
+  $(printf '%q' "${BIN}/segment") "\$@" | { n=0; while IFS= read -r l; do printf '%s\n' "\${l}"; n=\$((n + 1)); if ((n % 40 == 0)); then sleep 0.02; fi; done; }
+else
+  exec $(printf '%q' "${BIN}/segment") "\$@"
+fi
+STUB
+  chmod +x "${dir}"/*
+}
+
+overlap() {
+  local db="${TMP}/lock.db" gate="${TMP}/gate"
+  LANES_BIN="${TMP}/stubbin" STUB_WAIT="${gate}" \
+    "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}" \
+    >"${TMP}/lock1.out" 2>"${TMP}/lock1.err" &
+  local first=$!
+  local i
+  for ((i = 0; i < 400; i++)); do
+    [[ -e "${gate}.entered" ]] && break
+    sleep 0.05
+  done
+  t "first run is inside its segment step (holds the lock)" test -e "${gate}.entered"
+  double_reset
+  run_ingest lock2 --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "second run while the first holds the lock exits 0" eq "${RC}" 0
+  t "second run says it skips" grep -q "another ingest run holds ${db}.lock; skipping this run" "${TMP}/lock2.err"
+  t "second run runs no step" bash -c "! grep -q 'step ' '${TMP}/lock2.err'"
+  touch "${gate}"
+  local rc1=0
+  wait "${first}" || rc1=$?
+  t "first run, released, completes with exit 0" eq "${rc1}" 0
+  check_complete "${db}" "overlapping runs"
+}
+
+# A step that fails every record: non-zero exit, the failure in the health
+# report; the next run, with the server healthy, retries and completes.
+failing_step() {
+  local db="${TMP}/fail.db"
+  double_config '{"fail_all": 500}'
+  RC=0
+  LANES_LLM_MAX_ATTEMPTS=2 LANES_LLM_BACKOFF_MS=1 LANES_LLM_BACKOFF_MAX_MS=5 \
+    "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}" \
+    >"${TMP}/fail.out" 2>"${TMP}/fail.err" || RC=$?
+  double_config '{"fail_all": null}'
+  t "a run whose steps fail every record exits 1" eq "${RC}" 1
+  t "health report: mine FAILED with its counts" \
+    grep -qE "^  mine +FAILED +too many records failed; read ${EXPECTED}, ok 0, skipped 0, failed ${EXPECTED}" "${TMP}/fail.err"
+  t "health report: the store's error count of mine" \
+    grep -qE "^  mine +0 +${EXPECTED} +0 +0$" "${TMP}/fail.err"
+  t "health report: last line names the failed steps" \
+    eq "$(tail -n 1 "${TMP}/fail.err" | sed 's/ (run took.*//')" "ingest: FAILED steps: mine embed classify"
+  t "segment still ran and is ok in the report" grep -qE '^  segment +ok ' "${TMP}/fail.err"
+  run_ingest fail2 --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "the next run, server healthy, retries the failed records and exits 0" eq "${RC}" 0
+  check_complete "${db}" "run after failures"
+}
+
+# SIGKILL of the whole run (its process group) while STEP runs, then a rerun
+# at full speed: every record once, and only the remaining work is done.
+kill_during() {
+  local step="$1"
+  local db="${TMP}/kill-${step}.db"
+  local -a files=("${DOCS}")
+  local -a env=(LANES_EMBED_BATCH=1 LANES_CLASSIFY_BATCH=1 LANES_CLASSIFY_MODE=verify
+    LANES_CLASSIFY_THRESHOLD=-1)
+  local total="${EXPECTED}"
+  local -a before=()
+  case "${step}" in
+    segment)
+      files=("${TMP}/big")
+      total="${BIG_EXPECTED}"
+      env+=(STUB_THROTTLE=1 "LANES_BIN=${TMP}/stubbin")
+      ;;
+    mine) ;;
+    embed) before=(--steps "segment,mine") ;;
+    classify) before=(--steps "segment,mine,embed") ;;
+  esac
+  double_config '{"latency_ms": 0, "lanes": 4}'
+  if ((${#before[@]})); then
+    env "${env[@]}" "${INGEST}" --db "${db}" "${before[@]}" "${files[@]}" 2>"${TMP}/kill.pre.err"
+  fi
+  if [[ "${step}" != segment ]]; then
+    double_config "{\"latency_ms\": ${SLOW_MS}, \"lanes\": 1}"
+  fi
+  setsid env "${env[@]}" "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${files[@]}" \
+    >"${TMP}/kill.out" 2>"${TMP}/kill.err" &
+  local pid=$!
+  GROUPS_STARTED+=("${pid}")
+  # kill once a few results of the step are committed (or the run ended)
+  local i n=0 want=2
+  [[ "${step}" == segment ]] && want=200
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "${pid}" 2>/dev/null || break
+    if [[ -e "${db}" ]]; then
+      if [[ "${step}" == segment ]]; then
+        n="$(sqlite3 "${db}" 'SELECT count(*) FROM records' 2>/dev/null || echo 0)"
+      else
+        n="$(sqlite3 "${db}" "SELECT count(*) FROM stages WHERE stage = '${step}' AND status = 'ok'" 2>/dev/null || echo 0)"
+      fi
+      ((n >= want)) && break
+    fi
+    sleep 0.02
+  done
+  # the group exists once setsid has run; it has, since the run got this far
+  kill -KILL -- "-${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  double_idle
+  double_config '{"latency_ms": 0, "lanes": 4}'
+  local ok_mine ok_embed ok_classify
+  ok_mine="$(stage_ok "${db}" mine)"
+  ok_embed="$(stage_ok "${db}" embed)"
+  ok_classify="$(stage_ok "${db}" classify)"
+  echo "# killed during ${step}: ${n} results of it committed; ok before the rerun: mine ${ok_mine}, embed ${ok_embed}, classify ${ok_classify} of ${total}"
+  if [[ -e "${db}" ]]; then
+    t "killed during ${step}: the db passes integrity_check" \
+      eq "$(sqlite3 "${db}" 'PRAGMA integrity_check')" ok
+  fi
+  double_reset
+  RC=0
+  env "${env[@]}" "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${files[@]}" \
+    >"${TMP}/kill.rerun.out" 2>"${TMP}/kill.rerun.err" || RC=$?
+  t "killed during ${step}: the rerun exits 0" eq "${RC}" 0
+  local saved="${EXPECTED}"
+  EXPECTED="${total}"
+  check_complete "${db}" "killed during ${step}, rerun"
+  EXPECTED="${saved}"
+  # mine and classify (verify) send one chat request per record, embed one
+  # input per record: the rerun sends exactly what was not done
+  t "killed during ${step}: the rerun asks only for the records not yet mined or classified" \
+    eq "$(chat_requests)" "$(((total - ok_mine) + (total - ok_classify)))"
+  t "killed during ${step}: the rerun embeds only the records not yet embedded" \
+    eq "$(stats | jq .embed_inputs)" "$((total - ok_embed))"
+  case "${step}" in
+    embed | classify)
+      t "killed during ${step}: the steps before it had nothing left to do" \
+        eq "$(grep -c 'step mine: ok: nothing pending' "${TMP}/kill.rerun.err")" 1
+      ;;
+  esac
+}
+
+make_big_docs() {
+  local dir="${TMP}/big" i
+  mkdir -p "${dir}"
+  for ((i = 1; i <= 60; i++)); do
+    awk -v d="${i}" 'BEGIN {
+      for (p = 0; p < 60; p++) {
+        s = ""
+        for (w = 0; w < 30; w++) s = s sprintf("word%d_%d_%d ", d, p, w)
+        print s "ends here. Another sentence follows.\n"
+      }
+    }' >"${dir}/doc${i}.txt"
+  done
+  BIG_EXPECTED="$("${BIN}/segment" "${dir}"/*.txt 2>/dev/null | wc -l)"
+}
+
+lint() {
+  RC=0
+  "${LINT}" >"${TMP}/lint.out" 2>&1 || RC=$?
+  t "tests/lint-pipelines passes on the pipelines" eq "${RC}" 0
+  local dir="${TMP}/lintcase"
+  mkdir -p "${dir}"
+  cp "${ROOT}/pipelines/lib.sh" "${dir}/lib.sh"
+  sed 's/^\( *\)record_step classify skipped/\1record_stp classify skipped/' \
+    "${INGEST}" >"${dir}/ingest.sh"
+  RC=0
+  "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint1.out" 2>&1 || RC=$?
+  t "lint-pipelines fails on a call of an undefined function, naming it" \
+    eq "${RC} $(grep -c "record_stp" "${TMP}/lint1.out")" "1 1"
+  sed 's/step_llm classify classify --taxonomy "${TAXONOMY}"$/step_llm classify clasify --taxonomy "${TAXONOMY}"/; s/^\( *\)store put --summary-json/\1stor put --summary-json/' \
+    "${INGEST}" >"${dir}/ingest.sh"
+  RC=0
+  "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint2.out" 2>&1 || RC=$?
+  t "lint-pipelines fails on a call of a lanes tool that is not in cmd/" \
+    eq "${RC} $(grep -c "'stor'" "${TMP}/lint2.out")" "1 1"
+  printf '#!/usr/bin/env bash\nmain() {\n  if true; then\n}\nmain "$@"\n' >"${dir}/bad.sh"
+  RC=0
+  "${LINT}" "${dir}/bad.sh" >"${TMP}/lint3.out" 2>&1 || RC=$?
+  t "lint-pipelines fails on a syntax error (bash -n)" eq "${RC}" 1
+}
+
+probe() {
+  start_llmd "${TMP}/probe.port" --lanes 4 --latency-ms 40
+  local purl
+  purl="http://127.0.0.1:$(<"${TMP}/probe.port")"
+  RC=0
+  (cd "${TMP}" && "${PROBE}" --url "${purl}" --plot "${TMP}/probe.png") \
+    >"${TMP}/probe.out" 2>"${TMP}/probe.err" || RC=$?
+  t "probe.sh exits 0" eq "${RC}" 0
+  sed 's/^/# /' "${TMP}/probe.out"
+  t "probe.sh: a table row per level, rate and p50/p95" \
+    grep -qE '^ +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+ +0 +0$' "${TMP}/probe.out"
+  local plateau
+  plateau="$(sed -n 's/^plateau: \([0-9]*\) requests in flight.*/\1/p' "${TMP}/probe.out")"
+  t "probe.sh against a 4-lane double: plateau at 4 (+-1), got '${plateau}'" \
+    test "${plateau:-0}" -ge 3 -a "${plateau:-0}" -le 5
+  t "probe.sh: the settings for tunables.yaml" \
+    grep -qE "^  workers: ${plateau}$" "${TMP}/probe.out"
+  if command -v gnuplot >/dev/null; then
+    t "probe.sh with gnuplot: a PNG plot" \
+      eq "$(head -c 4 "${TMP}/probe.png" | od -An -c | tr -d ' ')" '211PNG'
+  else
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED + TODOS)) - probe.sh PNG plot # SKIP gnuplot is not installed"
+  fi
+}
+
+nightly() {
+  local home="${TMP}/nightly"
+  mkdir -p "${home}/inbox"
+  cp "${DOCS}"/* "${home}/inbox/"
+  double_reset
+  RC=0
+  LANES_HOME="${home}" LANES_TAXONOMY="${TAXONOMY}" "${NIGHTLY}" \
+    >"${TMP}/nightly.out" 2>"${TMP}/nightly.err" || RC=$?
+  t "nightly.sh exits 0 and prints nothing (cron mails nothing)" \
+    eq "${RC} $(cat "${TMP}/nightly.out" "${TMP}/nightly.err")" "0 "
+  local snap
+  snap="$(find "${home}/snapshots" -name 'lanes-*.db' | head -n 1)"
+  t "nightly.sh: a dated snapshot of the store" \
+    eq "$(sqlite3 "${snap:-/nonexistent}" 'SELECT count(*) FROM records' 2>&1)" "${EXPECTED}"
+  t "nightly.sh: the inbox is emptied into a dated batch" \
+    eq "$(find "${home}/inbox" -type f | wc -l) $(find "${home}/batches" -type f | wc -l)" "0 4"
+  check_complete "${home}/lanes.db" "nightly.sh"
+  t "nightly.sh: its log has the health report" \
+    grep -q '^ingest: all steps ok' "${home}"/log/nightly-*.log
+  double_reset
+  RC=0
+  LANES_HOME="${home}" LANES_TAXONOMY="${TAXONOMY}" "${NIGHTLY}" \
+    >"${TMP}/nightly2.out" 2>"${TMP}/nightly2.err" || RC=$?
+  t "nightly.sh again: exit 0, no model request" eq "${RC} $(stats | jq .requests)" "0 0"
+}
+
+main() {
+  local tool
+  for tool in jq sqlite3 curl flock setsid; do
+    if ! command -v "${tool}" >/dev/null; then
+      err "needs ${tool}"
+      echo "0 passed, 1 failed"
+      return 1
+    fi
+  done
+  if [[ ! -x "${LLMD}" ]]; then
+    err "no ${LLMD}: run make ${LLMD#"${ROOT}"/}"
+    echo "0 passed, 1 failed"
+    return 1
+  fi
+  TMP="$(mktemp -d)"
+  trap cleanup EXIT
+  mkdir -p "${TMP}/tmp" "${TMP}/cache"
+  unset OLLAMA_HOST OPENAI_BASE_URL OPENAI_API_KEY LANES_TUNABLES LANES_STORE_DB
+  export TMPDIR="${TMP}/tmp" XDG_CACHE_HOME="${TMP}/cache" LANES_BIN="${BIN}"
+  export PATH="${BIN}:${PATH}"
+  start_llmd "${TMP}/llmd.port"
+  URL="http://127.0.0.1:$(<"${TMP}/llmd.port")"
+  export LANES_LLM_BASE_URL="${URL}"
+  EXPECTED="$("${BIN}/segment" "${DOCS}"/* 2>/dev/null | wc -l)"
+  make_stub_bin
+  make_big_docs
+
+  full_run
+  rerun
+  print_config
+  dry_run
+  backup
+  overlap
+  failing_step
+  local step
+  for step in segment mine embed classify; do
+    kill_during "${step}"
+  done
+  lint
+  probe
+  nightly
+  echo "${PASSED} passed, ${FAILED} failed"
+  ((FAILED == 0))
+}
+
+main "$@"
