@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# probe.sh: measures your LLM server the way lanes will load it. Sample
+# records go through the lanes client itself (mine, or embed) with a fixed
+# number of requests in flight, 1, 2, 4, 8, ...; each level gets a row of
+# rate, p50/p95 latency, errors and retries, then the plateau (the fewest
+# requests in flight that reach 90% of the best rate) and the settings to
+# put in tunables.yaml. With gnuplot, also a PNG plot. See lanes(7).
+#
+# Latency is read from the outside: the tool writes each record as soon as
+# it is done (--unordered), and with N requests in flight, each sent as the
+# one before it in its worker ends, the answer k started when answer k-N
+# came back. That is exact for a server that serves in arrival order
+# (Ollama, llama.cpp, the test double) and close for the others.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+readonly PROG="probe"
+# a level is on the plateau when its rate reaches this share of the best
+readonly PLATEAU_SHARE=0.9
+# levels above the best that may fail to improve it before probing stops
+readonly PATIENCE=2
+# shellcheck source=pipelines/lib.sh
+source "${SCRIPT_DIR}/lib.sh"
+
+TOOL="mine"
+INPUT=""
+URL=""
+MODEL=""
+BATCH=""
+MAX_LEVEL=64
+PER_LEVEL=4
+MIN_RECORDS=16
+PLOT=""
+NO_PLOT=0
+WORK=""
+PLATEAU=0
+SERVER=""
+MODEL_SHOWN=""
+declare -a SAMPLE=()
+# results by level: rate, p50, p95, errors, retries, records
+declare -A RATE=() P50=() P95=() ERRS=() RETRIES=() COUNT=()
+
+usage() {
+  cat <<USAGE
+Usage: probe.sh [options]
+Sends sample records through the lanes client (mine or embed) with 1, 2,
+4, 8, ... requests in flight, and prints for each level the rate, the
+p50/p95 latency, errors and retries; then the plateau and the settings to
+put in tunables.yaml. Uses the server and model of the tunables unless
+told otherwise.
+
+Options:
+  --tool mine|embed  the client to measure (default: mine)
+  --input FILE       NDJSON records with a "text" field (default: a built-in sample)
+  --url URL          the server (default: llm.base_url, OLLAMA_HOST, OPENAI_BASE_URL)
+  --model NAME       the model (default: the tool's)
+  --batch N          embed: texts per request (default: embed.batch)
+  --tunables FILE    settings (default: \$LANES_TUNABLES or the tools' defaults)
+  --max N            the highest number of requests in flight (default: ${MAX_LEVEL})
+  --per-level N      requests per request in flight at each level (default: ${PER_LEVEL};
+                     at least ${MIN_RECORDS} per level)
+  --plot FILE        the PNG plot (default: probe-TOOL.png; needs gnuplot)
+  --no-plot          no plot
+  -h, --help         this help
+Exit status: 0 measured; 2 usage error; 3 the server or model is unusable.
+USAGE
+}
+
+parse_args() {
+  while (($#)); do
+    case "$1" in
+      --tool) TOOL="${2:?--tool needs mine or embed}"; shift 2 ;;
+      --input) INPUT="${2:?--input needs a file}"; shift 2 ;;
+      --url) URL="${2:?--url needs a URL}"; shift 2 ;;
+      --model) MODEL="${2:?--model needs a name}"; shift 2 ;;
+      --batch) BATCH="${2:?--batch needs a number}"; shift 2 ;;
+      --tunables) export LANES_TUNABLES="${2:?--tunables needs a file}"; shift 2 ;;
+      --max) MAX_LEVEL="${2:?--max needs a number}"; shift 2 ;;
+      --per-level) PER_LEVEL="${2:?--per-level needs a number}"; shift 2 ;;
+      --plot) PLOT="${2:?--plot needs a file}"; shift 2 ;;
+      --no-plot) NO_PLOT=1; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) err "unknown argument '$1' (try --help)"; exit 2 ;;
+    esac
+  done
+  case "${TOOL}" in
+    mine | embed) ;;
+    *) err "--tool: '${TOOL}' is neither mine nor embed"; exit 2 ;;
+  esac
+  local n
+  for n in "${MAX_LEVEL}" "${PER_LEVEL}" "${BATCH:-1}"; do
+    if [[ ! "${n}" =~ ^[1-9][0-9]*$ ]]; then
+      err "'${n}' is not a positive whole number"
+      exit 2
+    fi
+  done
+  if [[ -n "${INPUT}" && ! -r "${INPUT}" ]]; then
+    err "cannot read ${INPUT}"
+    exit 2
+  fi
+  PLOT="${PLOT:-probe-${TOOL}.png}"
+}
+
+# The tool: $LANES_BIN, else the repository's bin/, else $PATH.
+find_tool() {
+  local dir="${LANES_BIN:-}"
+  if [[ -z "${dir}" && -x "${SCRIPT_DIR}/../bin/${TOOL}" ]]; then
+    dir="$(cd "${SCRIPT_DIR}/../bin" && pwd)"
+  fi
+  if [[ -n "${dir}" ]]; then
+    PATH="${dir}:${PATH}"
+  fi
+  if ! command -v "${TOOL}" >/dev/null 2>&1; then
+    err "cannot find the lanes tool '${TOOL}' (build with make, or set LANES_BIN)"
+    exit 2
+  fi
+}
+
+# The built-in sample: short passages like those segment makes.
+builtin_sample() {
+  cat <<'SAMPLE'
+The night shift reported that the conveyor on line 3 stopped twice after midnight; maintenance replaced a worn belt and the line ran normally from 4 a.m.
+Ben said the vectors of the batch run did not match the serial run last month, because the server returned the batch in another order.
+Our supplier in Lyon confirmed the delivery of 40 pallets for Friday, but asked for the purchase order number before loading the truck.
+The survey covered 1,200 households in three districts; two thirds of them said they would pay more for a reliable water supply.
+A registered nurse with ICU experience is needed for night shifts from March; the post includes a relocation allowance.
+The committee recommends that the city repair the bridge before the winter instead of waiting for the new budget, as the cracks are widening.
+Interest rates will probably stay where they are until the autumn, the economist said, unless inflation rises again in the summer.
+The data team moved the nightly job to 02:17 so that it no longer overlaps with the backups, which had slowed both down.
+In the interview she explained that the first prototype was built from spare parts in a garage, and that the second one took two years.
+The report defines churn as the share of customers who cancel within a month, and notes that it doubled after the price change.
+Maria leads the warehouse team and Kofi handles the contracts with the carriers; both report to the operations director.
+The model treats every request as independent, so the client has to resend the context each time; long prompts therefore cost more.
+SAMPLE
+}
+
+# Fills SAMPLE with one NDJSON record per line, from --input or built in.
+load_sample() {
+  if [[ -n "${INPUT}" ]]; then
+    mapfile -t SAMPLE < <(grep -v '^[[:space:]]*$' "${INPUT}")
+  else
+    local line
+    while IFS= read -r line; do
+      SAMPLE+=("{\"text\":\"${line}\"}")
+    done < <(builtin_sample)
+  fi
+  if ((${#SAMPLE[@]} == 0)); then
+    err "no records in ${INPUT}"
+    exit 2
+  fi
+}
+
+# Writes COUNT records for level LEVEL: the sample round and round, each
+# with its own id and text (so that no answer can come from a cache).
+make_records() {
+  local level="$1" count="$2" k rec
+  for ((k = 0; k < count; k++)); do
+    rec="${SAMPLE[k % ${#SAMPLE[@]}]}"
+    rec="${rec/\"text\":\"/\"text\":\"[probe ${level}.${k}] }"
+    printf '{"id":"probe:%s:%s",%s\n' "${level}" "${k}" "${rec#\{}"
+  done
+}
+
+# Prints "rate p50 p95" from the completion times (one per line) of the
+# records of one level: UNITS records make one request, LEVEL in flight.
+figures() {
+  local times="$1" start="$2" level="$3" units="$4"
+  awk -v start="${start}" -v n_in="${level}" -v b="${units}" '
+    NR % b == 0 { t[++n] = $1 }
+    END {
+      if (n == 0) { print "0 0 0"; exit }
+      # rate: past the first window, when every request in flight was sent
+      # as another came back
+      if (n > n_in && t[n] > t[n_in]) rate = (n - n_in) * b / (t[n] - t[n_in])
+      else rate = n * b / (t[n] - start)
+      m = 0
+      for (k = n_in + 1; k <= n; k++) lat[++m] = (t[k] - t[k - n_in]) * 1000
+      if (m == 0) for (k = 1; k <= n; k++) lat[++m] = (t[k] - start) * 1000
+      # insertion sort: a few hundred values at most
+      for (i = 2; i <= m; i++) {
+        v = lat[i]
+        for (j = i - 1; j >= 1 && lat[j] > v; j--) lat[j + 1] = lat[j]
+        lat[j + 1] = v
+      }
+      p50 = lat[int(m * 0.50 + 0.999999)]
+      p95 = lat[int(m * 0.95 + 0.999999)]
+      printf "%.1f %.0f %.0f\n", rate, p50, p95
+    }' "${times}"
+}
+
+# Runs the tool with LEVEL requests in flight; fills the result arrays.
+measure() {
+  local level="$1"
+  if [[ -n "${RATE[${level}]:-}" ]]; then
+    return 0
+  fi
+  local units=1
+  if [[ "${TOOL}" == embed ]]; then
+    units="${BATCH}"
+  fi
+  # whole rounds of LEVEL requests, so that no round is measured half full
+  local reqs=$((PER_LEVEL * level))
+  if ((reqs < MIN_RECORDS)); then
+    reqs=$(((MIN_RECORDS + level - 1) / level * level))
+  fi
+  local count=$((reqs * units))
+  local dir="${WORK}/level-${level}"
+  mkdir -p "${dir}"
+  make_records "${level}" "${count}" >"${dir}/in.ndjson"
+  local -a flags=(--workers "${level}" --unordered --progress never
+    --summary-json "${dir}/summary.json")
+  if [[ -n "${URL}" ]]; then
+    flags+=(--url "${URL}")
+  fi
+  if [[ -n "${MODEL}" ]]; then
+    flags+=(--model "${MODEL}")
+  fi
+  if [[ "${TOOL}" == embed ]]; then
+    flags+=(--batch "${BATCH}")
+  fi
+  local start
+  start="${EPOCHREALTIME}"
+  local -a rc
+  set +e
+  LANES_LLM_CONCURRENCY="${level}" LANES_LOG_TIME=0 \
+    "${TOOL}" "${flags[@]}" <"${dir}/in.ndjson" 2>"${dir}/log" |
+    sed -u 's/.*/./' |
+    while IFS= read -r _; do printf '%s\n' "${EPOCHREALTIME}"; done >"${dir}/times"
+  rc=("${PIPESTATUS[@]}")
+  set -e
+  if [[ "${rc[0]}" == 3 || "${rc[0]}" == 2 ]]; then
+    sed "s/^/${PROG}: /" "${dir}/log" >&2
+    err "${TOOL} cannot run (exit ${rc[0]}); nothing measured"
+    exit "${rc[0]}"
+  fi
+  if [[ "${rc[1]}" != 0 || "${rc[2]}" != 0 ]]; then
+    err "reading the output of ${TOOL} failed"
+    exit 1
+  fi
+  local figs
+  figs="$(figures "${dir}/times" "${start}" "${level}" "${units}")"
+  read -r RATE["${level}"] P50["${level}"] P95["${level}"] <<<"${figs}"
+  ERRS["${level}"]="$(summary_field "${dir}/summary.json" failed)"
+  COUNT["${level}"]="${count}"
+  local retries
+  retries="$(sed -n 's/.* llm: [0-9]* requests, \([0-9]*\) retries.*/\1/p' "${dir}/log" | head -n 1)"
+  RETRIES["${level}"]="${retries:-0}"
+  log "${level} in flight: ${count} records, ${RATE[${level}]}/s, p50 ${P50[${level}]} ms," \
+    "p95 ${P95[${level}]} ms, ${ERRS[${level}]} errors, ${RETRIES[${level}]} retries"
+}
+
+# a >= b for decimal numbers
+ge() {
+  awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'
+}
+
+best_rate() {
+  local l best=0
+  for l in "${!RATE[@]}"; do
+    if ge "${RATE[${l}]}" "${best}"; then
+      best="${RATE[${l}]}"
+    fi
+  done
+  printf '%s\n' "${best}"
+}
+
+# The levels measured, in order.
+levels() {
+  printf '%s\n' "${!RATE[@]}" | sort -n
+}
+
+# Doubles the requests in flight until the rate stops growing (PATIENCE
+# levels without a better rate), errors appear, or MAX_LEVEL.
+climb() {
+  local level=1 best=0 since=0
+  while ((level <= MAX_LEVEL)); do
+    measure "${level}"
+    if ! ge "${best}" "$(awk -v r="${RATE[${level}]}" 'BEGIN { print r / 1.1 }')"; then
+      best="${RATE[${level}]}"
+      since=0
+    else
+      since=$((since + 1))
+    fi
+    if ((ERRS[${level}] > 0)); then
+      log "errors at ${level} in flight: the server refuses or fails; not going higher"
+      break
+    fi
+    if ((since >= PATIENCE)); then
+      break
+    fi
+    level=$((level * 2))
+  done
+}
+
+# Sets PLATEAU: the fewest requests in flight whose rate reaches
+# PLATEAU_SHARE of the best; between two measured levels, found by bisection.
+find_plateau() {
+  local best target l lo=0 hi=0
+  best="$(best_rate)"
+  target="$(awk -v b="${best}" -v s="${PLATEAU_SHARE}" 'BEGIN { print b * s }')"
+  for l in $(levels); do
+    if ge "${RATE[${l}]}" "${target}"; then
+      hi="${l}"
+      break
+    fi
+    lo="${l}"
+  done
+  while ((hi - lo > 1)); do
+    local mid=$(((lo + hi) / 2))
+    measure "${mid}"
+    if ge "${RATE[${mid}]}" "${target}"; then
+      hi="${mid}"
+    else
+      lo="${mid}"
+    fi
+  done
+  PLATEAU="${hi}"
+}
+
+print_table() {
+  printf '%9s %8s %8s %8s %8s %8s %8s\n' in_flight records rate/s p50_ms p95_ms errors retries
+  local l
+  for l in $(levels); do
+    printf '%9d %8d %8.1f %8.0f %8.0f %8d %8d\n' "${l}" "${COUNT[${l}]}" "${RATE[${l}]}" \
+      "${P50[${l}]}" "${P95[${l}]}" "${ERRS[${l}]}" "${RETRIES[${l}]}"
+  done
+}
+
+print_advice() {
+  local p="$1" best
+  best="$(best_rate)"
+  local l at=""
+  for l in $(levels); do
+    if [[ "${RATE[${l}]}" == "${best}" ]]; then
+      at="${l}"
+    fi
+  done
+  printf '\nplateau: %s requests in flight: %s records/s, at least %s%% of the best rate (%s/s at %s)\n' \
+    "${p}" "${RATE[${p}]}" "$(awk -v s="${PLATEAU_SHARE}" 'BEGIN { print s * 100 }')" "${best}" "${at}"
+  printf '# for tunables.yaml: more in flight only adds latency; several tools\n'
+  printf '# on one server share it (split the workers among them)\n'
+  printf 'llm:\n  max_concurrency: %s\n%s:\n  workers: %s\n' "${p}" "${TOOL}" "${p}"
+}
+
+plot() {
+  if ((NO_PLOT)); then
+    return 0
+  fi
+  if ! command -v gnuplot >/dev/null 2>&1; then
+    log "no gnuplot: no plot (Debian: apt-get install gnuplot-nox)"
+    return 0
+  fi
+  local data="${WORK}/plot.dat" l
+  for l in $(levels); do
+    printf '%s %s %s %s\n' "${l}" "${RATE[${l}]}" "${P50[${l}]}" "${P95[${l}]}"
+  done >"${data}"
+  if gnuplot <<GNUPLOT 2>"${WORK}/gnuplot.err"; then
+set terminal png size 800,500
+set output "${PLOT}"
+set title "${TOOL}, ${MODEL_SHOWN} on ${SERVER}"
+set logscale x 2
+set xlabel "requests in flight"
+set ylabel "records/s"
+set y2label "latency (ms)"
+set ytics nomirror
+set y2tics
+set key left top
+plot "${data}" using 1:2 with linespoints title "rate", \
+     "${data}" using 1:3 axes x1y2 with linespoints title "p50", \
+     "${data}" using 1:4 axes x1y2 with linespoints title "p95"
+GNUPLOT
+    log "plot: ${PLOT}"
+  else
+    err "gnuplot failed: $(head -n 3 "${WORK}/gnuplot.err")"
+  fi
+}
+
+main() {
+  # times and rates with a decimal point whatever the locale
+  export LC_ALL=C
+  parse_args "$@"
+  find_tool
+  if [[ "${TOOL}" == embed && -z "${BATCH}" ]]; then
+    BATCH="$(embed --print-config | config_value embed batch)"
+  fi
+  load_sample
+  local conf
+  conf="$("${TOOL}" --print-config)"
+  SERVER="${URL:-$(config_value llm base_url <<<"${conf}")}"
+  MODEL_SHOWN="${MODEL:-$(config_value "${TOOL}" model <<<"${conf}")}"
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/lanes-probe.XXXXXX")"
+  trap 'rm -rf "${WORK}"' EXIT
+  log "probing ${TOOL} with ${MODEL_SHOWN} on ${SERVER} at 1, 2, 4, ... requests in flight" \
+    "(at most ${MAX_LEVEL})"
+  climb
+  find_plateau
+  print_table
+  print_advice "${PLATEAU}"
+  plot
+}
+
+main "$@"
