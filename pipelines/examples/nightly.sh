@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# nightly.sh: the nightly lanes job, as cron runs it (see the crontab beside
+# it and lanes(7)). It fetches the documents that are new since the last
+# run, ingests them (segment, then mine, embed and classify whatever the
+# store has pending, new or left over from a failed night), and keeps a
+# dated snapshot of the store. Quiet when all is well: everything goes to a
+# dated log under $LANES_HOME/log; when a step fails, the end of that log
+# goes to stderr, which cron mails. One run at a time: a run that finds the
+# previous one still going says so in the log and exits 0.
+#
+# Settings (environment, e.g. in the crontab):
+#   LANES_HOME       the job's directory: store, inbox, batches, snapshots,
+#                    log (default /var/lib/lanes)
+#   LANES_DB         the store (default $LANES_HOME/lanes.db)
+#   LANES_FETCH_URL  a list of document URLs, one per line, to download into
+#                    the inbox; "{since}" in it is replaced by the UTC time of
+#                    the last successful fetch (empty the first time);
+#                    unset: documents are dropped into the inbox by others
+#   LANES_TAXONOMY   the taxonomy to classify onto (default: classify.taxonomy
+#                    of the tunables)
+#   LANES_KEEP_DAYS  days that snapshots and logs are kept (default 14)
+#   LANES_TUNABLES, LANES_BIN, OLLAMA_HOST, ...: as for every lanes tool
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+readonly PROG="nightly"
+# ingest.sh and lib.sh: pipelines/ in a checkout, share/lanes/ installed
+readonly PIPELINES="${SCRIPT_DIR}/.."
+readonly HOME_DIR="${LANES_HOME:-/var/lib/lanes}"
+readonly DB="${LANES_DB:-${HOME_DIR}/lanes.db}"
+readonly INBOX="${HOME_DIR}/inbox"
+readonly FETCH_URL="${LANES_FETCH_URL:-}"
+readonly TAXONOMY="${LANES_TAXONOMY:-}"
+readonly KEEP_DAYS="${LANES_KEEP_DAYS:-14}"
+# lines of the log mailed when the run fails (the health report fits)
+readonly MAIL_LINES=40
+# shellcheck source=pipelines/lib.sh
+source "${PIPELINES}/lib.sh"
+
+STAMP=""
+LOG=""
+
+# The store tool, for the snapshot: $LANES_BIN, the checkout's bin/, $PATH.
+find_store() {
+  local dir="${LANES_BIN:-}"
+  if [[ -z "${dir}" && -x "${PIPELINES}/../bin/store" ]]; then
+    dir="$(cd "${PIPELINES}/../bin" && pwd)"
+  fi
+  if [[ -n "${dir}" ]]; then
+    PATH="${dir}:${PATH}"
+  fi
+  if ! command -v store >/dev/null 2>&1; then
+    err "cannot find the lanes tool 'store' (set LANES_BIN)"
+    return 1
+  fi
+}
+
+# The steps below run in "|| rc=1" lists, where set -e does not apply: each
+# checks its commands itself.
+
+# Downloads the documents listed at FETCH_URL into the inbox. The time of
+# the fetch is kept only when every download worked, so a failed fetch is
+# asked again, whole, the next night.
+fetch_new() {
+  if [[ -z "${FETCH_URL}" ]]; then
+    return 0
+  fi
+  local state="${HOME_DIR}/last-fetch" since="" now
+  if [[ -s "${state}" ]]; then
+    since="$(<"${state}")"
+  fi
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  local list="${HOME_DIR}/fetch.list"
+  if ! curl -fsS --retry 3 --max-time 300 -o "${list}" "${FETCH_URL//\{since\}/${since}}"; then
+    err "fetch: cannot get the list of new documents from ${FETCH_URL}"
+    return 1
+  fi
+  local url name n=0
+  while IFS= read -r url; do
+    [[ -n "${url}" ]] || continue
+    name="${url##*/}"
+    name="${name%%\?*}"
+    if ! curl -fsS --retry 3 --max-time 300 -o "${INBOX}/.${name}.part" "${url}"; then
+      err "fetch: cannot download ${url}"
+      return 1
+    fi
+    if ! mv "${INBOX}/.${name}.part" "${INBOX}/${name}"; then
+      err "fetch: cannot move ${name} into ${INBOX}"
+      return 1
+    fi
+    n=$((n + 1))
+  done <"${list}"
+  if ! printf '%s\n' "${now}" >"${state}"; then
+    err "fetch: cannot write ${state}"
+    return 1
+  fi
+  log "fetch: ${n} new documents since ${since:-the beginning}"
+}
+
+# Moves what the inbox holds into a batch of its own, so documents that
+# arrive during the run wait for the next one; prints the batch directory
+# (nothing when the inbox is empty).
+take_inbox() {
+  local -a files=()
+  mapfile -t files < <(find "${INBOX}" -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort)
+  if ((${#files[@]} == 0)); then
+    log "inbox: nothing new"
+    return 0
+  fi
+  local batch="${HOME_DIR}/batches/${STAMP}"
+  if ! mkdir -p "${batch}" || ! mv -- "${files[@]}" "${batch}/"; then
+    err "inbox: cannot move the new documents into ${batch}"
+    return 1
+  fi
+  log "inbox: ${#files[@]} documents into ${batch}"
+  printf '%s\n' "${batch}"
+}
+
+# ingest.sh over the new batch, or over the pending records only.
+run_ingest() {
+  local batch="$1"
+  local -a flags=(--db "${DB}" --backup)
+  if [[ -n "${TAXONOMY}" ]]; then
+    flags+=(--taxonomy "${TAXONOMY}")
+  fi
+  if [[ -n "${batch}" ]]; then
+    flags+=("${batch}")
+  fi
+  "${PIPELINES}/ingest.sh" "${flags[@]}"
+}
+
+# A dated copy of the store, then the old copies and logs go.
+snapshot() {
+  if [[ ! -e "${DB}" ]]; then
+    return 0
+  fi
+  local dest="${HOME_DIR}/snapshots/lanes-${STAMP}.db"
+  if ! store --db "${DB}" backup "${dest}"; then
+    err "snapshot: the backup of ${DB} to ${dest} failed"
+    return 1
+  fi
+  log "snapshot: ${dest}"
+  if ! find "${HOME_DIR}/snapshots" -name 'lanes-*.db' -mtime "+${KEEP_DAYS}" -delete ||
+    ! find "${HOME_DIR}/log" -name 'nightly-*.log' -mtime "+${KEEP_DAYS}" -delete; then
+    err "cannot remove the snapshots and logs older than ${KEEP_DAYS} days"
+    return 1
+  fi
+}
+
+main() {
+  mkdir -p "${INBOX}" "${HOME_DIR}/batches" "${HOME_DIR}/snapshots" "${HOME_DIR}/log"
+  STAMP="$(date -u +%Y-%m-%dT%H%M%SZ)"
+  LOG="${HOME_DIR}/log/nightly-${STAMP%%T*}.log"
+  # cron's stderr stays on fd 3, for the mail on failure
+  exec 3>&2 2>>"${LOG}"
+  local lock_fd
+  exec {lock_fd}>>"${HOME_DIR}/nightly.lock"
+  if ! flock -n "${lock_fd}"; then
+    log "the previous nightly run still holds ${HOME_DIR}/nightly.lock; skipping this run"
+    return 0
+  fi
+  log "start: home ${HOME_DIR}, db ${DB}"
+  local rc=0 batch=""
+  find_store || rc=1
+  if ((rc == 0)); then
+    fetch_new || rc=1
+    # a failed fetch still ingests what did arrive and what is pending
+    batch="$(take_inbox)" || rc=1
+    run_ingest "${batch}" || rc=1
+    snapshot || rc=1
+  fi
+  if ((rc != 0)); then
+    log "FAILED (exit 1); log: ${LOG}"
+    {
+      printf '%s: the nightly lanes run failed; the end of %s:\n\n' "${PROG}" "${LOG}"
+      tail -n "${MAIL_LINES}" "${LOG}"
+    } >&3
+    return 1
+  fi
+  log "done"
+}
+
+main "$@"
