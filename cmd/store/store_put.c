@@ -34,32 +34,48 @@ struct put_ctx {
 	struct store_scratch *scratch; /* one per worker */
 };
 
+/* The items of a job are allocated together, and freed together when the
+ * writer is done with the last one: one free per job, not per record, in
+ * the writer thread that has the database to keep busy. */
+struct put_item {
+	struct store_item it;
+	struct put_item *block;
+	int last; /* the last item of its block that the writer sees */
+};
+
 static void work(struct job *job, int worker, void *ud)
 {
 	struct put_ctx *c = ud;
 	struct store_scratch *sc = &c->scratch[worker];
+	struct put_item *block = xmalloc(job->n * sizeof *block), *last = NULL;
 	char why[256];
 	for (size_t i = 0; i < job->n; i++) {
 		struct rec *r = &job->recs[i];
 		if (r->outcome == REC_REJECTED || !r->line)
 			continue;
-		struct store_item *it = xmalloc(sizeof *it);
-		int rc = store_item_parse(it, r->line, r->len, sc, why, sizeof why);
+		struct put_item *pi = &block[i];
+		int rc = store_item_parse(&pi->it, r->line, r->len, sc, why, sizeof why);
 		if (rc < 0) {
 			r->outcome = REC_REJECTED;
 			r->reject = xstrdup(why);
-			store_item_free(it);
-			free(it);
+			store_item_free(&pi->it);
 			continue;
 		}
 		if (rc > 0) {
 			r->outcome = REC_FAILED;
-			r->log = xstrdup(it->fail);
+			r->log = xstrdup(pi->it.fail);
 		} else {
 			r->outcome = REC_OK;
 		}
-		r->extra = it;
+		pi->block = block;
+		pi->last = 0;
+		r->extra = pi;
+		last = pi;
 	}
+	if (last)
+		last->last = 1;
+	else
+		free(block);
 }
 
 static void output_line(struct put_ctx *c, const char *line, size_t len)
@@ -136,9 +152,10 @@ static void commit(struct put_ctx *c)
 static void emitted(struct rec *r, void *ud)
 {
 	struct put_ctx *c = ud;
-	struct store_item *it = r->extra;
-	if (!it)
+	struct put_item *pi = r->extra;
+	if (!pi)
 		return;
+	struct store_item *it = &pi->it;
 	if (it->fail) {
 		output_failed(c, r->line, r->len, it->fail_code, it->fail);
 	} else {
@@ -161,7 +178,8 @@ static void emitted(struct rec *r, void *ud)
 			commit(c);
 	}
 	store_item_free(it);
-	free(it);
+	if (pi->last)
+		free(pi->block);
 	r->extra = NULL;
 }
 
@@ -194,9 +212,10 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	c.batch_ms = (double)tun_int(a->tun, "store.batch_ms");
 	c.s = store_cli_open(a, 1);
 	c.w = ndjson_writer_new(1);
-	/* parsing is light next to the writes: a few workers are enough */
+	/* parsing is light next to the writes, and the writer and the
+	 * checkpointer want a CPU each: a few workers are enough */
 	int cpus = cpu_count();
-	app_size_pool(a, cpus > 4 ? 4 : cpus);
+	app_size_pool(a, cpus > 5 ? 4 : cpus > 2 ? cpus - 1 : 1);
 	/* jobs of PUT_JOB records: the threads meet once per job, not per
 	 * record; an automatic in-flight cap counts jobs, not records */
 	if (tun_int(a->tun, "store.inflight") == 0)
