@@ -133,11 +133,16 @@ load_settings() {
 print_config() {
   printf '# ingest.sh: tunables %s, db %s, taxonomy %s, steps %s\n' \
     "${TUNABLES}" "${DB}" "${TAXONOMY:-(none)}" "${STEPS}"
-  local t
-  for t in segment mine embed classify store; do
-    printf '\n# ---- %s ----\n' "${t}"
-    "${t}" --print-config
-  done
+  printf '\n# ---- %s ----\n' segment
+  segment --print-config
+  printf '\n# ---- %s ----\n' mine
+  mine --print-config
+  printf '\n# ---- %s ----\n' embed
+  embed --print-config
+  printf '\n# ---- %s ----\n' classify
+  classify --print-config
+  printf '\n# ---- %s ----\n' store
+  store --print-config
 }
 
 # Files named on the command line; directories searched for documents.
@@ -248,10 +253,24 @@ step_segment() {
   finish_step segment "${start}" "${RUN_DIR}/segment.json" "${rc[@]}"
 }
 
-# Runs TOOL over the store's pending records of STAGE and puts the results.
+# The tool of STAGE with ARGS, each called by its name (so that
+# tests/lint-pipelines can check that it exists).
+stage_tool() {
+  local stage="$1"
+  shift
+  case "${stage}" in
+    mine) mine "$@" ;;
+    embed) embed "$@" ;;
+    classify) classify "$@" ;;
+    *) err "no tool for the step '${stage}'"; return 2 ;;
+  esac
+}
+
+# Runs the tool of STAGE, with ARGS, over the store's pending records of
+# STAGE and puts the results.
 step_llm() {
-  local stage="$1" tool="$2"
-  shift 2
+  local stage="$1"
+  shift
   local start model pending
   start="$(date +%s.%N)"
   model="$(stage_model "${stage}")"
@@ -273,7 +292,7 @@ step_llm() {
   log "step ${stage}: ${n} records pending"
   local -a rc
   set +e
-  "${tool}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
+  stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
     store put --summary-json "${RUN_DIR}/${stage}.store.json"
   rc=("${PIPESTATUS[@]}")
   set -e
@@ -315,23 +334,23 @@ run_steps() {
     if ((OFFLINE)); then
       record_step mine skipped "no LLM server (see the notice above)" 0.0
     else
-      step_llm mine mine
+      step_llm mine
     fi
   fi
   if step_wanted embed; then
     if ((OFFLINE)); then
-      step_llm embed embed --model hash
+      step_llm embed --model hash
     else
-      step_llm embed embed
+      step_llm embed
     fi
   fi
   if step_wanted classify; then
     if [[ -z "${TAXONOMY}" ]]; then
       record_step classify skipped "no taxonomy (set classify.taxonomy or --taxonomy)" 0.0
     elif ((OFFLINE)); then
-      step_llm classify classify --taxonomy "${TAXONOMY}" --embed-model hash --mode embed
+      step_llm classify --taxonomy "${TAXONOMY}" --embed-model hash --mode embed
     else
-      step_llm classify classify --taxonomy "${TAXONOMY}"
+      step_llm classify --taxonomy "${TAXONOMY}"
     fi
   fi
 }

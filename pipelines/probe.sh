@@ -117,6 +117,15 @@ find_tool() {
   fi
 }
 
+# The measured tool with ARGS, called by its name (tests/lint-pipelines
+# checks that it exists).
+run_tool() {
+  case "${TOOL}" in
+    mine) mine "$@" ;;
+    embed) embed "$@" ;;
+  esac
+}
+
 # The built-in sample: short passages like those segment makes.
 builtin_sample() {
   cat <<'SAMPLE'
@@ -224,7 +233,7 @@ measure() {
   local -a rc
   set +e
   LANES_LLM_CONCURRENCY="${level}" LANES_LOG_TIME=0 \
-    "${TOOL}" "${flags[@]}" <"${dir}/in.ndjson" 2>"${dir}/log" |
+    run_tool "${flags[@]}" <"${dir}/in.ndjson" 2>"${dir}/log" |
     sed -u 's/.*/./' |
     while IFS= read -r _; do printf '%s\n' "${EPOCHREALTIME}"; done >"${dir}/times"
   rc=("${PIPESTATUS[@]}")
@@ -386,7 +395,7 @@ main() {
   fi
   load_sample
   local conf
-  conf="$("${TOOL}" --print-config)"
+  conf="$(run_tool --print-config)"
   SERVER="${URL:-$(config_value llm base_url <<<"${conf}")}"
   MODEL_SHOWN="${MODEL:-$(config_value "${TOOL}" model <<<"${conf}")}"
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/lanes-probe.XXXXXX")"

@@ -473,12 +473,16 @@ lint() {
   "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint1.out" 2>&1 || RC=$?
   t "lint-pipelines fails on a call of an undefined function, naming it" \
     eq "${RC} $(grep -c "record_stp" "${TMP}/lint1.out")" "1 1"
-  sed 's/step_llm classify classify --taxonomy "${TAXONOMY}"$/step_llm classify clasify --taxonomy "${TAXONOMY}"/; s/^\( *\)store put --summary-json/\1stor put --summary-json/' \
-    "${INGEST}" >"${dir}/ingest.sh"
+  sed 's/^\( *\)classify) classify "\$@" ;;/\1classify) clasify "$@" ;;/' "${INGEST}" >"${dir}/ingest.sh"
   RC=0
   "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint2.out" 2>&1 || RC=$?
   t "lint-pipelines fails on a call of a lanes tool that is not in cmd/" \
-    eq "${RC} $(grep -c "'stor'" "${TMP}/lint2.out")" "1 1"
+    eq "${RC} $(grep -c "'clasify' is not" "${TMP}/lint2.out")" "1 1"
+  sed 's/^\( *\)mine) mine "\$@" ;;/\1mine) "${stage}" "$@" ;;/' "${INGEST}" >"${dir}/ingest.sh"
+  RC=0
+  "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint4.out" 2>&1 || RC=$?
+  t "lint-pipelines fails on a command named by a variable" \
+    eq "${RC} $(grep -c 'a command named by a variable' "${TMP}/lint4.out")" "1 1"
   printf '#!/usr/bin/env bash\nmain() {\n  if true; then\n}\nmain "$@"\n' >"${dir}/bad.sh"
   RC=0
   "${LINT}" "${dir}/bad.sh" >"${TMP}/lint3.out" 2>&1 || RC=$?
@@ -511,30 +515,47 @@ probe() {
   fi
 }
 
+# The nightly example: two documents dropped into the inbox, two fetched
+# from a list of URLs (file:// here); then a night with nothing new.
 nightly() {
-  local home="${TMP}/nightly"
-  mkdir -p "${home}/inbox"
-  cp "${DOCS}"/* "${home}/inbox/"
+  local home="${TMP}/nightly" feed="${TMP}/feed"
+  mkdir -p "${home}/inbox" "${feed}"
+  cp "${DOCS}/field-report.txt" "${DOCS}/lanes-notes.md" "${home}/inbox/"
+  cp "${DOCS}/standup.srt" "${DOCS}/interview.vtt" "${feed}/"
+  printf 'file://%s\n' "${feed}/standup.srt" "${feed}/interview.vtt" >"${feed}/list"
+  local -a env=("LANES_HOME=${home}" "LANES_TAXONOMY=${TAXONOMY}"
+    "LANES_FETCH_URL=file://${feed}/list")
   double_reset
   RC=0
-  LANES_HOME="${home}" LANES_TAXONOMY="${TAXONOMY}" "${NIGHTLY}" \
-    >"${TMP}/nightly.out" 2>"${TMP}/nightly.err" || RC=$?
+  env "${env[@]}" "${NIGHTLY}" >"${TMP}/nightly.out" 2>"${TMP}/nightly.err" || RC=$?
   t "nightly.sh exits 0 and prints nothing (cron mails nothing)" \
     eq "${RC} $(cat "${TMP}/nightly.out" "${TMP}/nightly.err")" "0 "
+  t "nightly.sh: the inbox and the fetched documents go into one dated batch" \
+    eq "$(find "${home}/inbox" -type f | wc -l) $(find "${home}/batches" -type f | wc -l)" "0 4"
+  check_complete "${home}/lanes.db" "nightly.sh"
   local snap
   snap="$(find "${home}/snapshots" -name 'lanes-*.db' | head -n 1)"
   t "nightly.sh: a dated snapshot of the store" \
     eq "$(sqlite3 "${snap:-/nonexistent}" 'SELECT count(*) FROM records' 2>&1)" "${EXPECTED}"
-  t "nightly.sh: the inbox is emptied into a dated batch" \
-    eq "$(find "${home}/inbox" -type f | wc -l) $(find "${home}/batches" -type f | wc -l)" "0 4"
-  check_complete "${home}/lanes.db" "nightly.sh"
   t "nightly.sh: its log has the health report" \
     grep -q '^ingest: all steps ok' "${home}"/log/nightly-*.log
+  t "nightly.sh: the time of the fetch is kept for the next one" test -s "${home}/last-fetch"
+  : >"${feed}/list"
   double_reset
   RC=0
-  LANES_HOME="${home}" LANES_TAXONOMY="${TAXONOMY}" "${NIGHTLY}" \
-    >"${TMP}/nightly2.out" 2>"${TMP}/nightly2.err" || RC=$?
-  t "nightly.sh again: exit 0, no model request" eq "${RC} $(stats | jq .requests)" "0 0"
+  env "${env[@]}" "${NIGHTLY}" >"${TMP}/nightly2.out" 2>"${TMP}/nightly2.err" || RC=$?
+  t "nightly.sh, a night with nothing new: exit 0, no model request" \
+    eq "${RC} $(stats | jq .requests)" "0 0"
+  t "nightly.sh, a night with nothing new: says so in its log" \
+    grep -q 'inbox: nothing new' "${home}"/log/nightly-*.log
+  cp "${DOCS}/lanes-notes.md" "${home}/inbox/more-notes.md"
+  double_config '{"fail_all": 500}'
+  RC=0
+  env "${env[@]}" LANES_LLM_MAX_ATTEMPTS=1 "${NIGHTLY}" \
+    >"${TMP}/nightly3.out" 2>"${TMP}/nightly3.err" || RC=$?
+  double_config '{"fail_all": null}'
+  t "nightly.sh, a failing night: exit 1 and the end of the log on stderr (for cron's mail)" \
+    eq "${RC} $(grep -c 'the nightly lanes run failed' "${TMP}/nightly3.err")" "1 1"
 }
 
 main() {
