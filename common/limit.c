@@ -64,7 +64,7 @@ void limit_sent(struct limit *l, double now, int inflight)
 static int round_size(const struct limit *l)
 {
 	if (!l->steady)
-		return imin(LIMIT_SAMPLES, imax(2 * l->value, 16));
+		return imin(LIMIT_SAMPLES, imax(l->value, 8));
 	return imin(LIMIT_SAMPLES, imax(8 * l->value, 32));
 }
 
@@ -76,10 +76,15 @@ static void refuse(struct limit *l, int dir, double now)
 	set_value(l, l->base_value, now);
 }
 
-static void decide(struct limit *l, double x, double now)
+static void decide(struct limit *l, double x, double mean, double now)
 {
 	int v = l->value;
 	l->rounds++;
+	/* the lowest round latency and the level it was seen at */
+	if (l->rtt_floor <= 0 || mean < l->rtt_floor) {
+		l->rtt_floor = mean;
+		l->rtt_floor_at = v;
+	}
 	if (l->ceiling_rounds > 0 && --l->ceiling_rounds == 0)
 		l->ceiling = 0;
 	if (!l->steady) {
@@ -115,6 +120,11 @@ static void decide(struct limit *l, double x, double now)
 		}
 		int step = imax(1, v / 4);
 		int dir = l->next_dir;
+		/* going down only pays when requests queue: if latency here is
+		 * still that of a lower level, there is no queue to drain and a
+		 * step down would idle lanes */
+		if (dir < 0 && l->rtt_floor_at < v && mean < 1.15 * l->rtt_floor)
+			dir = 1;
 		int up_ok = v < l->max && !(l->ceiling && v + step >= l->ceiling);
 		if (dir > 0 && !up_ok)
 			dir = -1;
@@ -188,5 +198,5 @@ void limit_done(struct limit *l, double now, double rtt, int overload, int infli
 		sum += l->rtt[i];
 	double mean = sum / l->n;
 	double x = mean > 0 ? (l->area / span) / mean : 0;
-	decide(l, x, now);
+	decide(l, x, mean, now);
 }

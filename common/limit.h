@@ -3,7 +3,9 @@
  * measured throughput: start small, double while throughput doubles (slow
  * start), then probe a step up or down now and then and keep a step only if
  * it pays (up: at least 35% of the proportional gain; down: less than 35%
- * of the proportional loss). 429/503 cut the limit by a quarter at once.
+ * of the proportional loss; no step down while latency is still that of a
+ * lower level, since there is no queue to drain). 429/503 cut the limit by
+ * a quarter at once.
  * Throughput is estimated with Little's law, mean requests in flight over
  * the mean latency of a round, so bursty completions do not read as
  * changes of rate; rounds grow with the limit to average out latencies of
@@ -35,6 +37,8 @@ struct limit {
 	int next_dir;
 	int hold;        /* rounds before the next probe */
 	int hold_len;    /* grows while probes are refused */
+	double rtt_floor; /* lowest mean latency of a round (ms) */
+	int rtt_floor_at; /* the level it was measured at */
 	int ceiling;     /* after a 429/503, no probe up to it for a while */
 	int ceiling_rounds;
 	long rounds;

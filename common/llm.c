@@ -96,7 +96,8 @@ void llm_config_free(struct llm_config *cfg)
 struct llm {
 	struct llm_config cfg;
 	const char *tool;
-	struct lock *l;
+	struct lock *l;       /* rate limiting, handles, figures */
+	struct lock *sl;      /* slots: lim and inflight; only slot waiters wait here */
 	/* concurrency */
 	struct limit lim;     /* lim.value: requests allowed in flight */
 	int adaptive;
@@ -131,6 +132,7 @@ struct llm *llm_new(const struct llm_config *cfg, const char *tool)
 	c->cfg.keep_alive = xstrdup(cfg->keep_alive ? cfg->keep_alive : "");
 	c->tool = tool;
 	c->l = lock_new();
+	c->sl = lock_new();
 	c->adaptive = cfg->concurrency <= 0;
 	c->debug_limit = getenv("LANES_DEBUG_LIMIT") != NULL;
 	limit_init(&c->lim, c->adaptive ? 4 : cfg->concurrency,
@@ -152,6 +154,7 @@ void llm_free(struct llm *c)
 		curl_easy_cleanup(c->handles[i]);
 	free(c->handles);
 	lock_free(c->l);
+	lock_free(c->sl);
 	llm_config_free(&c->cfg);
 	free(c);
 }
@@ -163,9 +166,9 @@ const char *llm_backend_name(const struct llm *c)
 
 int llm_limit(struct llm *c)
 {
-	lock_take(c->l);
+	lock_take(c->sl);
 	int n = c->lim.value;
-	lock_give(c->l);
+	lock_give(c->sl);
 	return n;
 }
 
@@ -174,27 +177,27 @@ int llm_limit(struct llm *c)
 
 static void slot_acquire(struct llm *c)
 {
-	lock_take(c->l);
+	lock_take(c->sl);
 	while (c->inflight >= c->lim.value)
-		lock_wait(c->l);
+		lock_wait(c->sl);
 	c->inflight++;
 	if (c->inflight > c->peak_inflight)
 		c->peak_inflight = c->inflight;
 	if (c->adaptive)
 		limit_sent(&c->lim, now_ms(), c->inflight);
-	lock_give(c->l);
+	lock_give(c->sl);
 }
 
 static void slot_release(struct llm *c, double rtt, int overload, int measured)
 {
-	lock_take(c->l);
+	lock_take(c->sl);
 	c->inflight--;
 	if (measured)
 		c->lat_ewma = c->lat_ewma > 0 ? 0.9 * c->lat_ewma + 0.1 * rtt : rtt;
+	int before = c->lim.value;
 	if (c->adaptive) {
 		/* a refused connection or a transport error says nothing about
 		 * the server's capacity */
-		int before = c->lim.value;
 		if (measured)
 			limit_done(&c->lim, now_ms(), rtt, overload, c->inflight);
 		else
@@ -204,8 +207,12 @@ static void slot_release(struct llm *c, double rtt, int overload, int measured)
 				  before, c->lim.value, c->lim.rounds, c->lim.base_value,
 				  c->lim.base_x * 1000, overload ? ", server overloaded" : "");
 	}
-	lock_broadcast(c->l);
-	lock_give(c->l);
+	/* one freed slot wakes one waiter; a raised limit wakes them all */
+	if (c->lim.value > before)
+		lock_broadcast(c->sl);
+	else
+		lock_signal(c->sl);
+	lock_give(c->sl);
 }
 
 /* ---- rate limiting: token buckets for requests and tokens per minute,
@@ -464,7 +471,11 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 	for (int attempt = 1; attempt <= max_attempts; attempt++) {
 		res->attempts = attempt;
 		rate_wait(c, tokens);
-		slot_acquire(c);
+		/* model lists and versions are not model work: they neither
+		 * take a slot nor teach the limit anything */
+		int slotted = body != NULL;
+		if (slotted)
+			slot_acquire(c);
 		struct http_resp r;
 		memset(&r, 0, sizeof r);
 		double t0 = now_ms();
@@ -513,7 +524,8 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 					 r.status, c->cfg.base_url, path, msg);
 		}
 		/* a refused connection or a transport error says nothing about load */
-		slot_release(c, rtt, overload, r.curl == CURLE_OK);
+		if (slotted)
+			slot_release(c, rtt, overload, r.curl == CURLE_OK);
 		if (r.remaining_zero && r.reset_ms > 0)
 			pause_all(c, r.reset_ms);
 		buf_free(&r.body);
@@ -1005,10 +1017,10 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 
 void llm_progress(struct llm *c, char *out, size_t outlen)
 {
-	lock_take(c->l);
+	lock_take(c->sl);
 	int inflight = c->inflight, limit = c->lim.value;
 	double lat = c->lat_ewma;
-	lock_give(c->l);
+	lock_give(c->sl);
 	double secs = (now_ms() - c->started) / 1000;
 	long req = atomic_load(&c->requests);
 	snprintf(out, outlen, "requests in flight %d/%d, %.1f req/s, latency %.0fms, retries %ld",
@@ -1022,8 +1034,8 @@ void llm_totals(struct llm *c, struct llm_totals *t)
 	t->retries = atomic_load(&c->retries);
 	t->connections = atomic_load(&c->connections);
 	t->failures = atomic_load(&c->failures);
-	lock_take(c->l);
+	lock_take(c->sl);
 	t->limit = c->lim.value;
 	t->peak_inflight = c->peak_inflight;
-	lock_give(c->l);
+	lock_give(c->sl);
 }
