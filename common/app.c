@@ -15,7 +15,13 @@
 #define LANES_VERSION "0.1.0"
 #endif
 
-volatile sig_atomic_t app_stop;
+atomic_int app_stop;
+
+void app_request_stop(int why)
+{
+	int none = 0;
+	atomic_compare_exchange_strong(&app_stop, &none, why);
+}
 
 static void on_signal(int sig)
 {

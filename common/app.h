@@ -71,8 +71,14 @@ struct app {
 	struct lock *reporter_lock;
 };
 
-/* Set by SIGINT/SIGTERM: stop reading, finish what is in flight. */
-extern volatile sig_atomic_t app_stop;
+/* Set by SIGINT/SIGTERM (the signal number): stop reading, finish what is
+ * in flight. Negative values are lanes' own reasons (APP_STOP_*). Atomic:
+ * the writer thread sets it too, and lock-free atomics are safe in a
+ * signal handler. */
+extern atomic_int app_stop;
+enum { APP_STOP_OUTPUT_CLOSED = -1, APP_STOP_READ_ERROR = -2 };
+/* Sets app_stop to why unless a reason is already there. */
+void app_request_stop(int why);
 
 /* Parses argv (common flags + the tool's), loads tunables (file, env, flags,
  * in precedence order), handles --help, --version and --print-config (which

@@ -85,7 +85,7 @@ static void emit(void *jp, void *ud)
 					atomic_fetch_add(&a->st.written, lines);
 				else if (ndjson_writer_state(f->w) == 1) {
 					a->output_closed = 1;
-					app_stop = app_stop ? app_stop : -1;
+					app_request_stop(APP_STOP_OUTPUT_CLOSED);
 				}
 			}
 		}
@@ -104,7 +104,7 @@ static void idle(void *ud)
 	struct filter *f = ud;
 	if (ndjson_flush(f->w) && ndjson_writer_state(f->w) == 1) {
 		f->a->output_closed = 1;
-		app_stop = app_stop ? app_stop : -1;
+		app_request_stop(APP_STOP_OUTPUT_CLOSED);
 	}
 	if (f->on_idle)
 		f->on_idle(f->ud);
@@ -162,7 +162,7 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 			break;
 		if (st == NDJSON_ERROR) {
 			log_error("%s: read error after line %ld", name, lineno);
-			app_stop = app_stop ? app_stop : -2;
+			app_request_stop(APP_STOP_READ_ERROR);
 			break;
 		}
 		if (!job)
@@ -219,9 +219,9 @@ int filter_finish(struct filter *f)
 	ndjson_writer_free(f->w);
 	free(f);
 	/* a closed stdout is a quiet end, not an interruption */
-	if (app_stop < 0 && app_stop != -2)
+	if (app_stop < 0 && app_stop != APP_STOP_READ_ERROR)
 		app_stop = 0;
-	int read_error = app_stop == -2;
+	int read_error = app_stop == APP_STOP_READ_ERROR;
 	if (read_error)
 		app_stop = 0;
 	int code = app_finish(a);

@@ -16,7 +16,7 @@ struct ndjson_reader {
 	int fd;
 	const char *name;
 	size_t max_line;
-	volatile sig_atomic_t *stop;
+	atomic_int *stop;
 	char *buf;      /* unread bytes are buf[pos..fill) */
 	size_t pos, fill, cap;
 	long lineno;
@@ -24,7 +24,7 @@ struct ndjson_reader {
 };
 
 struct ndjson_reader *ndjson_open(int fd, const char *name, size_t max_line,
-				  volatile sig_atomic_t *stop)
+				  atomic_int *stop)
 {
 	struct ndjson_reader *r = xcalloc(1, sizeof *r);
 	r->fd = fd;

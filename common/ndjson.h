@@ -4,7 +4,7 @@
 #ifndef LANES_NDJSON_H
 #define LANES_NDJSON_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
@@ -21,7 +21,7 @@ enum ndjson_status {
  * max_line bytes are skipped without being held in memory. The reader stops
  * early (NDJSON_EOF) once *stop is nonzero; stop may be NULL. */
 struct ndjson_reader *ndjson_open(int fd, const char *name, size_t max_line,
-				  volatile sig_atomic_t *stop);
+				  atomic_int *stop);
 void ndjson_close(struct ndjson_reader *r);
 const char *ndjson_name(const struct ndjson_reader *r);
 /* Next non-blank line without its '\n' (and '\r'). On NDJSON_LINE, *text is

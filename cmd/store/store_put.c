@@ -88,7 +88,7 @@ static void output_line(struct put_ctx *c, const char *line, size_t len)
 	} else if (ndjson_writer_state(c->w) == 1) {
 		/* the reader of stdout went away: a quiet end */
 		a->output_closed = 1;
-		app_stop = app_stop ? app_stop : -1;
+		app_request_stop(APP_STOP_OUTPUT_CLOSED);
 	}
 }
 
@@ -193,7 +193,7 @@ static void idle(void *ud)
 		commit(c);
 	if (ndjson_flush(c->w) && ndjson_writer_state(c->w) == 1) {
 		c->a->output_closed = 1;
-		app_stop = app_stop ? app_stop : -1;
+		app_request_stop(APP_STOP_OUTPUT_CLOSED);
 	}
 }
 
