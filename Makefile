@@ -78,7 +78,8 @@ $(BUILD)/tests/llmd: $(DOUBLE_SRC) $(LIB)
 	$(CC) $(ALL_CFLAGS) -Itests/llmd -o $@ $(DOUBLE_SRC) $(LIB) $(LDLIBS)
 
 check: all test-deps $(UNIT_BIN) $(DOUBLE_BIN)
-	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/run.sh
+	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) \
+		LANES_SANITIZER=$(LANES_SANITIZER) tests/run.sh
 
 lint: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/lint BIN=$(BUILD)/lint/bin \
@@ -91,11 +92,12 @@ lint: deps
 asan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan BIN=$(BUILD)/asan/bin \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LANES_SANITIZER=asan check
 
 tsan: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan BIN=$(BUILD)/tsan/bin \
-		CFLAGS="-O1 -g" SAN="-fsanitize=thread" check
+		CFLAGS="-O1 -g" SAN="-fsanitize=thread" LANES_SANITIZER=tsan check
 
 # The main job: the example documents into the store lanes.db (rerun: no
 # work is redone). Set llm.base_url (or OLLAMA_HOST) to mine and embed with

@@ -16,6 +16,7 @@
 #endif
 
 atomic_int app_stop;
+static struct tunables *live_tunables;
 
 void app_request_stop(int why)
 {
@@ -189,6 +190,9 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 
 	char err[1024];
 	a->tun = tun_new(sections);
+	/* reachable until app_finish, so that an early return or exit after
+	 * app_init is not a leak */
+	live_tunables = a->tun;
 	if (tun_path && *tun_path && tun_load_file(a->tun, tun_path, err, sizeof err)) {
 		log_error("%s", err);
 		exit(EXIT_USAGE);
@@ -397,5 +401,6 @@ int app_finish(struct app *a)
 	}
 	tun_free(a->tun);
 	a->tun = NULL;
+	live_tunables = NULL;
 	return code;
 }

@@ -99,9 +99,12 @@ table() {
   check "${tool} 100 MB line: exit 1" test "${rc}" -eq 1
   check "${tool} 100 MB line: reported over the cap" grep -qF "<stdin>:2: line of 100000022 bytes is over the cap" "${tmp}/big.err"
   check "${tool} 100 MB line: the next line still passes" grep -q '"g2' "${tmp}/big.out"
-  local rss
-  rss="$(tail -n 1 "${tmp}/big.rss")"
-  check "${tool} 100 MB line: peak RSS ${rss} kB stays under the cap + 64 MB" test "${rss}" -lt $((32768 + 65536))
+  # sanitizers' shadow memory makes RSS meaningless there
+  if [[ -z "${LANES_SANITIZER:-}" ]]; then
+    local rss
+    rss="$(tail -n 1 "${tmp}/big.rss")"
+    check "${tool} 100 MB line: peak RSS ${rss} kB stays under the cap + 64 MB" test "${rss}" -lt $((32768 + 65536))
+  fi
   rm -f "${tmp}/big.in" "${tmp}/big.out"
 }
 
