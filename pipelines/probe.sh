@@ -173,15 +173,22 @@ make_records() {
 
 # Prints "rate p50 p95" from the completion times (one per line) of the
 # records of one level: UNITS records make one request, LEVEL in flight.
+# The rate is the slope of the completions over time (least squares), which
+# the first answers' wait for the start and a last half-full round do not
+# bias; the latency of answer k is the time since answer k-LEVEL, when its
+# request was sent.
 figures() {
   local times="$1" start="$2" level="$3" units="$4"
   awk -v start="${start}" -v n_in="${level}" -v b="${units}" '
     NR % b == 0 { t[++n] = $1 }
     END {
       if (n == 0) { print "0 0 0"; exit }
-      # rate: past the first window, when every request in flight was sent
-      # as another came back
-      if (n > n_in && t[n] > t[n_in]) rate = (n - n_in) * b / (t[n] - t[n_in])
+      for (k = 1; k <= n; k++) {
+        x = t[k] - t[1]
+        sx += x; sy += k; sxx += x * x; sxy += x * k
+      }
+      den = n * sxx - sx * sx
+      if (n > 1 && den > 0) rate = (n * sxy - sx * sy) / den * b
       else rate = n * b / (t[n] - start)
       m = 0
       for (k = n_in + 1; k <= n; k++) lat[++m] = (t[k] - t[k - n_in]) * 1000

@@ -490,7 +490,7 @@ lint() {
 }
 
 probe() {
-  start_llmd "${TMP}/probe.port" --lanes 4 --latency-ms 40
+  start_llmd "${TMP}/probe.port" --lanes 4 --latency-ms 100
   local purl
   purl="http://127.0.0.1:$(<"${TMP}/probe.port")"
   RC=0
