@@ -423,9 +423,11 @@ main() {
   local started
   started="$(date +%s.%N)"
   log "start: ${#FILES[@]} documents, db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
-  if ((BACKUP)) && [[ -e "${DB}" ]]; then
+  if ((BACKUP)); then
     local dest="${BACKUP_FILE:-${DB}.backup}"
-    if store backup "${dest}"; then
+    if [[ ! -e "${DB}" ]]; then
+      log "backup: no ${DB} yet, nothing to back up"
+    elif store backup "${dest}"; then
       log "backup: ${DB} -> ${dest}"
     else
       err "backup of ${DB} to ${dest} failed; not running the steps"
