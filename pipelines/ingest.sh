@@ -155,7 +155,14 @@ collect_files() {
       for ext in ${DOC_EXTENSIONS}; do
         expr+=(-o -name "*.${ext}")
       done
-      mapfile -t found < <(find "${arg}" -type f \( "${expr[@]:1}" \) | LC_ALL=C sort)
+      local listing
+      if ! listing="$(find "${arg}" -type f \( "${expr[@]:1}" \) | LC_ALL=C sort)"; then
+        err "cannot search ${arg} for documents (see the message above)"
+        exit 2
+      fi
+      if [[ -n "${listing}" ]]; then
+        mapfile -t found <<<"${listing}"
+      fi
       FILES+=("${found[@]}")
     elif [[ -f "${arg}" ]]; then
       FILES+=("${arg}")
@@ -357,7 +364,12 @@ run_steps() {
 
 dry_run() {
   log "dry run: nothing is changed"
-  log "would segment ${#FILES[@]} documents into ${DB}"
+  if step_wanted mine || step_wanted embed || step_wanted classify; then
+    detect_llm
+  fi
+  if step_wanted segment; then
+    log "would segment ${#FILES[@]} documents into ${DB}"
+  fi
   if [[ ! -e "${DB}" ]]; then
     log "the store ${DB} does not exist yet: every step has all its work pending"
     return 0
@@ -365,6 +377,14 @@ dry_run() {
   local stage model n
   for stage in mine embed classify; do
     step_wanted "${stage}" || continue
+    if [[ "${stage}" == mine ]] && ((OFFLINE)); then
+      log "would skip mine: no LLM server (see the notice above)"
+      continue
+    fi
+    if [[ "${stage}" == classify && -z "${TAXONOMY}" ]]; then
+      log "would skip classify: no taxonomy (set classify.taxonomy or --taxonomy)"
+      continue
+    fi
     model="$(stage_model "${stage}")"
     local -a pend_args=(pending --stage "${stage}")
     if [[ -n "${model}" ]]; then
@@ -410,7 +430,10 @@ main() {
   fi
 
   local lock_fd
-  exec {lock_fd}>>"${LOCK}"
+  if ! { exec {lock_fd}>>"${LOCK}"; } 2>/dev/null; then
+    err "cannot open the lock file ${LOCK} (is its directory there and writable?)"
+    return 2
+  fi
   if ! flock -n "${lock_fd}"; then
     log "another ingest run holds ${LOCK}; skipping this run"
     return 0

@@ -268,6 +268,12 @@ dry_run() {
   done
   t "--dry-run names the documents it would segment" \
     grep -q "would segment 4 documents" "${TMP}/dry.err"
+  run_ingest dry-notax --db "${db}" --dry-run "${DOCS}"
+  t "--dry-run without a taxonomy says classify would be skipped" \
+    grep -q "would skip classify: no taxonomy" "${TMP}/dry-notax.err"
+  run_ingest dry-steps --db "${db}" --steps embed --dry-run "${DOCS}"
+  t "--dry-run --steps embed reports embed only" \
+    eq "$(grep -c 'would' "${TMP}/dry-steps.err")" 1
   run_ingest dry-new --db "${TMP}/none.db" --dry-run "${DOCS}"
   t "--dry-run on a new db exits 0 and does not create it" \
     eq "${RC} $([[ -e "${TMP}/none.db" ]] && echo created)" "0 "
