@@ -4,13 +4,11 @@
  * vectors as little-endian float32 BLOBs, migrations by PRAGMA user_version,
  * the online backup API. */
 #include "store_sqlite.h"
-#include "log.h"
 #include "pool.h"
 #include "record.h"
 #include "util.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,16 +153,17 @@ struct store {
 	int ck_stop;
 	long ck_asked, ck_done; /* passes asked for, and done */
 	int wal_frames;         /* pages in the WAL after the last commit */
+	int ck_frames, restart_frames; /* CKPT_BYTES and CKPT_RESTART_BYTES in pages */
 };
 
-/* WAL pages after which a commit wakes the checkpointer (as SQLite's own
- * wal_autocheckpoint, 4 MB of 4 KB pages). */
-#define CKPT_FRAMES 1000
-/* WAL pages after which the writer, once committed, waits for the
+/* WAL bytes after which a commit wakes the checkpointer (SQLite's own
+ * wal_autocheckpoint is 1000 pages, 4 MB of 4 KB pages). */
+#define CKPT_BYTES (4 << 20)
+/* WAL bytes after which the writer, once committed, waits for the
  * checkpointer to catch up: the WAL can only start over from its beginning
  * when a write begins with every page copied back, and a writer that never
  * waits would begin each batch while the copy of the last one runs. */
-#define CKPT_RESTART_FRAMES 4000
+#define CKPT_RESTART_BYTES (16 << 20)
 
 static double jitter(struct store *s)
 {
@@ -447,7 +446,7 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int n)
 	(void)name;
 	struct store *s = ud;
 	s->wal_frames = n;
-	if (n >= CKPT_FRAMES) {
+	if (n >= s->ck_frames) {
 		lock_take(s->ck_lock);
 		s->ck_asked++;
 		lock_broadcast(s->ck_lock);
@@ -476,6 +475,11 @@ static void start_checkpointer(struct store *s)
 		s->ck_db = NULL;
 		return;
 	}
+	long page = 0;
+	if (query_long(s, "PRAGMA page_size", &page) != SQLITE_OK || page <= 0)
+		page = 4096;
+	s->ck_frames = (int)(CKPT_BYTES / page);
+	s->restart_frames = (int)(CKPT_RESTART_BYTES / page);
 	s->ck_lock = lock_new();
 	s->ck = thread_start(ckpt_main, s);
 	sqlite3_wal_hook(s->db, wal_hook, s);
@@ -846,7 +850,7 @@ int store_commit(struct store *s, long *lost, char *err, size_t errlen)
 	}
 	s->in_txn = 0;
 	s->batch_n = 0;
-	if (s->ck && s->wal_frames >= CKPT_RESTART_FRAMES) {
+	if (s->ck && s->wal_frames >= s->restart_frames) {
 		lock_take(s->ck_lock);
 		while (s->ck_done < s->ck_asked && !s->ck_stop)
 			lock_wait(s->ck_lock);
