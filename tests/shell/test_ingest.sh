@@ -330,7 +330,7 @@ if [[ -n "\${STUB_WAIT:-}" ]]; then
   while [[ ! -e "\${STUB_WAIT}" ]]; do sleep 0.05; done
 fi
 if [[ -n "\${STUB_THROTTLE:-}" ]]; then
-  $(printf '%q' "${BIN}/segment") "\$@" | { n=0; while IFS= read -r l; do printf '%s\n' "\${l}"; n=\$((n + 1)); if ((n % 40 == 0)); then sleep 0.02; fi; done; }
+  $(printf '%q' "${BIN}/segment") "\$@" | { n=0; while IFS= read -r l; do printf '%s\n' "\${l}"; n=\$((n + 1)); if ((n % 10 == 0)); then sleep 0.02; fi; done; }
 else
   exec $(printf '%q' "${BIN}/segment") "\$@"
 fi
@@ -418,7 +418,7 @@ kill_during() {
   GROUPS_STARTED+=("${pid}")
   # kill once a few results of the step are committed (or the run ended)
   local i n=0 want=2
-  [[ "${step}" == segment ]] && want=200
+  [[ "${step}" == segment ]] && want=50
   for ((i = 0; i < 600; i++)); do
     kill -0 "${pid}" 2>/dev/null || break
     if [[ -e "${db}" ]]; then
@@ -471,9 +471,9 @@ kill_during() {
 make_big_docs() {
   local dir="${TMP}/big" i
   mkdir -p "${dir}"
-  for ((i = 1; i <= 60; i++)); do
+  for ((i = 1; i <= 20; i++)); do
     awk -v d="${i}" 'BEGIN {
-      for (p = 0; p < 60; p++) {
+      for (p = 0; p < 30; p++) {
         s = ""
         for (w = 0; w < 30; w++) s = s sprintf("word%d_%d_%d ", d, p, w)
         print s "ends here. Another sentence follows.\n"
