@@ -1,16 +1,15 @@
 /* classify_decide: thresholds, prompt templates, strict answers and the
  * LLM conversation of verify and triage modes. */
 #include "classify_decide.h"
+#include "prompts.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 const char *const cl_status_name[CL_NSTATUS] = {
 	"matched", "no_match", "llm_yes", "llm_no", "llm_uncertain", "error",
@@ -27,47 +26,6 @@ int cl_status_labelled(enum cl_status s)
 static const char *const verify_vars[] = {"text", "id", "label", "description", "synonyms",
 					  "examples", "parent"};
 static const char *const triage_vars[] = {"text", "candidates", "count"};
-
-static char *try_dir(const char *dir, const char *name, struct buf *tried)
-{
-	char *p = xasprintf("%s/%s", dir, name);
-	if (access(p, R_OK) == 0)
-		return p;
-	buf_printf(tried, "%s%s", tried->len ? ", " : "", p);
-	free(p);
-	return NULL;
-}
-
-/* The default template file: $LANES_PROMPTS, then next to the binary. */
-static char *find_default(const char *name, struct buf *tried)
-{
-	char *found = NULL;
-	const char *env = getenv("LANES_PROMPTS");
-	if (env && *env && (found = try_dir(env, name, tried)))
-		return found;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	char *dir = xasprintf("%s/../share/lanes/prompts", exe);
-	found = try_dir(dir, name, tried);
-	free(dir);
-	for (int up = 0; up <= 4 && !found; up++) {
-		dir = xasprintf("%s/pipelines/prompts", exe);
-		found = try_dir(dir, name, tried);
-		free(dir);
-		slash = strrchr(exe, '/');
-		if (!slash || slash == exe)
-			break;
-		*slash = '\0';
-	}
-	return found;
-}
 
 /* Calls fn for each placeholder of s: name span and the whole span. */
 typedef int (*ph_fn)(const char *name, size_t n, const char *start, const char *end, void *ud);
@@ -127,7 +85,7 @@ int cl_tpl_load(struct cl_tpl *t, enum cl_mode mode, const char *setting, char *
 		t->path = xstrdup(setting);
 	} else {
 		struct buf tried = {0};
-		t->path = find_default(name, &tried);
+		t->path = prompt_find(name, 0, &tried);
 		if (!t->path) {
 			snprintf(err, errlen, "cannot find the default prompt %s (tried %s): set %s "
 				 "or $LANES_PROMPTS", name, tried.len ? tried.p : "nothing", key);

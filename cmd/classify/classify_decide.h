@@ -38,9 +38,8 @@ struct cl_tpl {
 };
 
 /* Loads the template of mode: the file named by setting, or when setting
- * is empty the default classify_verify.txt / classify_triage.txt, looked
- * for in $LANES_PROMPTS, <bin>/../share/lanes/prompts and
- * pipelines/prompts above the binary. Checks the placeholders: verify
+ * is empty the default classify_verify.txt / classify_triage.txt, found
+ * by prompt_find (prompts.h). Checks the placeholders: verify
  * knows text, id, label, description, synonyms, examples, parent; triage
  * knows text, candidates, count; text (and label, candidates) must occur.
  * Returns 0, or -1 with "<file>: <what>" in err. */

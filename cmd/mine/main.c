@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mine_files.h"
 #include "mine_record.h"
+#include "prompts.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -40,7 +41,7 @@ static char *find_file(struct app *a, const char *key, const char *def, const ch
 {
 	const char *name = tun_str(a->tun, key);
 	struct buf tried = {0};
-	char *path = mine_find_file(*name ? name : def, *name != '\0', &tried);
+	char *path = prompt_find(*name ? name : def, *name != '\0', &tried);
 	if (!path) {
 		log_error("cannot find the %s '%s' (tried %s): give one with --%s FILE or set "
 			  "LANES_PROMPTS to the directory holding it", what, *name ? name : def,

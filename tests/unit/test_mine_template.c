@@ -1,9 +1,10 @@
 /* Unit tests of mine's prompt templates (placeholders, values as written,
  * missing fields, sections, the {{{{ escape, compile errors), of its answer
- * checks (fences, prose, compaction, schema errors) and of its file search. */
+ * checks (fences, prose, compaction, schema errors) and of its file loading. */
 #include "mine_answer.h"
 #include "mine_files.h"
 #include "mine_template.h"
+#include "prompts.h"
 #include "t.h"
 #include "util.h"
 
@@ -172,24 +173,8 @@ static void test_files(void)
 {
 	char dir[] = "/tmp/lanes-mine-test-XXXXXX";
 	T_OK(mkdtemp(dir) != NULL, "temporary directory");
-	char *p = xasprintf("%s/custom.txt", dir);
-	FILE *f = fopen(p, "w");
-	fputs("Hello {{text}}", f);
-	fclose(f);
-	setenv("LANES_PROMPTS", dir, 1);
 	struct buf tried = {0};
-	char *found = mine_find_file("custom.txt", 0, &tried);
-	T_EQ_STR(found, p, "$LANES_PROMPTS is searched");
-	free(found);
-	found = mine_find_file("nope.txt", 0, &tried);
-	T_OK(!found && strstr(tried.p, "/nope.txt"), "not found: the places tried are listed (%s)",
-	     tried.p);
-	buf_reset(&tried);
-	found = mine_find_file("/no/such/dir/x.txt", 1, &tried);
-	T_OK(!found && !strcmp(tried.p, "/no/such/dir/x.txt"), "a path is used as given");
-	buf_free(&tried);
-	unsetenv("LANES_PROMPTS");
-	found = mine_find_file("mine.txt", 0, &tried);
+	char *found = prompt_find("mine.txt", 0, &tried);
 	T_OK(found && strstr(found, "pipelines/prompts/mine.txt"),
 	     "the default template is found from the binary (%s)", found ? found : tried.p);
 	char err[512];
@@ -206,7 +191,7 @@ static void test_files(void)
 	buf_free(&tried);
 
 	char *sp = xasprintf("%s/s.json", dir);
-	f = fopen(sp, "w");
+	FILE *f = fopen(sp, "w");
 	fputs("{\"type\":\"array\"}", f);
 	fclose(f);
 	char *text = NULL;
@@ -226,10 +211,8 @@ static void test_files(void)
 	jschema_free(s);
 	free(text);
 	unlink(sp);
-	unlink(p);
 	rmdir(dir);
 	free(sp);
-	free(p);
 }
 
 int main(void)
