@@ -87,6 +87,7 @@ lint: deps
 		$(if $(DOUBLE_BIN),$(BUILD)/lint/tests/llmd)
 	@tests/apt-install --missing shellcheck
 	shellcheck -x $$(tests/shell-files)
+	tests/lint-pipelines
 	tests/banned
 
 asan: deps

@@ -366,6 +366,13 @@ enum tun_source tun_source_of(const struct tunables *t, const char *name)
 	return t->v[must_find(name)].src;
 }
 
+int tun_is_set(const struct tunables *t, const char *name)
+{
+	int k = must_find(name);
+	const struct tun_val *v = &t->v[k];
+	return v->src >= TUN_SRC_ENV || (v->src == TUN_SRC_FILE && strcmp(v->text, tun_schema[k].def));
+}
+
 static int yaml_plain_ok(const char *s)
 {
 	if (!*s)

@@ -56,6 +56,10 @@ double tun_float(const struct tunables *t, const char *name);
 int tun_bool(const struct tunables *t, const char *name);
 const char *tun_str(const struct tunables *t, const char *name);
 enum tun_source tun_source_of(const struct tunables *t, const char *name);
+/* Whether the user chose this value: given by a flag or the environment,
+ * or set to something other than the default. A file restating the
+ * default (as the shipped tunables.yaml does for every key) is no choice. */
+int tun_is_set(const struct tunables *t, const char *name);
 
 /* Prints every setting of the tool's sections as YAML with its source in a
  * comment; secrets are redacted. */

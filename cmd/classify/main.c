@@ -176,7 +176,7 @@ static int configure(struct app *a, const struct opts *o, struct setup *s)
 	s->threshold = tun_float(a->tun, "classify.threshold");
 	s->top_k = (int)tun_int(a->tun, "classify.top_k");
 	s->dim = (int)tun_int(a->tun, "classify.dim");
-	s->dim_set = tun_source_of(a->tun, "classify.dim") != TUN_SRC_DEFAULT;
+	s->dim_set = tun_is_set(a->tun, "classify.dim");
 	s->batch = tun_int(a->tun, "classify.batch");
 	if (!*s->tax_path) {
 		log_error("no taxonomy: give --taxonomy FILE or set classify.taxonomy");

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	char *field = xstrdup(tun_str(a.tun, "embed.field"));
 	long batch = tun_int(a.tun, "embed.batch");
 	int dim = (int)tun_int(a.tun, "embed.dim");
-	int dim_set = tun_source_of(a.tun, "embed.dim") != TUN_SRC_DEFAULT;
+	int dim_set = tun_is_set(a.tun, "embed.dim");
 	int offline = !strcmp(model, "hash");
 	char *model_name = offline ? xasprintf("hash-%d", dim) : xstrdup(model);
 

@@ -78,6 +78,14 @@ int main(void)
 	T_OK(strstr(all, "api_key: <redacted>") != NULL, "secret shown as redacted");
 	T_OK(strstr(all, "target: 100  # flag --target") != NULL, "source shown");
 
+	T_OK(tun_is_set(t, "segment.target"), "a flag sets a value");
+	T_OK(!tun_is_set(t, "segment.overlap"), "a default is not set");
+	char *restate = write_tmp("segment:\n  overlap: 0\n  unit: tokens\n");
+	T_EQ_INT(tun_load_file(t, restate, err, sizeof err), 0, "restating file loads");
+	T_OK(!tun_is_set(t, "segment.overlap"), "a file restating the default does not set it");
+	T_OK(tun_is_set(t, "segment.unit"), "a file changing the default sets it");
+	unlink(restate);
+	free(restate);
 	T_EQ_INT(tun_set(t, "segment.unit", "words", TUN_SRC_FLAG, "--unit", err, sizeof err), -1, "enum checked");
 	T_EQ_INT(tun_set(t, "segment.nope", "1", TUN_SRC_FLAG, "--x", err, sizeof err), -1, "unknown key");
 	unlink(path);
