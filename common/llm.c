@@ -481,9 +481,12 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 		double t0 = now_ms();
 		http_do(c, path, body, body_len, &r);
 		double rtt = now_ms() - t0;
-		atomic_fetch_add(&c->requests, 1);
-		if (attempt > 1)
-			atomic_fetch_add(&c->retries, 1);
+		if (slotted) {
+			/* model requests only: the start-up check is not work */
+			atomic_fetch_add(&c->requests, 1);
+			if (attempt > 1)
+				atomic_fetch_add(&c->retries, 1);
+		}
 		res->http_status = (int)r.status;
 		int overload = r.status == 429 || r.status == 503;
 		int retry = 0, ok = 0;
