@@ -28,6 +28,8 @@ BACKUP_FILE=""
 LOCK=""
 OFFLINE=0
 RUN_DIR=""
+STEP_PID=""
+STOP_SIGNAL=""
 declare -a FILES=()
 declare -a STEP_LINES=()
 declare -a FAILED_STEPS=()
@@ -252,12 +254,60 @@ step_segment() {
   fi
   log "step segment: ${#FILES[@]} documents"
   local -a rc
+  run_step_pipeline segment
+  read -r -a rc <"${RUN_DIR}/rc"
+  finish_step segment "${start}" "${RUN_DIR}/segment.json" "${rc[@]}"
+}
+
+# The segment step's pipeline; its exit statuses go to RUN_DIR/rc.
+pipe_segment() {
   set +e
   segment --summary-json "${RUN_DIR}/segment.json" -- "${FILES[@]}" |
     store put --summary-json "${RUN_DIR}/segment.store.json"
-  rc=("${PIPESTATUS[@]}")
-  set -e
-  finish_step segment "${start}" "${RUN_DIR}/segment.json" "${rc[@]}"
+  echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
+}
+
+# An LLM step's pipeline over the pending file; statuses to RUN_DIR/rc.
+pipe_stage() {
+  local stage="$1" pending="$2"
+  shift 2
+  set +e
+  stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
+    store put --summary-json "${RUN_DIR}/${stage}.store.json"
+  echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
+}
+
+# Runs a step's pipeline in the background and waits for it, so that a
+# SIGINT or SIGTERM sent to ingest.sh alone (as timeout(1) and cron's
+# killers do) is acted on at once: on_signal passes it to the step's tools,
+# which finish and store what is in flight, and the run then ends with its
+# health report.
+run_step_pipeline() {
+  local which="$1"
+  shift
+  echo "143 143" >"${RUN_DIR}/rc"
+  case "${which}" in
+    segment) pipe_segment & ;;
+    stage) pipe_stage "$@" & ;;
+    *) err "internal error: no pipeline '${which}'"; return 2 ;;
+  esac
+  STEP_PID=$!
+  while kill -0 "${STEP_PID}" 2>/dev/null; do
+    wait "${STEP_PID}" || true
+  done
+  STEP_PID=""
+}
+
+# Trap of SIGINT/SIGTERM: remember it and pass it on to the running step.
+on_signal() {
+  local sig="$1"
+  if [[ -z "${STOP_SIGNAL}" ]]; then
+    STOP_SIGNAL="${sig}"
+    log "${sig} received: letting the current step finish what is in flight"
+  fi
+  if [[ -n "${STEP_PID}" ]]; then
+    pkill "-${sig}" -P "${STEP_PID}" 2>/dev/null || true
+  fi
 }
 
 # The tool of STAGE with ARGS, each called by its name (so that
@@ -298,11 +348,8 @@ step_llm() {
   fi
   log "step ${stage}: ${n} records pending"
   local -a rc
-  set +e
-  stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
-    store put --summary-json "${RUN_DIR}/${stage}.store.json"
-  rc=("${PIPESTATUS[@]}")
-  set -e
+  run_step_pipeline stage "${stage}" "${pending}" "$@"
+  read -r -a rc <"${RUN_DIR}/rc"
   rm -f "${pending}"
   finish_step "${stage}" "${start}" "${RUN_DIR}/${stage}.json" "${rc[@]}"
 }
@@ -333,25 +380,34 @@ finish_step() {
   record_step "${step}" FAILED "${why}; ${detail}" "${secs}"
 }
 
+# A wanted step that may still start: not after a signal.
+should_run() {
+  step_wanted "$1" || return 1
+  if [[ -n "${STOP_SIGNAL}" ]]; then
+    record_step "$1" skipped "not started: ${STOP_SIGNAL} received" 0.0
+    return 1
+  fi
+}
+
 run_steps() {
-  if step_wanted segment; then
+  if should_run segment; then
     step_segment
   fi
-  if step_wanted mine; then
+  if should_run mine; then
     if ((OFFLINE)); then
       record_step mine skipped "no LLM server (see the notice above)" 0.0
     else
       step_llm mine
     fi
   fi
-  if step_wanted embed; then
+  if should_run embed; then
     if ((OFFLINE)); then
       step_llm embed --model hash
     else
       step_llm embed
     fi
   fi
-  if step_wanted classify; then
+  if should_run classify; then
     if [[ -z "${TAXONOMY}" ]]; then
       record_step classify skipped "no taxonomy (set classify.taxonomy or --taxonomy)" 0.0
     elif ((OFFLINE)); then
@@ -440,8 +496,8 @@ main() {
   fi
   RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/lanes-ingest.XXXXXX")"
   trap 'rm -rf "${RUN_DIR}"' EXIT
-  trap 'log "interrupted"; exit 130' INT
-  trap 'log "terminated"; exit 143' TERM
+  trap 'on_signal INT' INT
+  trap 'on_signal TERM' TERM
 
   local started
   started="$(date +%s.%N)"
@@ -462,6 +518,10 @@ main() {
   fi
   run_steps
   health_report "${started}"
+  case "${STOP_SIGNAL}" in
+    INT) return 130 ;;
+    TERM) return 143 ;;
+  esac
   ((${#FAILED_STEPS[@]} == 0))
 }
 

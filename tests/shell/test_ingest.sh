@@ -581,6 +581,44 @@ nightly() {
     eq "${RC} $(grep -c 'the nightly lanes run failed' "${TMP}/nightly3.err")" "1 1"
 }
 
+# SIGTERM to ingest.sh alone (as timeout(1) sends it), during mine: the
+# step's tools finish what is in flight, the later steps do not start, the
+# health report is printed, the exit status is 143, and a rerun completes.
+term_ingest_only() {
+  local db="${TMP}/term.db"
+  double_config "{\"latency_ms\": ${SLOW_MS}, \"lanes\": 1}"
+  "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}" \
+    >"${TMP}/term.out" 2>"${TMP}/term.err" &
+  local pid=$!
+  local i n=0
+  for ((i = 0; i < 600; i++)); do
+    if [[ -e "${db}" ]]; then
+      n="$(sqlite3 "${db}" "SELECT count(*) FROM stages WHERE stage = 'mine' AND status = 'ok'" 2>/dev/null || echo 0)"
+      ((n >= 1)) && break
+    fi
+    sleep 0.02
+  done
+  kill -TERM "${pid}"
+  RC=0
+  wait "${pid}" || RC=$?
+  double_idle
+  double_config '{"latency_ms": 0, "lanes": 4}'
+  t "SIGTERM to ingest.sh alone: exit 143" eq "${RC}" 143
+  t "SIGTERM to ingest.sh alone: the health report is printed" \
+    grep -q "health report for" "${TMP}/term.err"
+  t "SIGTERM to ingest.sh alone: mine is reported interrupted" \
+    grep -qE "mine +FAILED +interrupted" "${TMP}/term.err"
+  t "SIGTERM to ingest.sh alone: the later steps do not start" \
+    grep -qE "embed +skipped +not started: TERM received" "${TMP}/term.err"
+  local done_mine
+  done_mine="$(stage_ok "${db}" mine)"
+  t "SIGTERM to ingest.sh alone: what was mined is stored (${done_mine} of ${EXPECTED})" \
+    test "${done_mine}" -ge 1
+  run_ingest term.rerun --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "SIGTERM to ingest.sh alone: the rerun exits 0" eq "${RC}" 0
+  check_complete "${db}" "after SIGTERM, rerun"
+}
+
 main() {
   local tool
   for tool in jq sqlite3 curl flock setsid; do
@@ -616,6 +654,7 @@ main() {
   overlap
   failing_step
   edited_document
+  term_ingest_only
   local step
   for step in segment mine embed classify; do
     kill_during "${step}"
