@@ -73,6 +73,9 @@ enum {
 	Q_STAGE_OK,
 	Q_STAGE_ERR,
 	Q_STAGE_CARRIED,
+	Q_STALE_VECS,
+	Q_STALE_STAGES,
+	Q_STALE_VEC_MODEL,
 	Q_GET,
 	Q_ERRORS,
 	Q_COUNT,
@@ -82,16 +85,21 @@ static const char *const queries[Q_COUNT] = {
 	[Q_FIND] = "SELECT rid, body FROM records WHERE id = ?1",
 	[Q_INSERT] = "INSERT INTO records(id, doc, seq, body, vec_model, updated)"
 		     " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO NOTHING",
+	/* rows are only written when something changes: a rerun rewrites
+	 * nothing, and updated says when a row last changed */
 	[Q_UPDATE] = "UPDATE records SET doc = coalesce(?2, doc), seq = coalesce(?3, seq),"
 		     " body = ?4, vec_model = coalesce(?5, vec_model), updated = ?6"
-		     " WHERE rid = ?1",
+		     " WHERE rid = ?1 AND (body IS NOT ?4 OR doc IS NOT coalesce(?2, doc)"
+		     " OR seq IS NOT coalesce(?3, seq) OR vec_model IS NOT coalesce(?5, vec_model))",
 	[Q_VEC] = "INSERT INTO vector_data(rid, model, dim, vec, updated)"
 		  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid, model) DO UPDATE SET"
-		  " dim = excluded.dim, vec = excluded.vec, updated = excluded.updated",
+		  " dim = excluded.dim, vec = excluded.vec, updated = excluded.updated"
+		  " WHERE vec IS NOT excluded.vec",
 	[Q_STAGE_OK] = "INSERT INTO stage_data(rid, stage, status, model, failures, updated)"
 		       " VALUES(?1, ?2, 'ok', ?3, 0, ?4) ON CONFLICT(rid, stage) DO UPDATE SET"
 		       " status = 'ok', model = excluded.model, failures = 0, code = NULL,"
-		       " message = NULL, error = NULL, updated = excluded.updated",
+		       " message = NULL, error = NULL, updated = excluded.updated"
+		       " WHERE status IS NOT 'ok' OR model IS NOT excluded.model",
 	[Q_STAGE_ERR] = "INSERT INTO stage_data(rid, stage, status, model, failures, code,"
 			" message, error, updated) VALUES(?1, ?2,"
 			" CASE WHEN ?7 <= 1 THEN 'given_up' ELSE 'error' END,"
@@ -108,6 +116,11 @@ static const char *const queries[Q_COUNT] = {
 			    " message, error, updated) VALUES(?1, ?2,"
 			    " CASE WHEN ?7 >= ?9 THEN 'given_up' ELSE 'error' END,"
 			    " ?3, ?7, ?4, ?5, ?6, ?8) ON CONFLICT(rid, stage) DO NOTHING",
+	/* a record whose text changed: what was derived from the old text */
+	[Q_STALE_VECS] = "DELETE FROM vector_data WHERE rid = ?1",
+	[Q_STALE_STAGES] = "DELETE FROM stage_data WHERE rid = ?1"
+			   " AND (stage = 'mine' OR stage = 'embed' OR stage = 'classify')",
+	[Q_STALE_VEC_MODEL] = "UPDATE records SET vec_model = NULL WHERE rid = ?1",
 	[Q_GET] = "SELECT r.rid, r.body, v.model, v.vec FROM records r LEFT JOIN vector_data v"
 		  " ON v.rid = r.rid AND v.model = coalesce(?2, r.vec_model) WHERE r.id = ?1",
 	[Q_ERRORS] = "SELECT stage, error, code, message, failures FROM stage_data"
@@ -726,6 +739,37 @@ static int run(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Members made from a record's text by the later stages; stale when a put
+ * changes the text (embedding and errors live in their own tables). */
+static const char *const derived[] = {"mined", "mined_model", "class"};
+
+/* 1 when both bodies have "text" and its values differ. */
+static int text_changed(const char *old, size_t oldn, const char *nw, size_t nwn)
+{
+	size_t os, oe, ns, ne;
+	if (!rec_find(old, oldn, "text", NULL, NULL, &os, &oe) ||
+	    !rec_find(nw, nwn, "text", NULL, NULL, &ns, &ne))
+		return 0;
+	return oe - os != ne - ns || memcmp(old + os, nw + ns, oe - os);
+}
+
+/* Drops from the merged body the derived members the new record does not
+ * bring itself. */
+static void drop_derived(struct store *s, const char *nw, size_t nwn, const char **body,
+			 size_t *body_len)
+{
+	for (size_t k = 0; k < sizeof derived / sizeof derived[0]; k++) {
+		if (rec_find(nw, nwn, derived[k], NULL, NULL, NULL, NULL) ||
+		    !rec_find(*body, *body_len, derived[k], NULL, NULL, NULL, NULL))
+			continue;
+		rec_del(&s->tmp, *body, *body_len, derived[k]);
+		buf_reset(&s->merged);
+		buf_append(&s->merged, s->tmp.p, s->tmp.len);
+		*body = s->merged.p;
+		*body_len = s->merged.len;
+	}
+}
+
 int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	      size_t errlen)
 {
@@ -738,11 +782,14 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	if (begin(s, err, errlen))
 		return -1;
 	int rc;
+	sqlite3_stmt *st;
 	sqlite3_stmt *find, *ins, *upd, *vec, *ok, *bad, *carried;
 	if (stmt(s, Q_FIND, &find, err, errlen) || stmt(s, Q_INSERT, &ins, err, errlen) ||
 	    stmt(s, Q_UPDATE, &upd, err, errlen) || stmt(s, Q_VEC, &vec, err, errlen) ||
 	    stmt(s, Q_STAGE_OK, &ok, err, errlen) || stmt(s, Q_STAGE_ERR, &bad, err, errlen) ||
-	    stmt(s, Q_STAGE_CARRIED, &carried, err, errlen)) {
+	    stmt(s, Q_STAGE_CARRIED, &carried, err, errlen) ||
+	    stmt(s, Q_STALE_VECS, &st, err, errlen) || stmt(s, Q_STALE_STAGES, &st, err, errlen) ||
+	    stmt(s, Q_STALE_VEC_MODEL, &st, err, errlen)) {
 		abandon_batch(s, lost);
 		return -1;
 	}
@@ -753,7 +800,8 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	/* a new record is inserted as it is (the common case of a first put,
 	 * one statement); a stored one is read, merged and updated */
 	sqlite3_int64 rid = 0;
-	sqlite3_stmt *st = ins;
+	int stale = 0;
+	st = ins;
 	for (;;) {
 		if (rid)
 			sqlite3_bind_int64(st, 1, rid);
@@ -783,6 +831,9 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 			if (old && merge_bodies(s, old, oldn, r->body, r->body_len) == 0) {
 				body = s->merged.p;
 				body_len = s->merged.len;
+				stale = text_changed(old, oldn, r->body, r->body_len);
+				if (stale)
+					drop_derived(s, r->body, r->body_len, &body, &body_len);
 			}
 			rc = SQLITE_OK;
 		}
@@ -791,6 +842,16 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 		if (rc != SQLITE_OK)
 			goto fail;
 		st = upd;
+	}
+	if (stale) {
+		/* the outputs of the old text go; the record's own come next */
+		for (int k = Q_STALE_VECS; k <= Q_STALE_VEC_MODEL; k++) {
+			if (k == Q_STALE_VEC_MODEL && r->vec)
+				continue; /* the update named the new vector's model */
+			sqlite3_bind_int64(s->q[k], 1, rid);
+			if ((rc = run(s->q[k])) != SQLITE_OK)
+				goto fail;
+		}
 	}
 
 	if (r->vec) {
