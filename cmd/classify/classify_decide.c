@@ -27,54 +27,6 @@ static const char *const verify_vars[] = {"text", "id", "label", "description", 
 					  "examples", "parent"};
 static const char *const triage_vars[] = {"text", "candidates", "count"};
 
-/* Calls fn for each placeholder of s: name span and the whole span. */
-typedef int (*ph_fn)(const char *name, size_t n, const char *start, const char *end, void *ud);
-
-static int each_placeholder(const char *s, const char *end, ph_fn fn, void *ud)
-{
-	const char *p = s;
-	while (p < end) {
-		const char *o = memmem(p, (size_t)(end - p), "{{", 2);
-		if (!o)
-			break;
-		const char *c = memmem(o + 2, (size_t)(end - o - 2), "}}", 2);
-		if (!c)
-			break;
-		const char *a = o + 2, *b = c;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		int rc = fn(a, (size_t)(b - a), o, c + 2, ud);
-		if (rc)
-			return rc;
-		p = c + 2;
-	}
-	return 0;
-}
-
-struct check {
-	const char *const *vars;
-	size_t nvars;
-	unsigned seen;
-	char bad[64];
-};
-
-static int check_one(const char *name, size_t n, const char *start, const char *end, void *ud)
-{
-	(void)start;
-	(void)end;
-	struct check *c = ud;
-	for (size_t i = 0; i < c->nvars; i++) {
-		if (strlen(c->vars[i]) == n && !strncmp(c->vars[i], name, n)) {
-			c->seen |= 1u << i;
-			return 0;
-		}
-	}
-	snprintf(c->bad, sizeof c->bad, "%.*s", (int)(n < 40 ? n : 40), name);
-	return 1;
-}
-
 int cl_tpl_load(struct cl_tpl *t, enum cl_mode mode, const char *setting, char *err,
 		size_t errlen)
 {
@@ -95,35 +47,41 @@ int cl_tpl_load(struct cl_tpl *t, enum cl_mode mode, const char *setting, char *
 		buf_free(&tried);
 	}
 	size_t len;
-	t->text = read_file(t->path, &len);
-	if (!t->text) {
+	char *text = read_file(t->path, &len);
+	if (!text) {
 		snprintf(err, errlen, "%s: cannot read the prompt template: %s", t->path,
 			 strerror(errno));
 		cl_tpl_free(t);
 		return -1;
 	}
-	long bad = utf8_check(t->text, len);
-	struct check c = {mode == CL_TRIAGE ? triage_vars : verify_vars,
-			  mode == CL_TRIAGE ? ARRAY_LEN(triage_vars) : ARRAY_LEN(verify_vars), 0, ""};
+	const char *const *vars = mode == CL_TRIAGE ? triage_vars : verify_vars;
+	size_t nvars = mode == CL_TRIAGE ? ARRAY_LEN(triage_vars) : ARRAY_LEN(verify_vars);
+	const char *needed = vars[mode == CL_TRIAGE ? 1 : 2];
+	const char *unknown = NULL;
+	char msg[256];
+	long bad = utf8_check(text, len);
 	if (bad >= 0) {
 		snprintf(err, errlen, "%s: not valid UTF-8 at byte %ld", t->path, bad + 1);
-	} else if (strlen(t->text) != len) {
+	} else if (strlen(text) != len) {
 		snprintf(err, errlen, "%s: NUL byte in the prompt template", t->path);
-	} else if (each_placeholder(t->text, t->text + len, check_one, &c)) {
+	} else if (!(t->tpl = tpl_compile(text, len, TPL_PLAIN | TPL_DROP_EMPTY, msg, sizeof msg))) {
+		snprintf(err, errlen, "%s: %s", t->path, msg);
+	} else if ((unknown = tpl_unknown(t->tpl, vars, nvars))) {
 		struct buf known = {0};
-		for (size_t i = 0; i < c.nvars; i++)
-			buf_printf(&known, "%s{{%s}}", i ? " " : "", c.vars[i]);
-		snprintf(err, errlen, "%s: unknown placeholder {{%s}} in a %s prompt (known: %s)",
-			 t->path, c.bad, cl_mode_name[mode], known.p);
+		for (size_t i = 0; i < nvars; i++)
+			buf_printf(&known, "%s{{%s}}", i ? " " : "", vars[i]);
+		snprintf(err, errlen, "%s: unknown placeholder {{%.40s}} in a %s prompt (known: %s)",
+			 t->path, unknown, cl_mode_name[mode], known.p);
 		buf_free(&known);
-	} else if (!(c.seen & 1u)) {
+	} else if (!tpl_uses(t->tpl, "text")) {
 		snprintf(err, errlen, "%s: the prompt has no {{text}} placeholder", t->path);
-	} else if (!(c.seen & (mode == CL_TRIAGE ? 2u : 4u))) {
-		snprintf(err, errlen, "%s: the prompt has no {{%s}} placeholder", t->path,
-			 c.vars[mode == CL_TRIAGE ? 1 : 2]);
+	} else if (!tpl_uses(t->tpl, needed)) {
+		snprintf(err, errlen, "%s: the prompt has no {{%s}} placeholder", t->path, needed);
 	} else {
+		free(text);
 		return 0;
 	}
+	free(text);
 	cl_tpl_free(t);
 	return -1;
 }
@@ -131,67 +89,8 @@ int cl_tpl_load(struct cl_tpl *t, enum cl_mode mode, const char *setting, char *
 void cl_tpl_free(struct cl_tpl *t)
 {
 	free(t->path);
-	free(t->text);
+	tpl_free(t->tpl);
 	memset(t, 0, sizeof *t);
-}
-
-struct render {
-	const char *const *names;
-	const char *const *values;
-	size_t nvars;
-	int any_full;  /* a placeholder of the line is not empty */
-	int any;       /* the line has a placeholder */
-	struct buf *out;
-	const char *pos;
-};
-
-static const char *lookup(const struct render *r, const char *name, size_t n)
-{
-	for (size_t i = 0; i < r->nvars; i++)
-		if (strlen(r->names[i]) == n && !strncmp(r->names[i], name, n))
-			return r->values[i] ? r->values[i] : "";
-	return "";
-}
-
-static int scan_one(const char *name, size_t n, const char *start, const char *end, void *ud)
-{
-	(void)start;
-	(void)end;
-	struct render *r = ud;
-	r->any = 1;
-	if (*lookup(r, name, n))
-		r->any_full = 1;
-	return 0;
-}
-
-static int put_one(const char *name, size_t n, const char *start, const char *end, void *ud)
-{
-	struct render *r = ud;
-	buf_append(r->out, r->pos, (size_t)(start - r->pos));
-	buf_puts(r->out, lookup(r, name, n));
-	r->pos = end;
-	return 0;
-}
-
-void cl_render(struct buf *out, const char *tmpl, const char *const *names,
-	       const char *const *values, size_t nvars)
-{
-	buf_reset(out);
-	buf_puts(out, "");
-	struct render r = {names, values, nvars, 0, 0, out, NULL};
-	const char *p = tmpl;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		const char *e = nl ? nl + 1 : p + strlen(p);
-		r.any = r.any_full = 0;
-		each_placeholder(p, e, scan_one, &r);
-		if (!r.any || r.any_full) {
-			r.pos = p;
-			each_placeholder(p, e, put_one, &r);
-			buf_append(out, r.pos, (size_t)(e - r.pos));
-		}
-		p = e;
-	}
 }
 
 /* ---- answers ---- */
@@ -255,6 +154,14 @@ static void join(struct buf *b, char **v, size_t n)
 		buf_printf(b, "%s%s", i ? "; " : "", v[i]);
 }
 
+/* Renders the mode's template; its names were checked at load. */
+static void render(const struct cl_decider *d, const char *const *names,
+		   const char *const *values, size_t n, struct buf *out)
+{
+	struct tpl_vars v = {.names = names, .values = values, .nvalues = n};
+	tpl_render(d->tpl->tpl, &v, out, NULL, 0);
+}
+
 static void verify_prompt(const struct cl_decider *d, const char *text, long entry,
 			  struct buf *out)
 {
@@ -264,7 +171,7 @@ static void verify_prompt(const struct cl_decider *d, const char *text, long ent
 	join(&ex, e->examples, e->nex);
 	const char *parent = e->parent_index >= 0 ? d->tax->e[e->parent_index].label : "";
 	const char *values[] = {text, e->id, e->label, e->description, syn.p, ex.p, parent};
-	cl_render(out, d->tpl->text, verify_vars, values, ARRAY_LEN(verify_vars));
+	render(d, verify_vars, values, ARRAY_LEN(verify_vars), out);
 	buf_free(&syn);
 	buf_free(&ex);
 }
@@ -288,7 +195,7 @@ static void triage_prompt(const struct cl_decider *d, const char *text,
 	char count[16];
 	snprintf(count, sizeof count, "%d", n);
 	const char *values[] = {text, list.p, count};
-	cl_render(out, d->tpl->text, triage_vars, values, ARRAY_LEN(triage_vars));
+	render(d, triage_vars, values, ARRAY_LEN(triage_vars), out);
 	buf_free(&list);
 }
 

@@ -10,6 +10,7 @@
 #include "classify_shortlist.h"
 #include "classify_taxonomy.h"
 #include "llm.h"
+#include "template.h"
 #include "util.h"
 
 enum cl_mode { CL_EMBED, CL_VERIFY, CL_TRIAGE };
@@ -31,10 +32,11 @@ extern const char *const cl_mode_name[3];
 /* Whether the status gives the item a label (matched, llm_yes). */
 int cl_status_labelled(enum cl_status s);
 
-/* A prompt template: text with {{name}} placeholders. */
+/* A prompt template: text with {{name}} placeholders (template.h, with
+ * TPL_PLAIN and TPL_DROP_EMPTY). */
 struct cl_tpl {
 	char *path;
-	char *text;
+	struct tpl *tpl;
 };
 
 /* Loads the template of mode: the file named by setting, or when setting
@@ -46,12 +48,6 @@ struct cl_tpl {
 int cl_tpl_load(struct cl_tpl *t, enum cl_mode mode, const char *setting, char *err,
 		size_t errlen);
 void cl_tpl_free(struct cl_tpl *t);
-
-/* Renders a template into out (reset first). A line whose placeholders all
- * come out empty is left out, so optional fields leave no empty labels.
- * vars: names[i] -> values[i]. Unknown names render empty. */
-void cl_render(struct buf *out, const char *tmpl, const char *const *names,
-	       const char *const *values, size_t nvars);
 
 /* The strict answer parsers. White space around the answer and one final
  * '.' are ignored, letters may be in any case; nothing else is accepted.

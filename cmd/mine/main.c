@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	struct llmapp la;
 	llmapp_start(&a, &la, model, "prompt=%s schema=%s fields=%s%s max_tokens=%ld "
 		     "answer_attempts=%d", prompt_path, schema_path, fields.len ? fields.p : "none",
-		     tpl_uses_schema(tpl) ? "" : " (schema not in the prompt)", cfg.max_tokens,
+		     tpl_uses(tpl, "schema") ? "" : " (schema not in the prompt)", cfg.max_tokens,
 		     cfg.answer_attempts);
 	buf_free(&fields);
 	cfg.llm = la.llm;

@@ -20,7 +20,7 @@ struct tpl *mine_load_template(const char *path, char *err, size_t errlen)
 	long bad = utf8_check(text, len);
 	if (bad >= 0)
 		snprintf(err, errlen, "%s: not valid UTF-8 at byte %ld", path, bad + 1);
-	else if (!(t = tpl_compile(text, len, msg, sizeof msg)))
+	else if (!(t = tpl_compile(text, len, 0, msg, sizeof msg)))
 		snprintf(err, errlen, "%s: %s", path, msg);
 	free(text);
 	return t;

@@ -4,7 +4,7 @@
 #define MINE_FILES_H
 
 #include "jsonschema.h"
-#include "mine_template.h"
+#include "template.h"
 #include "util.h"
 
 /* Loads and compiles a template file. NULL with "<path>: line N: ..." in

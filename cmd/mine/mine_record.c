@@ -79,7 +79,8 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 	}
 	struct buf prompt = {0};
 	char missing[256];
-	struct tpl_vars vars = {r->json, r->line, r->len, cfg->text_field, cfg->schema_text};
+	struct tpl_vars vars = {.json = r->json, .line = r->line, .len = r->len,
+				.text_field = cfg->text_field, .schema = cfg->schema_text};
 	if (tpl_render(cfg->tpl, &vars, &prompt, missing, sizeof missing)) {
 		char msg[400];
 		snprintf(msg, sizeof msg, "the record has no field \"%s\", which the prompt "

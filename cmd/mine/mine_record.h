@@ -10,7 +10,7 @@
 #include "filter.h"
 #include "jsonschema.h"
 #include "llm.h"
-#include "mine_template.h"
+#include "template.h"
 
 struct mine_cfg {
 	struct llm *llm;

@@ -1,6 +1,6 @@
 /* Unit tests of classify_decide: the strict answer parsers, template
- * rendering (lines of empty placeholders dropped), template checks, and
- * the decisions that need no LLM (embed mode, below the threshold). */
+ * checks (their rendering is in test_template.c), and the decisions that
+ * need no LLM (embed mode, below the threshold). */
 #include "t.h"
 #include "classify_decide.h"
 #include "util.h"
@@ -45,22 +45,6 @@ static void test_parsers(void)
 	T_EQ_INT(cl_parse_pick("2. Software developers", 5), -1, "number with text");
 	T_EQ_INT(cl_parse_pick("-1", 5), -1, "negative");
 	T_EQ_INT(cl_parse_pick("12", 20), 12, "two digits");
-}
-
-static void test_render(void)
-{
-	static const char *const names[] = {"text", "label", "synonyms"};
-	const char *values[] = {"Java dev", "Software developers", ""};
-	struct buf out = {0};
-	cl_render(&out, "Item: {{text}}\nAlso: {{synonyms}}\nCategory: {{ label }}\nEnd\n", names,
-		  values, 3);
-	T_EQ_STR(out.p, "Item: Java dev\nCategory: Software developers\nEnd\n",
-		 "a line whose placeholders are empty is left out");
-	cl_render(&out, "{{label}}/{{synonyms}} and {{unknown}}", names, values, 3);
-	T_EQ_STR(out.p, "Software developers/ and ", "a line with one full placeholder stays");
-	cl_render(&out, "no placeholders, {{ unclosed", names, values, 3);
-	T_EQ_STR(out.p, "no placeholders, {{ unclosed", "text without placeholders as is");
-	buf_free(&out);
 }
 
 static void test_templates(void)
@@ -117,7 +101,6 @@ int main(void)
 		return 1;
 	}
 	test_parsers();
-	test_render();
 	test_templates();
 	test_decide_offline();
 	char cmd[300];

@@ -1,6 +1,6 @@
-/* mine_template: compiles prompt templates into a flat list of pieces and
- * renders them against one record. */
-#include "mine_template.h"
+/* template: compiles prompt templates into a flat list of pieces and
+ * renders them against one record or a list of named values. */
+#include "template.h"
 #include "record.h"
 
 #include <stdio.h>
@@ -26,6 +26,7 @@ struct piece {
 struct tpl {
 	struct piece *p;
 	size_t n, cap;
+	unsigned flags;  /* enum tpl_flags */
 };
 
 static struct piece *add(struct tpl *t, enum piece_kind kind, const char *s, size_t len)
@@ -85,9 +86,11 @@ static struct tpl *compile_error(struct tpl *t, char *err, size_t errlen, const 
 	return NULL;
 }
 
-struct tpl *tpl_compile(const char *text, size_t len, char *err, size_t errlen)
+struct tpl *tpl_compile(const char *text, size_t len, unsigned flags, char *err, size_t errlen)
 {
 	struct tpl *t = xcalloc(1, sizeof *t);
+	t->flags = flags;
+	int plain = (flags & TPL_PLAIN) != 0;
 	size_t *open = NULL, nopen = 0;
 	const char *p = text, *end = text + len;
 	while (p < end) {
@@ -97,14 +100,18 @@ struct tpl *tpl_compile(const char *text, size_t len, char *err, size_t errlen)
 			break;
 		}
 		add_text(t, p, (size_t)(o - p));
-		if (end - o >= 4 && !memcmp(o, "{{{{", 4)) {
+		if (!plain && end - o >= 4 && !memcmp(o, "{{{{", 4)) {
 			add_text(t, "{{", 2);
 			p = o + 4;
 			continue;
 		}
 		const char *c = memmem(o + 2, (size_t)(end - o - 2), "}}", 2);
+		if (plain && !c) {
+			add_text(t, o, (size_t)(end - o));
+			break;
+		}
 		const char *nl = memchr(o + 2, '\n', (size_t)(end - o - 2));
-		if (!c || (nl && nl < c)) {
+		if (!plain && (!c || (nl && nl < c))) {
 			free(open);
 			return compile_error(t, err, errlen, text, o,
 					     "\"{{\" is not closed by \"}}\" on the same line "
@@ -112,7 +119,7 @@ struct tpl *tpl_compile(const char *text, size_t len, char *err, size_t errlen)
 		}
 		const char *s = o + 2, *e = c;
 		enum piece_kind kind = P_FIELD;
-		if (s < e && (*s == '#' || *s == '^' || *s == '/')) {
+		if (!plain && s < e && (*s == '#' || *s == '^' || *s == '/')) {
 			kind = *s == '#' ? P_IF : *s == '^' ? P_UNLESS : P_END;
 			s++;
 		}
@@ -120,7 +127,7 @@ struct tpl *tpl_compile(const char *text, size_t len, char *err, size_t errlen)
 			s++;
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
-		if (s == e || memchr(s, '{', (size_t)(e - s))) {
+		if (!plain && (s == e || memchr(s, '{', (size_t)(e - s)))) {
 			free(open);
 			return compile_error(t, err, errlen, text, o,
 					     "empty or malformed placeholder (write {{{{ for a literal {{)",
@@ -171,6 +178,18 @@ static const char *field_name(const struct piece *p, const struct tpl_vars *v)
 	return p->s;
 }
 
+/* The value given by name: returns 1 and sets *val (NULL reads ""), or 0. */
+static int named(const struct tpl_vars *v, const char *name, const char **val)
+{
+	for (size_t i = 0; i < v->nvalues; i++) {
+		if (!strcmp(v->names[i], name)) {
+			*val = v->values[i] ? v->values[i] : "";
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Empty for a section: absent, null, false or "". */
 static int field_empty(const cJSON *f)
 {
@@ -178,23 +197,66 @@ static int field_empty(const cJSON *f)
 	       (cJSON_IsString(f) && !*f->valuestring);
 }
 
+/* TPL_DROP_EMPTY: where the template's current line starts in out,
+ * whether it has placeholders and whether one of them was not empty. */
+struct line {
+	size_t start;
+	int any, full;
+};
+
+static void line_end(struct buf *out, struct line *l)
+{
+	if (l->any && !l->full) {
+		out->len = l->start;
+		if (out->p)
+			out->p[out->len] = '\0';
+	}
+	l->start = out->len;
+	l->any = l->full = 0;
+}
+
+static void put_lines(struct buf *out, const char *s, size_t len, struct line *l)
+{
+	const char *nl;
+	while ((nl = memchr(s, '\n', len))) {
+		size_t n = (size_t)(nl + 1 - s);
+		buf_append(out, s, n);
+		line_end(out, l);
+		s += n;
+		len -= n;
+	}
+	buf_append(out, s, len);
+}
+
 int tpl_render(const struct tpl *t, const struct tpl_vars *v, struct buf *out,
 	       char *missing, size_t missinglen)
 {
+	int drop = (t->flags & TPL_DROP_EMPTY) != 0;
+	struct line l = {out->len, 0, 0};
 	for (size_t i = 0; i < t->n; i++) {
 		const struct piece *p = &t->p[i];
-		const char *name;
+		const char *name, *val;
 		const cJSON *f;
-		size_t vs, ve;
+		size_t vs, ve, before = out->len;
+		int empty;
 		switch (p->kind) {
 		case P_TEXT:
-			buf_append(out, p->s, p->len);
+			if (drop)
+				put_lines(out, p->s, p->len, &l);
+			else
+				buf_append(out, p->s, p->len);
 			break;
 		case P_SCHEMA:
 			if (v->schema)
 				buf_puts(out, v->schema);
 			break;
 		case P_FIELD:
+			if (named(v, p->s, &val)) {
+				buf_puts(out, val);
+				break;
+			}
+			if (!v->json)
+				break;
 			name = field_name(p, v);
 			f = cJSON_GetObjectItemCaseSensitive(v->json, name);
 			if (!f) {
@@ -213,25 +275,50 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *v, struct buf *out,
 			break;
 		case P_IF:
 		case P_UNLESS:
-			f = cJSON_GetObjectItemCaseSensitive(v->json, field_name(p, v));
-			if (field_empty(f) == (p->kind == P_IF))
+			if (named(v, p->s, &val))
+				empty = !*val;
+			else
+				empty = field_empty(cJSON_GetObjectItemCaseSensitive(v->json,
+										 field_name(p, v)));
+			if (empty == (p->kind == P_IF))
 				i = p->end;
 			break;
 		case P_END:
 			break;
 		}
+		if (p->kind == P_FIELD || p->kind == P_SCHEMA) {
+			l.any = 1;
+			l.full |= out->len > before;
+		}
 	}
+	if (drop)
+		line_end(out, &l);
 	if (!out->p)
 		buf_puts(out, "");
 	return 0;
 }
 
-int tpl_uses_schema(const struct tpl *t)
+int tpl_uses(const struct tpl *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (t->p[i].kind == P_SCHEMA)
+		if ((t->p[i].kind == P_FIELD || t->p[i].kind == P_SCHEMA) && !strcmp(t->p[i].s, name))
 			return 1;
 	return 0;
+}
+
+const char *tpl_unknown(const struct tpl *t, const char *const *known, size_t n)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct piece *p = &t->p[i];
+		if (p->kind == P_TEXT || p->kind == P_END)
+			continue;
+		size_t k = 0;
+		while (k < n && strcmp(known[k], p->s))
+			k++;
+		if (k == n)
+			return p->s;
+	}
+	return NULL;
 }
 
 void tpl_fields(const struct tpl *t, const char *text_field, struct buf *out)
