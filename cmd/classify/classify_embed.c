@@ -7,6 +7,7 @@
 #include "embed_hash.h"
 #include "log.h"
 #include "pool.h"
+#include "stage.h"
 #include "util.h"
 
 #include <math.h>
@@ -14,16 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cl_same_model(const char *a, const char *b)
-{
-	if (!strcmp(a, b))
-		return 1;
-	size_t na = strlen(a), nb = strlen(b);
-	if (na + 7 == nb && !strchr(a, ':') && !strncmp(a, b, na) && !strcmp(b + na, ":latest"))
-		return 1;
-	return nb + 7 == na && !strchr(b, ':') && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
-}
 
 static void set_res(struct llm_result *res, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -95,7 +86,7 @@ float *cl_embed(const struct cl_embedder *e, const char *const *texts, size_t n,
 int cl_reuse_embedding(const struct cl_embedder *e, const cJSON *rec, int dim, float *v)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, "embedding_model");
-	if (!cJSON_IsString(m) || !cl_same_model(m->valuestring, e->name))
+	if (!cJSON_IsString(m) || !stage_same_model(m->valuestring, e->name))
 		return 0;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "embedding_digest");
 	if (e->digest[0] && cJSON_IsString(d) && d->valuestring[0] &&

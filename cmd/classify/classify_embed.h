@@ -20,9 +20,6 @@ struct cl_embedder {
 	struct llm *llm;    /* NULL with the hash embedder */
 };
 
-/* Whether two model names are the same model (Ollama's "m" is "m:latest"). */
-int cl_same_model(const char *a, const char *b);
-
 /* Embeds n texts. Returns n x *dim unit vectors (caller frees), or NULL
  * with res saying why (a server failure after its retries, or vectors of
  * different sizes). *requests (may be NULL) grows by the requests sent.

@@ -2,6 +2,7 @@
 #include "classify_run.h"
 #include "log.h"
 #include "record.h"
+#include "stage.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -59,13 +60,13 @@ int cl_class_done(const cJSON *rec, const struct cl_run *run)
 	const char *model = str_member(c, "model");
 	if (!tax || strcmp(tax, run->tax_hex) || !status || !strcmp(status, "error"))
 		return 0;
-	if (!emb || !cl_same_model(emb, run->emb->name))
+	if (!emb || !stage_same_model(emb, run->emb->name))
 		return 0;
 	if (!mode || strcmp(mode, cl_mode_name[run->dec.mode]))
 		return 0;
 	if (run->dec.mode == CL_EMBED)
 		return 1;
-	return model && cl_same_model(model, run->dec.model);
+	return model && stage_same_model(model, run->dec.model);
 }
 
 static void put_str(struct buf *b, const char *s)

@@ -3,37 +3,24 @@
  * byte. */
 #include "embed_record.h"
 #include "record.h"
+#include "stage.h"
 #include "util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-int embed_same_model(const char *a, const char *b)
-{
-	if (!strcmp(a, b))
-		return 1;
-	size_t na = strlen(a), nb = strlen(b);
-	if (na + 7 == nb && !strchr(a, ':') && !strncmp(a, b, na) && !strcmp(b + na, ":latest"))
-		return 1;
-	return nb + 7 == na && !strchr(b, ':') && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
-}
+static const struct stage_keys keys = {"embed", "embedding", "embedding_model",
+				       "embedding_digest"};
 
 int embed_record_done(const cJSON *j, const char *model, const char *digest, int dim)
 {
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "embedding_model");
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "embedding");
-	if (!cJSON_IsString(m) || !embed_same_model(m->valuestring, model))
+	if (!stage_stamped(&keys, j, model, digest))
 		return 0;
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
 		return 0;
-	if (dim > 0 && cJSON_GetArraySize(v) != dim)
-		return 0;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "embedding_digest");
-	/* the same name with another digest is another model (re-pulled) */
-	if (digest[0] && cJSON_IsString(d) && strcmp(d->valuestring, digest))
-		return 0;
-	return 1;
+	return dim <= 0 || cJSON_GetArraySize(v) == dim;
 }
 
 int embed_record_text(const struct rec *r, const char *field, const char **text, size_t *len,
@@ -89,29 +76,8 @@ void embed_put_vector(struct buf *b, const float *v, int dim)
 void embed_record_ok(struct rec *r, const float *v, int dim, const char *model,
 		     const char *digest)
 {
-	struct buf val = {0}, a = {0}, b = {0};
+	struct buf val = {0};
 	embed_put_vector(&val, v, dim);
-	rec_set(&a, r->line, r->len, "embedding", val.p, val.len);
-	buf_reset(&val);
-	buf_json_str(&val, model, strlen(model));
-	rec_set(&b, a.p, a.len, "embedding_model", val.p, val.len);
-	if (digest[0]) {
-		buf_reset(&val);
-		buf_json_str(&val, digest, strlen(digest));
-		rec_set(&a, b.p, b.len, "embedding_digest", val.p, val.len);
-	} else {
-		rec_del(&a, b.p, b.len, "embedding_digest");
-	}
-	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(r->json, "errors");
-	if (cJSON_GetObjectItemCaseSensitive(errs, "embed")) {
-		/* done now: the error of an earlier run goes */
-		rec_set_error(&b, a.p, a.len, "embed", NULL, NULL, 0);
-		rec_emit(r, b.p, b.len);
-	} else {
-		rec_emit(r, a.p, a.len);
-	}
-	r->outcome = REC_OK;
+	stage_set(&keys, r, val.p, val.len, model, digest);
 	buf_free(&val);
-	buf_free(&a);
-	buf_free(&b);
 }

@@ -9,13 +9,10 @@
 
 #include "filter.h"
 
-/* Whether two model names are the same model (Ollama's "m" is "m:latest"). */
-int embed_same_model(const char *a, const char *b);
-
 /* Whether the record j already holds an embedding of model: embedding_model
  * names it, embedding is a non-empty array (of dim numbers when dim > 0),
  * and embedding_digest, when both the record and the server have one,
- * agrees with digest ("" = unknown). */
+ * agrees with digest ("" = unknown): stage_stamped (stage.h). */
 int embed_record_done(const cJSON *j, const char *model, const char *digest, int dim);
 
 /* Finds the text to embed: the string member field of r. Returns 0 and

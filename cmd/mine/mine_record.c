@@ -1,35 +1,21 @@
 /* mine_record: one record through the prompt, the model and the schema. */
 #include "mine_record.h"
 #include "mine_answer.h"
-#include "record.h"
+#include "stage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Same model: equal names, Ollama's "m" meaning "m:latest". */
-static int same_model(const char *a, const char *b)
-{
-	if (!strcmp(a, b))
-		return 1;
-	size_t na = strlen(a), nb = strlen(b);
-	if (na + 7 == nb && !strncmp(a, b, na) && !strcmp(b + na, ":latest"))
-		return 1;
-	return nb + 7 == na && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
-}
+static const struct stage_keys keys = {"mine", "mined", "mined_model", "mined_digest"};
 
-/* Mined by this model already: mined present, mined_model the same model,
- * and mined_digest (when both the record and the server have one) equal, so
- * that a model pulled again under the same name mines again. */
+/* Mined by this model already: mined present and the stamp of cfg's model
+ * (stage_stamped), so that a model pulled again under the same name mines
+ * again. */
 static int already_mined(const struct mine_cfg *cfg, const cJSON *rec)
 {
-	const cJSON *model = cJSON_GetObjectItemCaseSensitive(rec, "mined_model");
-	const cJSON *digest = cJSON_GetObjectItemCaseSensitive(rec, "mined_digest");
-	if (!cJSON_GetObjectItemCaseSensitive(rec, "mined") || !cJSON_IsString(model) ||
-	    !same_model(model->valuestring, cfg->model))
-		return 0;
-	return !cJSON_IsString(digest) || !cfg->digest || !*cfg->digest ||
-	       !strcmp(digest->valuestring, cfg->digest);
+	return cJSON_GetObjectItemCaseSensitive(rec, "mined") &&
+	       stage_stamped(&keys, rec, cfg->model, cfg->digest);
 }
 
 /* errors.mine; the writer logs the first failures of the run in order. */
@@ -41,33 +27,6 @@ static void fail(struct rec *r, const char *code, const char *msg, int attempts)
 	else if (!r->log)
 		r->log = xasprintf("mine: %s: %s", code, msg);
 	rec_fail(r, "mine", code, msg, attempts);
-}
-
-/* The record with mined, mined_model and mined_digest set, errors.mine gone. */
-static void store(const struct mine_cfg *cfg, struct rec *r, const struct buf *mined)
-{
-	struct buf a = {0}, b = {0}, v = {0};
-	rec_set(&a, r->line, r->len, "mined", mined->p, mined->len);
-	buf_json_str(&v, cfg->model, strlen(cfg->model));
-	rec_set(&b, a.p, a.len, "mined_model", v.p, v.len);
-	if (cfg->digest && *cfg->digest) {
-		buf_reset(&v);
-		buf_json_str(&v, cfg->digest, strlen(cfg->digest));
-		rec_set(&a, b.p, b.len, "mined_digest", v.p, v.len);
-	} else {
-		rec_del(&a, b.p, b.len, "mined_digest");
-	}
-	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(r->json, "errors");
-	if (cJSON_GetObjectItemCaseSensitive(errs, "mine")) {
-		rec_set_error(&b, a.p, a.len, "mine", NULL, NULL, 0);
-		rec_emit(r, b.p, b.len);
-	} else {
-		rec_emit(r, a.p, a.len);
-	}
-	r->outcome = REC_OK;
-	buf_free(&a);
-	buf_free(&b);
-	buf_free(&v);
 }
 
 void mine_record(struct mine_cfg *cfg, struct rec *r)
@@ -114,7 +73,7 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 		if (answer_check(text, cfg->schema, &compact, err, sizeof err) == 0) {
 			if (k > 1)
 				atomic_fetch_add(feedback ? &cfg->fixed : &cfg->later, 1);
-			store(cfg, r, &compact);
+			stage_set(&keys, r, compact.p, compact.len, cfg->model, cfg->digest);
 			done = 1;
 		} else {
 			atomic_fetch_add(&cfg->invalid_answers, 1);

@@ -98,8 +98,6 @@ int main(void)
 	T_OK(done_for("{\"class\":{\"status\":\"no_match\",\"taxonomy\":\"0123456789abcdef\","
 		      "\"embed_model\":\"hash-8\",\"mode\":\"embed\",\"model\":null}}", &run),
 	     "embed mode ignores the chat model");
-	T_OK(cl_same_model("nomic-embed-text", "nomic-embed-text:latest") &&
-	     !cl_same_model("llama3.2", "llama3.2:3b"), "Ollama's :latest rule");
 
 	tax_free(t);
 	char cmd[300];

@@ -1,0 +1,78 @@
+/* Unit tests of common/stage.c: model names, the stamp of a stage's result
+ * and writing a result with its stamp. */
+#include "stage.h"
+#include "t.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+static const struct stage_keys keys = {"mine", "mined", "mined_model", "mined_digest"};
+
+static void test_same_model(void)
+{
+	T_OK(stage_same_model("nomic-embed-text", "nomic-embed-text:latest"),
+	     ":latest is the same model");
+	T_OK(stage_same_model("m:latest", "m"), "both ways");
+	T_OK(!stage_same_model("m:v1", "m"), "another tag is another model");
+	T_OK(!stage_same_model("llama3.2", "llama3.2:3b"), "an untagged name is not any tag");
+	T_OK(!stage_same_model("llama3.2:3b:latest", "llama3.2:3b"), "a tag is part of the name");
+	T_OK(!stage_same_model("hash-384", "hash-256"), "hash dims differ");
+}
+
+static int stamped(const char *rec, const char *model, const char *digest)
+{
+	cJSON *j = cJSON_Parse(rec);
+	int done = stage_stamped(&keys, j, model, digest);
+	cJSON_Delete(j);
+	return done;
+}
+
+static void test_stamped(void)
+{
+	const char *r = "{\"mined\":{},\"mined_model\":\"m\",\"mined_digest\":\"abc\"}";
+	T_OK(stamped(r, "m:latest", NULL), "the same model, the server has no digest");
+	T_OK(stamped(r, "m", "abc"), "the same digest");
+	T_OK(!stamped(r, "m", "abd"), "another digest: the model changed under its name");
+	T_OK(!stamped(r, "n", ""), "another model");
+	T_OK(stamped("{\"mined_model\":\"m\"}", "m", "abc"), "no digest in the record");
+	T_OK(!stamped("{\"mined_model\":1}", "m", ""), "a model that is not a string");
+	T_OK(!stamped("{}", "m", ""), "no stamp");
+}
+
+/* stage_set's output line for record line. */
+static void set(const char *line, const char *val, const char *digest, const char *want,
+		const char *what)
+{
+	struct rec r = {0};
+	r.line = xstrdup(line);
+	r.len = strlen(line);
+	r.json = cJSON_Parse(line);
+	r.outcome = REC_FAILED;
+	stage_set(&keys, &r, val, strlen(val), "m", digest);
+	T_OK(r.outcome == REC_OK && r.out.p && !strcmp(r.out.p, want), "%s (got %.*s)", what,
+	     r.out.len ? (int)r.out.len - 1 : 7, r.out.p ? r.out.p : "nothing");
+	buf_free(&r.out);
+	cJSON_Delete(r.json);
+	free(r.line);
+}
+
+static void test_set(void)
+{
+	set("{\"id\":1,\"n\":1.50}", "{\"a\":1}", "abc",
+	    "{\"id\":1,\"n\":1.50,\"mined\":{\"a\":1},\"mined_model\":\"m\",\"mined_digest\":\"abc\"}\n",
+	    "result and stamp added, other members as written");
+	set("{\"mined\":0,\"mined_model\":\"x\",\"mined_digest\":\"d\",\"id\":1}", "[]", "",
+	    "{\"mined\":[],\"mined_model\":\"m\",\"id\":1}\n",
+	    "replaced in place; the digest goes when the server has none");
+	set("{\"id\":1,\"errors\":{\"mine\":{\"code\":\"x\"},\"embed\":{\"code\":\"y\"}}}", "1", NULL,
+	    "{\"id\":1,\"errors\":{\"embed\":{\"code\":\"y\"}},\"mined\":1,\"mined_model\":\"m\"}\n",
+	    "the stage's earlier error goes, others stay");
+}
+
+int main(void)
+{
+	test_same_model();
+	test_stamped();
+	test_set();
+	return t_done();
+}
