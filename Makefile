@@ -12,7 +12,7 @@ SAN ?=
 # Debian packages the build and tests need; installed when missing (as root).
 APT_BUILD = pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
 	libsqlite3-dev libpq-dev
-APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time
+APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time curl gnuplot-nox
 PKGS = libcurl libcjson yaml-0.1 sqlite3
 
 TOOLS := $(notdir $(wildcard cmd/*))
