@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The LLM client's rules, seen from the tools against the test double:
+# the requests-per-minute limiter, Retry-After honoured, non-retryable
+# errors failing fast, the API key never echoed. Time is only ever checked
+# as a lower bound (a limiter must make a run at least this long), which a
+# slow machine cannot break.
+set -euo pipefail
+
+BIN="${LANES_BIN:-$(cd "$(dirname "$0")/../../bin" && pwd)}"
+BUILD="${LANES_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}"
+readonly BIN BUILD
+export LANES_LOG_TIME=0
+PASSED=0
+FAILED=0
+TMP=""
+URL=""
+declare -a PIDS=()
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "${p}" 2>/dev/null || true
+  done
+  rm -rf "${TMP}"
+}
+
+t() {
+  local desc="$1"
+  shift
+  if "$@"; then
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED)) - ${desc}"
+  else
+    FAILED=$((FAILED + 1))
+    echo "not ok $((PASSED + FAILED)) - ${desc}"
+  fi
+}
+
+# Starts llmd with the given flags; sets URL to its base URL.
+start_llmd() {
+  local pf="${TMP}/port.${#PIDS[@]}"
+  "${BUILD}/tests/llmd" --port 0 --port-file "${pf}" --quiet "$@" >/dev/null 2>&1 &
+  PIDS+=("$!")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    if [[ -s "${pf}" ]]; then
+      URL="http://127.0.0.1:$(<"${pf}")"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "llmd did not start" >&2
+  return 1
+}
+
+records() {
+  local n="$1" i
+  for ((i = 1; i <= n; i++)); do
+    printf '{"id":"r%d","text":"record %d"}\n' "${i}" "${i}"
+  done
+}
+
+# Seconds since the epoch, with fractions.
+now() {
+  date +%s.%N
+}
+
+at_least() {
+  awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'
+}
+
+rpm_limit() {
+  local url
+  start_llmd --lanes 8
+  url="${URL}"
+  records 60 >"${TMP}/in"
+  local start end rc=0
+  start="$(now)"
+  LANES_LLM_BASE_URL="${url}" LANES_LLM_RPM=1200 "${BIN}/mine" <"${TMP}/in" \
+    >"${TMP}/rpm.out" 2>"${TMP}/rpm.err" || rc=$?
+  end="$(now)"
+  t "rpm: the run succeeds" test "${rc}" -eq 0
+  t "rpm: every record is mined" test "$(grep -c '"mined"' "${TMP}/rpm.out")" -eq 60
+  # a burst of one second's worth (20), then 20 a second: 40 more take 2 s
+  local took
+  took="$(awk -v a="${start}" -v b="${end}" 'BEGIN { printf "%.2f", b - a }')"
+  t "rpm 1200: 60 requests take at least 1.9 s (took ${took} s)" at_least "${took}" 1.9
+  t "rpm: the start line names the limit" grep -q "rate-limit=rpm=1200" "${TMP}/rpm.err"
+}
+
+retry_after() {
+  local url
+  start_llmd --lanes 2 --fault-rate 1 --faults 429 --retry-after 1
+  url="${URL}"
+  records 1 >"${TMP}/in1"
+  local start end rc=0
+  start="$(now)"
+  LANES_LLM_BASE_URL="${url}" LANES_LLM_MAX_ATTEMPTS=2 LANES_LLM_BACKOFF_MS=1 \
+    "${BIN}/mine" <"${TMP}/in1" >"${TMP}/ra.out" 2>"${TMP}/ra.err" || rc=$?
+  end="$(now)"
+  local took
+  took="$(awk -v a="${start}" -v b="${end}" 'BEGIN { printf "%.2f", b - a }')"
+  t "Retry-After: a record that always gets 429 fails (exit 1)" test "${rc}" -eq 1
+  t "Retry-After: it comes out with errors.mine after 2 attempts" \
+    test "$(jq -c '.errors.mine | [.code, .attempts]' "${TMP}/ra.out")" = '["http_429",2]'
+  t "Retry-After: 1 s is waited before the second attempt (took ${took} s)" at_least "${took}" 0.95
+}
+
+fail_fast() {
+  local url
+  start_llmd --lanes 2 --fail-all 400
+  url="${URL}"
+  records 3 >"${TMP}/in3"
+  local rc=0
+  LANES_LLM_BASE_URL="${url}" LANES_LLM_MAX_ATTEMPTS=5 "${BIN}/mine" <"${TMP}/in3" \
+    >"${TMP}/ff.out" 2>"${TMP}/ff.err" || rc=$?
+  t "HTTP 400: exit 1" test "${rc}" -eq 1
+  t "HTTP 400 is not retried: one attempt per record" \
+    test "$(jq -c '.errors.mine.attempts' "${TMP}/ff.out" | sort -u)" = 1
+  t "HTTP 400: the failures are loud (summary)" grep -q "failed 3" "${TMP}/ff.err"
+}
+
+api_key() {
+  local url
+  start_llmd --lanes 2 --api-key sk-right-0123456789
+  url="${URL}/v1"
+  records 2 >"${TMP}/in2"
+  local rc=0
+  OPENAI_BASE_URL="${url}" OPENAI_API_KEY=sk-wrong-SECRET-9876 LANES_MINE_MODEL=gpt-4o-mini \
+    "${BIN}/mine" <"${TMP}/in2" >"${TMP}/key.out" 2>"${TMP}/key.err" || rc=$?
+  t "wrong API key: exit 3 before reading input" test "${rc}" -eq 3
+  t "wrong API key: the message says what to do" grep -q "OPENAI_API_KEY" "${TMP}/key.err"
+  t "wrong API key: the key is never echoed" bash -c "! grep -q SECRET '${TMP}/key.err'"
+  OPENAI_BASE_URL="${url}" OPENAI_API_KEY=sk-wrong-SECRET-9876 "${BIN}/mine" --print-config \
+    >"${TMP}/key.conf" 2>&1
+  t "--print-config redacts the key" grep -q "api_key: <redacted>  # env OPENAI_API_KEY" "${TMP}/key.conf"
+  t "--print-config never shows it" bash -c "! grep -q SECRET '${TMP}/key.conf'"
+  rc=0
+  OPENAI_BASE_URL="${url}" OPENAI_API_KEY=sk-right-0123456789 LANES_MINE_MODEL=gpt-4o-mini \
+    "${BIN}/mine" <"${TMP}/in2" >"${TMP}/key2.out" 2>"${TMP}/key2.err" || rc=$?
+  t "right API key: exit 0" test "${rc}" -eq 0
+  t "right API key: both records mined" test "$(grep -c '"mined"' "${TMP}/key2.out")" -eq 2
+}
+
+main() {
+  TMP="$(mktemp -d)"
+  trap cleanup EXIT
+  unset OLLAMA_HOST OPENAI_BASE_URL OPENAI_API_KEY LANES_TUNABLES
+  rpm_limit
+  retry_after
+  fail_fast
+  api_key
+  echo "${PASSED} passed, ${FAILED} failed"
+  ((FAILED == 0))
+}
+
+main "$@"
