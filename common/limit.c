@@ -73,10 +73,19 @@ static void refuse(struct limit *l, int dir, double now)
 	l->next_dir = -dir;
 	l->hold = l->hold_len;
 	l->hold_len = imin(HOLD_MAX, l->hold_len * 2);
+	/* a step up that did not pay puts the knee at the base. If the client
+	 * itself could not keep the base's requests in flight (it takes time
+	 * to turn an answer into the next request), lanes idled for that
+	 * shortfall: allow it on top */
+	if (dir > 0) {
+		double shortfall = l->base_value - l->base_inflight;
+		if (shortfall > 0.5)
+			l->base_value = imin(l->max, l->base_value + (int)(shortfall + 0.99));
+	}
 	set_value(l, l->base_value, now);
 }
 
-static void decide(struct limit *l, double x, double mean, double now)
+static void decide(struct limit *l, double x, double mean, double inflight, double now)
 {
 	int v = l->value;
 	l->rounds++;
@@ -92,6 +101,7 @@ static void decide(struct limit *l, double x, double mean, double now)
 		    x >= l->base_x * (1 + 0.5 * ((double)v / l->base_value - 1))) {
 			l->base_value = v;
 			l->base_x = x;
+			l->base_inflight = inflight;
 			if (v >= l->max)
 				l->steady = 1;
 			else
@@ -113,6 +123,7 @@ static void decide(struct limit *l, double x, double mean, double now)
 		/* a round at the accepted level refreshes its throughput */
 		l->base_value = v;
 		l->base_x = x;
+		l->base_inflight = inflight;
 		if (l->hold > 0) {
 			l->hold--;
 			new_round(l, now);
@@ -154,6 +165,7 @@ static void decide(struct limit *l, double x, double mean, double now)
 	/* keep going the same way */
 	l->base_value = v;
 	l->base_x = x;
+	l->base_inflight = inflight;
 	l->next_dir = dir;
 	l->hold = 0;
 	l->hold_len = 2;
@@ -197,6 +209,7 @@ void limit_done(struct limit *l, double now, double rtt, int overload, int infli
 	for (int i = 0; i < l->n; i++)
 		sum += l->rtt[i];
 	double mean = sum / l->n;
-	double x = mean > 0 ? (l->area / span) / mean : 0;
-	decide(l, x, mean, now);
+	double in_flight = l->area / span;
+	double x = mean > 0 ? in_flight / mean : 0;
+	decide(l, x, mean, in_flight, now);
 }

@@ -33,6 +33,7 @@ struct limit {
 	/* the accepted level and its throughput */
 	int base_value;
 	double base_x;
+	double base_inflight; /* mean requests really in flight at that level */
 	int probing;     /* +1 up, -1 down, 0 none */
 	int next_dir;
 	int hold;        /* rounds before the next probe */
