@@ -12,81 +12,16 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 readonly BIN="${LANES_BIN:-./bin}"
 readonly BUILD="${LANES_BUILD:-./build}"
 readonly CLASSIFY="${BIN}/classify"
 readonly LLMD="${BUILD}/tests/llmd"
-readonly CURL=(curl -sS --noproxy '*' --max-time 10)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT
 readonly DIM=64
-
-TMP=""
-URL=""
-PIDS=()
-PASSED=0
-FAILED=0
-
-err() {
-  echo "test_classify: $*" >&2
-}
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "${p}" 2>/dev/null || true
-    wait "${p}" 2>/dev/null || true
-  done
-  if [[ -n "${TMP}" ]]; then
-    rm -rf "${TMP}"
-  fi
-}
-
-# Records one check: description, then a command that succeeds when it holds.
-t() {
-  local desc="$1"
-  shift
-  if "$@" >"${TMP}/check.out" 2>&1; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-    head -c 800 "${TMP}/check.out" | sed 's/^/    /'
-  fi
-}
-
-# Starts llmd with the given flags; sets URL.
-start_llmd() {
-  local pf="${TMP}/llmd.port" i
-  "${LLMD}" --port 0 --port-file "${pf}" --quiet --dim "${DIM}" "$@" &
-  PIDS+=("$!")
-  for ((i = 0; i < 200; i++)); do
-    [[ -s "${pf}" ]] && break
-    sleep 0.05
-  done
-  if [[ ! -s "${pf}" ]]; then
-    err "llmd wrote no port to ${pf}"
-    exit 1
-  fi
-  URL="http://127.0.0.1:$(<"${pf}")"
-}
-
-config() {
-  "${CURL[@]}" -H 'Content-Type: application/json' -d "$1" "${URL}/_double/config" >/dev/null
-}
-
-reset_stats() {
-  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
-}
-
-# stat_is EXPR: the double's counters satisfy the jq expression.
-stat_is() {
-  local s
-  s="$("${CURL[@]}" "${URL}/_double/stats")"
-  echo "stats: ${s}"
-  jq -e "$1" <<<"${s}"
-}
 
 # Runs classify against the double with fast retries and this test's cache.
 run() {
@@ -419,13 +354,13 @@ test_man_examples() {
       awk '/^accuracy/ { exit !(\$2 > 0.8) }' '${TMP}/ex2'"
   (cd "${TMP}" && PATH="${bin}:${PATH}" XDG_CACHE_HOME="${TMP}/xdg" LANES_LOG_TIME=0 \
     classify -t "${ex}/taxonomy.yaml" -e hash --threshold 0.3 --eval "${ex}/gold.ndjson" --json \
-      | jq -c '{accuracy, coverage, precision}' >"${TMP}/ex3" 2>/dev/null)
+      2>"${TMP}/ex3.err" | jq -c '{accuracy, coverage, precision}' >"${TMP}/ex3")
   t "man example: eval --json piped to jq" jq -e '.accuracy > 0.8' "${TMP}/ex3"
   (cd "${TMP}" && PATH="${bin}:${PATH}" XDG_CACHE_HOME="${TMP}/xdg" LANES_LOG_TIME=0 \
     LANES_LLM_BASE_URL="${URL}" LANES_PROMPTS="${ROOT}/pipelines/prompts" \
     classify -t "${ex}/taxonomy.yaml" -e hash --threshold 0.3 --mode verify \
-      <"${ex}/items.ndjson" | jq -c 'select(.class.status == "llm_yes") | .class.label' \
-      >"${TMP}/ex4" 2>/dev/null) || true
+      <"${ex}/items.ndjson" 2>"${TMP}/ex4.err" \
+      | jq -c 'select(.class.status == "llm_yes") | .class.label' >"${TMP}/ex4") || true
   t "man example: verify mode piped to jq (against the double)" test -s "${TMP}/ex4"
 }
 
@@ -471,7 +406,7 @@ main() {
     echo "0 passed, 1 failed"
     exit 1
   fi
-  start_llmd --lanes 4
+  start_llmd --dim "${DIM}" --lanes 4
   write_taxonomy
   test_cache
   test_items
@@ -482,8 +417,7 @@ main() {
   test_eval
   test_interrupt
   test_man_examples
-  echo "${PASSED} passed, ${FAILED} failed"
-  (( FAILED == 0 ))
+  summary
 }
 
 main "$@"

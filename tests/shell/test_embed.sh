@@ -10,87 +10,15 @@
 # Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 readonly BIN="${LANES_BIN:-./bin}"
 readonly BUILD="${LANES_BUILD:-./build}"
 readonly EMBED="${BIN}/embed"
 readonly LLMD="${BUILD}/tests/llmd"
-readonly CURL=(curl -sS --noproxy '*' --max-time 10)
 readonly DIM=64
 readonly MAXC=8
-
-TMP=""
-URL=""
-PIDS=()
-PASSED=0
-FAILED=0
-
-err() {
-  echo "test_embed: $*" >&2
-}
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "${p}" 2>/dev/null || true
-    wait "${p}" 2>/dev/null || true
-  done
-  if [[ -n "${TMP}" ]]; then
-    rm -rf "${TMP}"
-  fi
-}
-
-# Records one check: description, then a command that succeeds when it holds.
-t() {
-  local desc="$1"
-  shift
-  if "$@" >"${TMP}/check.out" 2>&1; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-    head -c 600 "${TMP}/check.out" | sed 's/^/    /'
-  fi
-}
-
-# Waits for a port file and prints the port.
-wait_port() {
-  local pf="$1" i
-  for ((i = 0; i < 200; i++)); do
-    [[ -s "${pf}" ]] && break
-    sleep 0.05
-  done
-  if [[ ! -s "${pf}" ]]; then
-    err "no port in ${pf}"
-    exit 1
-  fi
-  cat "${pf}"
-}
-
-# Starts llmd with the given flags; sets URL.
-start_llmd() {
-  local pf="${TMP}/llmd.port"
-  "${LLMD}" --port 0 --port-file "${pf}" --quiet --dim "${DIM}" "$@" &
-  PIDS+=("$!")
-  URL="http://127.0.0.1:$(wait_port "${pf}")"
-}
-
-config() {
-  "${CURL[@]}" -H 'Content-Type: application/json' -d "$1" "${URL}/_double/config" >/dev/null
-}
-
-reset_stats() {
-  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
-}
-
-stats() {
-  "${CURL[@]}" "${URL}/_double/stats"
-}
-
-# stat_is EXPR: the double's counters satisfy the jq expression.
-stat_is() {
-  stats | jq -e "$1"
-}
 
 # Runs embed with the fast-retry environment; stdin/stdout as given.
 embed_run() {
@@ -365,7 +293,7 @@ main() {
     exit 1
   fi
   write_verifier
-  start_llmd --lanes 4 --jitter-ms 3 --latency-ms 1
+  start_llmd --dim "${DIM}" --lanes 4 --jitter-ms 3 --latency-ms 1
   test_ollama
   test_openai
   test_dedup
@@ -373,8 +301,7 @@ main() {
   test_faults
   test_fail_all
   test_odd_server
-  echo "${PASSED} passed, ${FAILED} failed"
-  ((FAILED == 0))
+  summary
 }
 
 main "$@"

@@ -8,65 +8,12 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 readonly BUILD="${LANES_BUILD:-./build}"
 readonly LLMD="${BUILD}/tests/llmd"
-readonly CURL=(curl -sS --noproxy '*' --max-time 10)
 readonly VERDICT_LINE='ANSWER WITH ONE WORD: YES, NO or UNCERTAIN'
-
-TMP=""
-URL=""
-SERVER_PID=""
-PIDS=()
-PASSED=0
-FAILED=0
-
-err() {
-  echo "test_llmd: $*" >&2
-}
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "${p}" 2>/dev/null || true
-    wait "${p}" 2>/dev/null || true
-  done
-  if [[ -n "${TMP}" ]]; then
-    rm -rf "${TMP}"
-  fi
-}
-
-# Records one check: description, then a command that succeeds when it holds.
-t() {
-  local desc="$1"
-  shift
-  if "$@" >/dev/null 2>&1; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-  fi
-}
-
-# Starts llmd with the given flags; sets URL and SERVER_PID.
-start_llmd() {
-  local name="$1"
-  shift
-  local pf="${TMP}/${name}.port"
-  "${LLMD}" --port 0 --port-file "${pf}" --quiet "$@" &
-  SERVER_PID=$!
-  PIDS+=("${SERVER_PID}")
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ -s "${pf}" ]] && break
-    sleep 0.05
-  done
-  if [[ ! -s "${pf}" ]]; then
-    err "llmd did not write ${pf}"
-    exit 1
-  fi
-  URL="http://127.0.0.1:$(<"${pf}")"
-}
 
 # FNV-1a 64 of $1 as 16 hex digits (bash arithmetic wraps like uint64).
 fnv64() {
@@ -101,10 +48,6 @@ status_of() {
   local path="$1" body="$2"
   shift 2
   post "${path}" "${body}" -o "${TMP}/body" -w '%{http_code}' "$@" || true
-}
-
-config() {
-  post /_double/config "$1" >/dev/null
 }
 
 same_file() {
@@ -370,7 +313,7 @@ test_faults() {
 }
 
 test_api_key() {
-  start_llmd keyed --api-key sk-test-123456
+  start_llmd --api-key sk-test-123456
   t "--api-key: /v1 without key is 401" test \
     "$("${CURL[@]}" -o "${TMP}/body" -w '%{http_code}' "${URL}/v1/models")" = 401
   t "401 body: invalid_api_key" jq_file "${TMP}/body" '.error.code == "invalid_api_key"'
@@ -382,8 +325,7 @@ test_api_key() {
 
 test_stop() {
   local rc=0
-  kill -TERM "${SERVER_PID}"
-  wait "${SERVER_PID}" || rc=$?
+  stop_llmd || rc=$?
   t "SIGTERM: llmd exits 0" test "${rc}" = 0
 }
 
@@ -395,7 +337,7 @@ main() {
   fi
   TMP="$(mktemp -d)"
   trap cleanup EXIT
-  start_llmd main
+  start_llmd
   test_basics
   test_ollama_chat
   test_openai_chat
@@ -408,8 +350,7 @@ main() {
   test_stop
   test_api_key
   test_stop
-  echo "${PASSED} passed, ${FAILED} failed"
-  ((FAILED == 0))
+  summary
 }
 
 main "$@"

@@ -18,83 +18,14 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 readonly BIN="${LANES_BIN:-./bin}"
 BUILD="${LANES_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}"
 readonly BUILD
 readonly LLMD="${BUILD}/tests/llmd"
-readonly CURL=(curl -sS --noproxy '*' --max-time 10)
 readonly BIG=2000
-
-TMP=""
-URL=""
-PIDS=()
-PASSED=0
-FAILED=0
-
-err() {
-  echo "test_mine: $*" >&2
-}
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "${p}" 2>/dev/null || true
-    wait "${p}" 2>/dev/null || true
-  done
-  if [[ -n "${TMP}" ]]; then
-    rm -rf "${TMP}"
-  fi
-}
-
-# Records one check: description, then a command that succeeds when it holds.
-t() {
-  local desc="$1"
-  shift
-  if "$@" >"${TMP}/check.out" 2>&1; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-    sed 's/^/    # /' "${TMP}/check.out" | head -n 15
-  fi
-}
-
-# Starts llmd with the given flags; sets URL. Stops the one started before.
-start_llmd() {
-  stop_llmd
-  local pf="${TMP}/llmd.port"
-  rm -f "${pf}"
-  "${LLMD}" --port 0 --port-file "${pf}" --quiet "$@" &
-  PIDS+=("$!")
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [[ -s "${pf}" ]] && break
-    sleep 0.05
-  done
-  if [[ ! -s "${pf}" ]]; then
-    err "llmd did not write ${pf}"
-    exit 1
-  fi
-  URL="http://127.0.0.1:$(<"${pf}")"
-}
-
-stop_llmd() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "${p}" 2>/dev/null || true
-    wait "${p}" 2>/dev/null || true
-  done
-  PIDS=()
-}
-
-stats() {
-  "${CURL[@]}" "${URL}/_double/stats"
-}
-
-reset_stats() {
-  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
-}
 
 # stat KEY: one number of /_double/stats (a jq path).
 stat() {
@@ -404,8 +335,7 @@ main() {
   test_invalid_answers
   test_restart
   stop_llmd
-  echo "${PASSED} passed, ${FAILED} failed"
-  ((FAILED == 0))
+  summary
 }
 
 main "$@"

@@ -1,0 +1,122 @@
+# shellcheck shell=bash
+# lib.sh: what the shell tests share, sourced by them (tests/run.sh runs
+# test_*.sh only): the checks and their count (t, summary), the scratch
+# directory and the processes removed and stopped on exit (cleanup), and
+# the LLM test double (tests/llmd) on a free port (start_llmd, stop_llmd)
+# with its /_double endpoints. A test sets TMP (mktemp -d) and `trap
+# cleanup EXIT` before its first check, and LLMD (the double's binary)
+# before start_llmd.
+
+readonly CURL=(curl -sS --noproxy '*' --max-time 10)
+
+TMP=""       # the scratch directory, removed on exit
+URL=""       # the llmd started last: http://127.0.0.1:PORT
+LLMD_PID=""  # its process
+PIDS=()      # processes stopped on exit
+PASSED=0
+FAILED=0
+
+# err MESSAGE...: to stderr, after the test's name.
+err() {
+  local name="${0##*/}"
+  echo "${name%.sh}: $*" >&2
+}
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "${p}" 2>/dev/null || true
+    wait "${p}" 2>/dev/null || true
+  done
+  if [[ -n "${TMP}" ]]; then
+    rm -rf "${TMP}"
+  fi
+}
+
+# t DESCRIPTION COMMAND...: one check, which holds when COMMAND succeeds.
+# Prints "ok N - DESCRIPTION", or "not ok N - ..." and the start of what
+# COMMAND printed.
+t() {
+  local desc="$1"
+  shift
+  if "$@" >"${TMP}/check.out" 2>&1; then
+    PASSED=$((PASSED + 1))
+    echo "ok $((PASSED + FAILED)) - ${desc}"
+  else
+    FAILED=$((FAILED + 1))
+    echo "not ok $((PASSED + FAILED)) - ${desc}"
+    sed 's/^/    # /' "${TMP}/check.out" | head -n 15
+  fi
+}
+
+# summary: the line tests/run.sh adds up, "N passed, M failed"; fails when
+# a check failed.
+summary() {
+  echo "${PASSED} passed, ${FAILED} failed"
+  ((FAILED == 0))
+}
+
+# wait_port FILE: prints the port a server wrote to FILE, waiting up to
+# 10 s for it; exits the test when none comes.
+wait_port() {
+  local pf="$1" i
+  for ((i = 0; i < 200; i++)); do
+    [[ -s "${pf}" ]] && break
+    sleep 0.05
+  done
+  if [[ ! -s "${pf}" ]]; then
+    err "no port in ${pf}"
+    exit 1
+  fi
+  cat "${pf}"
+}
+
+# start_llmd [FLAGS...]: stops the llmd started before, starts one with
+# FLAGS on a free port; sets URL and LLMD_PID.
+start_llmd() {
+  stop_llmd || true
+  local pf="${TMP}/llmd.port"
+  rm -f "${pf}"
+  "${LLMD:?}" --port 0 --port-file "${pf}" --quiet "$@" &
+  LLMD_PID=$!
+  PIDS+=("${LLMD_PID}")
+  URL="http://127.0.0.1:$(wait_port "${pf}")"
+}
+
+# stop_llmd: stops that llmd (SIGTERM); returns its exit status (0 when
+# none runs).
+stop_llmd() {
+  [[ -n "${LLMD_PID}" ]] || return 0
+  local p rc=0
+  local -a rest=()
+  kill "${LLMD_PID}" 2>/dev/null || true
+  wait "${LLMD_PID}" 2>/dev/null || rc=$?
+  for p in "${PIDS[@]}"; do
+    [[ "${p}" == "${LLMD_PID}" ]] || rest+=("${p}")
+  done
+  PIDS=("${rest[@]}")
+  LLMD_PID=""
+  return "${rc}"
+}
+
+# config JSON: changes the double's behaviour (faults, answers, ...).
+config() {
+  "${CURL[@]}" -H 'Content-Type: application/json' -d "$1" "${URL}/_double/config" >/dev/null
+}
+
+reset_stats() {
+  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
+}
+
+stats() {
+  "${CURL[@]}" "${URL}/_double/stats"
+}
+
+# stat_is EXPR: the double's counters satisfy the jq expression (printed,
+# for a failed check).
+stat_is() {
+  local s
+  s="$(stats)"
+  echo "stats: ${s}"
+  jq -e "$1" <<<"${s}"
+}
