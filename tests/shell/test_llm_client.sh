@@ -6,52 +6,14 @@
 # slow machine cannot break.
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 BIN="${LANES_BIN:-$(cd "$(dirname "$0")/../../bin" && pwd)}"
 BUILD="${LANES_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}"
 readonly BIN BUILD
+readonly LLMD="${BUILD}/tests/llmd"
 export LANES_LOG_TIME=0
-PASSED=0
-FAILED=0
-TMP=""
-URL=""
-declare -a PIDS=()
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "${p}" 2>/dev/null || true
-  done
-  rm -rf "${TMP}"
-}
-
-t() {
-  local desc="$1"
-  shift
-  if "$@"; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-  fi
-}
-
-# Starts llmd with the given flags; sets URL to its base URL.
-start_llmd() {
-  local pf="${TMP}/port.${#PIDS[@]}"
-  "${BUILD}/tests/llmd" --port 0 --port-file "${pf}" --quiet "$@" >/dev/null 2>&1 &
-  PIDS+=("$!")
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if [[ -s "${pf}" ]]; then
-      URL="http://127.0.0.1:$(<"${pf}")"
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "llmd did not start" >&2
-  return 1
-}
 
 records() {
   local n="$1" i
@@ -150,8 +112,7 @@ main() {
   retry_after
   fail_fast
   api_key
-  echo "${PASSED} passed, ${FAILED} failed"
-  ((FAILED == 0))
+  summary
 }
 
 main "$@"
