@@ -322,6 +322,9 @@ int main(int argc, char **argv)
 
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, (size_t)s.batch, cl_run_job, cl_run_emitted, NULL, &run);
+	/* in a pipe behind a slow stage, a part-filled batch goes when the
+	 * input pauses instead of waiting to fill */
+	filter_set_eager(f, 1);
 	filter_read_fd(f, s.in_fd, s.in_name);
 	int code = filter_finish(f);
 

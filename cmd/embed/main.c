@@ -147,6 +147,9 @@ int main(int argc, char **argv)
 
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, (size_t)batch, embed_work, NULL, on_idle, &run);
+	/* in a pipe behind a slow stage, a part-filled batch goes when the
+	 * input pauses instead of waiting to fill */
+	filter_set_eager(f, 1);
 	filter_read_fd(f, 0, "<stdin>");
 	finishing_thread = 1;
 	int code = filter_finish(f);
