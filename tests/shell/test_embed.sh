@@ -285,6 +285,31 @@ PY
   t "odd server: the summary counts 6 failed" grep -q 'ok 4, skipped 0, failed 6' "${TMP}/odd.err"
 }
 
+# In a pipe behind a slow stage, a record is embedded when the input pauses,
+# not when a batch of 32 has filled or the input has ended: the first
+# record's vector comes out while the input is still open.
+test_streaming() {
+  local fifo="${TMP}/slow.in"
+  mkfifo "${fifo}"
+  embed_run <"${fifo}" >"${TMP}/slow.out" 2>"${TMP}/slow.err" &
+  local pid=$!
+  exec 8>"${fifo}"
+  printf '{"id":"s1","text":"first of a slow stream"}\n' >&8
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ -s "${TMP}/slow.out" ]] && break
+    sleep 0.05
+  done
+  t "streaming: a record comes out before the batch fills or the input ends" \
+    grep -q '"s1"' "${TMP}/slow.out"
+  printf '{"id":"s2","text":"second"}\n' >&8
+  exec 8>&-
+  local rc=0
+  wait "${pid}" || rc=$?
+  t "streaming: both records embedded, exit 0" \
+    test "${rc}-$(grep -c '"embedding"' "${TMP}/slow.out")" = "0-2"
+}
+
 main() {
   TMP="$(mktemp -d)"
   trap cleanup EXIT
@@ -301,6 +326,7 @@ main() {
   test_faults
   test_fail_all
   test_odd_server
+  test_streaming
   summary
 }
 
