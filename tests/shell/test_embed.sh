@@ -291,7 +291,8 @@ PY
 test_streaming() {
   local fifo="${TMP}/slow.in"
   mkfifo "${fifo}"
-  embed_run <"${fifo}" >"${TMP}/slow.out" 2>"${TMP}/slow.err" &
+  start_llmd --dim "${DIM}" --lanes 4
+  embed_run --url "${URL}" <"${fifo}" >"${TMP}/slow.out" 2>"${TMP}/slow.err" &
   local pid=$!
   exec 8>"${fifo}"
   printf '{"id":"s1","text":"first of a slow stream"}\n' >&8
