@@ -65,6 +65,10 @@ static int round_size(const struct limit *l)
 {
 	if (!l->steady)
 		return imin(LIMIT_SAMPLES, imax(l->value, 8));
+	/* a step down idles lanes while it is measured, if it does not pay:
+	 * measure it briefly (when it loses, it loses a lot) */
+	if (l->probing < 0)
+		return imin(LIMIT_SAMPLES, imax(2 * l->value, 12));
 	return imin(LIMIT_SAMPLES, imax(8 * l->value, 32));
 }
 
