@@ -209,6 +209,11 @@ test_faults() {
   LANES_LLM_BASE_URL="${URL}" LANES_LLM_BACKOFF_MS=5 LANES_LLM_BACKOFF_MAX_MS=40 \
     LANES_LLM_MAX_ATTEMPTS=12 run_mine faults "${TMP}/mid.ndjson"
   t "20% faults of every kind: exit 0" test "${RC}" -eq 0
+  if [[ "${RC}" != 0 ]]; then
+    # what failed, for the next reader of a red run
+    jq -c 'select(.errors) | {id, errors}' "${TMP}/faults.out" | head -n 5 | sed 's/^/    # /'
+    tail -n 5 "${TMP}/faults.err" | sed 's/^/    # /'
+  fi
   local n
   n="$(check "${TMP}/mid.ndjson" "${TMP}/faults.out" ordered --correction 2>"${TMP}/faults.check")" || n=-1
   t "20% faults: every record mined with its own answer, in order" test "${n}" -ge 0
