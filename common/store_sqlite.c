@@ -76,6 +76,9 @@ enum {
 	Q_STALE_VECS,
 	Q_STALE_STAGES,
 	Q_STALE_VEC_MODEL,
+	Q_PRUNE_VECS,
+	Q_PRUNE_STAGES,
+	Q_PRUNE_RECORDS,
 	Q_GET,
 	Q_ERRORS,
 	Q_COUNT,
@@ -120,6 +123,11 @@ static const char *const queries[Q_COUNT] = {
 	[Q_STALE_VECS] = "DELETE FROM vector_data WHERE rid = ?1",
 	[Q_STALE_STAGES] = "DELETE FROM stage_data WHERE rid = ?1"
 			   " AND (stage = 'mine' OR stage = 'embed' OR stage = 'classify')",
+	[Q_PRUNE_VECS] = "DELETE FROM vector_data WHERE rid IN"
+			  " (SELECT rid FROM records WHERE doc = ?1 AND seq > ?2)",
+	[Q_PRUNE_STAGES] = "DELETE FROM stage_data WHERE rid IN"
+			    " (SELECT rid FROM records WHERE doc = ?1 AND seq > ?2)",
+	[Q_PRUNE_RECORDS] = "DELETE FROM records WHERE doc = ?1 AND seq > ?2",
 	[Q_STALE_VEC_MODEL] = "UPDATE records SET vec_model = NULL WHERE rid = ?1",
 	[Q_GET] = "SELECT r.rid, r.body, v.model, v.vec FROM records r LEFT JOIN vector_data v"
 		  " ON v.rid = r.rid AND v.model = coalesce(?2, r.vec_model) WHERE r.id = ?1",
@@ -768,6 +776,34 @@ static void drop_derived(struct store *s, const char *nw, size_t nwn, const char
 		*body = s->merged.p;
 		*body_len = s->merged.len;
 	}
+}
+
+int store_prune_doc(struct store *s, const char *doc, size_t doc_len, long long max_seq,
+		    long *removed, long *lost, char *err, size_t errlen)
+{
+	if (lost)
+		*lost = 0;
+	*removed = 0;
+	if (begin(s, err, errlen))
+		return -1;
+	static const int order[] = {Q_PRUNE_VECS, Q_PRUNE_STAGES, Q_PRUNE_RECORDS};
+	for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+		sqlite3_stmt *st;
+		if (stmt(s, order[k], &st, err, errlen)) {
+			abandon_batch(s, lost);
+			return -1;
+		}
+		sqlite3_bind_text(st, 1, doc, (int)doc_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, max_seq);
+		if (run(st) != SQLITE_OK) {
+			db_error(s, err, errlen, "cannot remove the stale segments");
+			abandon_batch(s, lost);
+			return -1;
+		}
+		if (order[k] == Q_PRUNE_RECORDS)
+			*removed = sqlite3_changes(s->db);
+	}
+	return 0;
 }
 
 int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,

@@ -98,6 +98,13 @@ void store_close(struct store *s);
  * counts as failed too. */
 int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	      size_t errlen);
+/* Deletes, inside the current batch, the records of document doc whose seq
+ * is above max_seq, with their vectors and stages: what is left of an
+ * earlier, longer version of a document once its new segments are all put.
+ * Returns 0 and the count in *removed, or -1 with err (the batch is then
+ * rolled back, *lost as for store_put). */
+int store_prune_doc(struct store *s, const char *doc, size_t doc_len, long long max_seq,
+		    long *removed, long *lost, char *err, size_t errlen);
 /* Commits the batch (retrying while the database is busy). Returns 0
  * (also when no batch is open), or -1 with err; the batch is then rolled
  * back and its records are lost (*lost, may be NULL). */

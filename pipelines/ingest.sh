@@ -263,7 +263,7 @@ step_segment() {
 pipe_segment() {
   set +e
   segment --summary-json "${RUN_DIR}/segment.json" -- "${FILES[@]}" |
-    store put --summary-json "${RUN_DIR}/segment.store.json"
+    store put --prune-docs --summary-json "${RUN_DIR}/segment.store.json"
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
 }
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: store [put] [--db FILE] [--tee] < records.ndjson\n"
+	"usage: store [put] [--db FILE] [--tee] [--prune-docs] < records.ndjson\n"
 	"       store get [--model M] ID...\n"
 	"       store dump [--order id|doc] [--doc D] [--stage S --status STATUS] [--model M]\n"
 	"       store pending --stage S [--model M] [--doc D]\n"
@@ -23,6 +23,8 @@ static const char usage[] =
 static const struct app_flag flags[] = {
 	{"db", 0, 1, "db", 0, "FILE", "SQLite database (store.db, $LANES_STORE_DB)"},
 	{"tee", 0, 0, NULL, SF_TEE, NULL, "put: write each record to stdout once committed"},
+	{"prune-docs", 0, 0, NULL, SF_PRUNE, NULL,
+	 "put: input is whole documents' segments (segment's output): drop a document's stored segments past its last"},
 	{"model", 0, 1, NULL, SF_MODEL, "M",
 	 "get, dump: the vector of model M; pending: output of another model is pending"},
 	{"doc", 0, 1, NULL, SF_DOC, "D", "dump, pending: only the records of document D"},
@@ -52,6 +54,7 @@ static int on_flag(int id, const char *arg, void *ud)
 	c->seen |= 1u << id;
 	switch (id) {
 	case SF_TEE: c->tee = 1; break;
+	case SF_PRUNE: c->prune = 1; break;
 	case SF_JSON: c->json = 1; break;
 	case SF_MODEL: c->model = arg; break;
 	case SF_DOC: c->doc = arg; break;
@@ -70,7 +73,7 @@ static const struct subcommand {
 	int (*run)(struct app *, struct store_cli *, char **, int);
 	unsigned flags; /* the store_flag bits it accepts */
 } subcommands[] = {
-	{"put", store_cmd_put, F(SF_TEE)},
+	{"put", store_cmd_put, F(SF_TEE) | F(SF_PRUNE)},
 	{"get", store_cmd_get, F(SF_MODEL)},
 	{"dump", store_cmd_dump, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER)},
 	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE)},

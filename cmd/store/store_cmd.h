@@ -21,11 +21,13 @@ enum store_flag {
 	SF_STATUS,
 	SF_ORDER,
 	SF_JSON,
+	SF_PRUNE,
 };
 
 struct store_cli {
 	unsigned seen;       /* 1 << store_flag for each flag given */
 	int tee;
+	int prune;
 	int json;
 	const char *model;
 	const char *doc;

@@ -32,6 +32,12 @@ struct put_ctx {
 	struct buf held;   /* --tee lines of the open batch, each with '\n' */
 	long db_logged;
 	struct store_scratch *scratch; /* one per worker */
+	/* --prune-docs: the document being put and its highest seq so far */
+	int prune;
+	struct buf doc;
+	int have_doc;
+	long long doc_max;
+	long pruned;
 };
 
 /* The items of a job are allocated together, and freed together when the
@@ -149,6 +155,39 @@ static void commit(struct put_ctx *c)
 	buf_reset(&c->held);
 }
 
+/* --prune-docs: the segments of the document just finished are all in;
+ * stored ones past its last seq belong to an older, longer version. */
+static void prune_doc(struct put_ctx *c)
+{
+	if (!c->have_doc)
+		return;
+	char err[1024];
+	long removed = 0, lost = 0;
+	if (store_prune_doc(c->s, c->doc.p, c->doc.len, c->doc_max, &removed, &lost, err,
+			    sizeof err)) {
+		log_error("%s", err);
+		lose_batch(c, lost, err);
+	}
+	c->pruned += removed;
+	c->have_doc = 0;
+}
+
+static void track_doc(struct put_ctx *c, const struct store_rec *rec)
+{
+	if (!rec->doc || !rec->has_seq)
+		return;
+	if (c->have_doc && (c->doc.len != rec->doc_len || memcmp(c->doc.p, rec->doc, rec->doc_len)))
+		prune_doc(c);
+	if (!c->have_doc) {
+		buf_reset(&c->doc);
+		buf_append(&c->doc, rec->doc, rec->doc_len);
+		c->have_doc = 1;
+		c->doc_max = rec->seq;
+	} else if (rec->seq > c->doc_max) {
+		c->doc_max = rec->seq;
+	}
+}
+
 static void emitted(struct rec *r, void *ud)
 {
 	struct put_ctx *c = ud;
@@ -169,9 +208,13 @@ static void emitted(struct rec *r, void *ud)
 				log_lost(c, err, lost);
 			lose_batch(c, lost, err);
 			output_failed(c, r->line, r->len, "db_error", err);
-		} else if (c->tee) {
-			buf_append(&c->held, r->line, r->len);
-			buf_putc(&c->held, '\n');
+		} else {
+			if (c->prune)
+				track_doc(c, &it->rec);
+			if (c->tee) {
+				buf_append(&c->held, r->line, r->len);
+				buf_putc(&c->held, '\n');
+			}
 		}
 		if (store_batch_records(c->s) >= c->batch_records ||
 		    store_batch_age_ms(c->s) >= c->batch_ms || c->held.len >= TEE_HELD_MAX)
@@ -208,6 +251,7 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	struct put_ctx c = {0};
 	c.a = a;
 	c.tee = cli->tee;
+	c.prune = cli->prune;
 	c.batch_records = tun_int(a->tun, "store.batch_records");
 	c.batch_ms = (double)tun_int(a->tun, "store.batch_ms");
 	c.s = store_cli_open(a, 1);
@@ -234,6 +278,20 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	filter_set_raw(c.f, 1);
 	filter_read_fd(c.f, 0, "<stdin>");
 	int code = filter_finish(c.f);
+	if (c.prune && c.have_doc && !app_stop) {
+		/* the last document ended with the input */
+		char err[1024];
+		long lost = 0;
+		prune_doc(&c);
+		if (store_commit(c.s, &lost, err, sizeof err)) {
+			log_error("%s", err);
+			code = code == EXIT_DONE ? EXIT_FAILURES : code;
+		}
+	}
+	if (c.prune && c.pruned)
+		log_event("pruned: %ld stored segments past the end of their document's new version",
+			  c.pruned);
+	buf_free(&c.doc);
 	int wstate = ndjson_flush(c.w) ? ndjson_writer_state(c.w) : 0;
 	if (wstate == -1) {
 		log_error("write error on standard output");

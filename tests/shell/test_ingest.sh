@@ -293,6 +293,26 @@ edited_document() {
   t "edited document: its changed segment is mined again" \
     eq "$(chat_requests)" 1
   t "edited document: and embedded again" eq "$(stats | jq .embed_inputs)" 1
+
+  # a document that gets shorter: its old trailing segments go
+  local -a long=()
+  local i
+  for ((i = 1; i <= 40; i++)); do
+    long+=("Sentence number ${i} of the long version is here.")
+  done
+  printf '%s\n\n' "${long[@]}" >"${dir}/a.txt"
+  run_ingest edit3 --db "${db}" --taxonomy "${TAXONOMY}" "${dir}"
+  local n_long
+  n_long="$(sqlite3 "${db}" "SELECT count(*) FROM records WHERE doc LIKE '%a.txt'")"
+  t "shortened document: the long version has several segments (${n_long})" test "${n_long}" -gt 1
+  printf 'Only one short sentence is left.\n' >"${dir}/a.txt"
+  run_ingest edit4 --db "${db}" --taxonomy "${TAXONOMY}" "${dir}"
+  t "shortened document: run exits 0" eq "${RC}" 0
+  t "shortened document: only its new segment is stored" \
+    eq "$(sqlite3 "${db}" "SELECT count(*) FROM records WHERE doc LIKE '%a.txt'")" 1
+  t "shortened document: no vector or stage is left of the old segments" \
+    eq "$(sqlite3 "${db}" "SELECT (SELECT count(*) FROM vector_data) || '/' || (SELECT count(DISTINCT rid) FROM stage_data)")" "1/1"
+  t "shortened document: the store says how many went" grep -q "pruned: $((n_long - 1)) stored segments" "${TMP}/edit4.err"
 }
 
 # A LANES_BIN of wrappers around the real tools. Its segment obeys, at run
