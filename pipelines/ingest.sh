@@ -132,6 +132,11 @@ load_settings() {
   LOCK="${LOCK:-${DB}.lock}"
 }
 
+# Copies a --print-config listing without SECTION (and its keys).
+without_section() {
+  awk -v s="$1:" '/^[^ #]/ { skip = ($1 == s) } !skip'
+}
+
 print_config() {
   printf '# ingest.sh: tunables %s, db %s, taxonomy %s, steps %s\n' \
     "${TUNABLES}" "${DB}" "${TAXONOMY:-(none)}" "${STEPS}"
@@ -139,10 +144,11 @@ print_config() {
   segment --print-config
   printf '\n# ---- %s ----\n' mine
   mine --print-config
+  # the shared llm section once, with mine's
   printf '\n# ---- %s ----\n' embed
-  embed --print-config
+  embed --print-config | without_section llm
   printf '\n# ---- %s ----\n' classify
-  classify --print-config
+  classify --print-config | without_section llm
   printf '\n# ---- %s ----\n' store
   store --print-config
 }

@@ -223,6 +223,8 @@ print_config() {
   for s in segment mine embed classify store llm; do
     t "--print-config shows the ${s} section" grep -q "^${s}:" "${TMP}/config.out"
   done
+  t "--print-config shows the shared llm section once" \
+    eq "$(grep -c '^llm:' "${TMP}/config.out")" 1
   t "--print-config shows the db given with --db" \
     grep -qE "^  db: \"?${TMP}/cfg.db\"?  # env LANES_STORE_DB" "${TMP}/config.out"
   sed 's/^  model: "llama3.2:3b"/  model: "gpt-4o-mini"/' "${ROOT}/pipelines/tunables.yaml" >"${TMP}/my.yaml"
