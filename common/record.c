@@ -181,3 +181,34 @@ void rec_members_except(struct buf *out, const char *s, size_t n,
 			i = skip_ws(s, i + 1, n);
 	}
 }
+
+int rec_scan(const char *s, size_t n, struct rec_members *ms, size_t *close)
+{
+	ms->n = 0;
+	size_t i = skip_ws(s, 0, n);
+	if (i >= n || s[i] != '{')
+		return -1;
+	i = skip_ws(s, i + 1, n);
+	while (i < n && s[i] == '"') {
+		struct rec_member m;
+		m.ks = i;
+		m.ke = skip_string(s, i, n);
+		i = skip_ws(s, m.ke, n);
+		if (i < n && s[i] == ':')
+			i++;
+		m.vs = skip_ws(s, i, n);
+		m.ve = skip_value(s, m.vs, n);
+		if (ms->n == ms->cap) {
+			ms->cap = ms->cap ? ms->cap * 2 : 32;
+			ms->m = xrealloc(ms->m, ms->cap * sizeof *ms->m);
+		}
+		ms->m[ms->n++] = m;
+		i = skip_ws(s, m.ve, n);
+		if (i < n && s[i] == ',')
+			i = skip_ws(s, i + 1, n);
+	}
+	if (i >= n || s[i] != '}')
+		return -1;
+	*close = i;
+	return 0;
+}

@@ -15,6 +15,20 @@
 int rec_find(const char *json, size_t len, const char *key, size_t *mstart,
 	     size_t *mend, size_t *vstart, size_t *vend);
 
+/* The byte spans of one top-level member: key (quotes included) and value. */
+struct rec_member {
+	size_t ks, ke, vs, ve;
+};
+/* A growable list of members, reused across calls; free m when done. */
+struct rec_members {
+	struct rec_member *m;
+	size_t n, cap;
+};
+/* Lists the top-level members of the object json in order, and sets
+ * *close to the index of its final '}'. Returns 0, or -1 when json is not
+ * an object. */
+int rec_scan(const char *json, size_t len, struct rec_members *ms, size_t *close);
+
 /* Writes into out the record with `key` set to the raw JSON text val:
  * replaced where it stands, else appended at the end. out is reset first. */
 void rec_set(struct buf *out, const char *json, size_t len, const char *key,

@@ -137,15 +137,6 @@ static const char *const queries[Q_COUNT] = {
 
 /* A top-level member of a JSON object: the key with its quotes is
  * [ks, ke), the value [vs, ve). */
-struct member {
-	size_t ks, ke, vs, ve;
-};
-
-struct members {
-	struct member *m;
-	size_t n, cap;
-};
-
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -159,7 +150,7 @@ struct store {
 	double batch_t0;
 	sqlite3_stmt *q[Q_COUNT];
 	struct buf merged;
-	struct members mold, mnew;
+	struct rec_members mold, mnew;
 	unsigned char *used;
 	size_t used_cap;
 	unsigned char *le;   /* vector bytes on big-endian hosts */
@@ -542,85 +533,8 @@ void store_close(struct store *s)
 	free(s);
 }
 
-static size_t skip_ws(const char *s, size_t i, size_t n)
-{
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-		i++;
-	return i;
-}
-
-static size_t skip_string(const char *s, size_t i, size_t n)
-{
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			return i + 1;
-	}
-	return n;
-}
-
-static size_t skip_value(const char *s, size_t i, size_t n)
-{
-	if (i < n && s[i] == '"')
-		return skip_string(s, i, n);
-	if (i < n && (s[i] == '{' || s[i] == '[')) {
-		int depth = 0;
-		while (i < n) {
-			if (s[i] == '"') {
-				i = skip_string(s, i, n);
-				continue;
-			}
-			if (s[i] == '{' || s[i] == '[')
-				depth++;
-			else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-				return i + 1;
-			i++;
-		}
-		return n;
-	}
-	while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-	       s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
-		i++;
-	return i;
-}
-
-/* Lists the members of the JSON object s (valid JSON, as stored or as
- * checked by ndjson_parse). Sets *close to the index of the final '}'.
- * Returns 0, or -1 if s is not an object. */
-static int scan_members(const char *s, size_t n, struct members *ms, size_t *close)
-{
-	ms->n = 0;
-	size_t i = skip_ws(s, 0, n);
-	if (i >= n || s[i] != '{')
-		return -1;
-	i = skip_ws(s, i + 1, n);
-	while (i < n && s[i] == '"') {
-		struct member m;
-		m.ks = i;
-		m.ke = skip_string(s, i, n);
-		i = skip_ws(s, m.ke, n);
-		if (i < n && s[i] == ':')
-			i++;
-		m.vs = skip_ws(s, i, n);
-		m.ve = skip_value(s, m.vs, n);
-		if (ms->n == ms->cap) {
-			ms->cap = ms->cap ? ms->cap * 2 : 32;
-			ms->m = xrealloc(ms->m, ms->cap * sizeof *ms->m);
-		}
-		ms->m[ms->n++] = m;
-		i = skip_ws(s, m.ve, n);
-		if (i < n && s[i] == ',')
-			i = skip_ws(s, i + 1, n);
-	}
-	if (i >= n || s[i] != '}')
-		return -1;
-	*close = i;
-	return 0;
-}
-
-static int same_key(const char *a, const struct member *ma, const char *b,
-		    const struct member *mb)
+static int same_key(const char *a, const struct rec_member *ma, const char *b,
+		    const struct rec_member *mb)
 {
 	return ma->ke - ma->ks == mb->ke - mb->ks &&
 	       !memcmp(a + ma->ks, b + mb->ks, ma->ke - ma->ks);
@@ -634,8 +548,8 @@ static int merge_bodies(struct store *s, const char *old, size_t oldn,
 			const char *nw, size_t nwn)
 {
 	size_t oclose, nclose;
-	if (scan_members(old, oldn, &s->mold, &oclose) ||
-	    scan_members(nw, nwn, &s->mnew, &nclose))
+	if (rec_scan(old, oldn, &s->mold, &oclose) ||
+	    rec_scan(nw, nwn, &s->mnew, &nclose))
 		return -1;
 	if (s->used_cap < s->mnew.n) {
 		s->used_cap = s->mnew.cap;
@@ -646,11 +560,11 @@ static int merge_bodies(struct store *s, const char *old, size_t oldn,
 	buf_reset(out);
 	size_t pos = 0;
 	for (size_t i = 0; i < s->mold.n; i++) {
-		const struct member *mo = &s->mold.m[i];
+		const struct rec_member *mo = &s->mold.m[i];
 		const char *val = old + mo->vs;
 		size_t vlen = mo->ve - mo->vs;
 		for (size_t j = 0; j < s->mnew.n; j++) {
-			const struct member *mn = &s->mnew.m[j];
+			const struct rec_member *mn = &s->mnew.m[j];
 			if (!s->used[j] && same_key(old, mo, nw, mn)) {
 				s->used[j] = 1;
 				val = nw + mn->vs;
@@ -667,7 +581,7 @@ static int merge_bodies(struct store *s, const char *old, size_t oldn,
 	for (size_t j = 0; j < s->mnew.n; j++) {
 		if (s->used[j])
 			continue;
-		const struct member *mn = &s->mnew.m[j];
+		const struct rec_member *mn = &s->mnew.m[j];
 		if (!empty)
 			buf_putc(out, ',');
 		empty = 0;

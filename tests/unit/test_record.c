@@ -2,6 +2,8 @@
 #include "record.h"
 #include "t.h"
 
+#include <stdlib.h>
+
 static void set(const char *in, const char *key, const char *val, const char *want)
 {
 	struct buf b = {0};
@@ -42,5 +44,16 @@ int main(void)
 	T_OK(rec_find(j, strlen(j), "e", &ms, &me, &vs, &ve), "find e");
 	T_EQ_INT(ve - vs, 7, "value span of e");
 	T_OK(!rec_find(j, strlen(j), "v", NULL, NULL, NULL, NULL), "a value is not a key");
+	struct rec_members ms = {0};
+	size_t close;
+	const char *o = " {\"a\" : [1,{\"b\":\"}\"}], \"c\":\"x\\\"y\"} ";
+	T_EQ_INT(rec_scan(o, strlen(o), &ms, &close), 0, "scan an object");
+	T_EQ_INT(ms.n, 2, "two members");
+	T_OK(ms.n == 2 && !strncmp(o + ms.m[0].vs, "[1,{\"b\":\"}\"}]", ms.m[0].ve - ms.m[0].vs),
+	     "first value span");
+	T_OK(ms.n == 2 && !strncmp(o + ms.m[1].ks, "\"c\"", ms.m[1].ke - ms.m[1].ks), "second key span");
+	T_EQ_INT(o[close], '}', "close is the final brace");
+	T_EQ_INT(rec_scan("[1]", 3, &ms, &close), -1, "an array is not an object");
+	free(ms.m);
 	return t_done();
 }
