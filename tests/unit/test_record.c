@@ -44,16 +44,16 @@ int main(void)
 	T_OK(rec_find(j, strlen(j), "e", &ms, &me, &vs, &ve), "find e");
 	T_EQ_INT(ve - vs, 7, "value span of e");
 	T_OK(!rec_find(j, strlen(j), "v", NULL, NULL, NULL, NULL), "a value is not a key");
-	struct rec_members ms = {0};
+	struct rec_members mems = {0};
 	size_t close;
 	const char *o = " {\"a\" : [1,{\"b\":\"}\"}], \"c\":\"x\\\"y\"} ";
-	T_EQ_INT(rec_scan(o, strlen(o), &ms, &close), 0, "scan an object");
-	T_EQ_INT(ms.n, 2, "two members");
-	T_OK(ms.n == 2 && !strncmp(o + ms.m[0].vs, "[1,{\"b\":\"}\"}]", ms.m[0].ve - ms.m[0].vs),
+	T_EQ_INT(rec_scan(o, strlen(o), &mems, &close), 0, "scan an object");
+	T_EQ_INT(mems.n, 2, "two members");
+	T_OK(mems.n == 2 && !strncmp(o + mems.m[0].vs, "[1,{\"b\":\"}\"}]", mems.m[0].ve - mems.m[0].vs),
 	     "first value span");
-	T_OK(ms.n == 2 && !strncmp(o + ms.m[1].ks, "\"c\"", ms.m[1].ke - ms.m[1].ks), "second key span");
+	T_OK(mems.n == 2 && !strncmp(o + mems.m[1].ks, "\"c\"", mems.m[1].ke - mems.m[1].ks), "second key span");
 	T_EQ_INT(o[close], '}', "close is the final brace");
-	T_EQ_INT(rec_scan("[1]", 3, &ms, &close), -1, "an array is not an object");
-	free(ms.m);
+	T_EQ_INT(rec_scan("[1]", 3, &mems, &close), -1, "an array is not an object");
+	free(mems.m);
 	return t_done();
 }
