@@ -257,8 +257,13 @@ void app_log_start(struct app *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	log_event("start: workers=%d%s inflight=%zu%s%s%s", a->workers,
-		  a->workers == 1 ? " (sequential)" : "", a->inflight,
+	/* "sequential" only when the user asked for one worker: a tool that
+	 * sizes itself to one worker beside its writer thread is not */
+	char key[128];
+	snprintf(key, sizeof key, "%s.workers", a->section);
+	long asked = tun_int(a->tun, key);
+	const char *how = asked == 1 ? " (sequential)" : asked == 0 ? " (auto)" : "";
+	log_event("start: workers=%d%s inflight=%zu%s%s%s", a->workers, how, a->inflight,
 		  a->unordered ? " unordered" : "", b.len ? " " : "", b.len ? b.p : "");
 	buf_free(&b);
 }
