@@ -52,9 +52,11 @@ run_suite() {
 
 main() {
   local t
-  for t in "${LANES_BUILD}"/tests/test_*; do
-    [[ -x "${t}" ]] || continue
-    run_suite "unit/$(basename "${t}")" "${t}"
+  # one binary per source: a stale binary of a removed test never runs
+  for t in "${TESTS_DIR}"/unit/test_*.c; do
+    [[ -f "${t}" ]] || continue
+    t="$(basename "${t}" .c)"
+    run_suite "unit/${t}" "${LANES_BUILD}/tests/${t}"
   done
   for t in "${TESTS_DIR}"/cases/*.test; do
     [[ -f "${t}" ]] || continue
