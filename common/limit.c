@@ -64,11 +64,11 @@ void limit_sent(struct limit *l, double now, int inflight)
 static int round_size(const struct limit *l)
 {
 	if (!l->steady)
-		return imin(LIMIT_SAMPLES, imax(l->value, 8));
+		return imin(LIMIT_SAMPLES, imax(l->value / 2, 4));
 	/* a step down idles lanes while it is measured, if it does not pay:
 	 * measure it briefly (when it loses, it loses a lot) */
 	if (l->probing < 0)
-		return imin(LIMIT_SAMPLES, imax(2 * l->value, 12));
+		return imin(LIMIT_SAMPLES, imax(2 * l->value, 6));
 	return imin(LIMIT_SAMPLES, imax(8 * l->value, 32));
 }
 
