@@ -15,6 +15,9 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT
 BIN="$(cd "${LANES_BIN:-./bin}" && pwd)"
@@ -28,24 +31,15 @@ readonly NIGHTLY="${ROOT}/pipelines/examples/nightly.sh"
 readonly LINT="${ROOT}/tests/lint-pipelines"
 readonly DOCS="${ROOT}/pipelines/examples/docs"
 readonly TAXONOMY="${ROOT}/pipelines/examples/taxonomy.yaml"
-readonly CURL=(curl -sS --noproxy '*' --max-time 10)
 # service time of the slow double while a step is killed
 readonly SLOW_MS=200
 
-TMP=""
-URL=""
 EXPECTED=0
 BIG_EXPECTED=0
-PASSED=0
-FAILED=0
 RC=0
-declare -a PIDS=()
 declare -a GROUPS_STARTED=()
 
-err() {
-  echo "test_ingest: $*" >&2
-}
-
+# lib.sh's cleanup, and the process groups of the runs killed on purpose.
 cleanup() {
   local p
   for p in "${GROUPS_STARTED[@]}"; do
@@ -60,20 +54,6 @@ cleanup() {
   fi
 }
 
-# Records one check: description, then a command that succeeds when it holds.
-t() {
-  local desc="$1"
-  shift
-  if "$@" >"${TMP}/check.out" 2>&1; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-    sed 's/^/    # /' "${TMP}/check.out" | head -n 15
-  fi
-}
-
 eq() {
   if [[ "$1" != "$2" ]]; then
     echo "expected '$2', got '$1'"
@@ -81,8 +61,9 @@ eq() {
   fi
 }
 
-# Starts llmd with the given flags; it writes its port to PORT_FILE.
-start_llmd() {
+# Starts one more llmd with the given flags (lib.sh's start_llmd keeps one
+# at a time); it writes its port to PORT_FILE.
+start_llmd_on() {
   local pf="$1"
   shift
   rm -f "${pf}"
@@ -95,10 +76,6 @@ start_llmd() {
   done
   err "llmd did not write ${pf}"
   exit 1
-}
-
-stats() {
-  "${CURL[@]}" "${URL}/_double/stats"
 }
 
 # Sets the double's runtime config (a JSON object).
@@ -517,7 +494,7 @@ lint() {
 }
 
 probe() {
-  start_llmd "${TMP}/probe.port" --lanes 4 --latency-ms 100
+  start_llmd_on "${TMP}/probe.port" --lanes 4 --latency-ms 100
   local purl
   purl="http://127.0.0.1:$(<"${TMP}/probe.port")"
   RC=0
@@ -643,7 +620,7 @@ main() {
   unset OLLAMA_HOST OPENAI_BASE_URL OPENAI_API_KEY LANES_TUNABLES LANES_STORE_DB
   export TMPDIR="${TMP}/tmp" XDG_CACHE_HOME="${TMP}/cache" LANES_BIN="${BIN}"
   export PATH="${BIN}:${PATH}"
-  start_llmd "${TMP}/llmd.port"
+  start_llmd_on "${TMP}/llmd.port"
   URL="http://127.0.0.1:$(<"${TMP}/llmd.port")"
   export LANES_LLM_BASE_URL="${URL}"
   EXPECTED="$("${BIN}/segment" "${DOCS}"/* 2>/dev/null | wc -l)"
@@ -666,8 +643,7 @@ main() {
   lint
   probe
   nightly
-  echo "${PASSED} passed, ${FAILED} failed"
-  ((FAILED == 0))
+  summary
 }
 
 main "$@"

@@ -16,6 +16,9 @@
 # "N passed, M failed".
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT
 BIN="$(cd "${LANES_BIN:-./bin}" && pwd)"
@@ -34,27 +37,6 @@ readonly LISTED=(
   $'classify.1\tclassify --taxonomy pipelines/examples/taxonomy.yaml --embed-model hash \\\texact'
   $'classify.1\tclassify -t pipelines/examples/taxonomy.yaml -e hash --threshold 0.3 \\\texact'
 )
-
-TMP=""
-PASSED=0
-FAILED=0
-
-err() {
-  echo "test_man_examples: $*" >&2
-}
-
-t() {
-  local desc="$1"
-  shift
-  if "$@" >"${TMP}/check.out" 2>&1; then
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - ${desc}"
-  else
-    FAILED=$((FAILED + 1))
-    echo "not ok $((PASSED + FAILED)) - ${desc}"
-    sed 's/^/    # /' "${TMP}/check.out" | head -n 20
-  fi
-}
 
 # The text of the example blocks of a page (.nf/.fi and .EX/.EE under
 # EXAMPLES, troff escapes undone), one "@@ kind" line before each block.
@@ -238,7 +220,7 @@ main() {
     fi
   done
   TMP="$(mktemp -d)"
-  trap 'rm -rf "${TMP}"' EXIT
+  trap cleanup EXIT
   # offline and hermetic: no server, no settings from the caller
   unset OLLAMA_HOST OPENAI_BASE_URL OPENAI_API_KEY LANES_TUNABLES LANES_STORE_DB \
     LANES_LLM_BASE_URL
@@ -248,8 +230,7 @@ main() {
   listed
   crontab_page
   options_documented
-  echo "${PASSED} passed, ${FAILED} failed"
-  ((FAILED == 0))
+  summary
 }
 
 main "$@"
