@@ -11,7 +11,7 @@ SAN ?=
 
 # Debian packages the build and tests need; installed when missing (as root).
 APT_BUILD = pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
-	libsqlite3-dev libpq-dev
+	libsqlite3-dev
 APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time curl gnuplot-nox
 PKGS = libcurl libcjson yaml-0.1 sqlite3
 
@@ -24,7 +24,7 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN) \
 	-Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpq -lm -pthread
+LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -38,7 +38,7 @@ DEPS_STAMP := $(BUILD)/.deps
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
-	@if ! pkg-config --exists $(PKGS) libpq 2>/dev/null; then \
+	@if ! pkg-config --exists $(PKGS) 2>/dev/null; then \
 		echo "lanes: installing build dependencies: $(APT_BUILD)"; \
 		tests/apt-install $(APT_BUILD); \
 	fi
@@ -55,14 +55,16 @@ $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# Per tool: its objects; main.o stays out of the unit tests.
+# Per tool: its objects; main.o stays out of the unit tests. Flags and libraries
+# are escaped ($$) so they are expanded when the tool is linked, after `deps`
+# has installed the packages pkg-config asks about, not when make reads this.
 define tool_rules
 $(1)_SRC := $$(wildcard cmd/$(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
 $(1)_LIBOBJ := $$(filter-out $(BUILD)/cmd/$(1)/main.o,$$($(1)_OBJ))
 $(BIN)/$(1): $$($(1)_OBJ) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(ALL_CFLAGS) -Icmd/$(1) -o $$@ $$($(1)_OBJ) $(LIB) $(LDLIBS)
+	$$(CC) $$(ALL_CFLAGS) -Icmd/$(1) -o $$@ $$($(1)_OBJ) $(LIB) $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 
