@@ -38,18 +38,6 @@ static int on_flag(int id, const char *arg, void *ud)
 	return 0;
 }
 
-static enum seg_format parse_format(const char *s)
-{
-	static const struct {
-		const char *name;
-		enum seg_format fmt;
-	} names[] = {{"text", SEG_TEXT}, {"markdown", SEG_MARKDOWN}, {"srt", SEG_SRT}, {"vtt", SEG_VTT}};
-	for (size_t i = 0; i < ARRAY_LEN(names); i++)
-		if (!strcmp(s, names[i].name))
-			return names[i].fmt;
-	return SEG_AUTO;
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const sections[] = {"segment", NULL};
@@ -61,7 +49,7 @@ int main(int argc, char **argv)
 	cfg.opts.max = (size_t)tun_int(a.tun, "segment.max");
 	cfg.opts.overlap = (size_t)tun_int(a.tun, "segment.overlap");
 	cfg.opts.unit = strcmp(tun_str(a.tun, "segment.unit"), "tokens") ? SEG_CHARS : SEG_TOKENS;
-	cfg.opts.format = parse_format(tun_str(a.tun, "segment.format"));
+	cfg.opts.format = seg_format_named(tun_str(a.tun, "segment.format"));
 	cfg.field = tun_str(a.tun, "segment.field");
 	if (cfg.opts.target > cfg.opts.max) {
 		log_error("target (%zu) is larger than max (%zu): lower --target or raise --max",

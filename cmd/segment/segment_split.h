@@ -1,7 +1,10 @@
 /* segment_split: the pure splitting logic of segment. It turns one document
  * (plain text, Markdown, SRT or WebVTT) into segments by calling back once
  * per segment; it does no I/O, starts no threads and knows nothing of JSON.
- * The exact rules are in man/segment.1 (SPLITTING RULES). */
+ * The exact rules are in man/segment.1 (SPLITTING RULES). Inside: readers
+ * (segment_markdown.c, segment_cue.c) find blocks or cues, the sentence
+ * scanner (segment_sentence.c) cuts prose, the packer (segment_pack.c)
+ * builds the segments. */
 #ifndef LANES_SEGMENT_SPLIT_H
 #define LANES_SEGMENT_SPLIT_H
 
@@ -41,6 +44,10 @@ typedef int (*seg_emit_fn)(const struct seg_span *span, void *ud);
  * content (a WEBVTT header, an SRT cue, Markdown headings or fences).
  * Never returns SEG_AUTO; plain text is the fallback. */
 enum seg_format seg_detect(const char *name, const char *doc, size_t len);
+
+/* The format called name in --format ("text", "markdown", "srt", "vtt"),
+ * or SEG_AUTO for any other name. */
+enum seg_format seg_format_named(const char *name);
 
 /* Splits doc[0..len) and calls emit per segment. Returns 0 (also when emit
  * asked to stop), or -1 with a message in err (e.g. "invalid UTF-8 at byte
