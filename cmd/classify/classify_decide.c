@@ -177,11 +177,11 @@ static void verify_prompt(const struct cl_decider *d, const char *text, long ent
 }
 
 static void triage_prompt(const struct cl_decider *d, const char *text,
-			  const struct sl_hit *hits, int n, struct buf *out)
+			  const struct vec_hit *hits, int n, struct buf *out)
 {
 	struct buf list = {0};
 	for (int i = 0; i < n; i++) {
-		const struct tax_entry *e = &d->tax->e[hits[i].entry];
+		const struct tax_entry *e = &d->tax->e[hits[i].id];
 		buf_printf(&list, "%s%d. %s", i ? "\n" : "", i + 1, e->label);
 		if (e->nsyn) {
 			buf_puts(&list, " (also: ");
@@ -207,7 +207,7 @@ static void set_error(struct cl_decision *out, const char *code, const char *msg
 	snprintf(out->message, sizeof out->message, "%s", msg);
 }
 
-void cl_decide(const struct cl_decider *d, const char *text, const struct sl_hit *hits,
+void cl_decide(const struct cl_decider *d, const char *text, const struct vec_hit *hits,
 	       int nhits, struct cl_decision *out)
 {
 	memset(out, 0, sizeof *out);
@@ -219,12 +219,12 @@ void cl_decide(const struct cl_decider *d, const char *text, const struct sl_hit
 	}
 	if (d->mode == CL_EMBED) {
 		out->status = CL_MATCHED;
-		out->entry = hits[0].entry;
+		out->entry = hits[0].id;
 		return;
 	}
 	struct buf prompt = {0}, correction = {0};
 	if (d->mode == CL_VERIFY) {
-		verify_prompt(d, text, hits[0].entry, &prompt);
+		verify_prompt(d, text, hits[0].id, &prompt);
 		buf_puts(&correction, "That is not a valid answer. Reply with exactly one word: "
 			 "YES, NO or UNCERTAIN.");
 	} else {
@@ -255,12 +255,12 @@ void cl_decide(const struct cl_decider *d, const char *text, const struct sl_hit
 			if (d->mode == CL_VERIFY) {
 				out->status = (enum cl_status)v;
 				if (v == CL_LLM_YES)
-					out->entry = hits[0].entry;
+					out->entry = hits[0].id;
 			} else if (v == 0) {
 				out->status = CL_LLM_NO;
 			} else {
 				out->status = CL_LLM_YES;
-				out->entry = hits[v - 1].entry;
+				out->entry = hits[v - 1].id;
 				out->score = hits[v - 1].score;
 			}
 			free(ans);

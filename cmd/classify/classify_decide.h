@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "classify_shortlist.h"
+#include "vec.h"
 #include "classify_taxonomy.h"
 #include "llm.h"
 #include "template.h"
@@ -82,7 +82,7 @@ struct cl_decision {
  * LLM (verify, triage) only when the best score reaches the threshold.
  * Never fails: trouble is CL_ERROR with code and message. Safe from any
  * thread. */
-void cl_decide(const struct cl_decider *d, const char *text, const struct sl_hit *hits,
+void cl_decide(const struct cl_decider *d, const char *text, const struct vec_hit *hits,
 	       int nhits, struct cl_decision *out);
 
 #endif

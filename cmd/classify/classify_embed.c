@@ -3,12 +3,12 @@
 #include "classify_embed.h"
 #include "app.h"
 #include "classify_cache.h"
-#include "classify_shortlist.h"
 #include "embed_hash.h"
 #include "log.h"
 #include "pool.h"
 #include "stage.h"
 #include "util.h"
+#include "vec.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -78,7 +78,7 @@ float *cl_embed(const struct cl_embedder *e, const char *const *texts, size_t n,
 		free(v);
 	}
 	for (size_t i = 0; i < n; i++)
-		sl_normalize(all + i * (size_t)d, d);
+		vec_normalize(all + i * (size_t)d, d);
 	*dim = d;
 	return all;
 }
@@ -102,7 +102,7 @@ int cl_reuse_embedding(const struct cl_embedder *e, const cJSON *rec, int dim, f
 			return 0;
 		v[k++] = (float)x->valuedouble;
 	}
-	sl_normalize(v, dim);
+	vec_normalize(v, dim);
 	return 1;
 }
 

@@ -86,7 +86,7 @@ static void put_score(struct buf *b, float s)
 }
 
 void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
-		   const struct sl_hit *hits, int nhits)
+		   const struct vec_hit *hits, int nhits)
 {
 	const struct taxonomy *t = run->tax;
 	buf_reset(out);
@@ -99,7 +99,7 @@ void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_de
 	put_score(out, d->score);
 	buf_printf(out, ",\"status\":\"%s\",\"candidates\":[", cl_status_name[d->status]);
 	for (int i = 0; i < nhits; i++) {
-		const struct tax_entry *c = &t->e[hits[i].entry];
+		const struct tax_entry *c = &t->e[hits[i].id];
 		buf_puts(out, i ? ",{\"id\":" : "{\"id\":");
 		put_str(out, c->id);
 		buf_puts(out, ",\"label\":");
@@ -157,7 +157,7 @@ static void read_gold(struct cl_run *run, struct rec *r)
 }
 
 /* Writes the record with its class (and errors.classify set or cleared). */
-static void finish(struct cl_run *run, struct item *it, const struct sl_hit *hits, int nhits)
+static void finish(struct cl_run *run, struct item *it, const struct vec_hit *hits, int nhits)
 {
 	struct rec *r = it->r;
 	struct cl_decision *d = &it->d;
@@ -304,25 +304,24 @@ void cl_run_job(struct job *job, int worker, void *ud)
 			job->recs[text_item[0]].retries += (int)(requests - 1);
 	}
 
-	int k = run->top_k;
-	struct sl_hit *hits = xmalloc((rows * (size_t)k + 1) * sizeof *hits);
+	struct vec_topk top;
+	vec_topk_init(&top, rows, run->top_k);
 	if (rows)
-		sl_search(run->ix, q, rows, k, hits);
+		vec_index_search(run->ix, q, rows, &top);
 	for (size_t i = 0; i < job->n; i++) {
 		struct item *it = &items[i];
 		if (it->r->outcome == REC_REJECTED || !it->r->json || it->r->outcome == REC_SKIPPED)
 			continue;
-		const struct sl_hit *h = NULL;
+		const struct vec_hit *h = NULL;
 		int nh = 0;
 		if (it->todo && it->row >= 0) {
-			h = hits + (size_t)it->row * (size_t)k;
-			while (nh < k && h[nh].entry >= 0)
-				nh++;
+			h = top.hit + (size_t)it->row * (size_t)top.k;
+			nh = top.fill[it->row];
 			cl_decide(&run->dec, it->text, h, nh, &it->d);
 		}
 		finish(run, it, h, nh);
 	}
-	free(hits);
+	vec_topk_free(&top);
 	free(items);
 	free(q);
 	free(texts);

@@ -14,14 +14,14 @@
 #include "classify_decide.h"
 #include "classify_embed.h"
 #include "classify_eval.h"
-#include "classify_shortlist.h"
+#include "vec.h"
 #include "classify_taxonomy.h"
 #include "filter.h"
 
 struct cl_run {
 	const struct taxonomy *tax;
 	char tax_hex[17];
-	const struct sl_index *ix;
+	const struct vec_index *ix;
 	int top_k;
 	const char *field;
 	const struct cl_embedder *emb;
@@ -50,6 +50,6 @@ int cl_class_done(const cJSON *rec, const struct cl_run *run);
 /* Writes the `class` object for a decision and the item's hits (nhits
  * valid ones, best first) into out (reset first). */
 void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
-		   const struct sl_hit *hits, int nhits);
+		   const struct vec_hit *hits, int nhits);
 
 #endif

@@ -4,9 +4,9 @@
 # python3-numpy: matrix product, then argpartition) on the same vectors in
 # the same run. The entry vectors are those classify caches for a
 # generated taxonomy (hash embedder, --dim 768); the items are random unit
-# vectors. Figures: the shortlist kernel alone (tests/bench/
-# bench_classify_shortlist.c over classify's objects) on 1 thread and on
-# every core, NumPy on 1 thread and with its default threads, the top-1
+# vectors. Figures: the shortlist kernel alone (common/vec.c, driven by
+# tests/bench/bench_classify_shortlist.c as classify drives it) on 1 thread
+# and on every core, NumPy on 1 thread and with its default threads, the top-1
 # agreement of the two, the whole tool on item texts (hash embedder, 1 and
 # all workers), and the taxonomy cache (first run against rerun).
 # Every figure is the best of LANES_BENCH_RUNS (3) runs. Target: the
@@ -43,14 +43,14 @@ find_python() {
 # Builds the kernel driver against classify's objects and liblanes.
 build_driver() {
   local obj="${LANES_BUILD}/cmd/classify"
-  if [[ ! -f "${obj}/classify_shortlist.o" || ! -f "${LANES_BUILD}/liblanes.a" ]]; then
-    err "${obj}/classify_shortlist.o is missing: run make first"
+  if [[ ! -f "${obj}/classify_cache.o" || ! -f "${LANES_BUILD}/liblanes.a" ]]; then
+    err "${obj}/classify_cache.o is missing: run make first"
     return 1
   fi
   # shellcheck disable=SC2046
   cc -std=c11 -D_GNU_SOURCE -pthread -O2 -I"${REPO_DIR}/common" -I"${REPO_DIR}/cmd/classify" \
     -o "${BENCH_TMP}/bench_shortlist" "${BENCH_DIR}/bench_classify_shortlist.c" \
-    "${obj}/classify_shortlist.o" "${obj}/classify_cache.o" "${LANES_BUILD}/liblanes.a" \
+    "${obj}/classify_cache.o" "${LANES_BUILD}/liblanes.a" \
     $(pkg-config --libs libcurl libcjson yaml-0.1 sqlite3 2>/dev/null) -lpq -lm -pthread
 }
 

@@ -1,4 +1,4 @@
-/* bench_classify_shortlist: times classify's shortlist (sl_search) alone,
+/* bench_classify_shortlist: times classify's shortlist (vec_index_search) alone,
  * on the entry vectors of a classify cache file and on item vectors from
  * a file of float32, in jobs of `batch` items over `threads` pool workers
  * (as classify runs them). Prints one line "threads=T items=N seconds=S
@@ -7,19 +7,19 @@
  * against classify's objects.
  * Usage: bench_classify_shortlist CACHE MODEL ITEMS.f32 K THREADS BATCH TOP1 */
 #include "classify_cache.h"
-#include "classify_shortlist.h"
 #include "pool.h"
 #include "util.h"
+#include "vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct bench {
-	const struct sl_index *ix;
+	const struct vec_index *ix;
 	const float *q;
 	int k;
-	struct sl_hit *hits;
+	long *top1; /* each item's best entry */
 };
 
 struct bjob {
@@ -32,7 +32,12 @@ static void work(void *jp, int worker, void *ud)
 	struct bench *b = ud;
 	struct bjob *j = jp;
 	size_t d = (size_t)b->ix->dim;
-	sl_search(b->ix, b->q + j->first * d, j->n, b->k, b->hits + j->first * (size_t)b->k);
+	struct vec_topk t;
+	vec_topk_init(&t, j->n, b->k);
+	vec_index_search(b->ix, b->q + j->first * d, j->n, &t);
+	for (size_t i = 0; i < j->n; i++)
+		b->top1[j->first + i] = t.hit[i * (size_t)b->k].id;
+	vec_topk_free(&t);
 }
 
 static void emit(void *jp, void *ud)
@@ -77,8 +82,8 @@ int main(int argc, char **argv)
 	int threads = (int)arg_long(argv[5], "threads");
 	size_t batch = (size_t)arg_long(argv[6], "batch");
 
-	struct sl_index *ix = sl_index_new(c->vec, c->n, c->dim);
-	struct bench b = {ix, q, k, xmalloc(m * (size_t)k * sizeof *b.hits)};
+	struct vec_index *ix = vec_index_new(c->vec, c->n, c->dim, NULL);
+	struct bench b = {ix, q, k, xmalloc((m + 1) * sizeof *b.top1)};
 	double t0 = now_ms();
 	struct pool *p = pool_new(threads, (size_t)threads * 2 + 2, 0, work, emit, NULL, &b);
 	for (size_t first = 0; first < m; first += batch) {
@@ -93,14 +98,14 @@ int main(int argc, char **argv)
 	       (double)m / secs);
 	FILE *f = fopen(argv[7], "w");
 	for (size_t i = 0; f && i < m; i++)
-		fprintf(f, "%ld\n", b.hits[i * (size_t)k].entry);
+		fprintf(f, "%ld\n", b.top1[i]);
 	if (!f || fclose(f)) {
 		fprintf(stderr, "bench_classify_shortlist: cannot write %s\n", argv[7]);
 		return 1;
 	}
-	free(b.hits);
+	free(b.top1);
 	free(q);
-	sl_index_free(ix);
+	vec_index_free(ix);
 	vcache_free(c);
 	return 0;
 }

@@ -74,7 +74,7 @@ static void test_templates(void)
 static void test_decide_offline(void)
 {
 	struct cl_decider d = {.mode = CL_EMBED, .threshold = 0.5, .answer_attempts = 3};
-	struct sl_hit hits[2] = {{7, 0.8f}, {3, 0.4f}};
+	struct vec_hit hits[2] = {{7, 0.8f}, {3, 0.4f}};
 	struct cl_decision out;
 	cl_decide(&d, "x", hits, 2, &out);
 	T_OK(out.status == CL_MATCHED && out.entry == 7 && out.score == 0.8f, "embed: matched");

@@ -45,7 +45,7 @@ int main(void)
 	run.dec.mode = CL_EMBED;
 	run.dec.model = "llama3.2:3b";
 
-	struct sl_hit hits[2] = {{0, 0.91234f}, {1, 0.5f}};
+	struct vec_hit hits[2] = {{0, 0.91234f}, {1, 0.5f}};
 	struct cl_decision d = {.status = CL_MATCHED, .entry = 0, .score = 0.91234f};
 	struct buf b = {0};
 	cl_class_json(&b, &run, &d, hits, 2);

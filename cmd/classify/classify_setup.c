@@ -1,0 +1,257 @@
+/* classify_setup: classify's start and end around the record work (see
+ * the header). */
+#include "classify_setup.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The records in flight are batch records per job: unless set, the cap is
+ * 2 x workers + 4 jobs' worth, so that every worker has a job while the
+ * writer waits for the oldest (as embed does). */
+static void size_inflight(struct app *a, long batch, int offline)
+{
+	if (tun_int(a->tun, "classify.inflight") > 0)
+		return;
+	long w = tun_int(a->tun, "classify.workers");
+	if (w <= 0) {
+		long c = tun_int(a->tun, "llm.concurrency");
+		w = offline ? cpu_count() : c > 0 ? c : tun_int(a->tun, "llm.max_concurrency");
+	}
+	long n = (2 * w + 4) * batch;
+	if (n > 1000000)
+		n = 1000000;
+	char v[32], err[256];
+	snprintf(v, sizeof v, "%ld", n);
+	if (tun_set(a->tun, "classify.inflight", v, tun_source_of(a->tun, "classify.inflight"),
+		    "auto", err, sizeof err))
+		log_fatal("classify.inflight: %s", err);
+}
+
+static enum cl_mode parse_mode(const char *s)
+{
+	if (!strcmp(s, "verify"))
+		return CL_VERIFY;
+	if (!strcmp(s, "triage"))
+		return CL_TRIAGE;
+	return CL_EMBED;
+}
+
+void classify_setup_free(struct classify_setup *s)
+{
+	if (s->in_fd > 0)
+		close(s->in_fd);
+	vec_index_free(s->ix);
+	cl_tax_vectors_free(&s->tv);
+	tax_free(s->tax);
+	cl_tpl_free(&s->tpl);
+	free(s->tax_path);
+	free(s->model);
+	free(s->embed_model);
+	free(s->emb_name);
+	free(s->field);
+	free(s->cache_dir);
+	memset(s, 0, sizeof *s);
+}
+
+int classify_setup_exit(struct app *a, struct classify_setup *s, int code)
+{
+	if (s->la.llm)
+		llm_free(s->la.llm);
+	if (a->rejects)
+		fclose(a->rejects);
+	tun_free(a->tun);
+	a->tun = NULL;
+	classify_setup_free(s);
+	return code;
+}
+
+int classify_setup_read(struct app *a, struct classify_setup *s, const char *eval, int json,
+			int force)
+{
+	if (a->nargs) {
+		log_error("unexpected argument '%s': classify reads records on stdin (try --help)",
+			  a->args[0]);
+		return EXIT_USAGE;
+	}
+	if (json && !eval) {
+		log_error("--json goes with --eval GOLD");
+		return EXIT_USAGE;
+	}
+	s->eval = eval != NULL;
+	s->json = json;
+	s->force = force;
+	s->tax_path = xstrdup(tun_str(a->tun, "classify.taxonomy"));
+	s->model = xstrdup(tun_str(a->tun, "classify.model"));
+	s->embed_model = xstrdup(tun_str(a->tun, "classify.embed_model"));
+	s->field = xstrdup(tun_str(a->tun, "classify.field"));
+	s->cache_dir = xstrdup(tun_str(a->tun, "classify.cache_dir"));
+	s->mode = parse_mode(tun_str(a->tun, "classify.mode"));
+	s->threshold = tun_float(a->tun, "classify.threshold");
+	s->top_k = (int)tun_int(a->tun, "classify.top_k");
+	s->dim = (int)tun_int(a->tun, "classify.dim");
+	s->dim_set = tun_is_set(a->tun, "classify.dim");
+	s->batch = tun_int(a->tun, "classify.batch");
+	if (!*s->tax_path) {
+		log_error("no taxonomy: give --taxonomy FILE or set classify.taxonomy");
+		return EXIT_USAGE;
+	}
+	if (!*s->embed_model || (s->mode != CL_EMBED && !*s->model)) {
+		log_error("empty model name: set classify.embed_model (and classify.model for %s)",
+			  cl_mode_name[s->mode]);
+		return EXIT_USAGE;
+	}
+	s->in_name = "<stdin>";
+	if (eval && strcmp(eval, "-")) {
+		s->in_fd = open(eval, O_RDONLY | O_CLOEXEC);
+		if (s->in_fd < 0) {
+			s->in_fd = 0;
+			log_error("cannot open the gold set %s: %s", eval, strerror(errno));
+			return EXIT_USAGE;
+		}
+		s->in_name = eval;
+	}
+	char err[1024];
+	if (s->mode != CL_EMBED &&
+	    cl_tpl_load(&s->tpl, s->mode, tun_str(a->tun, s->mode == CL_VERIFY
+						  ? "classify.prompt_verify"
+						  : "classify.prompt_triage"), err, sizeof err)) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	s->tax = tax_load(s->tax_path, err, sizeof err);
+	if (!s->tax) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	tax_hash_hex(s->tax, s->tax_hex);
+	return 0;
+}
+
+int classify_setup_start(struct app *a, struct classify_setup *s)
+{
+	/* the server: not needed for the hash embedder in embed mode */
+	int offline = !strcmp(s->embed_model, "hash");
+	s->emb_name = offline ? xasprintf("hash-%d", s->dim) : xstrdup(s->embed_model);
+	s->emb = (struct cl_embedder){
+		.model = s->embed_model,
+		.name = s->emb_name,
+		.digest = "",
+		.hash_dim = offline ? s->dim : 0,
+		.batch = (size_t)s->batch,
+	};
+	char extra[512];
+	snprintf(extra, sizeof extra, "taxonomy=%s entries=%zu mode=%s threshold=%g top_k=%d "
+		 "embed_model=%s batch=%ld%s%s", s->tax_path, s->tax->n, cl_mode_name[s->mode],
+		 s->threshold, s->top_k, s->emb_name, s->batch, s->mode != CL_EMBED ? " prompt=" : "",
+		 s->mode != CL_EMBED ? s->tpl.path : "");
+	size_inflight(a, s->batch, s->mode == CL_EMBED && offline);
+	if (s->mode == CL_EMBED && offline) {
+		app_size_pool(a, cpu_count());
+		app_log_start(a, "backend=none (hash embedder, offline) %s", extra);
+		return 0;
+	}
+	llmapp_start(a, &s->la, s->mode == CL_EMBED ? s->embed_model : s->model, "%s", extra);
+	char err[1024];
+	if (s->mode == CL_EMBED) {
+		snprintf(s->emb_digest, sizeof s->emb_digest, "%s", s->la.digest);
+	} else if (!offline && llm_check_model(s->la.llm, s->embed_model, s->emb_digest,
+					       sizeof s->emb_digest, err, sizeof err)) {
+		log_error("%s", err);
+		return EXIT_BACKEND;
+	}
+	s->emb.llm = s->la.llm;
+	s->emb.digest = s->emb_digest;
+	if (!offline && s->dim_set && !strcmp(llm_backend_name(s->la.llm), "openai"))
+		s->emb.dim_hint = s->dim;
+	else if (!offline && s->dim_set)
+		log_warn("classify.dim sets the size of hash vectors and OpenAI `dimensions`; "
+			 "Ollama models have their own size, %d is ignored", s->dim);
+	return 0;
+}
+
+int classify_setup_index(struct app *a, struct classify_setup *s)
+{
+	char err[1024];
+	double t0 = now_ms();
+	/* at most 16 batches wait for the client's concurrency limit, so that a
+	 * stop signal ends the first embedding of a big taxonomy soon */
+	int workers = s->emb.hash_dim > 0 ? cpu_count() : a->workers < 16 ? a->workers : 16;
+	if (cl_tax_vectors(s->tax, &s->emb, s->cache_dir, workers, &s->tv, err, sizeof err)) {
+		log_error("%s", err);
+		if (app_stop)
+			return app_stop == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
+		return EXIT_BACKEND;
+	}
+	log_event("taxonomy: %zu entries, hash %s, %zu vectors from the cache, %zu embedded "
+		  "(%ld requests) in %.2fs, dim %d, cache %s", s->tax->n, s->tax_hex,
+		  s->tv.from_cache, s->tv.embedded, s->tv.requests, (now_ms() - t0) / 1000, s->tv.dim,
+		  s->tv.cache_path ? s->tv.cache_path : "none");
+	s->ix = vec_index_new(s->tv.vec, s->tax->n, s->tv.dim, NULL);
+	return 0;
+}
+
+void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl_run *run)
+{
+	run->tax = s->tax;
+	memcpy(run->tax_hex, s->tax_hex, sizeof run->tax_hex);
+	run->ix = s->ix;
+	run->top_k = s->top_k;
+	run->field = s->field;
+	run->emb = &s->emb;
+	run->model_digest = s->la.digest;
+	run->force = s->force || s->eval;
+	run->where = s->in_name;
+	run->dec = (struct cl_decider){
+		.mode = s->mode,
+		.threshold = s->threshold,
+		.answer_attempts = (int)tun_int(a->tun, "classify.answer_attempts"),
+		.max_tokens = tun_int(a->tun, "classify.max_tokens"),
+		.model = s->model,
+		.llm = s->la.llm,
+		.tpl = &s->tpl,
+		.tax = s->tax,
+	};
+	atomic_init(&run->embedded, 0);
+	atomic_init(&run->reused, 0);
+	if (s->eval)
+		run->ev = cl_eval_new(s->tax);
+}
+
+int classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run, int code)
+{
+	struct buf st = {0};
+	for (int k = 0; k < CL_NSTATUS; k++)
+		buf_printf(&st, "%s%s %ld", k ? ", " : "", cl_status_name[k], run->status[k]);
+	log_event("classes: %s; item vectors: %ld embedded, %ld reused from the records", st.p,
+		  atomic_load(&run->embedded), atomic_load(&run->reused));
+	buf_free(&st);
+	if (s->la.llm)
+		llmapp_finish(a, &s->la);
+	if (!run->ev)
+		return code;
+	struct cl_eval_info info = {
+		.taxonomy_path = s->tax_path,
+		.taxonomy_hash = s->tax_hex,
+		.mode = cl_mode_name[s->mode],
+		.model = s->mode == CL_EMBED ? NULL : s->model,
+		.embed_model = s->emb_name,
+		.threshold = s->threshold,
+		.top_k = s->top_k,
+	};
+	if (cl_eval_report(run->ev, &info, s->json, 10, stdout)) {
+		log_error("cannot write the report: %s", strerror(errno));
+		if (code == EXIT_DONE)
+			code = EXIT_FAILURES;
+	}
+	cl_eval_free(run->ev);
+	run->ev = NULL;
+	return code;
+}
