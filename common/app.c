@@ -5,10 +5,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef LANES_VERSION
@@ -18,15 +21,107 @@
 atomic_int app_stop;
 static struct tunables *live_tunables;
 
+/* The stop state, written by the signal handler: lock-free atomics only. */
+static atomic_int signals_seen;
+static atomic_llong abort_at = LLONG_MAX; /* ms on the now_ms() clock */
+static atomic_llong grace_ms = 10000;
+static atomic_int writing;                /* writes under way; -1: exiting */
+/* Lines written by the handler (prepared by app_init: no stdio there). */
+static const char *exit_line = "lanes: second signal: exiting now; records in flight stay pending\n";
+static const char *stop_line[2] = {"lanes: SIGINT: stopping\n", "lanes: SIGTERM: stopping\n"};
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+	       "the signal handler needs lock-free atomics");
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets the abort time to at, unless an earlier one is already set. */
+static void abort_by(long long at)
+{
+	long long cur = atomic_load(&abort_at);
+	while (at < cur && !atomic_compare_exchange_weak(&abort_at, &cur, at))
+		;
+}
+
 void app_request_stop(int why)
 {
 	int none = 0;
 	atomic_compare_exchange_strong(&app_stop, &none, why);
+	if (why == APP_STOP_OUTPUT_CLOSED)
+		abort_by(mono_ms());
+}
+
+int app_stopping(void)
+{
+	return atomic_load(&app_stop) != 0;
+}
+
+double app_abort_at_ms(void)
+{
+	long long at = atomic_load(&abort_at);
+	return at == LLONG_MAX ? INFINITY : (double)at;
+}
+
+int app_aborting(void)
+{
+	long long at = atomic_load(&abort_at);
+	return at != LLONG_MAX && mono_ms() >= at;
+}
+
+static void exit_now(void)
+{
+	int sig = atomic_load(&app_stop);
+	ssize_t w = write(2, exit_line, strlen(exit_line));
+	(void)w;
+	_exit(sig == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT);
+}
+
+/* Exits unless a write is under way (its app_write_end exits then). */
+static void exit_when_idle(void)
+{
+	int idle = 0;
+	if (atomic_compare_exchange_strong(&writing, &idle, -1))
+		exit_now();
+}
+
+void app_write_begin(void)
+{
+	int cur = atomic_load(&writing);
+	do {
+		while (cur < 0) /* exiting: the handler's _exit ends this thread */
+			pause();
+	} while (!atomic_compare_exchange_weak(&writing, &cur, cur + 1));
+}
+
+void app_write_end(void)
+{
+	atomic_fetch_sub(&writing, 1);
+	if (atomic_load(&signals_seen) >= 2)
+		exit_when_idle();
 }
 
 static void on_signal(int sig)
 {
-	app_stop = sig;
+	int n = atomic_fetch_add(&signals_seen, 1) + 1;
+	if (n == 1) {
+		/* the first signal is the reason, whatever stopped lanes before */
+		atomic_store(&app_stop, sig);
+		abort_by(mono_ms() + atomic_load(&grace_ms));
+		const char *line = stop_line[sig == SIGTERM];
+		ssize_t w = write(2, line, strlen(line));
+		(void)w;
+		return;
+	}
+	abort_by(mono_ms());
+	if (n == 2)
+		exit_when_idle();
+	else
+		exit_now();
 }
 
 static void install_signals(void)
@@ -35,9 +130,8 @@ static void install_signals(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	/* no SA_RESTART: a blocked read(2) returns EINTR and the reader stops;
-	 * SA_RESETHAND: a second signal ends the process at once */
-	sa.sa_flags = SA_RESETHAND;
+	/* no SA_RESTART: a blocked read(2) returns EINTR and the reader stops */
+	sa.sa_flags = 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -228,6 +322,18 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 			printf("# tunables file: none (built-in defaults)\n");
 		tun_print(a->tun, stdout);
 		exit(EXIT_DONE);
+	}
+	snprintf(key, sizeof key, "%s.stop_grace_ms", a->section);
+	atomic_store(&grace_ms, tun_int(a->tun, key));
+	static char lines[3][256];
+	snprintf(lines[0], sizeof lines[0], "%s: second signal: exiting now; records in flight stay pending\n", tool);
+	exit_line = lines[0];
+	for (int i = 0; i < 2; i++) {
+		snprintf(lines[i + 1], sizeof lines[i + 1],
+			 "%s: %s: stopping: no new work; records in flight may finish for %.3gs, "
+			 "then stay pending; a second signal exits now\n",
+			 tool, i ? "SIGTERM" : "SIGINT", (double)atomic_load(&grace_ms) / 1000);
+		stop_line[i] = lines[i + 1];
 	}
 	if (a->rejects_path) {
 		a->rejects = fopen(a->rejects_path, "ab");

@@ -77,8 +77,28 @@ struct app {
  * signal handler. */
 extern atomic_int app_stop;
 enum { APP_STOP_OUTPUT_CLOSED = -1, APP_STOP_READ_ERROR = -2 };
-/* Sets app_stop to why unless a reason is already there. */
+/* Sets app_stop to why unless a reason is already there. A closed output
+ * also starts aborting at once: answers could go nowhere. */
 void app_request_stop(int why);
+
+/* The stop rule (lanes(7) SIGNALS), safe from any thread:
+ * app_stopping: a stop was requested (signal, closed output, read error):
+ * take no new work. app_aborting: the grace period (<tool>.stop_grace_ms)
+ * after the first SIGINT/SIGTERM has passed, or a second signal came, or
+ * the output is closed: abandon work in flight now (the record passes on
+ * unchanged and stays pending). app_abort_at_ms: the now_ms() time at which
+ * aborting begins, INFINITY while no stop was requested; a waiting thread
+ * bounds its wait with it. A second signal also ends the process at once
+ * (exit 130/143) as soon as no whole-line write is under way; a third ends
+ * it even then. */
+int app_stopping(void);
+int app_aborting(void);
+double app_abort_at_ms(void);
+/* Brackets a write of whole lines to the output, so that the second signal
+ * never cuts a line: the process exits when the last write in progress
+ * ends. Never fails; does not return once the process is exiting. */
+void app_write_begin(void);
+void app_write_end(void);
 
 /* Parses argv (common flags + the tool's), loads tunables (file, env, flags,
  * in precedence order), handles --help, --version and --print-config (which

@@ -1,6 +1,7 @@
 /* ndjson: line reader over read(2) with its own buffer, and a buffered
  * whole-line writer. */
 #include "ndjson.h"
+#include "app.h"
 #include "util.h"
 
 #include <errno.h>
@@ -200,6 +201,8 @@ struct ndjson_writer *ndjson_writer_new(int fd)
 int ndjson_flush(struct ndjson_writer *w)
 {
 	size_t off = 0;
+	/* the buffer holds whole lines: a second signal waits for them */
+	app_write_begin();
 	while (w->state == 0 && off < w->b.len) {
 		ssize_t n = write(w->fd, w->b.p + off, w->b.len - off);
 		if (n > 0) {
@@ -211,6 +214,7 @@ int ndjson_flush(struct ndjson_writer *w)
 		w->err = n < 0 ? errno : EIO;
 		w->state = w->err == EPIPE ? 1 : -1;
 	}
+	app_write_end();
 	buf_reset(&w->b);
 	return w->state ? -1 : 0;
 }

@@ -20,7 +20,9 @@
 	{sec, "stats_interval", TUN_INT, "30", 0, 86400, 0, NULL,                        \
 	 "seconds between stats lines when stderr is not a terminal (0 = none)"},        \
 	{sec, "progress", TUN_ENUM, "auto", 0, 0, 0, "auto|always|never",                \
-	 "progress line on stderr: auto = only on a terminal"}
+	 "progress line on stderr: auto = only on a terminal"},                          \
+	{sec, "stop_grace_ms", TUN_INT, "10000", 0, 86400000, 0, NULL,                   \
+	 "after SIGINT or SIGTERM, how long records in flight may still finish; then they are abandoned (passed on unchanged, left pending)"}
 
 const struct tun_def tun_schema[] = {
 	{"llm", "backend", TUN_ENUM, "auto", 0, 0, 0, "auto|ollama|openai",
