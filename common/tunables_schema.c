@@ -72,6 +72,8 @@ const struct tun_def tun_schema[] = {
 	 "document format; auto = from the file name and content"},
 	{"segment", "field", TUN_STR, "text", 0, 0, 0, NULL,
 	 "field holding the document text in NDJSON input"},
+	{"segment", "root", TUN_STR, "", 0, 0, 0, NULL,
+	 "file ids relative to this directory, however paths are spelled (empty = as typed)"},
 
 	FILTER_KEYS("mine"),
 	{"mine", "model", TUN_STR, "llama3.2:3b", 0, 0, 0, NULL, "chat model"},

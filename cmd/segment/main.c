@@ -6,6 +6,7 @@
 #include "log.h"
 #include "segment_out.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -27,6 +28,7 @@ static const struct app_flag flags[] = {
 	{"format", 'f', 1, "segment.format", 0, "FMT", "auto, text, markdown, srt or vtt"},
 	{"field", 0, 1, "segment.field", 0, "NAME", "NDJSON field holding the text (default text)"},
 	{"doc", 0, 1, NULL, OPT_DOC, "ID", "document id for `-` (default: stdin)"},
+	{"root", 0, 1, "segment.root", 0, "DIR", "file ids relative to DIR, however the path is spelled"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -64,6 +66,17 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	const char *root = tun_str(a.tun, "segment.root");
+	if (*root && a.nargs) {
+		char *err = NULL;
+		if (!(cfg.root = seg_root_new(root, &err))) {
+			log_error("%s", err);
+			free(err);
+			tun_free(a.tun);
+			return EXIT_USAGE;
+		}
+	}
+
 	app_size_pool(&a, 0);
 	app_log_start(&a, "target=%zu max=%zu overlap=%zu unit=%s format=%s input=%s",
 		      cfg.opts.target, cfg.opts.max, cfg.opts.overlap,
@@ -85,5 +98,6 @@ int main(int argc, char **argv)
 		code = filter_finish(f);
 		seg_files_free(sf);
 	}
+	seg_root_free(cfg.root);
 	return code;
 }

@@ -152,12 +152,20 @@ static void run_one(struct seg_files *sf, struct filter *f, const char *path)
 		d->name = xstrdup(sf->cfg->stdin_doc ? sf->cfg->stdin_doc : "stdin");
 		d->text = read_stdin(&d->len, &err);
 	} else {
-		const char *name = path;
-		while (name[0] == '.' && name[1] == '/')
-			name += 2;
-		d->name = xstrdup(name);
-		d->text = read_file(path, &d->len);
-		if (!d->text)
+		if (sf->cfg->root) {
+			d->name = seg_root_id(sf->cfg->root, path);
+			if (!d->name) {
+				d->name = xstrdup(path);
+				err = xasprintf("%s: not under --root %s", path,
+						seg_root_dir(sf->cfg->root));
+			}
+		} else {
+			const char *name = path;
+			while (name[0] == '.' && name[1] == '/')
+				name += 2;
+			d->name = xstrdup(name);
+		}
+		if (!err && !(d->text = read_file(path, &d->len)))
 			err = xasprintf("%s: cannot read: %s", path, strerror(errno));
 	}
 	if (!err && idset_add(&sf->seen, fnv64(FNV64_INIT, d->name, strlen(d->name))))

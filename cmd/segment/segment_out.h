@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "filter.h"
+#include "segment_root.h"
 #include "segment_split.h"
 #include "util.h"
 
@@ -14,6 +15,7 @@ struct seg_cfg {
 	struct seg_opts opts;
 	const char *field;     /* NDJSON field holding the text */
 	const char *stdin_doc; /* document id of `-` */
+	struct seg_root *root; /* --root: ids relative to it; NULL: as typed */
 };
 
 /* Appends one output line {id, doc, seq, text, start, end[, t0, t1,
