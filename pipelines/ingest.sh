@@ -30,6 +30,9 @@ OFFLINE=0
 RUN_DIR=""
 STEP_PID=""
 STOP_SIGNAL=""
+SIGNALS=0
+GUARD_FD=""
+GUARD_PID=""
 declare -a FILES=()
 declare -a STEP_LINES=()
 declare -a FAILED_STEPS=()
@@ -82,24 +85,6 @@ parse_args() {
       *",${s},"*) ;;
       *) err "unknown step '${s}' in --steps (steps: ${ALL_STEPS})"; exit 2 ;;
     esac
-  done
-}
-
-# The tools: $LANES_BIN, else the repository's bin/, else $PATH.
-find_tools() {
-  local dir="${LANES_BIN:-}"
-  if [[ -z "${dir}" && -x "${SCRIPT_DIR}/../bin/segment" ]]; then
-    dir="$(cd "${SCRIPT_DIR}/../bin" && pwd)"
-  fi
-  if [[ -n "${dir}" ]]; then
-    PATH="${dir}:${PATH}"
-  fi
-  local t
-  for t in segment mine embed classify store; do
-    if ! command -v "${t}" >/dev/null 2>&1; then
-      err "cannot find the lanes tool '${t}' (build with make, or set LANES_BIN)"
-      exit 2
-    fi
   done
 }
 
@@ -267,7 +252,6 @@ step_segment() {
 
 # The segment step's pipeline; its exit statuses go to RUN_DIR/rc.
 pipe_segment() {
-  set +e
   segment --summary-json "${RUN_DIR}/segment.json" -- "${FILES[@]}" |
     store put --prune-docs --summary-json "${RUN_DIR}/segment.store.json"
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
@@ -277,54 +261,137 @@ pipe_segment() {
 pipe_stage() {
   local stage="$1" pending="$2"
   shift 2
-  set +e
-  stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
+  exec_stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
     store put --summary-json "${RUN_DIR}/${stage}.store.json"
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
 }
 
-# Runs a step's pipeline in the background and waits for it, so that a
-# SIGINT or SIGTERM sent to ingest.sh alone (as timeout(1) and cron's
-# killers do) is acted on at once: on_signal passes it to the step's tools,
-# which finish and store what is in flight, and the run then ends with its
-# health report.
+# The body of a step's process group: the pipeline WHICH (segment or stage,
+# with ARGS). The shell of the group only waits for the pipeline and writes
+# its statuses: a signal to the group is the tools' to act on (the trap
+# below keeps this shell waiting, and is reset in the tools it runs).
+step_group() {
+  local which="$1"
+  shift
+  exec {GUARD_FD}>&-
+  trap ':' INT TERM
+  set +e
+  case "${which}" in
+    segment) pipe_segment ;;
+    stage) pipe_stage "$@" ;;
+  esac
+}
+
+# Runs a step's pipeline in a process group of its own and waits for it.
+# A SIGINT or SIGTERM for the run (to ingest.sh alone, as timeout(1) and
+# cron's killers send it, or to its whole process group, as a terminal's
+# Ctrl-C does) is passed by on_signal to every process of the step exactly
+# once: the first tool stops reading, every tool finishes or abandons what
+# is in flight within its stop_grace_ms, and store put commits everything
+# that reaches it. The group's id goes to the guard, which stops the step
+# when ingest.sh itself is killed (SIGKILL) so that no tool is left behind.
 run_step_pipeline() {
   local which="$1"
   shift
   echo "143 143" >"${RUN_DIR}/rc"
-  case "${which}" in
-    segment) pipe_segment & ;;
-    stage) pipe_stage "$@" & ;;
-    *) err "internal error: no pipeline '${which}'"; return 2 ;;
-  esac
+  if [[ -n "${STOP_SIGNAL}" ]]; then
+    return 0
+  fi
+  # job control gives the background job its own process group
+  set -m
+  step_group "${which}" "$@" </dev/null &
   STEP_PID=$!
+  set +m
+  printf '%s\n' "${STEP_PID}" >&"${GUARD_FD}"
+  if [[ -n "${STOP_SIGNAL}" ]]; then
+    # the signal came before the step's group was known
+    kill "-${STOP_SIGNAL}" -- "-${STEP_PID}" 2>/dev/null || true
+  fi
   while kill -0 "${STEP_PID}" 2>/dev/null; do
     wait "${STEP_PID}" || true
   done
   STEP_PID=""
+  printf '\n' >&"${GUARD_FD}"
+  if ((SIGNALS >= 2)); then
+    exit_interrupted
+  fi
 }
 
-# Trap of SIGINT/SIGTERM: remember it and pass it on to the running step.
+# The guard: reads the process group of the running step ("" between
+# steps) from ingest.sh; when ingest.sh is gone (end of its input) while a
+# step runs, sends that step SIGTERM, so it stores what is in flight and
+# ends. Signals are ingest.sh's to act on, not the guard's.
+guard_steps() {
+  trap '' INT TERM
+  local line group=""
+  while IFS= read -r line; do
+    group="${line}"
+  done
+  if [[ -n "${group}" ]]; then
+    kill -TERM -- "-${group}" 2>/dev/null || true
+  fi
+}
+
+start_guard() {
+  exec {GUARD_FD}> >(guard_steps)
+  GUARD_PID=$!
+}
+
+# Ends the guard (between steps it just exits) and waits for it, so that
+# nothing of the run outlives ingest.sh.
+stop_guard() {
+  if [[ -n "${GUARD_PID}" ]]; then
+    exec {GUARD_FD}>&-
+    wait "${GUARD_PID}" 2>/dev/null || true
+    GUARD_PID=""
+  fi
+}
+
+on_exit() {
+  stop_guard
+  rm -rf "${RUN_DIR}"
+}
+
+exit_interrupted() {
+  case "${STOP_SIGNAL}" in
+    INT) exit 130 ;;
+    *) exit 143 ;;
+  esac
+}
+
+# Trap of SIGINT/SIGTERM. The first: remember it, pass it on to the running
+# step (whose tools finish what is in flight), start no further step, and
+# end with the health report. The second: pass it on too (the tools stop
+# at once, whole lines still whole; what was in flight stays pending) and
+# exit as soon as the step is gone, without the report.
 on_signal() {
   local sig="$1"
-  if [[ -z "${STOP_SIGNAL}" ]]; then
+  SIGNALS=$((SIGNALS + 1))
+  if ((SIGNALS == 1)); then
     STOP_SIGNAL="${sig}"
-    log "${sig} received: letting the current step finish what is in flight"
+    log "${sig} received: the current step finishes what is in flight" \
+      "(a second signal stops at once)"
+  else
+    log "second signal (${sig}): stopping at once; records in flight stay pending"
   fi
   if [[ -n "${STEP_PID}" ]]; then
-    pkill "-${sig}" -P "${STEP_PID}" 2>/dev/null || true
+    kill "-${sig}" -- "-${STEP_PID}" 2>/dev/null || true
+  elif ((SIGNALS >= 2)); then
+    exit_interrupted
   fi
 }
 
-# The tool of STAGE with ARGS, each called by its name (so that
-# tests/lint-pipelines can check that it exists).
-stage_tool() {
+# Replaces the (sub)shell by the tool of STAGE with ARGS, each called by
+# its name (so that tests/lint-pipelines can check that it exists); exec,
+# so that the tool and not a shell gets the step's signals and its exit
+# status is the step's.
+exec_stage_tool() {
   local stage="$1"
   shift
   case "${stage}" in
-    mine) mine "$@" ;;
-    embed) embed "$@" ;;
-    classify) classify "$@" ;;
+    mine) exec mine "$@" ;;
+    embed) exec embed "$@" ;;
+    classify) exec classify "$@" ;;
     *) err "no tool for the step '${stage}'"; return 2 ;;
   esac
 }
@@ -343,13 +410,21 @@ step_llm() {
     pend_args+=(--model "${model}")
   fi
   if ! store "${pend_args[@]}" >"${pending}"; then
-    record_step "${stage}" FAILED "store pending failed" "$(elapsed_since "${start}")"
+    if [[ -n "${STOP_SIGNAL}" ]]; then
+      record_step "${stage}" skipped "not started: ${STOP_SIGNAL} received" "$(elapsed_since "${start}")"
+    else
+      record_step "${stage}" FAILED "store pending failed" "$(elapsed_since "${start}")"
+    fi
     return 0
   fi
   local n
   n="$(wc -l <"${pending}" | tr -d ' ')"
   if ((n == 0)); then
     record_step "${stage}" ok "nothing pending" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  if [[ -n "${STOP_SIGNAL}" ]]; then
+    record_step "${stage}" skipped "not started: ${STOP_SIGNAL} received" "$(elapsed_since "${start}")"
     return 0
   fi
   log "step ${stage}: ${n} records pending"
@@ -371,7 +446,8 @@ finish_step() {
     return 0
   fi
   if [[ "${tool_rc}" == 130 || "${tool_rc}" == 143 ]]; then
-    record_step "${step}" FAILED "interrupted; ${detail}" "${secs}"
+    detail+="; stored $(summary_field "${summary%.json}.store.json" ok)"
+    record_step "${step}" stopped "interrupted by SIG${STOP_SIGNAL:-TERM}; ${detail}" "${secs}"
     return 0
   fi
   local why="exit ${tool_rc}"
@@ -466,7 +542,10 @@ health_report() {
     if [[ -e "${DB}" ]]; then
       store stats 2>/dev/null | sed 's/^/  /' || printf '  (store stats failed)\n'
     fi
-    if ((${#FAILED_STEPS[@]})); then
+    if [[ -n "${STOP_SIGNAL}" ]]; then
+      printf '\n%s: interrupted by SIG%s%s; the next run resumes (run took %ss)\n' "${PROG}" \
+        "${STOP_SIGNAL}" "${FAILED_STEPS[*]:+ (FAILED steps: ${FAILED_STEPS[*]})}" "$(elapsed_since "${started}")"
+    elif ((${#FAILED_STEPS[@]})); then
       printf '\n%s: FAILED steps: %s (run took %ss)\n' "${PROG}" "${FAILED_STEPS[*]}" "$(elapsed_since "${started}")"
     else
       printf '\n%s: all steps ok (run took %ss)\n' "${PROG}" "$(elapsed_since "${started}")"
@@ -479,7 +558,7 @@ main() {
   parse_args "$@"
   ARGS=("${FILES[@]}")
   FILES=()
-  find_tools
+  find_tools segment mine embed classify store || exit 2
   load_settings
   if ((PRINT_CONFIG)); then
     print_config
@@ -501,9 +580,10 @@ main() {
     return 0
   fi
   RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/lanes-ingest.XXXXXX")"
-  trap 'rm -rf "${RUN_DIR}"' EXIT
+  trap on_exit EXIT
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
+  start_guard
 
   local started
   started="$(date +%s.%N)"

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # lib.sh: helpers shared by the lanes pipelines (sourced, not run): one log
-# format for every line (UTC time, step, counts), errors to stderr, and
-# reading effective settings from a tool's --print-config.
+# format for every line (UTC time, step, counts), errors to stderr, finding
+# the lanes tools, and reading effective settings from a tool's
+# --print-config.
+
+LANES_PIPELINES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly LANES_PIPELINES_DIR
 
 # Prints "<prog>: <UTC time> <message>" on stderr, like the tools' events
 # (and, like them, without the time when LANES_LOG_TIME is 0).
@@ -18,6 +22,26 @@ log() {
 # Prints "<prog>: <message>" on stderr.
 err() {
   printf '%s: %s\n' "${PROG:-lanes}" "$*" >&2
+}
+
+# find_tools TOOL...: puts the lanes tools on PATH: $LANES_BIN, else the
+# bin/ of the checkout these pipelines are in, else $PATH as it is (an
+# installed prefix). Returns 1, naming the first TOOL it cannot find.
+find_tools() {
+  local dir="${LANES_BIN:-}"
+  if [[ -z "${dir}" && -x "${LANES_PIPELINES_DIR}/../bin/$1" ]]; then
+    dir="$(cd "${LANES_PIPELINES_DIR}/../bin" && pwd)"
+  fi
+  if [[ -n "${dir}" ]]; then
+    PATH="${dir}:${PATH}"
+  fi
+  local t
+  for t in "$@"; do
+    if ! command -v "${t}" >/dev/null 2>&1; then
+      err "cannot find the lanes tool '${t}' (build with make, or set LANES_BIN)"
+      return 1
+    fi
+  done
 }
 
 # Prints the effective value of SECTION.KEY as tool TOOL sees it, given the

@@ -102,21 +102,6 @@ parse_args() {
   PLOT="${PLOT:-probe-${TOOL}.png}"
 }
 
-# The tool: $LANES_BIN, else the repository's bin/, else $PATH.
-find_tool() {
-  local dir="${LANES_BIN:-}"
-  if [[ -z "${dir}" && -x "${SCRIPT_DIR}/../bin/${TOOL}" ]]; then
-    dir="$(cd "${SCRIPT_DIR}/../bin" && pwd)"
-  fi
-  if [[ -n "${dir}" ]]; then
-    PATH="${dir}:${PATH}"
-  fi
-  if ! command -v "${TOOL}" >/dev/null 2>&1; then
-    err "cannot find the lanes tool '${TOOL}' (build with make, or set LANES_BIN)"
-    exit 2
-  fi
-}
-
 # The measured tool with ARGS, called by its name (tests/lint-pipelines
 # checks that it exists).
 run_tool() {
@@ -395,7 +380,7 @@ main() {
   # times and rates with a decimal point whatever the locale
   export LC_ALL=C
   parse_args "$@"
-  find_tool
+  find_tools "${TOOL}" || exit 2
   if [[ "${TOOL}" == embed && -z "${BATCH}" ]]; then
     BATCH="$(embed --print-config | config_value embed batch)"
   fi

@@ -41,21 +41,6 @@ source "${PIPELINES}/lib.sh"
 STAMP=""
 LOG=""
 
-# The store tool, for the snapshot: $LANES_BIN, the checkout's bin/, $PATH.
-find_store() {
-  local dir="${LANES_BIN:-}"
-  if [[ -z "${dir}" && -x "${PIPELINES}/../bin/store" ]]; then
-    dir="$(cd "${PIPELINES}/../bin" && pwd)"
-  fi
-  if [[ -n "${dir}" ]]; then
-    PATH="${dir}:${PATH}"
-  fi
-  if ! command -v store >/dev/null 2>&1; then
-    err "cannot find the lanes tool 'store' (set LANES_BIN)"
-    return 1
-  fi
-}
-
 # The steps below run in "|| rc=1" lists, where set -e does not apply: each
 # checks its commands itself.
 
@@ -162,7 +147,7 @@ main() {
   fi
   log "start: home ${HOME_DIR}, db ${DB}"
   local rc=0 batch=""
-  find_store || rc=1
+  find_tools store || rc=1
   if ((rc == 0)); then
     fetch_new || rc=1
     # a failed fetch still ingests what did arrive and what is pending

@@ -3,8 +3,9 @@
 # double: a full run (segment, mine, embed, classify onto the example
 # taxonomy); a rerun that sends no model request and changes nothing; a
 # SIGKILL of the whole run in the middle of each step, then a rerun that
-# leaves every record once and does only the remaining work; two
-# overlapping runs; a step that fails every record; --dry-run, --backup,
+# leaves every record once and does only the remaining work; SIGTERM,
+# SIGINT, a second signal and SIGKILL of ingest.sh alone (nothing left
+# running, a true health report); two overlapping runs; a step that fails every record; --dry-run, --backup,
 # --print-config; the log format. Also tests/lint-pipelines,
 # pipelines/probe.sh (its plateau against a 4-lane double) and
 # pipelines/examples/nightly.sh.
@@ -37,13 +38,14 @@ readonly SLOW_MS=200
 EXPECTED=0
 BIG_EXPECTED=0
 RC=0
+RUN_PID=""
 declare -a GROUPS_STARTED=()
 
 # lib.sh's cleanup, and the process groups of the runs killed on purpose.
 cleanup() {
   local p
   for p in "${GROUPS_STARTED[@]}"; do
-    kill -KILL -- "-${p}" 2>/dev/null || true
+    pkill -KILL -s "${p}" 2>/dev/null || true
   done
   for p in "${PIDS[@]}"; do
     kill "${p}" 2>/dev/null || true
@@ -211,6 +213,30 @@ print_config() {
   t "--print-config creates no db" test ! -e "${TMP}/cfg.db"
 }
 
+# lib.sh's find_tools, used by ingest.sh, probe.sh and nightly.sh: without
+# LANES_BIN the tools are those of the checkout (bin/ beside pipelines/),
+# and a missing one is named.
+tool_finder() {
+  local co="${TMP}/checkout"
+  mkdir -p "${co}/bin"
+  cp -r "${ROOT}/pipelines" "${co}/"
+  local tool
+  for tool in segment mine embed store; do
+    ln -s "${BIN}/${tool}" "${co}/bin/${tool}"
+  done
+  RC=0
+  env -u LANES_BIN PATH=/usr/bin:/bin "${co}/pipelines/ingest.sh" --print-config \
+    >"${TMP}/finder.out" 2>"${TMP}/finder.err" || RC=$?
+  t "without LANES_BIN, a missing tool of the checkout is named (exit 2)" \
+    eq "${RC} $(grep -c "cannot find the lanes tool 'classify'" "${TMP}/finder.err")" "2 1"
+  ln -s "${BIN}/classify" "${co}/bin/classify"
+  RC=0
+  env -u LANES_BIN PATH=/usr/bin:/bin "${co}/pipelines/ingest.sh" --print-config \
+    >"${TMP}/finder.out" 2>"${TMP}/finder.err" || RC=$?
+  t "without LANES_BIN, ingest.sh finds the tools in the checkout's bin/" \
+    eq "${RC} $(grep -c '^store:' "${TMP}/finder.out")" "0 1"
+}
+
 dry_run() {
   local db="${TMP}/dry.db"
   run_ingest dry-seg --db "${db}" --steps segment "${DOCS}"
@@ -366,7 +392,7 @@ failing_step() {
   check_complete "${db}" "run after failures"
 }
 
-# SIGKILL of the whole run (its process group) while STEP runs, then a rerun
+# SIGKILL of the whole run (its session) while STEP runs, then a rerun
 # at full speed: every record once, and only the remaining work is done.
 kill_during() {
   local step="$1"
@@ -412,8 +438,9 @@ kill_during() {
     fi
     sleep 0.02
   done
-  # the group exists once setsid has run; it has, since the run got this far
-  kill -KILL -- "-${pid}" 2>/dev/null || true
+  # the session exists once setsid has run; it has, since the run got this
+  # far; it holds ingest.sh's process group and the step's
+  kill_session "${pid}"
   wait "${pid}" 2>/dev/null || true
   double_idle
   double_config '{"latency_ms": 0, "lanes": 4}'
@@ -477,16 +504,21 @@ lint() {
   "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint1.out" 2>&1 || RC=$?
   t "lint-pipelines fails on a call of an undefined function, naming it" \
     eq "${RC} $(grep -c "record_stp" "${TMP}/lint1.out")" "1 1"
-  sed 's/^\( *\)classify) classify "\$@" ;;/\1classify) clasify "$@" ;;/' "${INGEST}" >"${dir}/ingest.sh"
+  sed 's/^\( *\)classify) exec classify "\$@" ;;/\1classify) exec clasify "$@" ;;/' "${INGEST}" >"${dir}/ingest.sh"
   RC=0
   "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint2.out" 2>&1 || RC=$?
   t "lint-pipelines fails on a call of a lanes tool that is not in cmd/" \
     eq "${RC} $(grep -c "'clasify' is not" "${TMP}/lint2.out")" "1 1"
-  sed 's/^\( *\)mine) mine "\$@" ;;/\1mine) "${stage}" "$@" ;;/' "${INGEST}" >"${dir}/ingest.sh"
+  sed 's/^\( *\)mine) exec mine "\$@" ;;/\1mine) exec "${stage}" "$@" ;;/' "${INGEST}" >"${dir}/ingest.sh"
   RC=0
   "${LINT}" "${dir}/ingest.sh" >"${TMP}/lint4.out" 2>&1 || RC=$?
   t "lint-pipelines fails on a command named by a variable" \
     eq "${RC} $(grep -c 'a command named by a variable' "${TMP}/lint4.out")" "1 1"
+  printf '#!/usr/bin/env bash\nmain() {\n  exec {fd}>&-\n  no_such_command\n}\nmain "$@"\n' >"${dir}/close.sh"
+  RC=0
+  "${LINT}" "${dir}/close.sh" >"${TMP}/lint5.out" 2>&1 || RC=$?
+  t "lint-pipelines reads the command after a closed descriptor ({fd}>&-)" \
+    eq "${RC} $(grep -c "'no_such_command' is not" "${TMP}/lint5.out")" "1 1"
   printf '#!/usr/bin/env bash\nmain() {\n  if true; then\n}\nmain "$@"\n' >"${dir}/bad.sh"
   RC=0
   "${LINT}" "${dir}/bad.sh" >"${TMP}/lint3.out" 2>&1 || RC=$?
@@ -562,42 +594,190 @@ nightly() {
     eq "${RC} $(grep -c 'the nightly lanes run failed' "${TMP}/nightly3.err")" "1 1"
 }
 
-# SIGTERM to ingest.sh alone (as timeout(1) sends it), during mine: the
-# step's tools finish what is in flight, the later steps do not start, the
-# health report is printed, the exit status is 143, and a rerun completes.
-term_ingest_only() {
-  local db="${TMP}/term.db"
-  double_config "{\"latency_ms\": ${SLOW_MS}, \"lanes\": 1}"
-  "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}" \
-    >"${TMP}/term.out" 2>"${TMP}/term.err" &
-  local pid=$!
-  local i n=0
+# Processes of session SID that are alive (zombies waiting for init to
+# reap them are not).
+session_alive() {
+  ps -eo sid=,stat= | awk -v s="$1" '$1 == s && $2 !~ /^Z/' | wc -l
+}
+
+# Holds when no process of session SID is left, waiting up to 30 s for the
+# last ones to end; lists them otherwise.
+session_gone() {
+  local i
   for ((i = 0; i < 600; i++)); do
-    if [[ -e "${db}" ]]; then
-      n="$(sqlite3 "${db}" "SELECT count(*) FROM stages WHERE stage = 'mine' AND status = 'ok'" 2>/dev/null || echo 0)"
-      ((n >= 1)) && break
-    fi
+    (($(session_alive "$1") == 0)) && return 0
+    sleep 0.05
+  done
+  ps -eo pid,pgid,sid,stat,args | awk -v s="$1" '$3 == s'
+  return 1
+}
+
+# SIGKILL to every process of session SID (ingest.sh, its guard, the
+# step's process group), as a crash of the machine would end them.
+kill_session() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pkill -KILL -s "$1" 2>/dev/null || true
+    (($(session_alive "$1") == 0)) && return 0
     sleep 0.02
   done
-  kill -TERM "${pid}"
+}
+
+# Chat answers the double has sent since its last reset.
+chat_answers() {
+  stats | jq '.by_status["200"] // 0 as $ok | [.by_path | to_entries[] | select(.key != "/api/chat") | .value] | $ok - (add // 0)'
+}
+
+# Waits until the run PID is inside mine with N chat answers sent (or has
+# ended).
+wait_chats() {
+  local pid="$1" n="$2" i
+  for ((i = 0; i < 1500; i++)); do
+    kill -0 "${pid}" 2>/dev/null || return 0
+    (($(chat_requests) >= n)) && return 0
+    sleep 0.02
+  done
+}
+
+# Waits until FILE has a line matching the regex RE (up to 30 s).
+wait_line() {
+  local file="$1" re="$2" i
+  for ((i = 0; i < 1500; i++)); do
+    grep -qE "${re}" "${file}" 2>/dev/null && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+# Starts ingest.sh over the docs into DB, in a session of its own (so its
+# processes can be listed), against the slow double; sets RUN_PID.
+start_run() {
+  local db="$1" name="$2"
+  rm -f "${db}" "${db}-wal" "${db}-shm"
+  double_config "{\"latency_ms\": ${SLOW_MS}, \"lanes\": 1}"
+  double_reset
+  # a background job of a script starts with SIGINT ignored (bash), which a
+  # shell cannot undo: the run gets the default disposition, as on a terminal
+  env --default-signal=INT setsid "${INGEST}" --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}" \
+    >"${TMP}/${name}.out" 2>"${TMP}/${name}.err" &
+  RUN_PID=$!
+  GROUPS_STARTED+=("${RUN_PID}")
+}
+
+# The run RUN_PID has ended (after a signal to it); sets RC.
+end_run() {
   RC=0
-  wait "${pid}" || RC=$?
+  wait "${RUN_PID}" || RC=$?
+}
+
+# After a stopped run: the db is whole, and a rerun at full speed completes
+# it with each id once.
+rerun_completes() {
+  local db="$1" what="$2"
   double_idle
   double_config '{"latency_ms": 0, "lanes": 4}'
+  t "${what}: the db passes integrity_check" eq "$(sqlite3 "${db}" 'PRAGMA integrity_check')" ok
+  run_ingest rerun --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "${what}: the rerun exits 0" eq "${RC}" 0
+  check_complete "${db}" "${what}, rerun"
+}
+
+# SIGTERM to ingest.sh alone (as timeout(1) and cron's killers send it),
+# during mine: the step's tools stop, the later steps do not start, the
+# health report is printed, the exit status is 143, nothing of the run is
+# left running, and a rerun completes.
+term_ingest_only() {
+  local db="${TMP}/term.db" sid
+  start_run "${db}" term
+  sid="${RUN_PID}"
+  wait_chats "${RUN_PID}" 2
+  kill -TERM "${RUN_PID}"
+  end_run
   t "SIGTERM to ingest.sh alone: exit 143" eq "${RC}" 143
+  t "SIGTERM to ingest.sh alone: no process of the run is left" \
+    eq "$(session_alive "${sid}")" 0
   t "SIGTERM to ingest.sh alone: the health report is printed" \
     grep -q "health report for" "${TMP}/term.err"
-  t "SIGTERM to ingest.sh alone: mine is reported interrupted" \
-    grep -qE "mine +FAILED +interrupted" "${TMP}/term.err"
+  t "SIGTERM to ingest.sh alone: mine is reported stopped, with what it stored" \
+    grep -qE "^  mine +stopped +interrupted by SIGTERM; read [0-9]+, ok [0-9]+, .*; stored [0-9]+ " "${TMP}/term.err"
   t "SIGTERM to ingest.sh alone: the later steps do not start" \
-    grep -qE "embed +skipped +not started: TERM received" "${TMP}/term.err"
-  local done_mine
-  done_mine="$(stage_ok "${db}" mine)"
-  t "SIGTERM to ingest.sh alone: what was mined is stored (${done_mine} of ${EXPECTED})" \
-    test "${done_mine}" -ge 1
-  run_ingest term.rerun --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
-  t "SIGTERM to ingest.sh alone: the rerun exits 0" eq "${RC}" 0
-  check_complete "${db}" "after SIGTERM, rerun"
+    grep -qE "^  embed +skipped +not started: TERM received" "${TMP}/term.err"
+  t "SIGTERM to ingest.sh alone: the last line says so" \
+    grep -qE "^ingest: interrupted by SIGTERM; the next run resumes" "${TMP}/term.err"
+  rerun_completes "${db}" "after SIGTERM"
+}
+
+# SIGINT to ingest.sh's whole process group, as Ctrl-C on a terminal sends
+# it: the step's tools (in a group of their own) get it once, from
+# ingest.sh; exit 130.
+int_group() {
+  local db="${TMP}/int.db"
+  start_run "${db}" int
+  wait_chats "${RUN_PID}" 2
+  kill -INT -- "-${RUN_PID}"
+  end_run
+  t "SIGINT to the process group (Ctrl-C): exit 130" eq "${RC}" 130
+  t "SIGINT to the process group: no process of the run is left" \
+    eq "$(session_alive "${RUN_PID}")" 0
+  t "SIGINT to the process group: the tools got one signal (no 'second signal')" \
+    bash -c "! grep -qE 'second signal(:| \\()' '${TMP}/int.err'"
+  t "SIGINT to the process group: mine is reported stopped" \
+    grep -qE "^  mine +stopped +interrupted by SIGINT" "${TMP}/int.err"
+  rerun_completes "${db}" "after SIGINT"
+}
+
+# A second signal: ingest.sh passes it on and exits as soon as the step's
+# tools are gone, without waiting for the answers in flight (the double
+# holds them for a minute) and without the health report.
+second_signal() {
+  local db="${TMP}/second.db" pf="${TMP}/second.port" i
+  start_llmd_on "${pf}" --lanes 4 --latency-ms 60000
+  local stuck="${PIDS[-1]}"
+  local url
+  url="http://127.0.0.1:$(<"${pf}")"
+  rm -f "${db}"
+  LANES_LLM_BASE_URL="${url}" setsid "${INGEST}" --db "${db}" "${DOCS}" \
+    >"${TMP}/second.out" 2>"${TMP}/second.err" &
+  RUN_PID=$!
+  GROUPS_STARTED+=("${RUN_PID}")
+  for ((i = 0; i < 1500; i++)); do
+    kill -0 "${RUN_PID}" 2>/dev/null || break
+    (($("${CURL[@]}" "${url}/_double/stats" | jq .in_flight) >= 1)) && break
+    sleep 0.02
+  done
+  kill -TERM "${RUN_PID}"
+  wait_line "${TMP}/second.err" 'TERM received' || true
+  kill -TERM "${RUN_PID}"
+  end_run
+  local answered
+  answered="$("${CURL[@]}" "${url}/_double/stats" | jq '.by_path["/api/chat"] // 0')"
+  kill "${stuck}" 2>/dev/null || true
+  t "a second signal: exit 143" eq "${RC}" 143
+  t "a second signal: the run ends without waiting for the answers in flight" eq "${answered}" 0
+  t "a second signal: it says so" grep -q 'second signal (TERM): stopping at once' "${TMP}/second.err"
+  t "a second signal: no health report" bash -c "! grep -q 'health report' '${TMP}/second.err'"
+  t "a second signal: no process of the run is left" eq "$(session_alive "${RUN_PID}")" 0
+  rerun_completes "${db}" "after a second signal"
+}
+
+# SIGKILL to ingest.sh alone: its guard stops the step (SIGTERM), whose
+# tools store what is in flight and end: nothing is left running.
+kill_ingest_only() {
+  local db="${TMP}/kill9.db"
+  start_run "${db}" kill9
+  wait_chats "${RUN_PID}" 2
+  kill -KILL "${RUN_PID}"
+  end_run
+  t "SIGKILL to ingest.sh alone: the step's tools end too (no orphans)" \
+    session_gone "${RUN_PID}"
+  rerun_completes "${db}" "after SIGKILL of ingest.sh"
+}
+
+signals() {
+  term_ingest_only
+  int_group
+  second_signal
+  kill_ingest_only
 }
 
 main() {
@@ -630,12 +810,13 @@ main() {
   full_run
   rerun
   print_config
+  tool_finder
   dry_run
   backup
   overlap
   failing_step
   edited_document
-  term_ingest_only
+  signals
   local step
   for step in segment mine embed classify; do
     kill_during "${step}"
