@@ -74,6 +74,8 @@ const struct tun_def tun_schema[] = {
 	 "field holding the document text in NDJSON input"},
 	{"segment", "root", TUN_STR, "", 0, 0, 0, NULL,
 	 "file ids relative to this directory, however paths are spelled (empty = as typed)"},
+	{"segment", "max_document", TUN_INT, "268435456", 1, 1099511627776.0, 0, NULL,
+	 "largest document file in bytes; a bigger one (or endless input) fails with too_big"},
 
 	FILTER_KEYS("mine"),
 	{"mine", "model", TUN_STR, "llama3.2:3b", 0, 0, 0, NULL, "chat model"},

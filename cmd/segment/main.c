@@ -29,6 +29,7 @@ static const struct app_flag flags[] = {
 	{"field", 0, 1, "segment.field", 0, "NAME", "NDJSON field holding the text (default text)"},
 	{"doc", 0, 1, NULL, OPT_DOC, "ID", "document id for `-` (default: stdin)"},
 	{"root", 0, 1, "segment.root", 0, "DIR", "file ids relative to DIR, however the path is spelled"},
+	{"max-document", 0, 1, "segment.max_document", 0, "BYTES", "largest file read; a bigger one fails"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 	cfg.opts.unit = strcmp(tun_str(a.tun, "segment.unit"), "tokens") ? SEG_CHARS : SEG_TOKENS;
 	cfg.opts.format = seg_format_named(tun_str(a.tun, "segment.format"));
 	cfg.field = tun_str(a.tun, "segment.field");
+	cfg.max_document = (size_t)tun_int(a.tun, "segment.max_document");
 	if (cfg.opts.target > cfg.opts.max) {
 		log_error("target (%zu) is larger than max (%zu): lower --target or raise --max",
 			  cfg.opts.target, cfg.opts.max);

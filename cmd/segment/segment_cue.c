@@ -423,6 +423,8 @@ static int split_srt(struct cue_reader *c, size_t pos)
 		double t0, t1;
 		if (parse_timing(d, s, e, &t0, &t1) < 0)
 			return fail(c, "bad SRT timestamp at line", L.no);
+		if (t1 < t0)
+			return fail(c, "cue ends before it starts at line", L.no);
 		cue_begin(c, t0, t1);
 		for (;;) {
 			struct lines save = L;
@@ -478,6 +480,8 @@ static int split_vtt(struct cue_reader *c, size_t pos)
 		double t0, t1;
 		if (parse_timing(d, s, e, &t0, &t1) < 0)
 			return fail(c, "bad VTT timestamp at line", L.no);
+		if (t1 < t0)
+			return fail(c, "cue ends before it starts at line", L.no);
 		cue_begin(c, t0, t1);
 		for (;;) {
 			struct lines save = L;

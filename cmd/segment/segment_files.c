@@ -6,9 +6,12 @@
 #include "segment_out.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CHUNK_PIECES 256
@@ -124,69 +127,159 @@ void seg_files_work(struct job *job, int worker, void *ud)
 	free(ch);
 }
 
-static char *read_stdin(size_t *len, char **err)
+/* Fails a document: one record {"id", "doc", "errors": {"segment": ...}}
+ * that store keeps, so the failure is never silent; logged as
+ * "segment: <where>: <message>". */
+static void fail_doc(struct filter *f, const char *where, const char *doc, const char *code,
+		     const char *msg)
 {
-	struct buf b = {0};
-	char tmp[65536];
+	log_error("%s: %s", where, msg);
+	struct buf base = {0};
+	size_t n = strlen(doc);
+	buf_puts(&base, "{\"id\":");
+	buf_json_str(&base, doc, n);
+	buf_puts(&base, ",\"doc\":");
+	buf_json_str(&base, doc, n);
+	buf_putc(&base, '}');
+	struct job *job = job_of(NULL, REC_FAILED);
+	rec_set_error(&job->recs[0].out, base.p, base.len, "segment", code, msg, 1);
+	buf_putc(&job->recs[0].out, '\n');
+	buf_free(&base);
+	filter_submit(f, job);
+}
+
+enum read_status { READ_OK, READ_ERROR, READ_TOO_BIG, READ_STOPPED };
+
+/* Reads all of fd, at most cap bytes: a bigger file fails without being
+ * read (a regular file) or once cap bytes came (a pipe, /dev/zero), so
+ * endless input never fills memory. A stop request (SIGINT, SIGTERM, a
+ * closed stdout) ends the read at once: the document is abandoned. */
+static enum read_status read_doc(int fd, size_t cap, char **text, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > cap)
+		return READ_TOO_BIG;
+	size_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	if (size > cap + 1)
+		size = cap + 1;
+	char *p = xmalloc(size + 1);
+	size_t n = 0;
 	for (;;) {
-		ssize_t n = read(0, tmp, sizeof tmp);
-		if (n > 0) {
-			buf_append(&b, tmp, (size_t)n);
+		if (app_stop) {
+			free(p);
+			return READ_STOPPED;
+		}
+		if (n == size) {
+			if (size > cap) {
+				free(p);
+				return READ_TOO_BIG;
+			}
+			size = size > (cap + 1) / 2 ? cap + 1 : 2 * size;
+			p = xrealloc(p, size + 1);
+		}
+		ssize_t got = read(fd, p + n, size - n);
+		if (got > 0) {
+			n += (size_t)got;
 			continue;
 		}
-		if (n < 0 && errno == EINTR && !app_stop)
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			*err = xasprintf("<stdin>: read error: %s", strerror(errno));
+		if (got < 0) {
+			int saved = errno;
+			free(p);
+			errno = saved;
+			return READ_ERROR;
+		}
 		break;
 	}
-	return buf_steal(&b, len);
+	if (n > cap) {
+		free(p);
+		return READ_TOO_BIG;
+	}
+	p[n] = '\0';
+	*text = p;
+	*len = n;
+	return READ_OK;
 }
 
 static void run_one(struct seg_files *sf, struct filter *f, const char *path)
 {
+	const struct seg_cfg *cfg = sf->cfg;
 	struct sdoc *d = xcalloc(1, sizeof *d);
 	atomic_init(&d->refs, 1);
-	char *err = NULL;
+	const char *code = NULL;
+	char *msg = NULL;
+	int fd = 0;
 	if (!strcmp(path, "-")) {
-		d->name = xstrdup(sf->cfg->stdin_doc ? sf->cfg->stdin_doc : "stdin");
-		d->text = read_stdin(&d->len, &err);
-	} else {
-		if (sf->cfg->root) {
-			d->name = seg_root_id(sf->cfg->root, path);
-			if (!d->name) {
-				d->name = xstrdup(path);
-				err = xasprintf("%s: not under --root %s", path,
-						seg_root_dir(sf->cfg->root));
-			}
-		} else {
-			const char *name = path;
-			while (name[0] == '.' && name[1] == '/')
-				name += 2;
-			d->name = xstrdup(name);
-		}
-		if (!err && !(d->text = read_file(path, &d->len)))
-			err = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		d->name = xstrdup(cfg->stdin_doc ? cfg->stdin_doc : "stdin");
+	} else if (cfg->root && !(d->name = seg_root_id(cfg->root, path))) {
+		d->name = xstrdup(path);
+		code = "not_under_root";
+		msg = xasprintf("not under --root %s", seg_root_dir(cfg->root));
+	} else if (!cfg->root) {
+		const char *name = path;
+		while (name[0] == '.' && name[1] == '/')
+			name += 2;
+		d->name = xstrdup(name);
 	}
-	if (!err && idset_add(&sf->seen, fnv64(FNV64_INIT, d->name, strlen(d->name))))
-		err = xasprintf("%s: named twice; segmented once", d->name);
-	if (err) {
-		log_error("%s", err);
-		free(err);
+	if (!code && idset_add(&sf->seen, fnv64(FNV64_INIT, d->name, strlen(d->name)))) {
+		/* the first one was segmented: no error record that store
+		 * could take for the document's */
+		log_error("%s: named twice; segmented once", d->name);
 		filter_submit(f, job_of(NULL, REC_FAILED));
 		sdoc_release(d);
 		return;
 	}
-	struct seg_opts o = sf->cfg->opts;
-	if (o.format == SEG_AUTO)
-		o.format = seg_detect(path, d->text, d->len);
+	if (!code && strcmp(path, "-") && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		code = "unreadable";
+		msg = xasprintf("cannot read: %s", strerror(errno));
+	}
+	if (!code) {
+		enum read_status rs = read_doc(fd, cfg->max_document, &d->text, &d->len);
+		if (rs == READ_STOPPED) {
+			/* interrupted: neither written nor counted; the exit
+			 * status says why */
+			filter_submit(f, job_of(NULL, REC_NONE));
+			if (fd > 0)
+				close(fd);
+			sdoc_release(d);
+			return;
+		}
+		if (rs == READ_ERROR) {
+			code = "unreadable";
+			msg = xasprintf("cannot read: %s", strerror(errno));
+		} else if (rs == READ_TOO_BIG) {
+			code = "too_big";
+			msg = xasprintf("larger than segment.max_document (%zu bytes): raise "
+					"--max-document or split the file",
+					cfg->max_document);
+		}
+	}
+	if (fd > 0)
+		close(fd);
+	struct seg_opts o = cfg->opts;
+	char why[160];
+	if (!code && o.format == SEG_AUTO) {
+		if (seg_unsupported(d->text, d->len, why, sizeof why)) {
+			code = "unsupported_type";
+			msg = xasprintf("unsupported type: %s; convert it to text first (see segment(1), "
+					"FORMATS)", why);
+		} else {
+			o.format = seg_detect(path, d->text, d->len);
+		}
+	}
+	if (code) {
+		fail_doc(f, strcmp(path, "-") ? path : d->name, d->name, code, msg);
+		free(msg);
+		sdoc_release(d);
+		return;
+	}
 	struct file_ctx c = {.f = f, .doc = d};
-	char msg[256];
+	char err[256];
 	/* the splitter checks the whole document before its first segment,
 	 * so a failure leaves nothing half written */
-	if (seg_split(d->text, d->len, &o, on_piece, &c, msg, sizeof msg)) {
-		log_error("%s: %s", d->name, msg);
-		filter_submit(f, job_of(NULL, REC_FAILED));
+	if (seg_split(d->text, d->len, &o, on_piece, &c, err, sizeof err)) {
+		fail_doc(f, d->name, d->name, "bad_document", err);
 	} else if (c.chunk || !c.counted) {
 		if (c.chunk)
 			submit_chunk(&c);

@@ -16,6 +16,7 @@ struct seg_cfg {
 	const char *field;     /* NDJSON field holding the text */
 	const char *stdin_doc; /* document id of `-` */
 	struct seg_root *root; /* --root: ids relative to it; NULL: as typed */
+	size_t max_document;   /* largest file read, in bytes */
 };
 
 /* Appends one output line {id, doc, seq, text, start, end[, t0, t1,

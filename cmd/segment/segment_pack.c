@@ -110,9 +110,17 @@ static void emit_segment(struct seg_pack *p, size_t k)
 		}
 		sp.text = p->out.p;
 		sp.text_len = p->out.len;
+		/* cues may overlap in time: the span is the true one, from the
+		 * earliest start to the latest end */
 		sp.has_time = 1;
 		sp.t0 = a->t0;
 		sp.t1 = z->t1;
+		for (size_t i = 0; i < k; i++) {
+			if (p->q[i].t0 < sp.t0)
+				sp.t0 = p->q[i].t0;
+			if (p->q[i].t1 > sp.t1)
+				sp.t1 = p->q[i].t1;
+		}
 		if (a->has_spk) {
 			buf_reset(&p->spk);
 			buf_append(&p->spk, p->doc + a->spk, a->spk_len);

@@ -1,7 +1,7 @@
 /* segment_split: the entry of segment's splitting. It checks a document,
- * picks its reader (detected or forced), sets up the packer and runs the
- * reader. Each reader lives in its own file and plugs in here with one
- * table row: plain text (segment_sentence.c), Markdown
+ * picks its reader (detected by segment_detect.c, or forced), sets up the
+ * packer and runs the reader. Each reader lives in its own file and plugs
+ * in here with one table row: plain text (segment_sentence.c), Markdown
  * (segment_markdown.c), SRT and WebVTT (segment_cue.c). */
 #include "segment_split.h"
 #include "segment_block.h"
@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 static int read_text(struct seg_pack *p, size_t pos, char *err, size_t errlen)
 {
@@ -41,20 +40,18 @@ static int read_vtt(struct seg_pack *p, size_t pos, char *err, size_t errlen)
 	return seg_cue_read(p, pos, 1, err, errlen);
 }
 
-/* A reader: how one format is named, recognised by name, and read. */
+/* A reader: how one format is read. */
 struct reader {
 	enum seg_format format;
-	const char *name;  /* for --format */
-	const char *exts;  /* file name extensions, each followed by a space */
 	int transcript;    /* its pieces bring their own text */
 	int (*read)(struct seg_pack *p, size_t pos, char *err, size_t errlen);
 };
 
 static const struct reader readers[] = {
-	{SEG_TEXT, "text", "txt text ", 0, read_text},
-	{SEG_MARKDOWN, "markdown", "md markdown mdown mkd mkdn ", 0, read_markdown},
-	{SEG_SRT, "srt", "srt ", 1, read_srt},
-	{SEG_VTT, "vtt", "vtt ", 1, read_vtt},
+	{SEG_TEXT, 0, read_text},
+	{SEG_MARKDOWN, 0, read_markdown},
+	{SEG_SRT, 1, read_srt},
+	{SEG_VTT, 1, read_vtt},
 };
 
 static const struct reader *reader_of(enum seg_format f)
@@ -63,47 +60,6 @@ static const struct reader *reader_of(enum seg_format f)
 		if (readers[i].format == f)
 			return &readers[i];
 	return &readers[0];
-}
-
-enum seg_format seg_format_named(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_LEN(readers); i++)
-		if (!strcmp(name, readers[i].name))
-			return readers[i].format;
-	return SEG_AUTO;
-}
-
-static enum seg_format format_of_name(const char *name)
-{
-	const char *base = strrchr(name, '/');
-	const char *dot = strrchr(base ? base : name, '.');
-	if (!dot || !dot[1])
-		return SEG_AUTO;
-	size_t n = strlen(dot + 1);
-	for (size_t i = 0; i < ARRAY_LEN(readers); i++)
-		for (const char *x = readers[i].exts; *x; x = strchr(x, ' ') + 1)
-			if (strchr(x, ' ') - x == (ptrdiff_t)n && !strncasecmp(x, dot + 1, n))
-				return readers[i].format;
-	return SEG_AUTO;
-}
-
-enum seg_format seg_detect(const char *name, const char *doc, size_t len)
-{
-	enum seg_format f = name ? format_of_name(name) : SEG_AUTO;
-	if (f != SEG_AUTO)
-		return f;
-	if (!doc)
-		return SEG_TEXT;
-	const unsigned char *d = (const unsigned char *)doc;
-	size_t pos = seg_text_skip_ws(d, seg_text_bom(doc, len), len);
-	/* back to the start of the first line that is not blank */
-	while (pos > 0 && d[pos - 1] != '\n' && seg_text_is_space(d[pos - 1]))
-		pos--;
-	if ((f = seg_cue_sniff(doc, pos, len)) != SEG_AUTO)
-		return f;
-	if (seg_markdown_sniff(doc, pos, len))
-		return SEG_MARKDOWN;
-	return SEG_TEXT;
 }
 
 static int fail(char *err, size_t errlen, const char *what, size_t at)

@@ -49,6 +49,11 @@ enum seg_format seg_detect(const char *name, const char *doc, size_t len);
  * or SEG_AUTO for any other name. */
 enum seg_format seg_format_named(const char *name);
 
+/* Whether doc[0..len) is of a type segment cannot read: 1 with a
+ * description in why ("a PDF document", "binary data (NUL byte at byte
+ * 5)"), else 0. Looks at magic numbers and for a NUL in the first 8 KiB. */
+int seg_unsupported(const char *doc, size_t len, char *why, size_t whylen);
+
 /* Splits doc[0..len) and calls emit per segment. Returns 0 (also when emit
  * asked to stop), or -1 with a message in err (e.g. "invalid UTF-8 at byte
  * 1234", "NUL byte at byte 7", "bad SRT timestamp at line 12") and no

@@ -433,6 +433,26 @@ static void test_srt(void)
 	T_EQ_STR(err, "bad SRT timestamp at line 1", "text forced as SRT is an error");
 	col_free(&c2);
 
+	/* issue 8: cues that overlap in time keep the true time span */
+	const char *ovl = "1\n00:00:01,000 --> 00:00:09,000\nJo: Long one.\n\n"
+			  "2\n00:00:02,000 --> 00:00:04,000\nJo: Short.\n\n"
+			  "3\n00:00:00,500 --> 00:00:05,000\nJo: Early.\n";
+	T_EQ_INT(split(&c, ovl, 1000, 1000, 0, SEG_CHARS, SEG_SRT), 0, "overlapping cues: ok");
+	T_EQ_INT(c.n, 1, "overlapping cues: merged");
+	T_OK(c.s[0].t0 == 0.5, "overlapping cues: t0 is the earliest start (got %g)", c.s[0].t0);
+	T_OK(c.s[0].t1 == 9.0, "overlapping cues: t1 is the latest end (got %g)", c.s[0].t1);
+	T_EQ_INT(split(&c, ovl, 1000, 1000, 0, SEG_CHARS, SEG_VTT), -1, "srt forced as vtt: error");
+	const char *back = "1\n00:00:05,000 --> 00:00:04,000\nBackwards.\n";
+	T_EQ_INT(split(&c2, back, 100, 100, 0, SEG_CHARS, SEG_SRT), -1, "srt cue ending before it starts");
+	T_EQ_STR(err, "cue ends before it starts at line 2", "the backwards cue is reported with its line");
+	T_EQ_INT(c2.n, 0, "backwards cue: no segment");
+	T_EQ_INT(split(&c2, "WEBVTT\n\n00:02.000 --> 00:01.000\nBack.\n", 100, 100, 0, SEG_CHARS,
+		       SEG_VTT), -1, "vtt cue ending before it starts");
+	T_EQ_STR(err, "cue ends before it starts at line 3", "vtt: the line of the timing");
+	T_EQ_INT(split(&c2, "00:00:01,000 --> 00:00:01,000\nZero.\n", 100, 100, 0, SEG_CHARS, SEG_SRT),
+		 0, "a cue of zero length is fine");
+	col_free(&c2);
+
 	/* no blank line between cues, no cue numbers */
 	const char *tight = "00:00:01.000 --> 00:00:02.000\nA.\n00:00:02.000 --> 00:00:03.000\nB.\n";
 	T_EQ_INT(split(&c, tight, 1, 100, 0, SEG_CHARS, SEG_SRT), 0, "tight srt: ok");
