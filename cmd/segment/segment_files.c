@@ -165,7 +165,7 @@ static enum read_status read_doc(int fd, size_t cap, char **text, size_t *len)
 	char *p = xmalloc(size + 1);
 	size_t n = 0;
 	for (;;) {
-		if (app_stop) {
+		if (app_stopping()) {
 			free(p);
 			return READ_STOPPED;
 		}
@@ -298,7 +298,7 @@ struct seg_files *seg_files_new(struct seg_cfg *cfg)
 
 void seg_files_run(struct seg_files *sf, struct filter *f, char **paths, int n)
 {
-	for (int i = 0; i < n && !app_stop; i++)
+	for (int i = 0; i < n && !app_stopping(); i++)
 		run_one(sf, f, paths[i]);
 }
 
