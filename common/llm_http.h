@@ -1,0 +1,46 @@
+/* llm_http: the LLM client's transport. One HTTP exchange with the server
+ * over kept-alive libcurl handles that are reused for the whole run (a
+ * handle whose transfer broke is dropped, it may hold a dead connection),
+ * and the headers a client must read: Retry-After, retry-after-ms and
+ * x-ratelimit-*. Retries and what a status means are llm.c's. */
+#ifndef LANES_LLM_HTTP_H
+#define LANES_LLM_HTTP_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "util.h"
+
+struct llm_http_resp {
+	long status;                /* 0 when no answer came */
+	struct buf body;
+	double retry_after_ms;      /* -1 when absent */
+	double reset_ms;            /* the longest x-ratelimit-reset-*, -1 when absent */
+	int remaining_zero;         /* an x-ratelimit-remaining-* said 0 */
+	char content_type[64];
+	CURLcode curl;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+struct llm_http;
+
+/* A transport to base_url (no trailing '/') keeping at most max_idle
+ * handles between requests. api_key may be NULL or "" (no Authorization
+ * header); it is copied and wiped on free. Never fails (libcurl failures
+ * end the process with a message). */
+struct llm_http *llm_http_new(const char *base_url, const char *api_key, long connect_timeout_ms,
+			      long timeout_ms, int max_idle);
+void llm_http_free(struct llm_http *h);
+
+/* Sends body (POST, JSON) or nothing (GET) to base_url + path and fills r,
+ * which the caller zeroes first and frees with llm_http_resp_free. r->curl
+ * tells whether an answer came; r->status is then its HTTP status. Thread
+ * safe. */
+void llm_http_do(struct llm_http *h, const char *path, const char *body, size_t body_len,
+		 struct llm_http_resp *r);
+void llm_http_resp_free(struct llm_http_resp *r);
+
+/* Connections opened so far. */
+long llm_http_connections(struct llm_http *h);
+
+#endif

@@ -1,0 +1,20 @@
+/* llm_rate: the client's rate limiter, shared by all threads of a tool:
+ * token buckets for requests and tokens per minute (llm.rpm, llm.tpm, one
+ * second's worth of burst), and a pause every request honours after the
+ * server said to wait (a 429, an exhausted x-ratelimit-remaining-*). */
+#ifndef LANES_LLM_RATE_H
+#define LANES_LLM_RATE_H
+
+struct llm_rate;
+
+/* rpm, tpm: per minute, 0 = unlimited. Never fails. */
+struct llm_rate *llm_rate_new(long rpm, long tpm);
+void llm_rate_free(struct llm_rate *r);
+/* Waits until a request of about tokens tokens may go, and takes its
+ * share of both buckets. */
+void llm_rate_wait(struct llm_rate *r, long tokens);
+/* Holds every request for ms milliseconds from now (a longer pause already
+ * set stays). */
+void llm_rate_pause(struct llm_rate *r, double ms);
+
+#endif
