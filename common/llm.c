@@ -288,7 +288,8 @@ double llm_parse_duration(const char *v)
 static int parse_chat(const struct llm *c, const struct llm_http_resp *r, void *out, char *err,
 		      size_t errlen)
 {
-	return c->wire->chat_parse(r->body.p, r->body.len, out, err, errlen);
+	return llm_wire_chat_parse(r->body.p, r->body.len, out, c->wire->content, c->wire->usage,
+				   err, errlen);
 }
 
 char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res)
@@ -333,7 +334,8 @@ static int parse_embed(const struct llm *c, const struct llm_http_resp *r, void 
 		       char *err, size_t errlen)
 {
 	struct embed_out *o = outp;
-	return c->wire->embed_parse(r->body.p, r->body.len, o->n, &o->v, &o->dim, err, errlen);
+	return llm_wire_embed_parse(c->wire, r->body.p, r->body.len, o->n, &o->v, &o->dim, err,
+				    errlen);
 }
 
 float *llm_embed(struct llm *c, const char *model, const char *const *texts,
@@ -388,7 +390,7 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 		return -1;
 	}
 	struct buf have = {0};
-	int found = c->wire->model_listed(list, model, info, infolen, &have);
+	int found = llm_wire_model_listed(c->wire, list, model, info, infolen, &have);
 	cJSON_Delete(list);
 	if (!found)
 		c->wire->model_missing(err, errlen, model, c->cfg.base_url, have.len ? have.p : "",

@@ -11,18 +11,7 @@ static void chat_body(struct buf *b, const struct llm_config *cfg, const struct 
 		      const char *schema, int json_schema_ok)
 {
 	(void)json_schema_ok; /* format takes any schema */
-	buf_puts(b, "{\"model\":");
-	buf_json_str(b, req->model, strlen(req->model));
-	buf_puts(b, ",\"stream\":false,\"messages\":[");
-	int first = 1;
-	if (req->system && *req->system)
-		llm_wire_message(b, &first, "system", req->system);
-	llm_wire_message(b, &first, "user", req->user);
-	if (req->prev_answer && req->correction) {
-		llm_wire_message(b, &first, "assistant", req->prev_answer);
-		llm_wire_message(b, &first, "user", req->correction);
-	}
-	buf_putc(b, ']');
+	llm_wire_chat_head(b, req);
 	if (schema)
 		buf_printf(b, ",\"format\":%s", schema);
 	else if (req->json)
@@ -43,8 +32,9 @@ static void chat_body(struct buf *b, const struct llm_config *cfg, const struct 
 }
 
 /* message.content (chat) or response (generate) */
-static const char *content_of(const cJSON *j)
+static const char *content_of(const cJSON *j, int streamed)
 {
+	(void)streamed; /* chunks have the same shape */
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
 	const cJSON *t = m ? cJSON_GetObjectItemCaseSensitive(m, "content")
 			   : cJSON_GetObjectItemCaseSensitive(j, "response");
@@ -64,125 +54,16 @@ static void usage_of(struct llm_answer *a, const cJSON *j)
 		a->truncated = 1;
 }
 
-struct stream_acc {
-	struct llm_answer *a;
-	struct buf text;
-	int pieces, done;
-};
-
-static int on_chunk(const cJSON *k, void *ud)
-{
-	struct stream_acc *s = ud;
-	const char *t = content_of(k);
-	if (t)
-		buf_puts(&s->text, t), s->pieces++;
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "done")))
-		s->done = 1;
-	usage_of(s->a, k);
-	return 0;
-}
-
-static int chat_parse(const char *body, size_t n, struct llm_answer *a, char *err, size_t errlen)
-{
-	cJSON *j = llm_wire_single(body, n);
-	if (j) {
-		const char *t = content_of(j);
-		if (!t) {
-			cJSON_Delete(j);
-			snprintf(err, errlen, "no message content in the answer");
-			return -1;
-		}
-		a->text = xstrdup(t);
-		usage_of(a, j);
-		cJSON_Delete(j);
-		return 0;
-	}
-	/* streamed: one JSON object per line, the last with "done": true */
-	struct stream_acc s = {.a = a};
-	if (llm_wire_stream(body, n, &s.done, on_chunk, &s, err, errlen)) {
-		buf_free(&s.text);
-		return -1;
-	}
-	if (!s.done || !s.pieces) {
-		buf_free(&s.text);
-		snprintf(err, errlen, "the streamed answer ended before it was done");
-		return -1;
-	}
-	a->text = buf_steal(&s.text, NULL);
-	return 0;
-}
-
 static void embed_body(struct buf *b, const struct llm_config *cfg, const char *model,
 		       const char *const *texts, size_t n, int dim_hint)
 {
 	(void)dim_hint; /* Ollama models have their own size */
-	buf_puts(b, "{\"model\":");
-	buf_json_str(b, model, strlen(model));
-	buf_puts(b, ",\"input\":[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_json_str(b, texts[i], strlen(texts[i]));
-	}
-	buf_putc(b, ']');
+	llm_wire_embed_head(b, model, texts, n);
 	if (cfg->keep_alive && *cfg->keep_alive) {
 		buf_puts(b, ",\"keep_alive\":");
 		buf_json_str(b, cfg->keep_alive, strlen(cfg->keep_alive));
 	}
 	buf_putc(b, '}');
-}
-
-/* {"embeddings": [[...], ...]} in input order */
-static int embed_parse(const char *body, size_t n_body, size_t n, float **v, int *dim,
-		       char *err, size_t errlen)
-{
-	*v = NULL;
-	cJSON *j = cJSON_ParseWithLength(body ? body : "", n_body);
-	if (!j) {
-		snprintf(err, errlen, "the answer is not JSON");
-		return -1;
-	}
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "embeddings");
-	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != n) {
-		snprintf(err, errlen, "expected %zu embeddings, got %d", n,
-			 cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1);
-		cJSON_Delete(j);
-		return -1;
-	}
-	size_t idx = 0;
-	int rc = 0;
-	const cJSON *vec;
-	cJSON_ArrayForEach(vec, arr) {
-		if ((rc = llm_wire_vector(vec, idx++, v, n, dim, err, errlen)))
-			break;
-	}
-	cJSON_Delete(j);
-	if (rc) {
-		free(*v);
-		*v = NULL;
-	}
-	return rc;
-}
-
-static int model_listed(const cJSON *list, const char *model, char *info, size_t infolen,
-			struct buf *have)
-{
-	int found = 0;
-	const cJSON *m;
-	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(list, "models")) {
-		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, "name");
-		if (!cJSON_IsString(nm))
-			continue;
-		if (have->len < 300)
-			buf_printf(have, "%s%s", have->len ? ", " : "", nm->valuestring);
-		if (llm_wire_name_matches(nm->valuestring, model) && !found) {
-			found = 1;
-			const cJSON *dg = cJSON_GetObjectItemCaseSensitive(m, "digest");
-			if (cJSON_IsString(dg))
-				snprintf(info, infolen, "%.12s", dg->valuestring);
-		}
-	}
-	return found;
 }
 
 static void model_missing(char *out, size_t outlen, const char *model, const char *base_url,
@@ -202,9 +83,12 @@ const struct llm_wire llm_ollama_wire = {
 	.embed_path = "/api/embed",
 	.models_path = "/api/tags",
 	.chat_body = chat_body,
-	.chat_parse = chat_parse,
+	.content = content_of,
+	.usage = usage_of,
 	.embed_body = embed_body,
-	.embed_parse = embed_parse,
-	.model_listed = model_listed,
+	.vectors_key = "embeddings",
+	.by_index = 0,
+	.models_key = "models",
+	.name_key = "name",
 	.model_missing = model_missing,
 };

@@ -11,18 +11,7 @@
 static void chat_body(struct buf *b, const struct llm_config *cfg, const struct llm_chat *req,
 		      const char *schema, int json_schema_ok)
 {
-	buf_puts(b, "{\"model\":");
-	buf_json_str(b, req->model, strlen(req->model));
-	buf_puts(b, ",\"stream\":false,\"messages\":[");
-	int first = 1;
-	if (req->system && *req->system)
-		llm_wire_message(b, &first, "system", req->system);
-	llm_wire_message(b, &first, "user", req->user);
-	if (req->prev_answer && req->correction) {
-		llm_wire_message(b, &first, "assistant", req->prev_answer);
-		llm_wire_message(b, &first, "user", req->correction);
-	}
-	buf_putc(b, ']');
+	llm_wire_chat_head(b, req);
 	buf_printf(b, ",\"temperature\":%g", cfg->temperature);
 	if (cfg->seed >= 0)
 		buf_printf(b, ",\"seed\":%ld", cfg->seed);
@@ -60,136 +49,15 @@ static void usage_of(struct llm_answer *a, const cJSON *j)
 		a->truncated = 1;
 }
 
-struct stream_acc {
-	struct llm_answer *a;
-	struct buf text;
-	int pieces;
-};
-
-static int on_chunk(const cJSON *k, void *ud)
-{
-	struct stream_acc *s = ud;
-	const char *t = content_of(k, 1);
-	if (t)
-		buf_puts(&s->text, t), s->pieces++;
-	usage_of(s->a, k);
-	return 0;
-}
-
-static int chat_parse(const char *body, size_t n, struct llm_answer *a, char *err, size_t errlen)
-{
-	cJSON *j = llm_wire_single(body, n);
-	if (j) {
-		const char *t = content_of(j, 0);
-		if (!t) {
-			cJSON_Delete(j);
-			snprintf(err, errlen, "no message content in the answer");
-			return -1;
-		}
-		a->text = xstrdup(t);
-		usage_of(a, j);
-		cJSON_Delete(j);
-		return 0;
-	}
-	/* streamed: server-sent events, the last "data: [DONE]" */
-	struct stream_acc s = {.a = a};
-	int done = 0;
-	if (llm_wire_stream(body, n, &done, on_chunk, &s, err, errlen)) {
-		buf_free(&s.text);
-		return -1;
-	}
-	if (!done || !s.pieces) {
-		buf_free(&s.text);
-		snprintf(err, errlen, "the streamed answer ended before it was done");
-		return -1;
-	}
-	a->text = buf_steal(&s.text, NULL);
-	return 0;
-}
-
 static void embed_body(struct buf *b, const struct llm_config *cfg, const char *model,
 		       const char *const *texts, size_t n, int dim_hint)
 {
 	(void)cfg;
-	buf_puts(b, "{\"model\":");
-	buf_json_str(b, model, strlen(model));
-	buf_puts(b, ",\"input\":[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_json_str(b, texts[i], strlen(texts[i]));
-	}
-	buf_putc(b, ']');
+	llm_wire_embed_head(b, model, texts, n);
 	buf_puts(b, ",\"encoding_format\":\"float\"");
 	if (dim_hint > 0)
 		buf_printf(b, ",\"dimensions\":%d", dim_hint);
 	buf_putc(b, '}');
-}
-
-/* {"data": [{"index", "embedding"}, ...]} in any order: mapped by index */
-static int embed_parse(const char *body, size_t n_body, size_t n, float **v, int *dim,
-		       char *err, size_t errlen)
-{
-	*v = NULL;
-	cJSON *j = cJSON_ParseWithLength(body ? body : "", n_body);
-	if (!j) {
-		snprintf(err, errlen, "the answer is not JSON");
-		return -1;
-	}
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "data");
-	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != n) {
-		snprintf(err, errlen, "expected %zu embeddings, got %d", n,
-			 cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1);
-		cJSON_Delete(j);
-		return -1;
-	}
-	char *seen = xcalloc(n, 1);
-	int rc = 0;
-	const cJSON *item;
-	cJSON_ArrayForEach(item, arr) {
-		const cJSON *ix = cJSON_GetObjectItemCaseSensitive(item, "index");
-		if (!cJSON_IsNumber(ix) || ix->valuedouble < 0 || ix->valuedouble >= (double)n) {
-			snprintf(err, errlen, "an embedding has no valid index");
-			rc = -1;
-			break;
-		}
-		size_t idx = (size_t)ix->valuedouble;
-		if (seen[idx]) {
-			snprintf(err, errlen, "index %zu answered twice", idx);
-			rc = -1;
-			break;
-		}
-		seen[idx] = 1;
-		const cJSON *vec = cJSON_GetObjectItemCaseSensitive(item, "embedding");
-		if ((rc = llm_wire_vector(vec, idx, v, n, dim, err, errlen)))
-			break;
-	}
-	free(seen);
-	cJSON_Delete(j);
-	if (rc) {
-		free(*v);
-		*v = NULL;
-	}
-	return rc;
-}
-
-static int model_listed(const cJSON *list, const char *model, char *info, size_t infolen,
-			struct buf *have)
-{
-	(void)info;
-	(void)infolen; /* OpenAI lists no digest */
-	int found = 0;
-	const cJSON *m;
-	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(list, "data")) {
-		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, "id");
-		if (!cJSON_IsString(nm))
-			continue;
-		if (have->len < 300)
-			buf_printf(have, "%s%s", have->len ? ", " : "", nm->valuestring);
-		if (llm_wire_name_matches(nm->valuestring, model))
-			found = 1;
-	}
-	return found;
 }
 
 static void model_missing(char *out, size_t outlen, const char *model, const char *base_url,
@@ -209,9 +77,12 @@ const struct llm_wire llm_openai_wire = {
 	.embed_path = "/embeddings",
 	.models_path = "/models",
 	.chat_body = chat_body,
-	.chat_parse = chat_parse,
+	.content = content_of,
+	.usage = usage_of,
 	.embed_body = embed_body,
-	.embed_parse = embed_parse,
-	.model_listed = model_listed,
+	.vectors_key = "data",
+	.by_index = 1,
+	.models_key = "data",
+	.name_key = "id",
 	.model_missing = model_missing,
 };

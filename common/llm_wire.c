@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-cJSON *llm_wire_single(const char *body, size_t n)
+/* The JSON value of body when body is exactly one (white space around
+ * allowed), else NULL. */
+static cJSON *single(const char *body, size_t n)
 {
 	const char *p = body ? body : "";
 	const char *end = NULL;
@@ -24,8 +26,28 @@ cJSON *llm_wire_single(const char *body, size_t n)
 	return j;
 }
 
-int llm_wire_stream(const char *body, size_t n, int *done,
-		    int (*fn)(const cJSON *obj, void *ud), void *ud, char *err, size_t errlen)
+struct stream_acc {
+	struct llm_answer *a;
+	llm_wire_content_fn content;
+	llm_wire_usage_fn usage;
+	struct buf text;
+	int pieces, done;
+};
+
+static void on_chunk(struct stream_acc *s, const cJSON *k)
+{
+	const char *t = s->content(k, 1);
+	if (t)
+		buf_puts(&s->text, t), s->pieces++;
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "done")))
+		s->done = 1;
+	s->usage(s->a, k);
+}
+
+/* Each JSON object of a streamed answer: NDJSON lines or SSE "data: {...}"
+ * events; "data: [DONE]" ends it. Returns 0, or -1 when a line is not
+ * JSON. */
+static int stream(const char *body, size_t n, struct stream_acc *acc, char *err, size_t errlen)
 {
 	const char *p = body ? body : "";
 	const char *line = p;
@@ -39,7 +61,7 @@ int llm_wire_stream(const char *body, size_t n, int *done,
 			while (len && *s == ' ')
 				s++, len--;
 			if (len >= 6 && !strncmp(s, "[DONE]", 6)) {
-				*done = 1;
+				acc->done = 1;
 				continue;
 			}
 		}
@@ -52,16 +74,47 @@ int llm_wire_stream(const char *body, size_t n, int *done,
 			snprintf(err, errlen, "a streamed chunk is not JSON");
 			return -1;
 		}
-		int rc = fn(k, ud);
+		on_chunk(acc, k);
 		cJSON_Delete(k);
-		if (rc)
-			return -1;
 	}
 	return 0;
 }
 
-int llm_wire_vector(const cJSON *arr, size_t idx, float **v, size_t n, int *dim, char *err,
-		    size_t errlen)
+int llm_wire_chat_parse(const char *body, size_t n, struct llm_answer *a,
+			llm_wire_content_fn content, llm_wire_usage_fn usage, char *err,
+			size_t errlen)
+{
+	cJSON *j = single(body, n);
+	if (j) {
+		const char *t = content(j, 0);
+		if (!t) {
+			cJSON_Delete(j);
+			snprintf(err, errlen, "no message content in the answer");
+			return -1;
+		}
+		a->text = xstrdup(t);
+		usage(a, j);
+		cJSON_Delete(j);
+		return 0;
+	}
+	struct stream_acc s = {.a = a, .content = content, .usage = usage};
+	if (stream(body, n, &s, err, errlen)) {
+		buf_free(&s.text);
+		return -1;
+	}
+	if (!s.done || !s.pieces) {
+		buf_free(&s.text);
+		snprintf(err, errlen, "the streamed answer ended before it was done");
+		return -1;
+	}
+	a->text = buf_steal(&s.text, NULL);
+	return 0;
+}
+
+/* Copies a JSON array of numbers into v (dim of them; *dim set by the
+ * first vector when 0). Returns 0, or -1 with err naming vector idx. */
+static int vector(const cJSON *arr, size_t idx, float **v, size_t n, int *dim, char *err,
+		  size_t errlen)
 {
 	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1) {
 		snprintf(err, errlen, "embedding %zu is not an array of numbers", idx);
@@ -88,7 +141,90 @@ int llm_wire_vector(const cJSON *arr, size_t idx, float **v, size_t n, int *dim,
 	return 0;
 }
 
-void llm_wire_message(struct buf *b, int *first, const char *role, const char *content)
+int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_body, size_t n,
+			 float **v, int *dim, char *err, size_t errlen)
+{
+	*v = NULL;
+	cJSON *j = cJSON_ParseWithLength(body ? body : "", n_body);
+	if (!j) {
+		snprintf(err, errlen, "the answer is not JSON");
+		return -1;
+	}
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, w->vectors_key);
+	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != n) {
+		snprintf(err, errlen, "expected %zu embeddings, got %d", n,
+			 cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1);
+		cJSON_Delete(j);
+		return -1;
+	}
+	char *seen = xcalloc(n + 1, 1);
+	size_t pos = 0;
+	int rc = 0;
+	const cJSON *item;
+	cJSON_ArrayForEach(item, arr) {
+		size_t idx = pos++;
+		const cJSON *vec = item;
+		if (w->by_index) {
+			/* OpenAI: matched back by index, whatever the order */
+			const cJSON *ix = cJSON_GetObjectItemCaseSensitive(item, "index");
+			if (!cJSON_IsNumber(ix) || ix->valuedouble < 0 || ix->valuedouble >= (double)n) {
+				snprintf(err, errlen, "an embedding has no valid index");
+				rc = -1;
+				break;
+			}
+			idx = (size_t)ix->valuedouble;
+			vec = cJSON_GetObjectItemCaseSensitive(item, "embedding");
+		}
+		if (seen[idx]) {
+			snprintf(err, errlen, "index %zu answered twice", idx);
+			rc = -1;
+			break;
+		}
+		seen[idx] = 1;
+		if ((rc = vector(vec, idx, v, n, dim, err, errlen)))
+			break;
+	}
+	free(seen);
+	cJSON_Delete(j);
+	if (rc) {
+		free(*v);
+		*v = NULL;
+	}
+	return rc;
+}
+
+/* Whether a listed model name is model: equal, or Ollama's "m" for
+ * "m:latest". */
+static int name_matches(const char *have, const char *want)
+{
+	if (!strcmp(have, want))
+		return 1;
+	size_t n = strlen(want);
+	return !strchr(want, ':') && !strncmp(have, want, n) && !strcmp(have + n, ":latest");
+}
+
+int llm_wire_model_listed(const struct llm_wire *w, const cJSON *list, const char *model,
+			  char *info, size_t infolen, struct buf *have)
+{
+	int found = 0;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(list, w->models_key)) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, w->name_key);
+		if (!cJSON_IsString(nm))
+			continue;
+		if (have->len < 300)
+			buf_printf(have, "%s%s", have->len ? ", " : "", nm->valuestring);
+		if (name_matches(nm->valuestring, model) && !found) {
+			found = 1;
+			const cJSON *dg = cJSON_GetObjectItemCaseSensitive(m, "digest");
+			if (cJSON_IsString(dg))
+				snprintf(info, infolen, "%.12s", dg->valuestring);
+		}
+	}
+	return found;
+}
+
+static void message(struct buf *b, int *first, const char *role, const char *content)
 {
 	if (!*first)
 		buf_putc(b, ',');
@@ -98,11 +234,31 @@ void llm_wire_message(struct buf *b, int *first, const char *role, const char *c
 	buf_putc(b, '}');
 }
 
-int llm_wire_name_matches(const char *have, const char *want)
+void llm_wire_chat_head(struct buf *b, const struct llm_chat *req)
 {
-	if (!strcmp(have, want))
-		return 1;
-	/* "llama3" means "llama3:latest" to Ollama */
-	size_t n = strlen(want);
-	return !strchr(want, ':') && !strncmp(have, want, n) && !strcmp(have + n, ":latest");
+	buf_puts(b, "{\"model\":");
+	buf_json_str(b, req->model, strlen(req->model));
+	buf_puts(b, ",\"stream\":false,\"messages\":[");
+	int first = 1;
+	if (req->system && *req->system)
+		message(b, &first, "system", req->system);
+	message(b, &first, "user", req->user);
+	if (req->prev_answer && req->correction) {
+		message(b, &first, "assistant", req->prev_answer);
+		message(b, &first, "user", req->correction);
+	}
+	buf_putc(b, ']');
+}
+
+void llm_wire_embed_head(struct buf *b, const char *model, const char *const *texts, size_t n)
+{
+	buf_puts(b, "{\"model\":");
+	buf_json_str(b, model, strlen(model));
+	buf_puts(b, ",\"input\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, texts[i], strlen(texts[i]));
+	}
+	buf_putc(b, ']');
 }

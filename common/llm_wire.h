@@ -19,6 +19,12 @@ struct llm_answer {
 	int truncated;     /* finish_reason / done_reason "length" */
 };
 
+/* How a wire format reads one answer object: the model's text (streamed:
+ * a chunk of a streamed answer), and the token counts and finish reason
+ * into a. */
+typedef const char *(*llm_wire_content_fn)(const cJSON *obj, int streamed);
+typedef void (*llm_wire_usage_fn)(struct llm_answer *a, const cJSON *obj);
+
 struct llm_wire {
 	const char *name;        /* "ollama", "openai" */
 	const char *chat_path, *embed_path, *models_path;
@@ -27,22 +33,19 @@ struct llm_wire {
 	 * ask for a JSON object instead. */
 	void (*chat_body)(struct buf *b, const struct llm_config *cfg, const struct llm_chat *req,
 			  const char *schema, int json_schema_ok);
-	/* Reads a chat answer, whole or streamed. Returns 0 and fills a (the
-	 * caller frees a->text), or -1 with a message in err. */
-	int (*chat_parse)(const char *body, size_t n, struct llm_answer *a, char *err,
-			  size_t errlen);
+	/* Read a chat answer with llm_wire_chat_parse. */
+	llm_wire_content_fn content;
+	llm_wire_usage_fn usage;
 	/* Appends the body of an embedding request of n texts. */
 	void (*embed_body)(struct buf *b, const struct llm_config *cfg, const char *model,
 			   const char *const *texts, size_t n, int dim_hint);
-	/* Reads n vectors in input order into *v (n x *dim floats, the caller
-	 * frees). Returns 0, or -1 with a message in err and *v NULL. */
-	int (*embed_parse)(const char *body, size_t n_body, size_t n, float **v, int *dim,
-			   char *err, size_t errlen);
-	/* Looks model up in a parsed model list: returns 1 when listed (info
-	 * gets the digest, when the list has one), 0 when not. have gets the
-	 * names listed (the first few hundred bytes). */
-	int (*model_listed)(const cJSON *list, const char *model, char *info, size_t infolen,
-			    struct buf *have);
+	/* The vectors of an embedding answer: the array under vectors_key;
+	 * by_index: items {"index", "embedding"} in any order, else bare
+	 * arrays in input order. */
+	const char *vectors_key;
+	int by_index;
+	/* The model list: objects under models_key named by name_key. */
+	const char *models_key, *name_key;
 	/* The message for a model the server lacks: not in its list (names:
 	 * the names listed, server_msg NULL) or a 404 on a model request
 	 * (server_msg: the server's words, names NULL). */
@@ -53,26 +56,30 @@ struct llm_wire {
 extern const struct llm_wire llm_ollama_wire;
 extern const struct llm_wire llm_openai_wire;
 
-/* The JSON value of body when body is exactly one (white space around
- * allowed), else NULL. Free with cJSON_Delete. */
-cJSON *llm_wire_single(const char *body, size_t n);
+/* Reads a chat answer: one JSON object, or a stream of them (NDJSON lines
+ * whose last has "done": true, or SSE "data: {...}" events ending with
+ * "data: [DONE]"). Returns 0 and fills a (the caller frees a->text), or
+ * -1 with a message in err. */
+int llm_wire_chat_parse(const char *body, size_t n, struct llm_answer *a,
+			llm_wire_content_fn content, llm_wire_usage_fn usage, char *err,
+			size_t errlen);
 
-/* Calls fn on each JSON object of a streamed answer: NDJSON lines or SSE
- * "data: {...}" events; "data: [DONE]" sets *done. Returns 0, or -1 when
- * fn does or a line is not JSON (err says which). */
-int llm_wire_stream(const char *body, size_t n, int *done,
-		    int (*fn)(const cJSON *obj, void *ud), void *ud, char *err, size_t errlen);
+/* Reads the n vectors of an embedding answer in input order into *v
+ * (n x *dim floats, the caller frees). Returns 0, or -1 with a message in
+ * err and *v NULL. */
+int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_body, size_t n,
+			 float **v, int *dim, char *err, size_t errlen);
 
-/* Copies a JSON array of numbers into v (dim of them; *dim set by the
- * first vector when 0). Returns 0, or -1 with err naming vector idx. */
-int llm_wire_vector(const cJSON *arr, size_t idx, float **v, size_t n, int *dim, char *err,
-		    size_t errlen);
+/* Looks model up in a parsed model list: returns 1 when listed (info gets
+ * the first 12 digits of its digest, when the list has one), 0 when not.
+ * have gets the names listed (the first few hundred bytes). */
+int llm_wire_model_listed(const struct llm_wire *w, const cJSON *list, const char *model,
+			  char *info, size_t infolen, struct buf *have);
 
-/* Appends {"role":role,"content":content} after a comma unless *first. */
-void llm_wire_message(struct buf *b, int *first, const char *role, const char *content);
-
-/* Whether a listed model name is model: equal, or Ollama's "m" for
- * "m:latest". */
-int llm_wire_name_matches(const char *have, const char *want);
+/* Appends the start both formats share: {"model":...,"stream":false,
+ * "messages":[system, user, and the fed-back turn when there is one]. */
+void llm_wire_chat_head(struct buf *b, const struct llm_chat *req);
+/* Appends {"model":...,"input":[texts...]. */
+void llm_wire_embed_head(struct buf *b, const char *model, const char *const *texts, size_t n);
 
 #endif

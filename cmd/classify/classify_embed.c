@@ -1,12 +1,10 @@
-/* classify_embed: item and taxonomy embeddings (server or hash), the
- * reuse of a record's own embedding, and the cached taxonomy vectors. */
+/* classify_embed: the reuse of a record's own embedding and the cached
+ * taxonomy vectors, embedded with the shared client (embedder.h). */
 #include "classify_embed.h"
 #include "app.h"
 #include "classify_cache.h"
-#include "embed_hash.h"
 #include "log.h"
 #include "pool.h"
-#include "stage.h"
 #include "util.h"
 #include "vec.h"
 
@@ -16,92 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_res(struct llm_result *res, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_res(struct llm_result *res, const char *code, const char *fmt, ...)
+int cl_reuse_embedding(const struct embedder *e, const cJSON *rec, int dim, float *v)
 {
-	res->status = LLM_FATAL;
-	snprintf(res->code, sizeof res->code, "%s", code);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof res->message, fmt, ap);
-	va_end(ap);
-}
-
-float *cl_embed(const struct cl_embedder *e, const char *const *texts, size_t n, int *dim,
-		struct llm_result *res, long *requests)
-{
-	memset(res, 0, sizeof *res);
-	if (e->hash_dim > 0) {
-		size_t d = (size_t)e->hash_dim;
-		float *v = xcalloc(n * d + 1, sizeof *v);
-		for (size_t i = 0; i < n; i++)
-			embed_hash(texts[i], strlen(texts[i]), e->hash_dim, v + i * d);
-		*dim = e->hash_dim;
-		res->attempts = 0;
-		return v;
-	}
-	float *all = NULL;
-	int d = 0;
-	size_t batch = e->batch ? e->batch : n;
-	for (size_t off = 0; off < n; off += batch) {
-		size_t cnt = n - off < batch ? n - off : batch;
-		int bd = 0;
-		float *v = llm_embed(e->llm, e->model, texts + off, cnt, e->dim_hint, &bd, res);
-		if (requests)
-			*requests += res->attempts;
-		if (!v) {
-			free(all);
-			return NULL;
-		}
-		if (!all) {
-			d = bd;
-			all = xmalloc(n * (size_t)d * sizeof *all);
-		} else if (bd != d) {
-			free(v);
-			free(all);
-			set_res(res, "bad_dim", "the server answered vectors of %d and %d numbers "
-				"for one model", d, bd);
-			return NULL;
-		}
-		for (size_t i = 0; i < cnt * (size_t)d; i++) {
-			if (!isfinite(v[i])) {
-				free(v);
-				free(all);
-				set_res(res, "bad_vector", "the server answered a vector with a "
-					"non-finite number");
-				return NULL;
-			}
-		}
-		memcpy(all + off * (size_t)d, v, cnt * (size_t)d * sizeof *v);
-		free(v);
-	}
-	for (size_t i = 0; i < n; i++)
-		vec_normalize(all + i * (size_t)d, d);
-	*dim = d;
-	return all;
-}
-
-int cl_reuse_embedding(const struct cl_embedder *e, const cJSON *rec, int dim, float *v)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, "embedding_model");
-	if (!cJSON_IsString(m) || !stage_same_model(m->valuestring, e->name))
+	if (!embedder_has(e, rec, dim, v))
 		return 0;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "embedding_digest");
-	if (e->digest[0] && cJSON_IsString(d) && d->valuestring[0] &&
-	    strcmp(d->valuestring, e->digest))
-		return 0;
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(rec, "embedding");
-	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != dim)
-		return 0;
-	int k = 0;
-	const cJSON *x;
-	cJSON_ArrayForEach(x, arr) {
-		if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
-			return 0;
-		v[k++] = (float)x->valuedouble;
-	}
 	vec_normalize(v, dim);
 	return 1;
 }
@@ -113,18 +29,18 @@ struct tv_job {
 	float *vec;            /* n x dim, NULL when nothing was embedded */
 	char *ok;              /* per position: its vector is in vec */
 	int dim;
-	struct llm_result res;
+	struct embedder_err err; /* the first failure, code "" when none */
 	long requests;
 };
 
 struct tv_run {
-	const struct cl_embedder *e;
+	const struct embedder *e;
 	const struct taxonomy *t;
 	const size_t *missing;  /* entry indexes to embed */
 	float **got;            /* per missing position: its vector (into a job's) */
 	int *got_dim;
 	atomic_int failed;
-	struct llm_result first_err; /* writer thread */
+	struct embedder_err first_err; /* writer thread */
 	int have_err;
 	long requests;
 	size_t done;
@@ -134,52 +50,47 @@ struct tv_run {
 	size_t njobs;
 };
 
-int cl_embed_refused(const struct llm_result *res)
+/* Embeds the job's texts into j->vec (allocated at the first vector);
+ * the first failure goes to j->err, naming the entry when the server
+ * refused its text on its own. Returns 0, or -1 when a text has no
+ * vector (the others are kept, so that they are cached even so). */
+static int tv_part(struct tv_run *run, struct tv_job *j, const char **texts)
 {
-	return res->status == LLM_FATAL &&
-	       (res->http_status == 400 || res->http_status == 413 || res->http_status == 422);
-}
-
-/* Embeds texts[off..off+n) of job j into j->vec (allocated at the first
- * answer). A request refused as a whole is split in halves until the
- * culprit stands alone, whose id then heads the error. Returns 0, or -1
- * with j->res set. */
-static int tv_part(struct tv_run *run, struct tv_job *j, const char **texts, size_t off,
-		   size_t n)
-{
-	int d = 0;
-	struct llm_result res;
-	float *v = cl_embed(run->e, texts + off, n, &d, &res, &j->requests);
-	if (!v && n > 1 && cl_embed_refused(&res)) {
-		/* both halves, so that the good entries are cached even so */
-		size_t half = n / 2;
-		int a = tv_part(run, j, texts, off, half);
-		int b = tv_part(run, j, texts, off + half, n - half);
-		return a || b ? -1 : 0;
-	}
-	if (!v) {
-		j->res = res;
-		if (n == 1 && cl_embed_refused(&res)) {
-			const struct tax_entry *e = &run->t->e[run->missing[j->first + off]];
-			char *m = xasprintf("entry '%s' (line %ld): %s", e->id, e->line, res.message);
-			snprintf(j->res.message, sizeof j->res.message, "%s", m);
-			free(m);
+	struct embedder_result *res = xcalloc(j->n, sizeof *res);
+	struct embedder_stats st = {0};
+	embedder_run(run->e, texts, j->n, res, &st);
+	j->requests += st.attempts;
+	int rc = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		struct embedder_result *r = &res[i];
+		if (r->vec && !j->vec) {
+			j->dim = r->dim;
+			j->vec = xcalloc(j->n * (size_t)r->dim + 1, sizeof *j->vec);
 		}
-		return -1;
+		if (r->vec && r->dim == j->dim) {
+			vec_normalize(r->vec, r->dim);
+			memcpy(j->vec + i * (size_t)r->dim, r->vec, (size_t)r->dim * sizeof *r->vec);
+			j->ok[i] = 1;
+		} else if (!rc && r->vec) {
+			snprintf(j->err.code, sizeof j->err.code, "bad_dim");
+			snprintf(j->err.message, sizeof j->err.message, "the server answered vectors "
+				 "of %d and %d numbers for one model", j->dim, r->dim);
+		} else if (!rc) {
+			j->err = r->err;
+			if (r->refused) {
+				const struct tax_entry *e = &run->t->e[run->missing[j->first + i]];
+				char *m = xasprintf("entry '%s' (line %ld): %s", e->id, e->line,
+						    r->err.message);
+				snprintf(j->err.message, sizeof j->err.message, "%s", m);
+				free(m);
+			}
+		}
+		if (!j->ok[i])
+			rc = -1;
+		free(r->vec);
 	}
-	if (!j->vec) {
-		j->dim = d;
-		j->vec = xcalloc(j->n * (size_t)d + 1, sizeof *j->vec);
-	} else if (d != j->dim) {
-		free(v);
-		set_res(&j->res, "bad_dim", "the server answered vectors of %d and %d numbers "
-			"for one model", j->dim, d);
-		return -1;
-	}
-	memcpy(j->vec + off * (size_t)d, v, n * (size_t)d * sizeof *v);
-	memset(j->ok + off, 1, n);
-	free(v);
-	return 0;
+	free(res);
+	return rc;
 }
 
 static void tv_work(void *jp, int worker, void *ud)
@@ -194,7 +105,7 @@ static void tv_work(void *jp, int worker, void *ud)
 	for (size_t i = 0; i < j->n; i++)
 		texts[i] = run->t->e[run->missing[j->first + i]].text;
 	j->ok = xcalloc(j->n + 1, 1);
-	if (tv_part(run, j, texts, 0, j->n))
+	if (tv_part(run, j, texts))
 		atomic_store(&run->failed, 1);
 	free(texts);
 }
@@ -204,8 +115,8 @@ static void tv_emit(void *jp, void *ud)
 	struct tv_job *j = jp;
 	struct tv_run *run = ud;
 	run->requests += j->requests;
-	if (!run->have_err && j->res.message[0]) {
-		run->first_err = j->res;
+	if (!run->have_err && j->err.message[0]) {
+		run->first_err = j->err;
 		run->have_err = 1;
 	}
 	for (size_t i = 0; j->vec && i < j->n; i++) {
@@ -224,7 +135,7 @@ static void tv_emit(void *jp, void *ud)
 
 /* Embeds the listed entries; got[i] points at the vector of missing[i] or
  * is NULL when its batch failed. Returns the run (free with tv_free). */
-static struct tv_run *tv_embed(const struct taxonomy *t, const struct cl_embedder *e,
+static struct tv_run *tv_embed(const struct taxonomy *t, const struct embedder *e,
 			       const size_t *missing, size_t nmiss, int workers)
 {
 	struct tv_run *run = xcalloc(1, sizeof *run);
@@ -276,7 +187,7 @@ void cl_tax_vectors_free(struct cl_tax_vectors *v)
 }
 
 /* The identity vectors are cached under: the name, plus the digest. */
-static char *identity(const struct cl_embedder *e)
+static char *identity(const struct embedder *e)
 {
 	return e->digest[0] ? xasprintf("%s@%s", e->name, e->digest) : xstrdup(e->name);
 }
@@ -289,7 +200,7 @@ static void save(const char *path, const char *ident, int dim, size_t n, const u
 		log_warn("taxonomy vectors not cached: %s", err);
 }
 
-int cl_tax_vectors(const struct taxonomy *t, const struct cl_embedder *e, const char *cache_dir,
+int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const char *cache_dir,
 		   int workers, struct cl_tax_vectors *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
@@ -373,7 +284,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct cl_embedder *e, const 
 		out->embedded = embedded;
 		out->dim = dim;
 		if (run && embedded < nmiss) {
-			const struct llm_result *r = &run->first_err;
+			const struct embedder_err *r = &run->first_err;
 			snprintf(err, errlen, "cannot embed the taxonomy with %s (%zu of the %zu "
 				 "missing vectors embedded before the failure, cached for the next "
 				 "run): %s", e->name, embedded, nmiss,

@@ -202,47 +202,42 @@ static void fail_item(struct item *it, const char *code, const char *fmt, ...)
 	it->todo = 0;
 }
 
-/* Embeds the n texts (of items[which[i]]) into their rows of q. A request
- * refused as a whole is split in halves until the culprit stands alone, so
- * that the other items still get their vectors; items left without one
- * fail. */
+/* Embeds the n texts (of items[which[i]]) into their rows of q, made unit
+ * length; items left without a vector fail. Adds the retries to
+ * *retries. */
 static void embed_items(struct cl_run *run, struct item *items, const size_t *which,
-			const char **texts, size_t n, float *q, long *requests)
+			const char **texts, size_t n, float *q, long *retries)
 {
 	const int dim = run->ix->dim;
 	const size_t d = (size_t)dim;
-	int got_dim = 0;
-	struct llm_result res;
-	float *v = cl_embed(run->emb, texts, n, &got_dim, &res, requests);
-	if (!v && n > 1 && cl_embed_refused(&res)) {
-		size_t half = n / 2;
-		embed_items(run, items, which, texts, half, q, requests);
-		embed_items(run, items, which + half, texts + half, n - half, q, requests);
-		return;
-	}
-	if (v && got_dim != dim) {
-		snprintf(res.code, sizeof res.code, "bad_dim");
-		snprintf(res.message, sizeof res.message,
-			 "%s answered vectors of %d numbers, the taxonomy vectors have %d "
-			 "(a changed model? remove the cached vectors)", run->emb->name, got_dim, dim);
-		free(v);
-		v = NULL;
-	}
+	struct embedder_result *res = xcalloc(n, sizeof *res);
+	struct embedder_stats st = {0};
+	embedder_run(run->emb, texts, n, res, &st);
+	*retries += st.attempts - st.calls;
+	long ok = 0;
 	for (size_t k = 0; k < n; k++) {
 		struct item *it = &items[which[k]];
-		if (v) {
-			memcpy(q + (size_t)it->row * d, v + k * d, d * sizeof *q);
+		struct embedder_result *r = &res[k];
+		if (r->vec && r->dim != dim) {
+			fail_item(it, "bad_dim", "cannot embed the item: %s answered vectors of %d "
+				  "numbers, the taxonomy vectors have %d (a changed model? remove the "
+				  "cached vectors)", run->emb->name, r->dim, dim);
+			it->d.answers = 1;
+		} else if (r->vec) {
+			vec_normalize(r->vec, dim);
+			memcpy(q + (size_t)it->row * d, r->vec, d * sizeof *q);
+			ok++;
 		} else {
-			fail_item(it, res.code[0] ? res.code : "embed", "cannot embed the item: %s",
-				  res.message);
+			fail_item(it, r->err.code[0] ? r->err.code : "embed", "cannot embed the item: %s",
+				  r->err.message);
 			/* the job's retries are counted once, on its first record;
 			 * the attempts go to errors.classify */
-			it->d.answers = res.attempts;
+			it->d.answers = r->err.attempts;
 		}
+		free(r->vec);
 	}
-	if (v)
-		atomic_fetch_add(&run->embedded, (long)n);
-	free(v);
+	atomic_fetch_add(&run->embedded, ok);
+	free(res);
 }
 
 void cl_run_job(struct job *job, int worker, void *ud)
@@ -298,10 +293,9 @@ void cl_run_job(struct job *job, int worker, void *ud)
 	}
 
 	if (ntexts) {
-		long requests = 0;
-		embed_items(run, items, text_item, texts, ntexts, q, &requests);
-		if (requests > 1)
-			job->recs[text_item[0]].retries += (int)(requests - 1);
+		long retries = 0;
+		embed_items(run, items, text_item, texts, ntexts, q, &retries);
+		job->recs[text_item[0]].retries += (int)retries;
 	}
 
 	struct vec_topk top;

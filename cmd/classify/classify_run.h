@@ -24,7 +24,7 @@ struct cl_run {
 	const struct vec_index *ix;
 	int top_k;
 	const char *field;
-	const struct cl_embedder *emb;
+	const struct embedder *emb;
 	struct cl_decider dec;
 	const char *model_digest;  /* chat model digest, "" when unknown */
 	int force;                 /* classify records that already have a class */

@@ -140,7 +140,7 @@ int classify_setup_start(struct app *a, struct classify_setup *s)
 	/* the server: not needed for the hash embedder in embed mode */
 	int offline = !strcmp(s->embed_model, "hash");
 	s->emb_name = offline ? xasprintf("hash-%d", s->dim) : xstrdup(s->embed_model);
-	s->emb = (struct cl_embedder){
+	s->emb = (struct embedder){
 		.model = s->embed_model,
 		.name = s->emb_name,
 		.digest = "",

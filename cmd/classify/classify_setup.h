@@ -29,7 +29,7 @@ struct classify_setup {
 	char tax_hex[17];
 	struct llmapp la;
 	char emb_digest[64];
-	struct cl_embedder emb;
+	struct embedder emb;
 	struct cl_tax_vectors tv;
 	struct vec_index *ix;
 };

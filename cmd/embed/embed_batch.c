@@ -3,7 +3,6 @@
  * job owns, publish their vectors (or errors), and only then wait for the
  * texts other jobs own, so that no two jobs ever wait on each other. */
 #include "embed_batch.h"
-#include "embed_hash.h"
 #include "embed_record.h"
 #include "util.h"
 
@@ -21,86 +20,23 @@ struct item {
 	float *vec;         /* owned */
 	int dim;
 	int failed;
-	struct embed_err err;
+	struct embedder_err err;
 };
 
-struct result {
-	float *vec;         /* owned; NULL on failure */
-	int dim;
-	struct embed_err err;
-};
-
-static void set_err(struct embed_err *e, const char *code, const char *msg, int attempts)
+/* The run's one dimension (the first vector fixes it). Returns 1, or 0
+ * with err set. */
+static int dim_ok(struct embed_ctx *x, int dim, struct embedder_err *err)
 {
-	snprintf(e->code, sizeof e->code, "%s", code);
-	snprintf(e->message, sizeof e->message, "%s", msg);
-	e->attempts = attempts;
-}
-
-/* Embeds texts[0..n) into res[0..n). A request the server refuses as a
- * whole (400, 413, 422: one text too long, too many tokens) is split in
- * halves until the culprit stands alone, so the other texts still get
- * their vectors. */
-static void send_texts(struct embed_ctx *x, const char *const *texts, size_t n,
-		       struct result *res, int *retries)
-{
-	atomic_fetch_add(&x->texts_sent, (long)n);
-	if (x->hash_dim > 0) {
-		for (size_t i = 0; i < n; i++) {
-			res[i].vec = xmalloc((size_t)x->hash_dim * sizeof *res[i].vec);
-			res[i].dim = x->hash_dim;
-			if (embed_hash(texts[i], strlen(texts[i]), x->hash_dim, res[i].vec)) {
-				free(res[i].vec);
-				res[i].vec = NULL;
-				set_err(&res[i].err, "no_text", "the text has nothing to hash", 1);
-			}
-		}
-		return;
-	}
-	atomic_fetch_add(&x->requests, 1);
-	struct llm_result lr;
-	int dim = 0;
-	float *v = llm_embed(x->llm, x->llm_model, texts, n, x->dim_hint, &dim, &lr);
-	if (lr.attempts > 1)
-		*retries += lr.attempts - 1;
-	if (v) {
-		for (size_t i = 0; i < n; i++) {
-			res[i].vec = xmalloc((size_t)dim * sizeof *res[i].vec);
-			memcpy(res[i].vec, v + i * (size_t)dim, (size_t)dim * sizeof *res[i].vec);
-			res[i].dim = dim;
-		}
-		free(v);
-		return;
-	}
-	int whole = lr.http_status == 400 || lr.http_status == 413 || lr.http_status == 422;
-	if (lr.status == LLM_FATAL && whole && n > 1) {
-		size_t h = n / 2;
-		send_texts(x, texts, h, res, retries);
-		send_texts(x, texts + h, n - h, res + h, retries);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		set_err(&res[i].err, lr.code[0] ? lr.code : "llm_error", lr.message, lr.attempts);
-}
-
-/* Every number finite, and the run's one dimension (the first vector
- * fixes it). Returns 1, or 0 with err set. */
-static int vector_ok(struct embed_ctx *x, const float *v, int dim, struct embed_err *err)
-{
-	for (int i = 0; i < dim; i++)
-		if (!isfinite(v[i])) {
-			set_err(err, "bad_vector", "the server answered a number that is not a "
-				"finite float32 (NaN, infinite or out of range)", 1);
-			return 0;
-		}
 	int want = 0;
 	if (atomic_compare_exchange_strong(&x->dim, &want, dim) || want == dim)
 		return 1;
 	atomic_fetch_add(&x->mismatched, 1);
 	char msg[256];
 	snprintf(msg, sizeof msg, "model %s answered %d numbers where this run's vectors have %d; "
-		 "vectors of different sizes cannot be compared", x->model, dim, want);
-	set_err(err, "dim_mismatch", msg, 1);
+		 "vectors of different sizes cannot be compared", x->emb.name, dim, want);
+	snprintf(err->code, sizeof err->code, "dim_mismatch");
+	snprintf(err->message, sizeof err->message, "%s", msg);
+	err->attempts = 1;
 	return 0;
 }
 
@@ -108,7 +44,7 @@ void embed_work(struct job *job, int worker, void *ud)
 {
 	(void)worker;
 	struct embed_ctx *x = ud;
-	int fixed = x->hash_dim > 0 ? x->hash_dim : x->dim_hint;
+	int fixed = x->emb.hash_dim > 0 ? x->emb.hash_dim : x->emb.dim_hint;
 	struct item *it = xcalloc(job->n ? job->n : 1, sizeof *it);
 	struct item **owner = xcalloc(job->n ? job->n : 1, sizeof *owner);
 	const char **send = xcalloc(job->n ? job->n : 1, sizeof *send);
@@ -118,7 +54,7 @@ void embed_work(struct job *job, int worker, void *ud)
 		struct rec *r = &job->recs[i];
 		if (r->outcome == REC_REJECTED)
 			continue;
-		if (embed_record_done(r->json, x->model, x->digest, fixed)) {
+		if (embedder_has(&x->emb, r->json, fixed, NULL)) {
 			rec_pass(r);
 			r->outcome = REC_SKIPPED;
 			continue;
@@ -143,14 +79,16 @@ void embed_work(struct job *job, int worker, void *ud)
 	}
 
 	if (nsend) {
-		struct result *res = xcalloc(nsend, sizeof *res);
-		int retries = 0;
-		send_texts(x, send, nsend, res, &retries);
+		struct embedder_result *res = xcalloc(nsend, sizeof *res);
+		struct embedder_stats st = {0};
+		embedder_run(&x->emb, send, nsend, res, &st);
+		atomic_fetch_add(&x->texts_sent, st.texts);
+		atomic_fetch_add(&x->requests, st.calls);
 		/* retries count requests repeated, once per request */
-		owner[0]->r->retries += retries;
+		owner[0]->r->retries += (int)(st.attempts - st.calls);
 		for (size_t k = 0; k < nsend; k++) {
 			struct item *m = owner[k];
-			if (res[k].vec && vector_ok(x, res[k].vec, res[k].dim, &res[k].err)) {
+			if (res[k].vec && dim_ok(x, res[k].dim, &res[k].err)) {
 				embed_cache_fill(x->cache, m->e, res[k].vec, res[k].dim);
 				m->vec = res[k].vec;
 				m->dim = res[k].dim;
@@ -172,7 +110,7 @@ void embed_work(struct job *job, int worker, void *ud)
 		if (m->failed)
 			rec_fail(m->r, "embed", m->err.code, m->err.message, m->err.attempts);
 		else
-			embed_record_ok(m->r, m->vec, m->dim, x->model, x->digest);
+			embed_record_ok(m->r, m->vec, m->dim, x->emb.name, x->emb.digest);
 		free(m->vec);
 	}
 	free(it);

@@ -8,19 +8,15 @@
 #include <stdatomic.h>
 
 #include "embed_cache.h"
+#include "embedder.h"
 #include "filter.h"
-#include "llm.h"
 
 /* Settings are set before the run and read-only during it; the atomics
  * are the run's figures. */
 struct embed_ctx {
 	const char *field;      /* member holding the text */
-	const char *model;      /* written as embedding_model */
-	const char *digest;     /* written as embedding_digest; "" = none */
-	int hash_dim;           /* > 0: the offline hash embedder, this size */
-	struct llm *llm;        /* else: the server */
-	const char *llm_model;  /* model name sent to the server */
-	int dim_hint;           /* OpenAI "dimensions", 0 = the model's own */
+	struct embedder emb;    /* emb.name is written as embedding_model,
+				 * emb.digest as embedding_digest */
 	struct embed_cache *cache;
 	atomic_int dim;         /* fixed by the first vector (or up front) */
 	atomic_long texts_sent; /* texts in requests (or hashed) */

@@ -23,7 +23,7 @@ struct embed_entry {
 	enum entry_state state;
 	int refs;               /* the owner while pending, plus waiters */
 	int linked;             /* in the table (failed entries leave it) */
-	struct embed_err err;
+	struct embedder_err err;
 	struct embed_entry *next;          /* bucket chain */
 	struct embed_entry *older, *newer; /* FIFO of ready entries */
 };
@@ -188,7 +188,7 @@ void embed_cache_fill(struct embed_cache *c, struct embed_entry *e, const float 
 	lock_give(c->l);
 }
 
-void embed_cache_fail(struct embed_cache *c, struct embed_entry *e, const struct embed_err *err)
+void embed_cache_fail(struct embed_cache *c, struct embed_entry *e, const struct embedder_err *err)
 {
 	lock_take(c->l);
 	e->err = *err;
@@ -200,7 +200,7 @@ void embed_cache_fail(struct embed_cache *c, struct embed_entry *e, const struct
 }
 
 int embed_cache_wait(struct embed_cache *c, struct embed_entry *e, float **vec, int *dim,
-		     struct embed_err *err)
+		     struct embedder_err *err)
 {
 	lock_take(c->l);
 	while (e->state == PENDING)

@@ -9,15 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "embedder.h"
+
 struct embed_cache;
 struct embed_entry;
-
-/* Why an embedding could not be had, as written to errors.embed. */
-struct embed_err {
-	char code[32];
-	char message[512];
-	int attempts;
-};
 
 enum embed_claim {
 	EMBED_HIT,  /* the vector was copied out */
@@ -52,11 +47,11 @@ enum embed_claim embed_cache_claim(struct embed_cache *c, const char *text, size
 void embed_cache_fill(struct embed_cache *c, struct embed_entry *e, const float *vec, int dim);
 /* Publishes the failure of an entry claimed EMBED_MINE: its waiters get the
  * error and the text leaves the cache (a later record tries again). */
-void embed_cache_fail(struct embed_cache *c, struct embed_entry *e, const struct embed_err *err);
+void embed_cache_fail(struct embed_cache *c, struct embed_entry *e, const struct embedder_err *err);
 /* Waits for a pending entry. Returns 0 with a copy of the vector in *vec
  * (the caller frees it) and *dim, or -1 with the owner's error in *err. */
 int embed_cache_wait(struct embed_cache *c, struct embed_entry *e, float **vec, int *dim,
-		     struct embed_err *err);
+		     struct embedder_err *err);
 
 void embed_cache_stats(struct embed_cache *c, struct embed_cache_stats *s);
 

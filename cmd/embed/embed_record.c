@@ -13,16 +13,6 @@
 static const struct stage_keys keys = {"embed", "embedding", "embedding_model",
 				       "embedding_digest"};
 
-int embed_record_done(const cJSON *j, const char *model, const char *digest, int dim)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "embedding");
-	if (!stage_stamped(&keys, j, model, digest))
-		return 0;
-	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-		return 0;
-	return dim <= 0 || cJSON_GetArraySize(v) == dim;
-}
-
 int embed_record_text(const struct rec *r, const char *field, const char **text, size_t *len,
 		      const char **code, char *msg, size_t msglen)
 {

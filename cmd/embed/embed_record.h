@@ -1,6 +1,6 @@
-/* embed_record: what embed reads from and writes into one record: whether
- * it is already done, its text, and the record with the embedding (or the
- * error) added. */
+/* embed_record: what embed reads from and writes into one record: its
+ * text, and the record with the embedding (or the error) added. Whether
+ * it is already done is embedder_has (embedder.h). */
 #ifndef LANES_EMBED_RECORD_H
 #define LANES_EMBED_RECORD_H
 
@@ -8,12 +8,6 @@
 #include <stddef.h>
 
 #include "filter.h"
-
-/* Whether the record j already holds an embedding of model: embedding_model
- * names it, embedding is a non-empty array (of dim numbers when dim > 0),
- * and embedding_digest, when both the record and the server have one,
- * agrees with digest ("" = unknown): stage_stamped (stage.h). */
-int embed_record_done(const cJSON *j, const char *model, const char *digest, int dim);
 
 /* Finds the text to embed: the string member field of r. Returns 0 and
  * points *text (owned by r->json) at it, or -1 with an error code and a

@@ -83,9 +83,9 @@ static void on_idle(void *ud)
 	struct embed_cache_stats s;
 	embed_cache_stats(x->cache, &s);
 	long sent = atomic_load(&x->texts_sent);
-	if (x->hash_dim > 0)
+	if (x->emb.hash_dim > 0)
 		log_event("texts: %ld hashed, %ld duplicates reused (%ld in flight), dim %d", sent,
-			  s.hits + s.waits, s.waits, x->hash_dim);
+			  s.hits + s.waits, s.waits, x->emb.hash_dim);
 	else
 		log_event("texts: %ld sent in %ld requests, %ld duplicates reused (%ld in flight), "
 			  "dim %d%s", sent, atomic_load(&x->requests), s.hits + s.waits, s.waits,
@@ -120,11 +120,13 @@ int main(int argc, char **argv)
 	char *model_name = offline ? xasprintf("hash-%d", dim) : xstrdup(model);
 
 	x->field = field;
-	x->model = model_name;
-	x->digest = "";
+	x->emb.model = model;
+	x->emb.name = model_name;
+	x->emb.digest = "";
+	x->emb.batch = (size_t)batch;
 	size_inflight(&a, batch, offline);
 	if (offline) {
-		x->hash_dim = dim;
+		x->emb.hash_dim = dim;
 		app_size_pool(&a, cpu_count());
 		app_log_start(&a, "backend=hash model=%s batch=%ld field=%s requests-in-flight=none "
 			      "(offline, no server)", model_name, batch, field);
@@ -133,16 +135,15 @@ int main(int argc, char **argv)
 		if (dim_set)
 			snprintf(extra, sizeof extra, " dimensions=%d", dim);
 		llmapp_start(&a, &run.la, model, "batch=%ld field=%s%s", batch, field, extra);
-		x->llm = run.la.llm;
-		x->llm_model = model;
-		x->digest = run.la.digest;
-		if (dim_set && !strcmp(llm_backend_name(x->llm), "openai"))
-			x->dim_hint = dim;
+		x->emb.llm = run.la.llm;
+		x->emb.digest = run.la.digest;
+		if (dim_set && !strcmp(llm_backend_name(x->emb.llm), "openai"))
+			x->emb.dim_hint = dim;
 		else if (dim_set)
 			log_warn("embed.dim sets the size of hash vectors and OpenAI `dimensions`; "
 				 "Ollama models have their own size, %d is ignored", dim);
 	}
-	atomic_init(&x->dim, x->hash_dim > 0 ? x->hash_dim : x->dim_hint);
+	atomic_init(&x->dim, x->emb.hash_dim > 0 ? x->emb.hash_dim : x->emb.dim_hint);
 	x->cache = embed_cache_new(CACHE_BYTES);
 
 	app_start_reporting(&a);

@@ -36,7 +36,7 @@ int main(void)
 	T_OK(t != NULL, "taxonomy");
 	if (!t)
 		return t_done();
-	struct cl_embedder emb = {.model = "hash", .name = "hash-8", .digest = "", .hash_dim = 8};
+	struct embedder emb = {.model = "hash", .name = "hash-8", .digest = "", .hash_dim = 8};
 	static struct cl_run run;
 	run.tax = t;
 	snprintf(run.tax_hex, sizeof run.tax_hex, "0123456789abcdef");

@@ -251,7 +251,7 @@ static void test_cache(void)
 	struct embed_entry *other = e2;
 	float v[3] = {1, 2, 3};
 	embed_cache_fill(c, e1, v, 3);
-	struct embed_err err;
+	struct embedder_err err;
 	T_EQ_INT(embed_cache_wait(c, e1, &vec, &dim, &err), 0, "waiter gets the vector");
 	T_OK(dim == 3 && vec[2] == 3, "vector copied");
 	free(vec);
@@ -259,7 +259,7 @@ static void test_cache(void)
 	free(vec);
 	struct embed_entry *w;
 	T_EQ_INT(embed_cache_claim(c, "other", 5, h, &w, &vec, &dim), EMBED_WAIT, "pending other: wait");
-	struct embed_err fe = {"http_500", "boom", 6};
+	struct embedder_err fe = {"http_500", "boom", 6};
 	embed_cache_fail(c, other, &fe);
 	T_EQ_INT(embed_cache_wait(c, w, &vec, &dim, &err), -1, "waiter gets the failure");
 	T_EQ_STR(err.code, "http_500", "with its code");
@@ -325,7 +325,7 @@ static void *race(void *arg)
 				r->mine++;
 			}
 		for (int k = 0; k < 10; k++) {
-			struct embed_err err;
+			struct embedder_err err;
 			if (cl[k] == EMBED_WAIT && embed_cache_wait(r->c, es[k], &vec[k], &dim[k], &err))
 				r->bad++;
 			if (cl[k] != EMBED_MINE && (dim[k] != 4 || vec[k][0] != (float)txt[k][5]))
@@ -358,17 +358,6 @@ static void test_cache_threads(void)
 
 static void test_record(void)
 {
-	cJSON *j = cJSON_Parse("{\"embedding\":[1,2],\"embedding_model\":\"m\",\"embedding_digest\":\"abc\"}");
-	T_OK(embed_record_done(j, "m", "", 0), "done: same model");
-	T_OK(embed_record_done(j, "m", "abc", 2), "done: same digest, same size");
-	T_OK(!embed_record_done(j, "m", "abd", 0), "not done: the model changed under its name");
-	T_OK(!embed_record_done(j, "m", "", 3), "not done: another size was asked for");
-	T_OK(!embed_record_done(j, "n", "", 0), "not done: another model");
-	cJSON_Delete(j);
-	j = cJSON_Parse("{\"embedding\":[],\"embedding_model\":\"m\"}");
-	T_OK(!embed_record_done(j, "m", "", 0), "not done: empty embedding");
-	cJSON_Delete(j);
-
 	float v[5] = {0.1f, -1.0f / 3, 1e-30f, 0.999999940f, -0.0f};
 	struct buf b = {0};
 	embed_put_vector(&b, v, 5);
