@@ -12,7 +12,8 @@ SAN ?=
 # Debian packages the build and tests need; installed when missing (as root).
 APT_BUILD = pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
 	libsqlite3-dev
-APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time curl gnuplot-nox
+APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time curl gnuplot-nox \
+	zlib1g-dev
 PKGS = libcurl libcjson yaml-0.1 sqlite3
 
 TOOLS := $(notdir $(wildcard cmd/*))
@@ -77,7 +78,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(foreach t,$(TOOLS),$($(t)_LIBOBJ))
 
 $(BUILD)/tests/llmd: $(DOUBLE_SRC) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/llmd -o $@ $(DOUBLE_SRC) $(LIB) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/llmd -o $@ $(DOUBLE_SRC) $(LIB) $(LDLIBS) -lz
 
 check: all test-deps $(UNIT_BIN) $(DOUBLE_BIN)
 	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) \

@@ -31,7 +31,8 @@ static const char usage[] =
 	"            [--queue-max N] [--latency-ms X] [--per-item-ms X] [--jitter-ms X]\n"
 	"            [--models a,b,c] [--dim N] [--api-key KEY] [--fault-rate P]\n"
 	"            [--faults LIST] [--retry-after S] [--retry-after-date] [--slow-ms X]\n"
-	"            [--fail-all CODE|drop] [--seed N] [--max-batch N] [--quiet] [--verbose]\n"
+	"            [--fail-all CODE|drop] [--seed N] [--max-batch N] [--script FILE]\n"
+	"            [--quiet] [--verbose]\n"
 	"An HTTP server speaking the Ollama and OpenAI wire formats with deterministic\n"
 	"answers, for tests. See tests/llmd/README.md.\n";
 
@@ -113,6 +114,19 @@ static double flag_double(const char *flag, const char *v, double min, double ma
 	return x;
 }
 
+/* --script FILE: the table of scripted replies (README.md). */
+static void load_script(const char *path)
+{
+	size_t len;
+	char *text = read_file(path, &len);
+	if (!text)
+		log_fatal("--script %s: %s", path, strerror(errno));
+	struct buf err = {0};
+	if (script_load(text, len, &err))
+		log_fatal("--script %s: %s", path, err.p);
+	free(text);
+}
+
 static void parse_flags(int argc, char **argv, struct llmd_tunables *t)
 {
 	const char *models = DEFAULT_MODELS;
@@ -186,6 +200,8 @@ static void parse_flags(int argc, char **argv, struct llmd_tunables *t)
 			llmd.seed = (uint64_t)flag_long(a, v, 0, LONG_MAX);
 		else if (!strcmp(a, "--max-batch"))
 			t->max_batch = flag_long(a, v, 0, 1000000000);
+		else if (!strcmp(a, "--script"))
+			load_script(v);
 		else
 			log_fatal("unknown flag '%s'; see llmd --help", a);
 		if (eq)
@@ -330,6 +346,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	state_free();
+	script_free();
 	free_models();
 	return 0;
 }

@@ -105,6 +105,7 @@ void stats_http(const char *path, int status);
 void stats_model_request(int chat);
 void stats_fault(enum fault f);
 void stats_embed_batch(long inputs);
+void stats_scripted(const char *name);
 void stats_model_used(const struct llmd_model *m);
 /* Seconds since the epoch of the last use of model i, 0 if never. */
 double stats_model_last_used(size_t i);
@@ -147,8 +148,18 @@ void http_stream_begin(struct conn *c, int status, const char *ctype,
 		       const char *extra);
 void http_stream_chunk(struct conn *c, const char *data, size_t len);
 void http_stream_end(struct conn *c);
+/* A head with Content-Length len, then the body goes with http_send
+ * (nothing on HEAD). */
+void http_begin(struct conn *c, int status, const char *ctype, const char *extra,
+		long long len);
+void http_send(struct conn *c, const char *data, size_t len);
 /* Ends the connection without (further) answer: drop and truncate faults. */
 void http_abort(struct conn *c);
+/* Says nothing more until the client closes the connection or the server
+ * stops, then ends the connection (a server gone silent). */
+void http_linger(struct conn *c);
+/* Whether the connection has ended (an I/O error or an abort). */
+int http_broken(const struct conn *c);
 int http_status(const struct conn *c);
 /* Whether the current request got an answer (or the connection ended). */
 int http_answered(const struct conn *c);
@@ -192,6 +203,21 @@ void openai_embeddings(struct conn *c, struct req *r);
 void openai_models(struct conn *c, struct req *r, const char *id);
 /* Checks Authorization against --api-key; answers 401 and returns -1. */
 int openai_auth(struct conn *c, struct req *r);
+
+/* Counts q as a model request (and its inputs, for embeddings) when its
+ * path is one; for answers that skip the usual path (scripted ones). */
+void api_count_model_request(const struct req *q);
+
+/* ---- scripted replies (llmd_script.c) ---- */
+/* Replaces the table of scripted replies with the one in text; returns 0,
+ * or -1 with "line N: what" in err (the old table stays). */
+int script_load(const char *text, size_t len, struct buf *err);
+/* Answers q when an entry of the table matches it: returns 1 (answered),
+ * or 0 (not scripted: the double answers as usual). */
+int script_answer(struct conn *c, struct req *q);
+/* {"replies":[{name, used, times}]} */
+void script_json(struct buf *out);
+void script_free(void);
 
 /* ---- deterministic answers (llmd_answer.c); pure functions ---- */
 /* 16 lowercase hex digits of fnv64(FNV64_INIT, p, n) into out. */

@@ -239,6 +239,28 @@ int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
 	return f == FAULT_SLOW ? FAULT_NONE : (int)f;
 }
 
+void api_count_model_request(const struct req *q)
+{
+	static const char *const chat[] = {"/api/chat", "/api/generate", "/v1/chat/completions",
+					   "/v1/completions"};
+	static const char *const embed[] = {"/api/embed", "/api/embeddings", "/v1/embeddings"};
+	for (size_t i = 0; i < ARRAY_LEN(chat); i++)
+		if (!strcmp(q->path, chat[i]))
+			stats_model_request(1);
+	for (size_t i = 0; i < ARRAY_LEN(embed); i++) {
+		if (strcmp(q->path, embed[i]))
+			continue;
+		stats_model_request(0);
+		cJSON *j = cJSON_ParseWithLength(q->body ? q->body : "", q->body_len);
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "input");
+		if (cJSON_IsArray(in))
+			stats_embed_batch(cJSON_GetArraySize(in));
+		else if (cJSON_IsString(in) || cJSON_GetObjectItemCaseSensitive(j, "prompt"))
+			stats_embed_batch(1);
+		cJSON_Delete(j);
+	}
+}
+
 static void control(struct conn *c, struct req *r)
 {
 	struct buf b = {0};
@@ -264,6 +286,14 @@ static void control(struct conn *c, struct req *r)
 			}
 		}
 		state_config_json(&b);
+	} else if (!strcmp(r->path, "/_double/script") && (get || post)) {
+		struct buf err = {0};
+		if (post && script_load(r->body ? r->body : "", r->body_len, &err)) {
+			api_error_ollama(c, 400, err.p);
+			buf_free(&err);
+			return;
+		}
+		script_json(&b);
 	} else {
 		api_error_ollama(c, 404, "no such control endpoint");
 		return;
@@ -357,7 +387,8 @@ void api_handle(struct conn *c, struct req *r)
 		control(c, r);
 		return;
 	}
-	dispatch(c, r);
+	if (!script_answer(c, r))
+		dispatch(c, r);
 	if (!http_answered(c))
 		api_error_ollama(c, 500, "llmd: internal error: no answer");
 	stats_http(r->path, http_status(c));

@@ -5,6 +5,7 @@
 #include "llmd.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,43 @@ void http_stream_chunk(struct conn *c, const char *data, size_t len)
 void http_stream_end(struct conn *c)
 {
 	send_all(c, "0\r\n\r\n", 5);
+}
+
+void http_begin(struct conn *c, int status, const char *ctype, const char *extra,
+		long long len)
+{
+	if (c->broken)
+		return;
+	put_head(c, status, ctype, extra);
+	buf_printf(&c->out, "Content-Length: %lld\r\n\r\n", len);
+	send_all(c, c->out.p, c->out.len);
+}
+
+void http_send(struct conn *c, const char *data, size_t len)
+{
+	if (!c->head)
+		send_all(c, data, len);
+}
+
+int http_broken(const struct conn *c)
+{
+	return c->broken;
+}
+
+void http_linger(struct conn *c)
+{
+	/* silent until the client gives up (EOF or error) or the server
+	 * stops; whatever the client sends meanwhile is ignored */
+	char sink[4096];
+	while (!c->broken && !state_stopping()) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int n = poll(&p, 1, 50);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && recv(c->fd, sink, sizeof sink, 0) <= 0)
+			break;
+	}
+	c->broken = 1;
 }
 
 void http_abort(struct conn *c)

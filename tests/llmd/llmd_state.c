@@ -26,6 +26,8 @@ struct count {
 
 #define MAX_PATHS 64 /* distinct paths counted; the rest go to "other" */
 
+static void free_counts(struct count **c, size_t *n);
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t stop_cv; /* CLOCK_MONOTONIC: sleepers, shutdown */
@@ -48,6 +50,8 @@ static struct {
 	long long by_status[600];
 	struct count *paths;
 	size_t npaths;
+	struct count *scripted; /* scripted replies sent, by name */
+	size_t nscripted;
 	struct count *batches; /* key unused: n per size in sizes[] */
 	long *sizes;
 	size_t nbatches;
@@ -140,14 +144,12 @@ void state_init(const struct llmd_tunables *t)
 void state_free(void)
 {
 	lock();
-	for (size_t i = 0; i < st.npaths; i++)
-		free(st.paths[i].key);
-	free(st.paths);
+	free_counts(&st.paths, &st.npaths);
+	free_counts(&st.scripted, &st.nscripted);
 	free(st.batches);
 	free(st.sizes);
 	free(st.model_used);
 	free(st.fds);
-	st.paths = NULL;
 	st.batches = NULL;
 	st.sizes = NULL;
 	st.model_used = NULL;
@@ -454,28 +456,61 @@ void state_config_json(struct buf *out)
 }
 
 /* ---- counters ---- */
+/* Adds one to key's count (the lock held); past MAX_PATHS keys, to
+ * "other". */
+static void count_key(struct count **c, size_t *n, const char *key)
+{
+	size_t i;
+	for (i = 0; i < *n; i++)
+		if (!strcmp((*c)[i].key, key))
+			break;
+	if (i == *n && *n >= MAX_PATHS) {
+		for (i = 0; i < *n; i++)
+			if (!strcmp((*c)[i].key, "other"))
+				break;
+	}
+	if (i == *n) {
+		*c = xrealloc(*c, (*n + 1) * sizeof **c);
+		(*c)[i].key = xstrdup(*n + 1 >= MAX_PATHS ? "other" : key);
+		(*c)[i].n = 0;
+		(*n)++;
+	}
+	(*c)[i].n++;
+}
+
+static void put_counts(struct buf *out, const struct count *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(out, ',');
+		buf_json_str(out, c[i].key, strlen(c[i].key));
+		buf_printf(out, ":%lld", c[i].n);
+	}
+}
+
+static void free_counts(struct count **c, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*c)[i].key);
+	free(*c);
+	*c = NULL;
+	*n = 0;
+}
+
 void stats_http(const char *path, int status)
 {
 	lock();
 	st.http_requests++;
 	if (status >= 100 && status < 600)
 		st.by_status[status]++;
-	size_t i;
-	for (i = 0; i < st.npaths; i++)
-		if (!strcmp(st.paths[i].key, path))
-			break;
-	if (i == st.npaths && st.npaths >= MAX_PATHS) {
-		for (i = 0; i < st.npaths; i++)
-			if (!strcmp(st.paths[i].key, "other"))
-				break;
-	}
-	if (i == st.npaths) {
-		st.paths = xrealloc(st.paths, (st.npaths + 1) * sizeof *st.paths);
-		st.paths[i].key = xstrdup(st.npaths + 1 >= MAX_PATHS ? "other" : path);
-		st.paths[i].n = 0;
-		st.npaths++;
-	}
-	st.paths[i].n++;
+	count_key(&st.paths, &st.npaths, path);
+	unlock();
+}
+
+void stats_scripted(const char *name)
+{
+	lock();
+	count_key(&st.scripted, &st.nscripted, name);
 	unlock();
 }
 
@@ -551,12 +586,9 @@ void stats_json(struct buf *out)
 		   st.requests, st.chat_requests, st.embed_requests, st.embed_inputs,
 		   st.http_requests, st.rejected, st.connections, st.open_connections,
 		   st.t.lanes, st.in_use, st.queued, st.peak_concurrency, st.peak_queue);
-	for (size_t i = 0; i < st.npaths; i++) {
-		if (i)
-			buf_putc(out, ',');
-		buf_json_str(out, st.paths[i].key, strlen(st.paths[i].key));
-		buf_printf(out, ":%lld", st.paths[i].n);
-	}
+	put_counts(out, st.paths, st.npaths);
+	buf_puts(out, "},\"scripted\":{");
+	put_counts(out, st.scripted, st.nscripted);
 	buf_puts(out, "},\"by_status\":{");
 	int first = 1;
 	for (int s = 100; s < 600; s++) {
@@ -585,15 +617,13 @@ void stats_reset(void)
 	st.peak_queue = st.queued;
 	memset(st.faults, 0, sizeof st.faults);
 	memset(st.by_status, 0, sizeof st.by_status);
-	for (size_t i = 0; i < st.npaths; i++)
-		free(st.paths[i].key);
-	free(st.paths);
+	free_counts(&st.paths, &st.npaths);
+	free_counts(&st.scripted, &st.nscripted);
 	free(st.batches);
 	free(st.sizes);
-	st.paths = NULL;
 	st.batches = NULL;
 	st.sizes = NULL;
-	st.npaths = st.nbatches = 0;
+	st.nbatches = 0;
 	unlock();
 }
 

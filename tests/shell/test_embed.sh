@@ -5,8 +5,8 @@
 # documented embedding function; ordered and --unordered; parallel equals
 # sequential; 20% faults of every kind; a server that always fails;
 # batching, dedup, skip and connection counts from /_double/stats; unknown
-# models; and, with a tiny python3 server, dimension mismatches, bad
-# numbers and a refused batch split until the bad text stands alone.
+# models; and, with scripted replies of the double, dimension mismatches,
+# bad numbers and a refused batch split until the bad text stands alone.
 # Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
 set -euo pipefail
 
@@ -221,56 +221,37 @@ test_start_errors() {
     test "${rc}" = 3 -a "$(grep -c 'cannot reach the LLM server' "${TMP}/t3")" = 1
 }
 
-# A tiny Ollama-like server: texts with LONG get 4 numbers (others 3),
-# INF gets 1e999, a batch holding BAD is refused with 400; /stats counts.
+# An odd server, the double with a script: the batch holding LONG texts
+# gets 4 numbers per vector (others 3), INF gets 1e999, a batch holding BAD
+# is refused with 400.
 test_odd_server() {
-  cat >"${TMP}/odd.py" <<'PY'
-import http.server, json, sys, threading
-count = {"requests": 0, "inputs": 0}
-lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-    def reply(self, code, body):
-        b = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def do_GET(self):
-        if self.path == "/api/tags":
-            self.reply(200, '{"models":[{"name":"odd:latest","digest":"0123456789abcdef0123"}]}')
-        else:
-            self.reply(200, json.dumps(count))
-    def do_POST(self):
-        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with lock:
-            count["requests"] += 1
-            count["inputs"] += len(req["input"])
-        if any("BAD" in t for t in req["input"]):
-            return self.reply(400, '{"error":"input BAD refused"}')
-        vecs = ["[0.5,0.5,0.5,0.5]" if "LONG" in t else "[1e999,0,0]" if "INF" in t else "[0.6,0.8,0]"
-                for t in req["input"]]
-        self.reply(200, '{"model":"odd","embeddings":[' + ",".join(vecs) + "]}")
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-import os
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-srv.serve_forever()
-PY
-  python3 "${TMP}/odd.py" "${TMP}/odd.port" &
-  PIDS+=("$!")
-  local odd
-  odd="http://127.0.0.1:$(wait_port "${TMP}/odd.port")"
+  cat >"${TMP}/odd.replies" <<'TABLE'
+=== BAD refused
+--- when POST /api/embed
+--- if-body BAD
+--- status 400
+--- body
+{"error":"input BAD refused"}
+
+=== LONG answered with 4 numbers
+--- when POST /api/embed
+--- if-body "LONG 5"
+--- body
+{"model":"odd","embeddings":[[0.5,0.5,0.5,0.5],[0.5,0.5,0.5,0.5],[0.5,0.5,0.5,0.5],[0.5,0.5,0.5,0.5]]}
+
+=== INF out of float32
+--- when POST /api/embed
+--- if-body "INF 9"
+--- body
+{"model":"odd","embeddings":[[1e999,0,0],[0.6,0.8,0]]}
+TABLE
+  start_llmd --models odd --dim 3 --script "${TMP}/odd.replies"
   local i
   for i in first second "BAD third" fourth "LONG 5" "LONG 6" "LONG 7" "LONG 8" "INF 9" tenth; do
     jq -cn --arg t "${i}" '{text: $t}'
   done | jq -c '. + {id: input_line_number}' >"${TMP}/odd.in"
   local rc=0
-  embed_run --url "${odd}" --model odd --workers 1 --batch 4 <"${TMP}/odd.in" \
+  embed_run --url "${URL}" --model odd --workers 1 --batch 4 <"${TMP}/odd.in" \
     >"${TMP}/odd.out" 2>"${TMP}/odd.err" || rc=$?
   t "odd server: exit 1 (6 of 10 failed)" test "${rc}" = 1
   t "odd server: a refused batch is split until the bad text stands alone; other dims and non-finite numbers refused" \
@@ -279,9 +260,11 @@ PY
        [5,null,"dim_mismatch"],[6,null,"dim_mismatch"],[7,null,"dim_mismatch"],
        [8,null,"dim_mismatch"],[9,null,"bad_vector"],[10,3,null]]' "${TMP}/odd.out"
   t "odd server: 5 requests for the refused batch (4, 2, 2, 1, 1 texts), 1 for each other" \
-    test "$("${CURL[@]}" "${odd}/stats")" = '{"requests": 7, "inputs": 16}'
+    stat_is '.embed_requests == 7 and .embed_inputs == 16 and .scripted["BAD refused"] == 3'
+  local digest
+  digest="$("${CURL[@]}" "${URL}/api/tags" | jq -r '.models[0].digest[0:12]')"
   t "odd server: digest written cut to 12" \
-    jq -se '.[0].embedding_digest == "0123456789ab"' "${TMP}/odd.out"
+    jq -se --arg d "${digest}" '.[0].embedding_digest == $d and ($d | length) == 12' "${TMP}/odd.out"
   t "odd server: the summary counts 6 failed" grep -q 'ok 4, skipped 0, failed 6' "${TMP}/odd.err"
 }
 

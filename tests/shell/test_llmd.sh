@@ -312,6 +312,90 @@ test_faults() {
     '.faults.truncate >= 1 and .faults.drop >= 1 and .faults.badjson >= 1 and .faults["429"] >= 2'
 }
 
+# Scripted replies: a table of fixed answers (README.md "Scripted replies").
+test_script() {
+  cat >"${TMP}/replies" <<'TABLE'
+# refuse json_schema once, as a server without it would
+=== no json_schema
+--- when POST /v1/chat/completions
+--- if-body "json_schema"
+--- times 1
+--- status 400
+--- header x-why: scripted
+--- body
+{"error":{"message":"response_format json_schema is not supported"}}
+
+=== big
+--- when GET /big
+--- repeat 1000
+--- body
+0123456789
+
+=== bomb
+--- when GET /bomb
+--- gzip
+--- repeat 5000000
+--- body
+0
+
+=== silent after two chunks
+--- when POST /api/chat
+--- if-body hang
+--- stream 0
+--- then silent
+--- body
+{"message":{"role":"assistant","content":"a"},"done":false}
+{"message":{"role":"assistant","content":"b"},"done":false}
+
+=== cut
+--- when POST /api/chat
+--- if-body cut
+--- then cut
+--- body
+{"message":{"role":"assistant","content":"whole"},"done":true}
+
+=== drop
+--- when POST /api/*
+--- if-body drop
+--- drop
+TABLE
+  start_llmd --script "${TMP}/replies"
+  local chat='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"object"}}}}'
+  t "script: a matching request gets the scripted status"     test "$(status_of /v1/chat/completions "${chat}" -D "${TMP}/h")" = 400
+  t "script: ... its headers" grep -qi '^x-why: scripted' "${TMP}/h"
+  t "script: ... and its body" jq_file "${TMP}/body" '.error.message | test("json_schema")'
+  t "script: used up (times 1), the same request gets the double's own answer"     test "$(status_of /v1/chat/completions "${chat}")" = 200
+  t "script: a request no entry matches is answered as usual"     test "$(status_of /api/chat '{"model":"llama3.2:3b","stream":false,"messages":[{"role":"user","content":"hi"}]}')" = 200
+  t "script: repeat 1000 sends the body 1000 times"     test "$("${CURL[@]}" "${URL}/big" | wc -c)" = 10000
+  t "script: gzip sends it compressed (Content-Encoding: gzip)"     test "$("${CURL[@]}" "${URL}/bomb" | wc -c)" -lt 100000
+  t "script: which decodes to the body repeated (5 MB)"     test "$("${CURL[@]}" --compressed "${URL}/bomb" | wc -c)" = 5000000
+  local rc=0
+  post /api/chat '{"model":"llama3.2:3b","messages":[{"role":"user","content":"hang"}]}'     --max-time 1 >"${TMP}/hang" 2>/dev/null || rc=$?
+  t "script: then silent: the chunks come, then nothing (curl times out, exit 28)"     test "${rc}" = 28 -a "$(wc -l <"${TMP}/hang")" = 2
+  rc=0
+  post /api/chat '{"model":"llama3.2:3b","messages":[{"role":"user","content":"cut"}]}'     -o /dev/null 2>/dev/null || rc=$?
+  t "script: then cut: the body is cut short (curl exit 18)" test "${rc}" = 18
+  rc=0
+  post /api/embed '{"model":"nomic-embed-text","input":"drop"}' -o /dev/null 2>/dev/null || rc=$?
+  t "script: drop (a path prefix matched): no answer at all (curl exit 52)" test "${rc}" = 52
+  t "script: stats count the scripted replies by name, and their model requests" stat_is \
+    '.scripted == {"no json_schema":1,"big":1,"bomb":2,"silent after two chunks":1,"cut":1,"drop":1}'
+  "${CURL[@]}" "${URL}/_double/script" >"${TMP}/script"
+  t "script: GET /_double/script lists the entries and their uses" jq_file "${TMP}/script" \
+    '.replies[0] == {"name":"no json_schema","used":1,"times":1} and (.replies | length) == 6'
+  printf '=== x\n--- when GET /x\n--- statuz 200\n' >"${TMP}/bad"
+  t "script: a bad table is refused with its line (400)" test \
+    "$("${CURL[@]}" -o "${TMP}/body" -w '%{http_code}' --data-binary "@${TMP}/bad" "${URL}/_double/script")" = 400
+  t "script: ... saying which line" jq_file "${TMP}/body" '.error | startswith("line 3: ")'
+  printf '=== teapot\n--- when GET /api/version\n--- status 418\n' >"${TMP}/new"
+  "${CURL[@]}" --data-binary "@${TMP}/new" "${URL}/_double/script" >/dev/null
+  t "script: POST /_double/script replaces the table" \
+    test "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "${URL}/api/version")" = 418
+  t "script: --script with a bad table: llmd refuses to start" \
+    bash -c '! "$1" --port 0 --quiet --script "$2" 2>"$3" && grep -q "line 3" "$3"' \
+    _ "${LLMD}" "${TMP}/bad" "${TMP}/bad.err"
+}
+
 test_api_key() {
   start_llmd --api-key sk-test-123456
   t "--api-key: /v1 without key is 401" test \
@@ -347,6 +431,7 @@ main() {
   test_http
   test_lanes
   test_faults
+  test_script
   test_stop
   test_api_key
   test_stop
