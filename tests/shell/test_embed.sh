@@ -263,6 +263,7 @@ TABLE
     stat_is '.embed_requests == 7 and .embed_inputs == 16 and .scripted["BAD refused"] == 3'
   local digest
   digest="$("${CURL[@]}" "${URL}/api/tags" | jq -r '.models[0].digest[0:12]')"
+  # shellcheck disable=SC2016
   t "odd server: digest written cut to 12" \
     jq -se --arg d "${digest}" '.[0].embedding_digest == $d and ($d | length) == 12' "${TMP}/odd.out"
   t "odd server: the summary counts 6 failed" grep -q 'ok 4, skipped 0, failed 6' "${TMP}/odd.err"
