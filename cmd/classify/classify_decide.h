@@ -7,11 +7,11 @@
 
 #include <stddef.h>
 
-#include "vec.h"
+#include "ask.h"
 #include "classify_taxonomy.h"
 #include "llm.h"
-#include "template.h"
 #include "util.h"
+#include "vec.h"
 
 enum cl_mode { CL_EMBED, CL_VERIFY, CL_TRIAGE };
 
@@ -32,30 +32,14 @@ extern const char *const cl_mode_name[3];
 /* Whether the status gives the item a label (matched, llm_yes). */
 int cl_status_labelled(enum cl_status s);
 
-/* A prompt template: text with {{name}} placeholders (template.h, with
- * TPL_PLAIN and TPL_DROP_EMPTY). */
-struct cl_tpl {
-	char *path;
-	struct tpl *tpl;
-};
-
-/* Loads the template of mode: the file named by setting, or when setting
- * is empty the default classify_verify.txt / classify_triage.txt, found
- * by prompt_find (prompts.h). Checks the placeholders: verify
- * knows text, id, label, description, synonyms, examples, parent; triage
- * knows text, candidates, count; text (and label, candidates) must occur.
- * Returns 0, or -1 with "<file>: <what>" in err. */
-int cl_tpl_load(struct cl_tpl *t, enum cl_mode mode, const char *setting, char *err,
+/* Loads the prompt template of mode (ask.h): the file named by setting, or
+ * when setting is empty the default classify_verify.txt /
+ * classify_triage.txt. Verify knows text, id, label, description,
+ * synonyms, examples, parent and needs text and label; triage knows text,
+ * candidates, count and needs text and candidates. Returns 0, or -1 with
+ * "<file>: <what>" in err. Free with ask_tpl_free. */
+int cl_tpl_load(struct ask_tpl *t, enum cl_mode mode, const char *setting, char *err,
 		size_t errlen);
-void cl_tpl_free(struct cl_tpl *t);
-
-/* The strict answer parsers. White space around the answer and one final
- * '.' are ignored, letters may be in any case; nothing else is accepted.
- * cl_parse_verdict: YES, NO, UNCERTAIN -> CL_LLM_YES, CL_LLM_NO,
- * CL_LLM_UNCERTAIN, else -1. cl_parse_pick: a number 1..n -> that number,
- * NONE -> 0, else -1. */
-int cl_parse_verdict(const char *answer);
-int cl_parse_pick(const char *answer, int n);
 
 struct cl_decider {
 	enum cl_mode mode;
@@ -64,7 +48,7 @@ struct cl_decider {
 	long max_tokens;
 	const char *model;          /* chat model */
 	struct llm *llm;            /* NULL in embed mode */
-	const struct cl_tpl *tpl;   /* the mode's template */
+	const struct ask_tpl *tpl;  /* the mode's template */
 	const struct taxonomy *tax;
 };
 

@@ -51,7 +51,7 @@ void classify_setup_free(struct classify_setup *s)
 	vec_index_free(s->ix);
 	cl_tax_vectors_free(&s->tv);
 	tax_free(s->tax);
-	cl_tpl_free(&s->tpl);
+	ask_tpl_free(&s->tpl);
 	free(s->tax_path);
 	free(s->model);
 	free(s->embed_model);

@@ -24,7 +24,7 @@ struct classify_setup {
 	int in_fd;             /* the gold set's file (--eval FILE), else 0 */
 	const char *in_name;   /* "<stdin>" or the gold set's name */
 	int eval, json, force;
-	struct cl_tpl tpl;
+	struct ask_tpl tpl;
 	struct taxonomy *tax;
 	char tax_hex[17];
 	struct llmapp la;

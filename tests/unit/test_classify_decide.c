@@ -1,4 +1,4 @@
-/* Unit tests of classify_decide: the strict answer parsers, template
+/* Unit tests of classify_decide: template
  * checks (their rendering is in test_template.c), and the decisions that
  * need no LLM (embed mode, below the threshold). */
 #include "t.h"
@@ -24,36 +24,13 @@ static const char *put(const char *name, const char *text)
 	return path;
 }
 
-static void test_parsers(void)
-{
-	T_EQ_INT(cl_parse_verdict("YES"), CL_LLM_YES, "YES");
-	T_EQ_INT(cl_parse_verdict(" yes.\n"), CL_LLM_YES, "yes. with white space");
-	T_EQ_INT(cl_parse_verdict("No"), CL_LLM_NO, "No");
-	T_EQ_INT(cl_parse_verdict("UNCERTAIN"), CL_LLM_UNCERTAIN, "UNCERTAIN");
-	T_EQ_INT(cl_parse_verdict("Yes, it fits"), -1, "a sentence is refused");
-	T_EQ_INT(cl_parse_verdict("YES.."), -1, "two dots refused");
-	T_EQ_INT(cl_parse_verdict("MAYBE"), -1, "MAYBE refused");
-	T_EQ_INT(cl_parse_verdict(""), -1, "empty refused");
-	T_EQ_INT(cl_parse_verdict("\"YES\""), -1, "quotes refused");
-	T_EQ_INT(cl_parse_pick("3", 5), 3, "3 of 5");
-	T_EQ_INT(cl_parse_pick(" 1.\n", 5), 1, "1. with white space");
-	T_EQ_INT(cl_parse_pick("none", 5), 0, "none");
-	T_EQ_INT(cl_parse_pick("NONE", 5), 0, "NONE");
-	T_EQ_INT(cl_parse_pick("6", 5), -1, "beyond the list");
-	T_EQ_INT(cl_parse_pick("0", 5), -1, "zero");
-	T_EQ_INT(cl_parse_pick("02", 5), -1, "leading zero");
-	T_EQ_INT(cl_parse_pick("2. Software developers", 5), -1, "number with text");
-	T_EQ_INT(cl_parse_pick("-1", 5), -1, "negative");
-	T_EQ_INT(cl_parse_pick("12", 20), 12, "two digits");
-}
-
 static void test_templates(void)
 {
 	char err[512];
-	struct cl_tpl t;
+	struct ask_tpl t;
 	T_EQ_INT(cl_tpl_load(&t, CL_VERIFY, put("v.txt", "{{text}} / {{label}} / {{parent}}"), err,
 			     sizeof err), 0, "verify template loads");
-	cl_tpl_free(&t);
+	ask_tpl_free(&t);
 	T_EQ_INT(cl_tpl_load(&t, CL_VERIFY, put("v2.txt", "{{text}} / {{candidates}}"), err,
 			     sizeof err), -1, "candidates is not a verify placeholder");
 	T_OK(strstr(err, "unknown placeholder {{candidates}}") != NULL, "says which: %s", err);
@@ -65,7 +42,7 @@ static void test_templates(void)
 	T_OK(strstr(err, "no {{text}}") != NULL, "says so: %s", err);
 	T_EQ_INT(cl_tpl_load(&t, CL_TRIAGE, put("t2.txt", "{{text}}\n{{candidates}} {{count}}"), err,
 			     sizeof err), 0, "triage template loads");
-	cl_tpl_free(&t);
+	ask_tpl_free(&t);
 	T_EQ_INT(cl_tpl_load(&t, CL_TRIAGE, "/nonexistent/p.txt", err, sizeof err), -1,
 		 "missing file");
 	T_OK(strstr(err, "/nonexistent/p.txt: cannot read") != NULL, "names it: %s", err);
@@ -100,7 +77,6 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_parsers();
 	test_templates();
 	test_decide_offline();
 	char cmd[300];
