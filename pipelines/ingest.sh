@@ -20,6 +20,7 @@ source "${SCRIPT_DIR}/lib.sh"
 TUNABLES=""
 DB=""
 TAXONOMY=""
+ROOT=""
 STEPS="${ALL_STEPS}"
 DRY_RUN=0
 PRINT_CONFIG=0
@@ -49,6 +50,9 @@ Options:
   --tunables FILE   settings (default: \$LANES_TUNABLES or ${SCRIPT_DIR}/tunables.yaml)
   --db FILE         the store (default: store.db of the tunables)
   --taxonomy FILE   classify onto this taxonomy (default: classify.taxonomy)
+  --root DIR        document ids are file paths relative to DIR (default:
+                    segment.root, else the DIR named, else the deepest
+                    directory holding all FILEs and DIRs named)
   --steps LIST      steps to run, from ${ALL_STEPS} (default: all)
   --backup          online backup of the store before the run (to DB.backup)
   --backup-to FILE  the same, to FILE
@@ -67,6 +71,7 @@ parse_args() {
       --tunables) TUNABLES="${2:?--tunables needs a file}"; shift 2 ;;
       --db) DB="${2:?--db needs a file}"; shift 2 ;;
       --taxonomy) TAXONOMY="${2:?--taxonomy needs a file}"; shift 2 ;;
+      --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
       --steps) STEPS="${2:?--steps needs a list}"; shift 2 ;;
       --backup) BACKUP=1; shift ;;
       --backup-to) BACKUP=1; BACKUP_FILE="${2:?--backup-to needs a file}"; shift 2 ;;
@@ -138,38 +143,95 @@ print_config() {
   store --print-config
 }
 
-# Files named on the command line; directories searched for documents.
+# Files named on the command line; directories searched for documents
+# (names starting with a dot are left out, as ls(1) does). A file found
+# twice (named and found, or under two spellings) goes to segment once.
 collect_files() {
-  local arg f ext
+  local arg ext
+  local -a expr=()
+  for ext in ${DOC_EXTENSIONS}; do
+    expr+=(-o -name "*.${ext}")
+  done
+  local -a named=()
   for arg in "${ARGS[@]}"; do
     if [[ -d "${arg}" ]]; then
       local -a found=()
-      local -a expr=()
-      for ext in ${DOC_EXTENSIONS}; do
-        expr+=(-o -name "*.${ext}")
-      done
-      local listing
-      if ! listing="$(find "${arg}" -type f \( "${expr[@]:1}" \) | LC_ALL=C sort)"; then
+      mapfile -d '' -t found < <(find "${arg}" -mindepth 1 -name '.*' -prune -o \
+        -type f \( "${expr[@]:1}" \) -print0)
+      if ! wait "$!"; then
         err "cannot search ${arg} for documents (see the message above)"
         exit 2
       fi
-      if [[ -n "${listing}" ]]; then
-        mapfile -t found <<<"${listing}"
-      fi
-      FILES+=("${found[@]}")
+      named+=("${found[@]}")
     elif [[ -f "${arg}" ]]; then
-      FILES+=("${arg}")
+      named+=("${arg}")
     else
       err "no such file or directory: ${arg}"
       exit 2
     fi
   done
-  for f in "${FILES[@]}"; do
-    if [[ ! -r "${f}" ]]; then
-      err "cannot read ${f}"
+  if ((${#named[@]} == 0)); then
+    return 0
+  fi
+  local -a norm=()
+  mapfile -d '' -t norm < <(realpath -z -s -m -- "${named[@]}")
+  local -A seen=()
+  local i key
+  for i in "${!named[@]}"; do
+    key="${norm[i]}"
+    [[ -z "${seen[${key}]:-}" ]] || continue
+    seen["${key}"]=1
+    if [[ ! -r "${named[i]}" ]]; then
+      err "cannot read ${named[i]}"
       exit 2
     fi
+    FILES+=("${named[i]}")
   done
+  local -a sorted=()
+  mapfile -d '' -t sorted < <(printf '%s\0' "${FILES[@]}" | LC_ALL=C sort -z)
+  FILES=("${sorted[@]}")
+}
+
+# The deepest directory holding every PATH (a directory, or a file's
+# directory), absolute and spelled without ., .. or //.
+common_dir() {
+  local -a dirs=()
+  local p
+  for p in "$@"; do
+    if [[ -d "${p}" ]]; then
+      dirs+=("${p}")
+    else
+      dirs+=("$(dirname -- "${p}")")
+    fi
+  done
+  local -a abs=()
+  mapfile -d '' -t abs < <(realpath -z -s -m -- "${dirs[@]}")
+  local common="${abs[0]}" d
+  for d in "${abs[@]:1}"; do
+    while [[ "${d}/" != "${common%/}/"* ]]; do
+      common="$(dirname -- "${common}")"
+    done
+  done
+  printf '%s\n' "${common}"
+}
+
+# The directory that document ids are relative to (segment --root): --root,
+# else segment.root of the tunables, else the one directory named, else the
+# deepest directory holding all that was named. So docs, ./docs and
+# $PWD/docs give the same ids, whatever the working directory.
+choose_root() {
+  if [[ -n "${ROOT}" ]]; then
+    return 0
+  fi
+  ROOT="$(segment --print-config | config_value segment root)"
+  if [[ -n "${ROOT}" ]] || ((${#ARGS[@]} == 0)); then
+    return 0
+  fi
+  if ((${#ARGS[@]} == 1)) && [[ -d "${ARGS[0]}" ]]; then
+    ROOT="${ARGS[0]}"
+  else
+    ROOT="$(common_dir "${ARGS[@]}")"
+  fi
 }
 
 # Without a configured LLM server and none on the default address, mine and
@@ -252,7 +314,7 @@ step_segment() {
 
 # The segment step's pipeline; its exit statuses go to RUN_DIR/rc.
 pipe_segment() {
-  segment --summary-json "${RUN_DIR}/segment.json" -- "${FILES[@]}" |
+  segment --summary-json "${RUN_DIR}/segment.json" --root "${ROOT}" -- "${FILES[@]}" |
     store put --prune-docs --summary-json "${RUN_DIR}/segment.store.json"
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
 }
@@ -506,7 +568,7 @@ dry_run() {
     detect_llm
   fi
   if step_wanted segment; then
-    log "would segment ${#FILES[@]} documents into ${DB}"
+    log "would segment ${#FILES[@]} documents into ${DB}${ROOT:+ (ids relative to ${ROOT})}"
   fi
   if [[ ! -e "${DB}" ]]; then
     log "the store ${DB} does not exist yet: every step has all its work pending"
@@ -565,6 +627,7 @@ main() {
     return 0
   fi
   collect_files
+  choose_root
   if ((DRY_RUN)); then
     dry_run
     return 0
@@ -587,7 +650,7 @@ main() {
 
   local started
   started="$(date +%s.%N)"
-  log "start: ${#FILES[@]} documents, db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
+  log "start: ${#FILES[@]} documents${ROOT:+ under ${ROOT}}, db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
   if ((BACKUP)); then
     local dest="${BACKUP_FILE:-${DB}.backup}"
     if [[ ! -e "${DB}" ]]; then

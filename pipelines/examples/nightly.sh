@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # nightly.sh: the nightly lanes job, as cron runs it (see the crontab beside
 # it and lanes(7)). It fetches the documents that are new since the last
-# run, ingests them (segment, then mine, embed and classify whatever the
+# run, moves what arrived into the document tree $LANES_HOME/docs, ingests
+# the new documents (segment, then mine, embed and classify whatever the
 # store has pending, new or left over from a failed night), and keeps a
-# dated snapshot of the store. Quiet when all is well: everything goes to a
-# dated log under $LANES_HOME/log; when a step fails, the end of that log
-# goes to stderr, which cron mails. One run at a time: a run that finds the
-# previous one still going says so in the log and exits 0.
+# dated snapshot of the store. Document ids are paths relative to the
+# document tree, so a document that arrives again (edited) replaces its
+# earlier version, in the tree and in the store; a fetched document is kept
+# under its URL's host and path, so two with one file name both stay.
+# Quiet when all is well: everything goes to a dated log under
+# $LANES_HOME/log; when a step fails, the end of that log goes to stderr,
+# which cron mails. One run at a time: a run that finds the previous one
+# still going says so in the log and exits 0.
 #
 # Settings (environment, e.g. in the crontab):
-#   LANES_HOME       the job's directory: store, inbox, batches, snapshots,
-#                    log (default /var/lib/lanes)
+#   LANES_HOME       the job's directory: store, inbox, docs, snapshots, log
+#                    (default /var/lib/lanes)
 #   LANES_DB         the store (default $LANES_HOME/lanes.db)
 #   LANES_FETCH_URL  a list of document URLs, one per line, to download into
 #                    the inbox; "{since}" in it is replaced by the UTC time of
 #                    the last successful fetch (empty the first time);
 #                    unset: documents are dropped into the inbox by others
+#                    (subdirectories are kept)
 #   LANES_TAXONOMY   the taxonomy to classify onto (default: classify.taxonomy
 #                    of the tunables)
 #   LANES_KEEP_DAYS  days that snapshots and logs are kept (default 14)
@@ -30,6 +36,7 @@ readonly PIPELINES="${SCRIPT_DIR}/.."
 readonly HOME_DIR="${LANES_HOME:-/var/lib/lanes}"
 readonly DB="${LANES_DB:-${HOME_DIR}/lanes.db}"
 readonly INBOX="${HOME_DIR}/inbox"
+readonly DOCS="${HOME_DIR}/docs"
 readonly FETCH_URL="${LANES_FETCH_URL:-}"
 readonly TAXONOMY="${LANES_TAXONOMY:-}"
 readonly KEEP_DAYS="${LANES_KEEP_DAYS:-14}"
@@ -40,9 +47,48 @@ source "${PIPELINES}/lib.sh"
 
 STAMP=""
 LOG=""
+declare -a NEW_DOCS=()
 
 # The steps below run in "|| rc=1" lists, where set -e does not apply: each
 # checks its commands itself.
+
+# The path under the inbox of a fetched URL: its host and path, so that two
+# documents with one file name from two places both stay, and a document
+# fetched again replaces its earlier version. A query is kept in the name
+# (before the extension); characters other than A-Z a-z 0-9 . _ - become
+# _, and no part is empty, ".", ".." or hidden.
+url_path() {
+  local rest="${1#*://}" query=""
+  rest="${rest%%#*}"
+  if [[ "${rest}" == *\?* ]]; then
+    query="${rest#*\?}"
+    rest="${rest%%\?*}"
+  fi
+  local -a parts=() out=()
+  IFS=/ read -r -a parts <<<"${rest}"
+  local part
+  for part in "${parts[@]}"; do
+    part="${part//[^A-Za-z0-9._-]/_}"
+    [[ -n "${part}" && "${part}" != . && "${part}" != .. ]] || continue
+    if [[ "${part}" == .* ]]; then
+      part="_${part#.}"
+    fi
+    out+=("${part}")
+  done
+  if ((${#out[@]} == 0)) || [[ "${rest}" == */ ]]; then
+    out+=(index)
+  fi
+  if [[ -n "${query}" ]]; then
+    local last="${out[-1]}" q="${query//[^A-Za-z0-9._-]/_}"
+    if [[ "${last}" == ?*.* ]]; then
+      out[-1]="${last%.*}@${q}.${last##*.}"
+    else
+      out[-1]="${last}@${q}"
+    fi
+  fi
+  local IFS=/
+  printf '%s\n' "${out[*]}"
+}
 
 # Downloads the documents listed at FETCH_URL into the inbox. The time of
 # the fetch is kept only when every download worked, so a failed fetch is
@@ -61,17 +107,23 @@ fetch_new() {
     err "fetch: cannot get the list of new documents from ${FETCH_URL}"
     return 1
   fi
-  local url name n=0
+  local url rel dir part n=0
   while IFS= read -r url; do
     [[ -n "${url}" ]] || continue
-    name="${url##*/}"
-    name="${name%%\?*}"
-    if ! curl -fsS --retry 3 --max-time 300 -o "${INBOX}/.${name}.part" "${url}"; then
+    rel="$(url_path "${url}")"
+    dir="${INBOX}/$(dirname -- "${rel}")"
+    # a hidden name while it downloads: take_inbox leaves it alone
+    part="${dir}/.$(basename -- "${rel}").part"
+    if ! mkdir -p "${dir}"; then
+      err "fetch: cannot create ${dir}"
+      return 1
+    fi
+    if ! curl -fsS --retry 3 --max-time 300 -o "${part}" "${url}"; then
       err "fetch: cannot download ${url}"
       return 1
     fi
-    if ! mv "${INBOX}/.${name}.part" "${INBOX}/${name}"; then
-      err "fetch: cannot move ${name} into ${INBOX}"
+    if ! mv -f "${part}" "${INBOX}/${rel}"; then
+      err "fetch: cannot move ${rel} into ${INBOX}"
       return 1
     fi
     n=$((n + 1))
@@ -83,36 +135,37 @@ fetch_new() {
   log "fetch: ${n} new documents since ${since:-the beginning}"
 }
 
-# Moves what the inbox holds into a batch of its own, so documents that
-# arrive during the run wait for the next one; prints the batch directory
-# (nothing when the inbox is empty).
+# Moves what the inbox holds into the document tree, each file to the same
+# path under it (replacing its earlier version), so documents that arrive
+# during the run wait for the next one; sets NEW_DOCS to their paths in the
+# tree.
 take_inbox() {
   local -a files=()
-  mapfile -t files < <(find "${INBOX}" -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort)
+  mapfile -d '' -t files < <(cd "${INBOX}" && find . -mindepth 1 -name '.*' -prune -o -type f -print0 | LC_ALL=C sort -z)
   if ((${#files[@]} == 0)); then
     log "inbox: nothing new"
     return 0
   fi
-  local batch="${HOME_DIR}/batches/${STAMP}"
-  if ! mkdir -p "${batch}" || ! mv -- "${files[@]}" "${batch}/"; then
-    err "inbox: cannot move the new documents into ${batch}"
-    return 1
-  fi
-  log "inbox: ${#files[@]} documents into ${batch}"
-  printf '%s\n' "${batch}"
+  local f rel
+  for f in "${files[@]}"; do
+    rel="${f#./}"
+    if ! mkdir -p "$(dirname -- "${DOCS}/${rel}")" || ! mv -f -- "${INBOX}/${rel}" "${DOCS}/${rel}"; then
+      err "inbox: cannot move ${rel} into ${DOCS}"
+      return 1
+    fi
+    NEW_DOCS+=("${DOCS}/${rel}")
+  done
+  log "inbox: ${#files[@]} documents into ${DOCS}"
 }
 
-# ingest.sh over the new batch, or over the pending records only.
+# ingest.sh over the new documents (ids relative to the document tree),
+# and over the pending records.
 run_ingest() {
-  local batch="$1"
-  local -a flags=(--db "${DB}" --backup)
+  local -a flags=(--db "${DB}" --backup --root "${DOCS}")
   if [[ -n "${TAXONOMY}" ]]; then
     flags+=(--taxonomy "${TAXONOMY}")
   fi
-  if [[ -n "${batch}" ]]; then
-    flags+=("${batch}")
-  fi
-  "${PIPELINES}/ingest.sh" "${flags[@]}"
+  "${PIPELINES}/ingest.sh" "${flags[@]}" -- "${NEW_DOCS[@]}"
 }
 
 # A dated copy of the store, then the old copies and logs go.
@@ -134,7 +187,7 @@ snapshot() {
 }
 
 main() {
-  mkdir -p "${INBOX}" "${HOME_DIR}/batches" "${HOME_DIR}/snapshots" "${HOME_DIR}/log"
+  mkdir -p "${INBOX}" "${DOCS}" "${HOME_DIR}/snapshots" "${HOME_DIR}/log"
   STAMP="$(date -u +%Y-%m-%dT%H%M%SZ)"
   LOG="${HOME_DIR}/log/nightly-${STAMP%%T*}.log"
   # cron's stderr stays on fd 3, for the mail on failure
@@ -146,13 +199,13 @@ main() {
     return 0
   fi
   log "start: home ${HOME_DIR}, db ${DB}"
-  local rc=0 batch=""
+  local rc=0
   find_tools store || rc=1
   if ((rc == 0)); then
     fetch_new || rc=1
     # a failed fetch still ingests what did arrive and what is pending
-    batch="$(take_inbox)" || rc=1
-    run_ingest "${batch}" || rc=1
+    take_inbox || rc=1
+    run_ingest || rc=1
     snapshot || rc=1
   fi
   if ((rc != 0)); then

@@ -237,6 +237,37 @@ tool_finder() {
     eq "${RC} $(grep -c '^store:' "${TMP}/finder.out")" "0 1"
 }
 
+# Document ids are paths relative to the directory named (or --root, or
+# segment.root), whatever the spelling of the path or the working directory.
+identity() {
+  local db="${TMP}/ident.db"
+  run_ingest ident1 --db "${db}" --steps segment "${DOCS}"
+  (cd "${ROOT}" && "${INGEST}" --db "${db}" --steps segment pipelines/examples/docs) 2>"${TMP}/ident2.err"
+  (cd "${ROOT}/pipelines" && "${INGEST}" --db "${db}" --steps segment ./examples//docs/) 2>"${TMP}/ident3.err"
+  run_ingest ident4 --db "${db}" --steps segment "${ROOT}/pipelines/../pipelines/examples/docs"
+  t "docs, ./docs/, \$PWD/docs and a/../docs give the same ids: ${EXPECTED} records" \
+    eq "$("${BIN}/store" --db "${db}" stats --json | jq .records)" "${EXPECTED}"
+  t "ids are relative to the directory named" \
+    eq "$("${BIN}/store" --db "${db}" get standup.srt:1 | jq -r .doc)" standup.srt
+  t "the start line names the directory ids are relative to" \
+    grep -q "start: 4 documents under ${DOCS}, db" "${TMP}/ident1.err"
+  run_ingest ident5 --db "${db}" --steps segment "${DOCS}/standup.srt" "${DOCS}/interview.vtt"
+  t "files named: ids relative to the deepest directory holding them (no new record)" \
+    eq "$("${BIN}/store" --db "${db}" stats --json | jq .records)" "${EXPECTED}"
+  run_ingest ident6 --db "${db}" --steps segment "${DOCS}" "${DOCS}/standup.srt" "./${DOCS#"${PWD}"/}"
+  t "a document named twice is segmented once (exit 0, no failure)" \
+    eq "${RC} $(grep -c 'step segment: ok: read 4, ok 4' "${TMP}/ident6.err")" "0 1"
+  local db2="${TMP}/ident-root.db"
+  run_ingest ident7 --db "${db2}" --steps segment --root "${ROOT}/pipelines" "${DOCS}"
+  t "--root DIR: ids relative to DIR" \
+    eq "$("${BIN}/store" --db "${db2}" get examples/docs/standup.srt:1 | jq -r .doc)" examples/docs/standup.srt
+  rm -f "${db2}"
+  RC=0
+  LANES_SEGMENT_ROOT="${ROOT}" "${INGEST}" --db "${db2}" --steps segment "${DOCS}" 2>"${TMP}/ident8.err" || RC=$?
+  t "segment.root (here LANES_SEGMENT_ROOT): ids relative to it" \
+    eq "$("${BIN}/store" --db "${db2}" get pipelines/examples/docs/standup.srt:1 | jq -r .doc)" pipelines/examples/docs/standup.srt
+}
+
 dry_run() {
   local db="${TMP}/dry.db"
   run_ingest dry-seg --db "${db}" --steps segment "${DOCS}"
@@ -321,7 +352,8 @@ edited_document() {
 }
 
 # A LANES_BIN of wrappers around the real tools. Its segment obeys, at run
-# time, STUB_WAIT=FILE (create FILE.entered, wait for FILE) and
+# time, STUB_WAIT=FILE (in the segment step: create FILE.entered, wait for
+# FILE) and
 # STUB_THROTTLE=1 (pass its output on a few lines at a time).
 make_stub_bin() {
   local dir="${TMP}/stubbin" tool
@@ -332,7 +364,7 @@ make_stub_bin() {
   cat >"${dir}/segment" <<STUB
 #!/usr/bin/env bash
 set -euo pipefail
-if [[ -n "\${STUB_WAIT:-}" ]]; then
+if [[ -n "\${STUB_WAIT:-}" && " \$* " == *" --summary-json "* ]]; then
   touch "\${STUB_WAIT}.entered"
   while [[ ! -e "\${STUB_WAIT}" ]]; do sleep 0.05; done
 fi
@@ -566,8 +598,11 @@ nightly() {
   env "${env[@]}" "${NIGHTLY}" >"${TMP}/nightly.out" 2>"${TMP}/nightly.err" || RC=$?
   t "nightly.sh exits 0 and prints nothing (cron mails nothing)" \
     eq "${RC} $(cat "${TMP}/nightly.out" "${TMP}/nightly.err")" "0 "
-  t "nightly.sh: the inbox and the fetched documents go into one dated batch" \
-    eq "$(find "${home}/inbox" -type f | wc -l) $(find "${home}/batches" -type f | wc -l)" "0 4"
+  t "nightly.sh: the inbox and the fetched documents go into the document tree" \
+    eq "$(find "${home}/inbox" -type f | wc -l) $(find "${home}/docs" -type f | wc -l)" "0 4"
+  t "nightly.sh: ids are paths in the document tree (a fetched one: its URL's host and path)" \
+    eq "$(sqlite3 "${home}/lanes.db" 'SELECT DISTINCT doc FROM records ORDER BY doc' | tr '\n' ' ')" \
+    "field-report.txt lanes-notes.md ${feed#/}/interview.vtt ${feed#/}/standup.srt "
   check_complete "${home}/lanes.db" "nightly.sh"
   local snap
   snap="$(find "${home}/snapshots" -name 'lanes-*.db' | head -n 1)"
@@ -584,6 +619,24 @@ nightly() {
     eq "${RC} $(stats | jq .requests)" "0 0"
   t "nightly.sh, a night with nothing new: says so in its log" \
     grep -q 'inbox: nothing new' "${home}"/log/nightly-*.log
+  # the next night: an edited version of a document, and two fetched
+  # documents with one file name
+  printf 'The field report was rewritten. It is short now.\n' >"${home}/inbox/field-report.txt"
+  mkdir -p "${feed}/a" "${feed}/b"
+  printf 'The first minutes. They come from place a.\n' >"${feed}/a/minutes.txt"
+  printf 'The second minutes. They come from place b.\n' >"${feed}/b/minutes.txt"
+  printf 'file://%s\n' "${feed}/a/minutes.txt" "${feed}/b/minutes.txt" >"${feed}/list"
+  RC=0
+  env "${env[@]}" "${NIGHTLY}" >"${TMP}/nightly4.out" 2>"${TMP}/nightly4.err" || RC=$?
+  t "nightly.sh, an edited document and two fetched ones with one name: exit 0" eq "${RC}" 0
+  t "nightly.sh: the edited document replaces its earlier version (no second copy)" \
+    eq "$(sqlite3 "${home}/lanes.db" "SELECT doc || ' ' || json_extract(body, '\$.text') FROM records WHERE doc LIKE '%field-report.txt'")" \
+    "field-report.txt The field report was rewritten. It is short now."
+  t "nightly.sh: two fetched documents with one file name are both kept" \
+    eq "$(sqlite3 "${home}/lanes.db" "SELECT count(*) FROM records WHERE doc LIKE '%/minutes.txt'")" 2
+  t "nightly.sh: the store holds the documents once each" \
+    eq "$(sqlite3 "${home}/lanes.db" 'SELECT count(DISTINCT doc) FROM records')" 6
+  : >"${feed}/list"
   cp "${DOCS}/lanes-notes.md" "${home}/inbox/more-notes.md"
   double_config '{"fail_all": 500}'
   RC=0
@@ -811,6 +864,7 @@ main() {
   rerun
   print_config
   tool_finder
+  identity
   dry_run
   backup
   overlap
