@@ -11,10 +11,10 @@ SAN ?=
 
 # Debian packages the build and tests need; installed when missing (as root).
 APT_BUILD = pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
-	libsqlite3-dev
+	libsqlite3-dev libxml2-dev libpoppler-glib-dev libzip-dev
 APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time curl gnuplot-nox \
-	zlib1g-dev
-PKGS = libcurl libcjson yaml-0.1 sqlite3
+	zlib1g-dev groff qpdf pandoc poppler-utils libtasn1-doc
+PKGS = libcurl libcjson yaml-0.1 sqlite3 libxml-2.0 poppler-glib libzip
 
 TOOLS := $(notdir $(wildcard cmd/*))
 COMMON_SRC := $(wildcard common/*.c)
@@ -29,10 +29,13 @@ LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
+FUZZ_SECONDS ?= 60
 DOUBLE_SRC := $(wildcard tests/llmd/*.c)
 DOUBLE_BIN := $(if $(DOUBLE_SRC),$(BUILD)/tests/llmd)
 
-.PHONY: all deps test-deps check lint asan tsan bench run install uninstall clean
+.PHONY: all deps test-deps check lint asan tsan fuzz bench run install uninstall clean
 all: deps $(TOOLS:%=$(BIN)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
@@ -76,17 +79,39 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(foreach t,$(TOOLS),$($(t)_LIBOBJ))
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(foreach t,$(call tool_of,$*),-Icmd/$(t)) \
 		-o $@ $< $(foreach t,$(call tool_of,$*),$($(t)_LIBOBJ)) $(LIB) $(LDLIBS)
 
+# Fuzz targets of segment's readers as plain programs: tests/fuzz/replay.c
+# replays the corpus (tests/fuzz/corpus/<target>/) in make check.
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(segment_LIBOBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icmd/segment -o $@ $< tests/fuzz/replay.c $(segment_LIBOBJ) $(LIB) $(LDLIBS)
+
+# The same targets under libFuzzer (clang), each run FUZZ_SECONDS on a copy
+# of its corpus; a crash leaves its input in build/fuzz/<target>/.
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz
+	@for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
+		clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
+			-Icommon -Icmd/segment $$(pkg-config --cflags $(PKGS)) -o $(BUILD)/fuzz/$$t \
+			tests/fuzz/$$t.c $(filter-out cmd/segment/main.c,$(wildcard cmd/segment/*.c)) \
+			$(COMMON_SRC) $$(pkg-config --libs $(PKGS)) -lm || exit 1; \
+		mkdir -p $(BUILD)/fuzz/$${t}_corpus $(BUILD)/fuzz/$$t.crashes; \
+		cp tests/fuzz/corpus/$${t#fuzz_}/* $(BUILD)/fuzz/$${t}_corpus/; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=200000 -rss_limit_mb=2048 \
+			-artifact_prefix=$(BUILD)/fuzz/$$t.crashes/ $(BUILD)/fuzz/$${t}_corpus || exit 1; \
+	done
+
 $(BUILD)/tests/llmd: $(DOUBLE_SRC) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/llmd -o $@ $(DOUBLE_SRC) $(LIB) $(LDLIBS) -lz
 
-check: all test-deps $(UNIT_BIN) $(DOUBLE_BIN)
+check: all test-deps $(UNIT_BIN) $(DOUBLE_BIN) $(FUZZ_BIN)
 	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) \
 		LANES_SANITIZER=$(LANES_SANITIZER) tests/run.sh
 
 lint: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/lint BIN=$(BUILD)/lint/bin \
 		CFLAGS="-O2 -g -Werror" all $(UNIT_BIN:$(BUILD)/%=$(BUILD)/lint/%) \
+		$(FUZZ_BIN:$(BUILD)/%=$(BUILD)/lint/%) \
 		$(if $(DOUBLE_BIN),$(BUILD)/lint/tests/llmd)
 	@tests/apt-install --missing shellcheck
 	shellcheck -x $$(tests/shell-files)

@@ -13,23 +13,26 @@ static const char usage[] =
 	"Usage: segment [options] [FILE...]\n"
 	"Splits documents into segments of whole sentences and writes one JSON\n"
 	"record per segment: {id, doc, seq, text, start, end} (+ t0, t1, speaker\n"
-	"for transcripts). With FILEs (text, Markdown, SRT, WebVTT; - = stdin as\n"
-	"one document) the document id is the file name; without, stdin carries\n"
-	"NDJSON documents {\"id\", \"text\", ...} whose other fields are copied to\n"
-	"every segment.\n";
+	"for transcripts, page + page_end for PDF). With FILEs (text, Markdown,\n"
+	"SRT, WebVTT, HTML, PDF, DOCX, ODT; - = stdin as one document) the\n"
+	"document id is the file name; without, stdin carries NDJSON documents\n"
+	"{\"id\", \"text\", ...} whose other fields are copied to every segment.\n";
 
-enum { OPT_DOC = 1 };
+enum { OPT_DOC = 1, OPT_EXTRACT };
 
 static const struct app_flag flags[] = {
 	{"target", 't', 1, "segment.target", 0, "N", "segment size to aim for"},
 	{"max", 'm', 1, "segment.max", 0, "N", "hard maximum segment size"},
 	{"overlap", 'o', 1, "segment.overlap", 0, "N", "context repeated from the previous segment"},
 	{"unit", 'u', 1, "segment.unit", 0, "chars|tokens", "size unit"},
-	{"format", 'f', 1, "segment.format", 0, "FMT", "auto, text, markdown, srt or vtt"},
+	{"format", 'f', 1, "segment.format", 0, "FMT", "auto, text, markdown, srt, vtt, html, pdf, docx or odt"},
 	{"field", 0, 1, "segment.field", 0, "NAME", "NDJSON field holding the text (default text)"},
 	{"doc", 0, 1, NULL, OPT_DOC, "ID", "document id for `-` (default: stdin)"},
 	{"root", 0, 1, "segment.root", 0, "DIR", "file ids relative to DIR, however the path is spelled"},
 	{"max-document", 0, 1, "segment.max_document", 0, "BYTES", "largest file read; a bigger one fails"},
+	{"max-pages", 0, 1, "segment.max_pages", 0, "N", "most PDF pages read; a longer PDF fails"},
+	{"max-depth", 0, 1, "segment.max_depth", 0, "N", "deepest HTML/XML nesting read"},
+	{"extract", 0, 0, NULL, OPT_EXTRACT, NULL, "print each file's (extracted) text as NDJSON, do not split"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -38,6 +41,8 @@ static int on_flag(int id, const char *arg, void *ud)
 	struct seg_cfg *cfg = ud;
 	if (id == OPT_DOC)
 		cfg->stdin_doc = arg;
+	else if (id == OPT_EXTRACT)
+		cfg->extract = 1;
 	return 0;
 }
 
@@ -55,6 +60,9 @@ int main(int argc, char **argv)
 	cfg.opts.format = seg_format_named(tun_str(a.tun, "segment.format"));
 	cfg.field = tun_str(a.tun, "segment.field");
 	cfg.max_document = (size_t)tun_int(a.tun, "segment.max_document");
+	cfg.caps.max_bytes = cfg.max_document;
+	cfg.caps.max_pages = tun_int(a.tun, "segment.max_pages");
+	cfg.caps.max_depth = (int)tun_int(a.tun, "segment.max_depth");
 	if (cfg.opts.target > cfg.opts.max) {
 		log_error("target (%zu) is larger than max (%zu): lower --target or raise --max",
 			  cfg.opts.target, cfg.opts.max);

@@ -6,6 +6,7 @@
 void seg_block_add(struct seg_pack *p, const struct seg_block *b)
 {
 	const unsigned char *d = (const unsigned char *)p->doc;
+	p->page = b->page;
 	switch (b->kind) {
 	case SEG_BLOCK_PROSE:
 		seg_sentence_scan(p, b->start, b->end, b->flags);

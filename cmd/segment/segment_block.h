@@ -24,6 +24,7 @@ struct seg_block {
 	unsigned flags;    /* SEG_PARA: a paragraph break before it (block
 			    * edges, except between the items of a tight
 			    * list); SEG_HARD: starts a segment (headings) */
+	int page;          /* 1-based page (PDF), 0 when the format has none */
 };
 
 /* Adds block b of p's text to p. Cannot fail. */

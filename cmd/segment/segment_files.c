@@ -20,8 +20,9 @@
 /* A document shared by its chunks; freed with the last one. */
 struct sdoc {
 	char *name;
-	char *text;
+	char *text;        /* the file, or its extracted text */
 	size_t len;
+	struct buf fields; /* members added to each segment (title, lang) */
 	atomic_int refs;
 };
 
@@ -59,6 +60,7 @@ static void sdoc_release(struct sdoc *d)
 	if (atomic_fetch_sub(&d->refs, 1) == 1) {
 		free(d->name);
 		free(d->text);
+		buf_free(&d->fields);
 		free(d);
 	}
 }
@@ -118,7 +120,8 @@ void seg_files_work(struct job *job, int worker, void *ud)
 	r->extra = NULL;
 	for (size_t i = 0; i < ch->n; i++) {
 		struct piece *p = &ch->p[i];
-		seg_render(&r->out, ch->doc->name, strlen(ch->doc->name), p->seq, &p->span, NULL, 0);
+		seg_render(&r->out, ch->doc->name, strlen(ch->doc->name), p->seq, &p->span,
+			   ch->doc->fields.p, ch->doc->fields.len);
 		free(p->own_text);
 		free(p->own_speaker);
 	}
@@ -258,14 +261,32 @@ static void run_one(struct seg_files *sf, struct filter *f, const char *path)
 	if (fd > 0)
 		close(fd);
 	struct seg_opts o = cfg->opts;
+	if (!code)
+		o.format = o.format == SEG_AUTO ? seg_detect(path, d->text, d->len) : o.format;
 	char why[160];
-	if (!code && o.format == SEG_AUTO) {
-		if (seg_unsupported(d->text, d->len, why, sizeof why)) {
-			code = "unsupported_type";
-			msg = xasprintf("unsupported type: %s; convert it to text first (see segment(1), "
-					"FORMATS)", why);
+	if (!code && cfg->opts.format == SEG_AUTO &&
+	    (code = seg_unsupported(o.format, d->text, d->len, why, sizeof why))) {
+		msg = !strcmp(code, "encrypted")
+			? xstrdup(why)
+			: xasprintf("%s; convert it to text first (see segment(1), FORMATS)", why);
+	}
+	struct seg_conv conv = {0};
+	if (!code && seg_format_converted(o.format)) {
+		struct seg_fail fl;
+		if (seg_convert(o.format, d->text, d->len, &cfg->caps, &conv, &fl)) {
+			if (!strcmp(fl.code, "interrupted")) {
+				filter_submit(f, job_of(NULL, REC_NONE));
+				sdoc_release(d);
+				return;
+			}
+			code = fl.code;
+			msg = xstrdup(fl.msg);
 		} else {
-			o.format = seg_detect(path, d->text, d->len);
+			free(d->text);
+			d->text = buf_steal(&conv.text, &d->len);
+			if (!d->text)
+				d->text = xstrdup("");
+			seg_render_fields(&d->fields, &conv, 0, 0);
 		}
 	}
 	if (code) {
@@ -274,18 +295,40 @@ static void run_one(struct seg_files *sf, struct filter *f, const char *path)
 		sdoc_release(d);
 		return;
 	}
+	long bad;
+	if (cfg->extract && !seg_format_converted(o.format) &&
+	    (bad = utf8_check(d->text, d->len)) >= 0) {
+		char m[64];
+		snprintf(m, sizeof m, "invalid UTF-8 at byte %ld", bad);
+		fail_doc(f, d->name, d->name, "bad_document", m);
+		sdoc_release(d);
+		return;
+	}
+	if (cfg->extract) {
+		struct job *job = job_of(NULL, REC_OK);
+		seg_render_extract(&job->recs[0].out, d->name, d->text, d->len, o.format,
+				   seg_format_converted(o.format) ? &conv : NULL);
+		filter_submit(f, job);
+		seg_conv_free(&conv);
+		sdoc_release(d);
+		return;
+	}
 	struct file_ctx c = {.f = f, .doc = d};
 	char err[256];
-	/* the splitter checks the whole document before its first segment,
-	 * so a failure leaves nothing half written */
-	if (seg_split(d->text, d->len, &o, on_piece, &c, err, sizeof err)) {
+	if (seg_format_converted(o.format)) {
+		seg_split_blocks(d->text, d->len, conv.blocks, conv.n, &o, on_piece, &c);
+		seg_conv_free(&conv);
+	} else if (seg_split(d->text, d->len, &o, on_piece, &c, err, sizeof err)) {
+		/* the splitter checks the whole document before its first
+		 * segment, so a failure leaves nothing half written */
 		fail_doc(f, d->name, d->name, "bad_document", err);
-	} else if (c.chunk || !c.counted) {
-		if (c.chunk)
-			submit_chunk(&c);
-		else
-			filter_submit(f, job_of(NULL, REC_OK)); /* no segment at all */
+		sdoc_release(d);
+		return;
 	}
+	if (c.chunk)
+		submit_chunk(&c);
+	else if (!c.counted)
+		filter_submit(f, job_of(NULL, REC_OK)); /* no segment at all */
 	sdoc_release(d);
 }
 

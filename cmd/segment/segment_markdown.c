@@ -219,7 +219,7 @@ static size_t md_front_matter(const unsigned char *d, size_t pos, size_t n, size
 
 static void add(struct seg_pack *p, size_t s, size_t e, enum seg_block_kind kind, unsigned flags)
 {
-	struct seg_block b = {s, e, kind, flags};
+	struct seg_block b = {s, e, kind, flags, 0};
 	seg_block_add(p, &b);
 }
 

@@ -24,6 +24,32 @@ static int on_segment(const struct seg_span *s, void *ud)
 	return 0;
 }
 
+/* HTML in an NDJSON document: converted, then split; the document's own
+ * title and lang win over the page's. PDF, DOCX and ODT are binary: they
+ * come as files. */
+static void split_converted(struct rec *r, const struct seg_cfg *cfg, const struct seg_opts *o,
+			    struct emit_ctx *c, const char *text, size_t len)
+{
+	if (o->format != SEG_HTML) {
+		rec_fail(r, "segment", "unsupported_type",
+			 "PDF, DOCX and ODT are read from files, not NDJSON text", 1);
+		return;
+	}
+	struct seg_conv conv = {0};
+	struct seg_fail fl;
+	if (seg_convert(o->format, text, len, &cfg->caps, &conv, &fl)) {
+		rec_fail(r, "segment", fl.code, fl.msg, 1);
+		return;
+	}
+	int has_title = rec_find(r->line, r->len, "title", NULL, NULL, NULL, NULL);
+	int has_lang = rec_find(r->line, r->len, "lang", NULL, NULL, NULL, NULL);
+	seg_render_fields(&c->extra, &conv, has_title, has_lang);
+	seg_split_blocks(conv.text.p ? conv.text.p : "", conv.text.len, conv.blocks, conv.n, o,
+			 on_segment, c);
+	seg_conv_free(&conv);
+	r->outcome = REC_OK;
+}
+
 static void split_doc(struct rec *r, const struct seg_cfg *cfg, const char *doc,
 		      const char *text, size_t len)
 {
@@ -41,7 +67,9 @@ static void split_doc(struct rec *r, const struct seg_cfg *cfg, const char *doc,
 	struct emit_ctx c = {.r = r, .doc = doc, .doc_len = strlen(doc)};
 	rec_members_except(&c.extra, r->line, r->len, skip, ARRAY_LEN(skip));
 	char err[256];
-	if (seg_split(text, len, &o, on_segment, &c, err, sizeof err)) {
+	if (seg_format_converted(o.format)) {
+		split_converted(r, cfg, &o, &c, text, len);
+	} else if (seg_split(text, len, &o, on_segment, &c, err, sizeof err)) {
 		buf_reset(&r->out);
 		rec_fail(r, "segment", "bad_document", err, 1);
 	} else {

@@ -24,9 +24,45 @@ void seg_render(struct buf *o, const char *doc, size_t doc_len, long seq,
 			buf_json_str(o, s->speaker, s->speaker_len);
 		}
 	}
+	if (s->page)
+		buf_printf(o, ",\"page\":%d,\"page_end\":%d", s->page, s->page_end);
 	if (extra_len) {
 		buf_putc(o, ',');
 		buf_append(o, extra, extra_len);
+	}
+	buf_puts(o, "}\n");
+}
+
+void seg_render_fields(struct buf *o, const struct seg_conv *c, int skip_title, int skip_lang)
+{
+	if (c->title && !skip_title) {
+		buf_puts(o, o->len ? ",\"title\":" : "\"title\":");
+		buf_json_str(o, c->title, strlen(c->title));
+	}
+	if (c->lang && !skip_lang) {
+		buf_puts(o, o->len ? ",\"lang\":" : "\"lang\":");
+		buf_json_str(o, c->lang, strlen(c->lang));
+	}
+}
+
+void seg_render_extract(struct buf *o, const char *doc, const char *text, size_t len,
+			enum seg_format f, const struct seg_conv *c)
+{
+	buf_puts(o, "{\"id\":");
+	buf_json_str(o, doc, strlen(doc));
+	buf_puts(o, ",\"text\":");
+	buf_json_str(o, text, len);
+	buf_printf(o, ",\"format\":\"%s\"", seg_format_name(f));
+	if (c) {
+		struct buf fields = {0};
+		seg_render_fields(&fields, c, 0, 0);
+		if (fields.len) {
+			buf_putc(o, ',');
+			buf_append(o, fields.p, fields.len);
+		}
+		buf_free(&fields);
+		if (c->pages)
+			buf_printf(o, ",\"pages\":%ld", c->pages);
 	}
 	buf_puts(o, "}\n");
 }

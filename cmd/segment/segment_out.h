@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "filter.h"
+#include "segment_convert.h"
 #include "segment_root.h"
 #include "segment_split.h"
 #include "util.h"
@@ -17,13 +18,26 @@ struct seg_cfg {
 	const char *stdin_doc; /* document id of `-` */
 	struct seg_root *root; /* --root: ids relative to it; NULL: as typed */
 	size_t max_document;   /* largest file read, in bytes */
+	struct seg_caps caps;  /* bounds on converted documents */
+	int extract;           /* --extract: print the text, do not split */
 };
 
 /* Appends one output line {id, doc, seq, text, start, end[, t0, t1,
- * speaker][, extra]} and its '\n' to o. extra: members of the source
- * document to copy, as raw JSON text without braces (may be empty). */
+ * speaker][, page, page_end][, extra]} and its '\n' to o. extra: members
+ * to copy, as raw JSON text without braces (may be empty). */
 void seg_render(struct buf *o, const char *doc, size_t doc_len, long seq,
 		const struct seg_span *s, const char *extra, size_t extra_len);
+
+/* Appends to o the members (raw JSON, without braces, a ',' before each
+ * but the first when o is empty) a converted document adds to each of its
+ * segments: "title" and "lang" when known. skip_title, skip_lang: the
+ * document has its own. */
+void seg_render_fields(struct buf *o, const struct seg_conv *c, int skip_title, int skip_lang);
+
+/* Appends the --extract line of a document: {"id", "text", "format"[,
+ * "title", "lang", "pages"]} and '\n'. c: NULL for a text format. */
+void seg_render_extract(struct buf *o, const char *doc, const char *text, size_t len,
+			enum seg_format f, const struct seg_conv *c);
 
 /* Hashes of the document ids seen so far, to refuse a second document with
  * the same id (its segment ids would overwrite the first one's in store):

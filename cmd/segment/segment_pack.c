@@ -98,6 +98,8 @@ static void emit_segment(struct seg_pack *p, size_t k)
 	struct seg_span sp = {0};
 	sp.start = a->b0;
 	sp.end = z->b1;
+	sp.page = a->page;
+	sp.page_end = z->page;
 	if (!p->transcript) {
 		sp.text = p->doc + a->b0;
 		sp.text_len = z->b1 - a->b0;
@@ -296,6 +298,7 @@ int seg_pack_text(struct seg_pack *p, size_t s, size_t e, unsigned flags)
 		pc.vc0 = seg_pack_cp_at(p, s);
 		pc.vc1 = seg_pack_cp_at(p, ce);
 		pc.flags = flags;
+		pc.page = p->page;
 		flags = 0;
 		seg_pack_piece(p, &pc);
 		s = seg_text_skip_ws(d, cut, e);

@@ -26,6 +26,7 @@ struct seg_piece {
 	size_t vb0, vb1; /* virtual byte positions */
 	size_t vc0, vc1; /* virtual code point positions (== vb* for tokens) */
 	unsigned flags;  /* SEG_PARA, SEG_HARD */
+	int page;        /* 1-based page, 0 when the format has none */
 	/* transcripts only */
 	const char *tx;  /* the piece's own text, until it is queued */
 	size_t off;      /* its text in the arena once queued */
@@ -41,6 +42,7 @@ struct seg_pack {
 	int tokens;     /* unit is SEG_TOKENS: sizes from bytes alone */
 	int transcript; /* pieces carry their own text (tx) */
 	int stopped;    /* emit asked to stop: readers should return */
+	int page;       /* page of the pieces added now (seg_block_add sets it) */
 	seg_emit_fn emit;
 	void *ud;
 

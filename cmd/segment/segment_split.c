@@ -17,7 +17,7 @@ static int read_text(struct seg_pack *p, size_t pos, char *err, size_t errlen)
 {
 	(void)err;
 	(void)errlen;
-	struct seg_block b = {pos, p->len, SEG_BLOCK_PROSE, 0};
+	struct seg_block b = {pos, p->len, SEG_BLOCK_PROSE, 0, 0};
 	seg_block_add(p, &b);
 	return 0;
 }
@@ -62,6 +62,34 @@ static const struct reader *reader_of(enum seg_format f)
 	return &readers[0];
 }
 
+int seg_format_converted(enum seg_format f)
+{
+	return f == SEG_HTML || f == SEG_PDF || f == SEG_DOCX || f == SEG_ODT;
+}
+
+/* The sizes of o made consistent: max > 0 (else target), target <= max. */
+static struct seg_opts effective(const struct seg_opts *o)
+{
+	struct seg_opts eff = *o;
+	eff.max = o->max ? o->max : o->target;
+	if (eff.max > SIZE_MAX / 8)
+		eff.max = SIZE_MAX / 8;
+	eff.target = o->target && o->target < eff.max ? o->target : eff.max;
+	return eff;
+}
+
+void seg_split_blocks(const char *text, size_t len, const struct seg_block *blocks, size_t n,
+		      const struct seg_opts *o, seg_emit_fn emit, void *ud)
+{
+	struct seg_opts eff = effective(o);
+	struct seg_pack p;
+	seg_pack_init(&p, text, len, 0, &eff, 0, emit, ud);
+	for (size_t i = 0; i < n && !p.stopped; i++)
+		seg_block_add(&p, &blocks[i]);
+	seg_pack_finish(&p);
+	seg_pack_free(&p);
+}
+
 static int fail(char *err, size_t errlen, const char *what, size_t at)
 {
 	if (errlen)
@@ -82,11 +110,7 @@ int seg_split(const char *doc, size_t len, const struct seg_opts *o, seg_emit_fn
 		return fail(err, errlen, "NUL byte at byte", (size_t)(nul - doc));
 	if (!o->target && !o->max)
 		return fail(err, errlen, "target and max are both", 0);
-	struct seg_opts eff = *o;
-	eff.max = o->max ? o->max : o->target;
-	if (eff.max > SIZE_MAX / 8)
-		eff.max = SIZE_MAX / 8;
-	eff.target = o->target && o->target < eff.max ? o->target : eff.max;
+	struct seg_opts eff = effective(o);
 	const struct reader *r =
 		reader_of(o->format == SEG_AUTO ? seg_detect(NULL, doc, len) : o->format);
 	size_t pos = seg_text_bom(doc, len);

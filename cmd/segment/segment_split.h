@@ -10,7 +10,11 @@
 
 #include <stddef.h>
 
-enum seg_format { SEG_AUTO, SEG_TEXT, SEG_MARKDOWN, SEG_SRT, SEG_VTT };
+enum seg_format {
+	SEG_AUTO, SEG_TEXT, SEG_MARKDOWN, SEG_SRT, SEG_VTT,
+	/* converted to text first (segment_convert.h) */
+	SEG_HTML, SEG_PDF, SEG_DOCX, SEG_ODT,
+};
 enum seg_unit { SEG_CHARS, SEG_TOKENS }; /* tokens are approximated as ceil(bytes/4) */
 
 struct seg_opts {
@@ -32,6 +36,7 @@ struct seg_span {
 	double t0, t1;       /* seconds */
 	const char *speaker; /* NULL when none; NUL-terminated */
 	size_t speaker_len;
+	int page, page_end;  /* PDF: pages of its first and last byte; else 0 */
 };
 
 /* Called once per segment in document order; return nonzero to stop.
@@ -40,19 +45,38 @@ struct seg_span {
 typedef int (*seg_emit_fn)(const struct seg_span *span, void *ud);
 
 /* Detects the format from a file name (may be NULL) and the first bytes:
- * the extension wins (.srt .vtt .md .markdown .mdown .mkd .txt), then the
- * content (a WEBVTT header, an SRT cue, Markdown headings or fences).
- * Never returns SEG_AUTO; plain text is the fallback. */
+ * PDF, DOCX and ODT by content whatever the name; then the extension
+ * (.srt .vtt .md .markdown .mdown .mkd .mkdn .txt .text .html .htm .xhtml
+ * .pdf .docx .odt); then the content (an HTML doctype or tag, a WEBVTT
+ * header, an SRT cue, Markdown headings or fences). Never returns
+ * SEG_AUTO; plain text is the fallback. */
 enum seg_format seg_detect(const char *name, const char *doc, size_t len);
 
-/* The format called name in --format ("text", "markdown", "srt", "vtt"),
- * or SEG_AUTO for any other name. */
+/* The format called name in --format ("text", "markdown", "srt", "vtt",
+ * "html", "pdf", "docx", "odt"), or SEG_AUTO for any other name. */
 enum seg_format seg_format_named(const char *name);
+/* The name of format f ("auto" for SEG_AUTO); static. */
+const char *seg_format_name(enum seg_format f);
 
-/* Whether doc[0..len) is of a type segment cannot read: 1 with a
- * description in why ("a PDF document", "binary data (NUL byte at byte
- * 5)"), else 0. Looks at magic numbers and for a NUL in the first 8 KiB. */
-int seg_unsupported(const char *doc, size_t len, char *why, size_t whylen);
+/* Whether doc[0..len), detected as f, is of a type segment cannot read
+ * (an encrypted Office file whatever its name, or a type other than f's
+ * by magic number): its errors code
+ * ("unsupported_type", "encrypted") with a message in why ("unsupported
+ * type: a PNG image", "unsupported type: binary data (NUL byte at byte
+ * 5)"), else NULL. Looks at magic numbers and for a NUL in the first 8 KiB;
+ * PDF, DOCX and ODT are supported. */
+const char *seg_unsupported(enum seg_format f, const char *doc, size_t len, char *why,
+			    size_t whylen);
+
+/* Whether f is converted to text before it is split (HTML, PDF, ...). */
+int seg_format_converted(enum seg_format f);
+
+/* Splits the text of a converted document: text[0..len) (valid UTF-8, no
+ * NUL) with its blocks, as seg_split does; segments' spans are offsets in
+ * text. Cannot fail. */
+struct seg_block;
+void seg_split_blocks(const char *text, size_t len, const struct seg_block *blocks, size_t n,
+		      const struct seg_opts *o, seg_emit_fn emit, void *ud);
 
 /* Splits doc[0..len) and calls emit per segment. Returns 0 (also when emit
  * asked to stop), or -1 with a message in err (e.g. "invalid UTF-8 at byte

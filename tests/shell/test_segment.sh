@@ -26,19 +26,19 @@ error_records() {
   local d="${TMP}/docs"
   mkdir -p "${d}"
   printf 'A fine document.\n' >"${d}/good.md"
-  printf '%%PDF-1.4\n%%\xe2\xe3\xcf\xd3\n1 0 obj\n' >"${d}/old.pdf"
+  printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' >"${d}/old.md"
   printf 'PK\x03\x04\x14\x00\x06\x00' >"${d}/report.bin"
   printf 'text then\0binary' >"${d}/nul.txt"
   printf '1\n00:00:05,000 --> 00:00:01,000\nBackwards.\n' >"${d}/back.srt"
   printf 'bad \xff byte\n' >"${d}/latin1.txt"
   local rc=0
-  (cd "${TMP}" && "${BIN}/segment" docs/good.md docs/old.pdf docs/report.bin docs/nul.txt \
+  (cd "${TMP}" && "${BIN}/segment" docs/good.md docs/old.md docs/report.bin docs/nul.txt \
     docs/back.srt docs/latin1.txt docs/missing.md docs) >"${TMP}/err.out" 2>"${TMP}/err.err" || rc=$?
   t "unreadable documents: exit 1" test "${rc}" -eq 1
   t "the good document is segmented" jq -e -s 'map(select(.doc == "docs/good.md" and .seq == 0)) | length == 1' "${TMP}/err.out"
-  t "a PDF by content: unsupported_type" has_error "${TMP}/err.out" docs/old.pdf unsupported_type
+  t "a PNG by content, whatever its name: unsupported_type" has_error "${TMP}/err.out" docs/old.md unsupported_type
   t "the message names the type and what to do" \
-    grep -qF 'docs/old.pdf: unsupported type: a PDF document; convert it to text first' "${TMP}/err.err"
+    grep -qF 'docs/old.md: unsupported type: a PNG image; convert it to text first' "${TMP}/err.err"
   t "a ZIP whatever its name: unsupported_type" has_error "${TMP}/err.out" docs/report.bin unsupported_type
   t "NUL bytes: unsupported_type (binary data)" has_error "${TMP}/err.out" docs/nul.txt unsupported_type
   t "NUL bytes: where" grep -qF 'binary data (NUL byte at byte 9)' "${TMP}/err.err"
