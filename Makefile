@@ -40,7 +40,7 @@ all: deps $(TOOLS:%=$(BIN)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
+$(DEPS_STAMP): Makefile
 	@mkdir -p $(BUILD)
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null; then \
 		echo "lanes: installing build dependencies: $(APT_BUILD)"; \
