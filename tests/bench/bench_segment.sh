@@ -5,6 +5,7 @@
 # Bible printed by Debian's bible-kjv (about 4.3 MB), same chunk size and
 # overlap, both writing NDJSON chunks to a file. Whole processes are timed
 # (wall clock, peak RSS from /usr/bin/time), best of LANES_BENCH_RUNS (3).
+# Also ten copies in one file (about 43 MB) at 2000/200, issue 12's case.
 # Targets: lanes >= 10x LangChain's MB/s, <= 1/4 of its peak RSS.
 set -euo pipefail
 
@@ -96,6 +97,14 @@ main() {
   compare "one file" "${text}" "${bytes}" 1000 200 || rc=1
   compare "one file" "${text}" "${bytes}" 1000 0 || rc=1
   compare "NDJSON stdin (${ndocs} docs)" - "${nd_bytes}" 1000 200 || rc=1
+  # at scale (issue 12): ten copies, where node's start-up no longer
+  # flatters the ratio
+  local big="${BENCH_TMP}/kjv10.txt" i
+  for ((i = 0; i < 10; i++)); do
+    cat "${text}"
+  done >"${big}"
+  compare "ten copies in one file" "${big}" "$(stat -c %s "${big}")" 2000 200 || rc=1
+  rm -f "${big}"
   return "${rc}"
 }
 
