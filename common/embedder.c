@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct stage_keys keys = {"embed", "embedding", "embedding_model",
-				       "embedding_digest"};
+static const struct stage *const emb_stage = &stage_table[STAGE_EMBED];
 
 static void set_err(struct embedder_err *e, const char *code, const char *msg, int attempts)
 {
@@ -100,9 +99,9 @@ void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
 
 int embedder_has(const struct embedder *e, const cJSON *rec, int dim, float *v)
 {
-	if (!stage_stamped(&keys, rec, e->name, e->digest))
+	if (!stage_stamped(emb_stage, rec, e->name, e->digest))
 		return 0;
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(rec, "embedding");
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(rec, emb_stage->result);
 	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
 	if (n == 0 || (dim > 0 && n != dim))
 		return 0;

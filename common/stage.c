@@ -1,9 +1,29 @@
-/* stage: reading and writing the model stamp of a stage's result. */
+/* stage: the stage table, and reading and writing the model stamp of a
+ * stage's result. */
 #include "stage.h"
 #include "record.h"
 #include "util.h"
 
 #include <string.h>
+
+const struct stage stage_table[STAGE_COUNT] = {
+	[STAGE_SEGMENT] = {.name = "segment", .result = "text"},
+	[STAGE_MINE] = {.name = "mine", .result = "mined", .model = "mined_model",
+			.digest = "mined_digest", .derived = 1},
+	[STAGE_EMBED] = {.name = "embed", .result = "embedding", .model = "embedding_model",
+			 .digest = "embedding_digest", .derived = 1, .vector = 1},
+	[STAGE_CLASSIFY] = {.name = "classify", .result = "class", .model = "model",
+			    .digest = "model_digest", .nested = 1, .status = "status",
+			    .derived = 1},
+};
+
+const struct stage *stage_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < STAGE_COUNT; i++)
+		if (strlen(stage_table[i].name) == len && !memcmp(stage_table[i].name, name, len))
+			return &stage_table[i];
+	return NULL;
+}
 
 int stage_same_model(const char *a, const char *b)
 {
@@ -15,41 +35,60 @@ int stage_same_model(const char *a, const char *b)
 	return nb + 7 == na && !strchr(b, ':') && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
 }
 
-int stage_stamped(const struct stage_keys *k, const cJSON *rec, const char *model,
+int stage_stamped(const struct stage *st, const cJSON *rec, const char *model,
 		  const char *digest)
 {
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, k->model);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, st->model);
 	if (!cJSON_IsString(m) || !stage_same_model(m->valuestring, model))
 		return 0;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, k->digest);
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, st->digest);
 	/* the same name with another digest is another model (pulled again) */
 	return !digest || !*digest || !cJSON_IsString(d) || !strcmp(d->valuestring, digest);
 }
 
-void stage_set(const struct stage_keys *k, struct rec *r, const char *val, size_t len,
+/* Emits line[0..len) with errors.<st->name> removed, when it has one. */
+static void emit_without_error(const struct stage *st, struct rec *r, const char *line,
+			       size_t len)
+{
+	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(r->json, "errors");
+	if (!cJSON_GetObjectItemCaseSensitive(errs, st->name)) {
+		rec_emit(r, line, len);
+		return;
+	}
+	struct buf b = {0};
+	rec_set_error(&b, line, len, st->name, NULL, NULL, 0);
+	rec_emit(r, b.p, b.len);
+	buf_free(&b);
+}
+
+void stage_set(const struct stage *st, struct rec *r, const char *val, size_t len,
 	       const char *model, const char *digest)
 {
 	struct buf a = {0}, b = {0}, v = {0};
-	rec_set(&a, r->line, r->len, k->result, val, len);
+	rec_set(&a, r->line, r->len, st->result, val, len);
 	buf_json_str(&v, model, strlen(model));
-	rec_set(&b, a.p, a.len, k->model, v.p, v.len);
+	rec_set(&b, a.p, a.len, st->model, v.p, v.len);
 	if (digest && *digest) {
 		buf_reset(&v);
 		buf_json_str(&v, digest, strlen(digest));
-		rec_set(&a, b.p, b.len, k->digest, v.p, v.len);
+		rec_set(&a, b.p, b.len, st->digest, v.p, v.len);
 	} else {
-		rec_del(&a, b.p, b.len, k->digest);
+		rec_del(&a, b.p, b.len, st->digest);
 	}
-	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(r->json, "errors");
-	if (cJSON_GetObjectItemCaseSensitive(errs, k->stage)) {
-		/* done now: the error of an earlier run goes */
-		rec_set_error(&b, a.p, a.len, k->stage, NULL, NULL, 0);
-		rec_emit(r, b.p, b.len);
-	} else {
-		rec_emit(r, a.p, a.len);
-	}
+	/* done now: the error of an earlier run goes */
+	emit_without_error(st, r, a.p, a.len);
 	r->outcome = REC_OK;
 	buf_free(&a);
 	buf_free(&b);
 	buf_free(&v);
+}
+
+void stage_pass_done(const struct stage *st, struct rec *r)
+{
+	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(r->json, "errors");
+	if (cJSON_GetObjectItemCaseSensitive(errs, st->name))
+		emit_without_error(st, r, r->line, r->len);
+	else
+		rec_pass(r);
+	r->outcome = REC_SKIPPED;
 }

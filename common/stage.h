@@ -1,8 +1,10 @@
-/* stage: a stage's result in a record, stamped with the model that made
- * it: the result (mined, embedding), <stage>_model and <stage>_digest (the
- * server's digest of the model, when it has one). A record stamped with
- * the model of the run is done; a new result replaces the stamp and the
- * stage's earlier error. Safe from any thread. */
+/* stage: the one table of the pipeline's stages and the members of a
+ * record each one owns (its result, the model that made it, the server's
+ * digest of that model), shared by the tools that write them (mine, embed,
+ * classify) and by store, which tracks each stage's status from them; and
+ * the stamp of a stage's result: a record stamped with the model of the
+ * run is done; a new result replaces the stamp and the stage's earlier
+ * error. Safe from any thread. */
 #ifndef LANES_STAGE_H
 #define LANES_STAGE_H
 
@@ -11,29 +13,55 @@
 
 #include "filter.h"
 
-/* The members of one stage's result. */
-struct stage_keys {
-	const char *stage;   /* its entry in "errors": "mine", "embed" */
-	const char *result;  /* "mined", "embedding" */
-	const char *model;   /* "mined_model", "embedding_model" */
-	const char *digest;  /* "mined_digest", "embedding_digest" */
+enum stage_id { STAGE_SEGMENT, STAGE_MINE, STAGE_EMBED, STAGE_CLASSIFY, STAGE_COUNT };
+
+/* The members of one stage's result. A NULL member name: the stage has
+ * no such member. */
+struct stage {
+	const char *name;    /* the stage, and its entry in "errors": "mine" */
+	const char *result;  /* its output: "text", "mined", "embedding", "class" */
+	const char *model;   /* the model that made it: "mined_model" */
+	const char *digest;  /* the server's digest of that model: "mined_digest" */
+	/* 1: model and digest are members of the result object (class.model),
+	 * not of the record */
+	int nested;
+	/* a member of the result object whose value "error" says the stage
+	 * failed (class.status), or NULL */
+	const char *status;
+	/* 1: made from the record's text, so stale when the text changes */
+	int derived;
+	/* 1: the result is a vector (an array of numbers) */
+	int vector;
 };
+
+/* The stages in pipeline order, indexed by enum stage_id. */
+extern const struct stage stage_table[STAGE_COUNT];
+
+/* The stage named name[0..len), or NULL. */
+const struct stage *stage_find(const char *name, size_t len);
 
 /* Whether two model names are the same model: equal, or Ollama's untagged
  * "m" and "m:latest" (a name with a ':' has a tag). */
 int stage_same_model(const char *a, const char *b);
 
-/* Whether rec is stamped with model: its k->model member names the same
- * model, and its k->digest, when both it and the server have one, is
+/* Whether rec is stamped with model: its st->model member names the same
+ * model, and its st->digest, when both it and the server have one, is
  * digest (NULL or "": the server has none). The result itself is the
- * caller's to check. */
-int stage_stamped(const struct stage_keys *k, const cJSON *rec, const char *model,
+ * caller's to check. For a stage whose stamp is not nested. */
+int stage_stamped(const struct stage *st, const cJSON *rec, const char *model,
 		  const char *digest);
 
-/* Emits r with k->result set to the raw JSON val[0..len), k->model to
- * model, k->digest to digest (removed when digest is NULL or ""), and any
- * earlier errors.<k->stage> removed; marks it REC_OK. */
-void stage_set(const struct stage_keys *k, struct rec *r, const char *val, size_t len,
+/* Emits r with st->result set to the raw JSON val[0..len), st->model to
+ * model, st->digest to digest (removed when digest is NULL or ""), and any
+ * earlier errors.<st->name> removed; marks it REC_OK. For a stage whose
+ * stamp is not nested. */
+void stage_set(const struct stage *st, struct rec *r, const char *val, size_t len,
 	       const char *model, const char *digest);
+
+/* Passes r on as done by this run (REC_SKIPPED): unchanged, except that an
+ * errors.<st->name> entry goes, as the result it has is the one this run
+ * would make (an error left by a run with another model or settings would
+ * otherwise keep the record failed for ever). */
+void stage_pass_done(const struct stage *st, struct rec *r);
 
 #endif

@@ -6,6 +6,7 @@
 #include "store_sqlite.h"
 #include "pool.h"
 #include "record.h"
+#include "stage.h"
 #include "util.h"
 
 #include <errno.h>
@@ -121,8 +122,7 @@ static const char *const queries[Q_COUNT] = {
 			    " ?3, ?7, ?4, ?5, ?6, ?8) ON CONFLICT(rid, stage) DO NOTHING",
 	/* a record whose text changed: what was derived from the old text */
 	[Q_STALE_VECS] = "DELETE FROM vector_data WHERE rid = ?1",
-	[Q_STALE_STAGES] = "DELETE FROM stage_data WHERE rid = ?1"
-			   " AND (stage = 'mine' OR stage = 'embed' OR stage = 'classify')",
+	[Q_STALE_STAGES] = "DELETE FROM stage_data WHERE rid = ?1 AND stage = ?2",
 	[Q_PRUNE_VECS] = "DELETE FROM vector_data WHERE rid IN"
 			  " (SELECT rid FROM records WHERE doc = ?1 AND seq > ?2)",
 	[Q_PRUNE_STAGES] = "DELETE FROM stage_data WHERE rid IN"
@@ -661,10 +661,6 @@ static int run(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Members made from a record's text by the later stages; stale when a put
- * changes the text (embedding and errors live in their own tables). */
-static const char *const derived[] = {"mined", "mined_model", "class"};
-
 /* 1 when both bodies have "text" and its values differ. */
 static int text_changed(const char *old, size_t oldn, const char *nw, size_t nwn)
 {
@@ -675,20 +671,36 @@ static int text_changed(const char *old, size_t oldn, const char *nw, size_t nwn
 	return oe - os != ne - ns || memcmp(old + os, nw + ns, oe - os);
 }
 
-/* Drops from the merged body the derived members the new record does not
+/* Drops from the merged body a member the new record does not bring
+ * itself. */
+static void drop_member(struct store *s, const char *nw, size_t nwn, const char **body,
+			size_t *body_len, const char *key)
+{
+	if (!key || rec_find(nw, nwn, key, NULL, NULL, NULL, NULL) ||
+	    !rec_find(*body, *body_len, key, NULL, NULL, NULL, NULL))
+		return;
+	rec_del(&s->tmp, *body, *body_len, key);
+	buf_reset(&s->merged);
+	buf_append(&s->merged, s->tmp.p, s->tmp.len);
+	*body = s->merged.p;
+	*body_len = s->merged.len;
+}
+
+/* Drops from the merged body the members of the stages made from the text
+ * (stage.h: each one's result and stamp) that the new record does not
  * bring itself. */
 static void drop_derived(struct store *s, const char *nw, size_t nwn, const char **body,
 			 size_t *body_len)
 {
-	for (size_t k = 0; k < sizeof derived / sizeof derived[0]; k++) {
-		if (rec_find(nw, nwn, derived[k], NULL, NULL, NULL, NULL) ||
-		    !rec_find(*body, *body_len, derived[k], NULL, NULL, NULL, NULL))
+	for (size_t k = 0; k < STAGE_COUNT; k++) {
+		const struct stage *st = &stage_table[k];
+		if (!st->derived)
 			continue;
-		rec_del(&s->tmp, *body, *body_len, derived[k]);
-		buf_reset(&s->merged);
-		buf_append(&s->merged, s->tmp.p, s->tmp.len);
-		*body = s->merged.p;
-		*body_len = s->merged.len;
+		drop_member(s, nw, nwn, body, body_len, st->result);
+		if (!st->nested) {
+			drop_member(s, nw, nwn, body, body_len, st->model);
+			drop_member(s, nw, nwn, body, body_len, st->digest);
+		}
 	}
 }
 
@@ -795,11 +807,22 @@ int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
 	}
 	if (stale) {
 		/* the outputs of the old text go; the record's own come next */
-		for (int k = Q_STALE_VECS; k <= Q_STALE_VEC_MODEL; k++) {
-			if (k == Q_STALE_VEC_MODEL && r->vec)
-				continue; /* the update named the new vector's model */
-			sqlite3_bind_int64(s->q[k], 1, rid);
-			if ((rc = run(s->q[k])) != SQLITE_OK)
+		sqlite3_bind_int64(s->q[Q_STALE_VECS], 1, rid);
+		if ((rc = run(s->q[Q_STALE_VECS])) != SQLITE_OK)
+			goto fail;
+		for (size_t k = 0; k < STAGE_COUNT; k++) {
+			if (!stage_table[k].derived)
+				continue;
+			st = s->q[Q_STALE_STAGES];
+			sqlite3_bind_int64(st, 1, rid);
+			sqlite3_bind_text(st, 2, stage_table[k].name, -1, SQLITE_STATIC);
+			if ((rc = run(st)) != SQLITE_OK)
+				goto fail;
+		}
+		/* unless the update named the new vector's model */
+		if (!r->vec) {
+			sqlite3_bind_int64(s->q[Q_STALE_VEC_MODEL], 1, rid);
+			if ((rc = run(s->q[Q_STALE_VEC_MODEL])) != SQLITE_OK)
 				goto fail;
 		}
 	}
@@ -1043,7 +1066,8 @@ int store_scan(struct store *s, const struct store_query *q, store_row_fn fn,
 		buf_puts(&sql, " AND r.doc = ?3");
 	if (by_stage && q->pending) {
 		buf_puts(&sql, " AND (s.status IS NULL OR (s.status = 'error' AND s.failures < ?5)");
-		if (q->model && !strcmp(q->stage, "embed"))
+		const struct stage *sd = stage_find(q->stage, strlen(q->stage));
+		if (q->model && sd && sd->vector)
 			buf_puts(&sql, " OR (s.status = 'ok' AND NOT EXISTS (SELECT 1"
 				       " FROM vector_data w WHERE w.rid = r.rid AND w.model = ?4))");
 		else if (q->model)
@@ -1132,15 +1156,8 @@ int store_stats(struct store *s, struct store_stats *st, char *err, size_t errle
 {
 	memset(st, 0, sizeof *st);
 	st->schema = STORE_SCHEMA_VERSION;
-	char known[] = STORE_STAGES;
-	for (char *p = known, *sp; *p; p = sp) {
-		sp = strchr(p, ' ');
-		if (sp)
-			*sp++ = '\0';
-		else
-			sp = p + strlen(p);
-		stage_slot(st, p);
-	}
+	for (size_t k = 0; k < STAGE_COUNT; k++)
+		stage_slot(st, stage_table[k].name);
 	int own = sqlite3_get_autocommit(s->db);
 	if (own && exec_retry(s, "BEGIN") != SQLITE_OK)
 		goto fail;

@@ -14,10 +14,6 @@
 /* The schema this binary writes; PRAGMA user_version of the database. */
 #define STORE_SCHEMA_VERSION 1
 
-/* Stages whose status store_put tracks from the record's fields. Errors of
- * other stages (errors.<name>) are tracked the same way under their name. */
-#define STORE_STAGES "segment mine embed classify"
-
 enum store_status {
 	STORE_ANY = 0,      /* no filter */
 	STORE_OK,           /* the stage's output is stored */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct stage *const cls_stage = &stage_table[STAGE_CLASSIFY];
+
 /* Gold of an eval item: an entry index, or one of these. */
 enum { GOLD_NONE = -1, GOLD_UNKNOWN = -2, GOLD_ABSENT = -3 };
 
@@ -50,14 +52,14 @@ static const char *str_member(const cJSON *o, const char *key)
 
 int cl_class_done(const cJSON *rec, const struct cl_run *run)
 {
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "class");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, cls_stage->result);
 	if (!cJSON_IsObject(c))
 		return 0;
 	const char *tax = str_member(c, "taxonomy");
-	const char *status = str_member(c, "status");
+	const char *status = str_member(c, cls_stage->status);
 	const char *emb = str_member(c, "embed_model");
 	const char *mode = str_member(c, "mode");
-	const char *model = str_member(c, "model");
+	const char *model = str_member(c, cls_stage->model);
 	if (!tax || strcmp(tax, run->tax_hex) || !status || !strcmp(status, "error"))
 		return 0;
 	if (!emb || !stage_same_model(emb, run->emb->name))
@@ -108,10 +110,14 @@ void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_de
 		put_score(out, hits[i].score);
 		buf_putc(out, '}');
 	}
-	buf_puts(out, "],\"model\":");
+	buf_puts(out, "],");
+	put_str(out, cls_stage->model);
+	buf_putc(out, ':');
 	put_str(out, run->dec.mode == CL_EMBED ? NULL : run->dec.model);
 	if (run->dec.mode != CL_EMBED && run->model_digest[0]) {
-		buf_puts(out, ",\"model_digest\":");
+		buf_putc(out, ',');
+		put_str(out, cls_stage->digest);
+		buf_putc(out, ':');
 		put_str(out, run->model_digest);
 	}
 	buf_puts(out, ",\"embed_model\":");
@@ -163,10 +169,10 @@ static void finish(struct cl_run *run, struct item *it, const struct vec_hit *hi
 	struct cl_decision *d = &it->d;
 	struct buf cls = {0}, with = {0}, out = {0};
 	cl_class_json(&cls, run, d, hits, nhits);
-	rec_set(&with, r->line, r->len, "class", cls.p, cls.len);
+	rec_set(&with, r->line, r->len, cls_stage->result, cls.p, cls.len);
 	int failed = d->status == CL_ERROR;
 	int attempts = d->answers > d->requests ? d->answers : d->requests;
-	rec_set_error(&out, with.p, with.len, "classify", failed ? d->code : NULL, d->message,
+	rec_set_error(&out, with.p, with.len, cls_stage->name, failed ? d->code : NULL, d->message,
 		      attempts > 0 ? attempts : 1);
 	rec_emit(r, out.p, out.len);
 	if (failed) {
@@ -263,8 +269,7 @@ void cl_run_job(struct job *job, int worker, void *ud)
 		if (run->ev)
 			read_gold(run, r);
 		if (!run->force && cl_class_done(r->json, run)) {
-			rec_pass(r);
-			r->outcome = REC_SKIPPED;
+			stage_pass_done(cls_stage, r);
 			info_of(r);
 			continue;
 		}

@@ -4,6 +4,7 @@
  * texts other jobs own, so that no two jobs ever wait on each other. */
 #include "embed_batch.h"
 #include "embed_record.h"
+#include "stage.h"
 #include "util.h"
 
 #include <math.h>
@@ -55,15 +56,14 @@ void embed_work(struct job *job, int worker, void *ud)
 		if (r->outcome == REC_REJECTED)
 			continue;
 		if (embedder_has(&x->emb, r->json, fixed, NULL)) {
-			rec_pass(r);
-			r->outcome = REC_SKIPPED;
+			stage_pass_done(&stage_table[STAGE_EMBED], r);
 			continue;
 		}
 		const char *text, *code;
 		size_t len;
 		char msg[256];
 		if (embed_record_text(r, x->field, &text, &len, &code, msg, sizeof msg)) {
-			rec_fail(r, "embed", code, msg, 1);
+			rec_fail(r, stage_table[STAGE_EMBED].name, code, msg, 1);
 			continue;
 		}
 		struct item *m = &it[nit++];
@@ -108,7 +108,8 @@ void embed_work(struct job *job, int worker, void *ud)
 		    embed_cache_wait(x->cache, m->e, &m->vec, &m->dim, &m->err))
 			m->failed = 1;
 		if (m->failed)
-			rec_fail(m->r, "embed", m->err.code, m->err.message, m->err.attempts);
+			rec_fail(m->r, stage_table[STAGE_EMBED].name, m->err.code, m->err.message,
+				 m->err.attempts);
 		else
 			embed_record_ok(m->r, m->vec, m->dim, x->emb.name, x->emb.digest);
 		free(m->vec);

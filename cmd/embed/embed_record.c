@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct stage_keys keys = {"embed", "embedding", "embedding_model",
-				       "embedding_digest"};
+static const struct stage *const st = &stage_table[STAGE_EMBED];
 
 int embed_record_text(const struct rec *r, const char *field, const char **text, size_t *len,
 		      const char **code, char *msg, size_t msglen)
@@ -68,6 +67,6 @@ void embed_record_ok(struct rec *r, const float *v, int dim, const char *model,
 {
 	struct buf val = {0};
 	embed_put_vector(&val, v, dim);
-	stage_set(&keys, r, val.p, val.len, model, digest);
+	stage_set(st, r, val.p, val.len, model, digest);
 	buf_free(&val);
 }

@@ -7,15 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct stage_keys keys = {"mine", "mined", "mined_model", "mined_digest"};
+static const struct stage *const st = &stage_table[STAGE_MINE];
 
 /* Mined by this model already: mined present and the stamp of cfg's model
  * (stage_stamped), so that a model pulled again under the same name mines
  * again. */
 static int already_mined(const struct mine_cfg *cfg, const cJSON *rec)
 {
-	return cJSON_GetObjectItemCaseSensitive(rec, "mined") &&
-	       stage_stamped(&keys, rec, cfg->model, cfg->digest);
+	return cJSON_GetObjectItemCaseSensitive(rec, st->result) &&
+	       stage_stamped(st, rec, cfg->model, cfg->digest);
 }
 
 /* errors.mine; the writer logs the first failures of the run in order. */
@@ -26,14 +26,13 @@ static void fail(struct rec *r, const char *code, const char *msg, int attempts)
 				   attempts == 1 ? "" : "s", msg);
 	else if (!r->log)
 		r->log = xasprintf("mine: %s: %s", code, msg);
-	rec_fail(r, "mine", code, msg, attempts);
+	rec_fail(r, st->name, code, msg, attempts);
 }
 
 void mine_record(struct mine_cfg *cfg, struct rec *r)
 {
 	if (already_mined(cfg, r->json)) {
-		rec_pass(r);
-		r->outcome = REC_SKIPPED;
+		stage_pass_done(st, r);
 		return;
 	}
 	struct buf prompt = {0};
@@ -73,7 +72,7 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 		if (answer_check(text, cfg->schema, &compact, err, sizeof err) == 0) {
 			if (k > 1)
 				atomic_fetch_add(feedback ? &cfg->fixed : &cfg->later, 1);
-			stage_set(&keys, r, compact.p, compact.len, cfg->model, cfg->digest);
+			stage_set(st, r, compact.p, compact.len, cfg->model, cfg->digest);
 			done = 1;
 		} else {
 			atomic_fetch_add(&cfg->invalid_answers, 1);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "app.h"
+#include "stage.h"
 #include "store_json.h"
 #include "store_sqlite.h"
 #include "util.h"
@@ -50,11 +51,12 @@ int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs
 int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs);
 
-/* Most stages a record can report on (4 tracked + errors of others). */
-#define STORE_ITEM_EVENTS 8
-/* String fields of a record that may need unescaping (id, doc, vector
- * model; per event: model, code, message). */
-#define STORE_ITEM_STRS (3 + 3 * STORE_ITEM_EVENTS)
+/* Most stages a record can report on (the STAGE_COUNT of the stage table
+ * and errors of 4 others). */
+#define STORE_ITEM_EVENTS (STAGE_COUNT + 4)
+/* Strings of a record that may need unescaping or are made for it (id,
+ * doc, vector model; per event: model, code, message, error). */
+#define STORE_ITEM_STRS (3 + 4 * STORE_ITEM_EVENTS)
 
 /* One input record made ready for store_put. */
 struct store_item {

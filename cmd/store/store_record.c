@@ -4,43 +4,64 @@
  * text (store_json.c), in the worker threads. */
 #include "store_cmd.h"
 #include "record.h"
+#include "stage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void set_span(const char **p, size_t *n, const char *s, size_t len)
+/* The strings a record's fields point at live in the line, or in it->sbuf
+ * (unescaped copies, texts made here), which may move while it grows: a
+ * field pointing into sbuf has a fix entry giving its offset, resolved by
+ * resolve_strings at the end. Every field is set through set_span or
+ * set_owned, so that a field set again drops its old entry. */
+static void drop_fix(struct store_item *it, const char **p)
 {
+	for (size_t i = 0; i < it->nfix; i++) {
+		if (it->fix[i].p == p) {
+			it->fix[i] = it->fix[--it->nfix];
+			return;
+		}
+	}
+}
+
+/* Points *p at s[0..len) (in the line or static). */
+static void set_span(struct store_item *it, const char **p, size_t *n, const char *s,
+		     size_t len)
+{
+	drop_fix(it, p);
 	*p = s;
 	*n = len;
 }
 
+/* Points *p at it->sbuf[off..off + len). */
+static void set_owned(struct store_item *it, const char **p, size_t *n, size_t off, size_t len)
+{
+	drop_fix(it, p);
+	*p = NULL;
+	*n = len;
+	/* at most one per field: STORE_ITEM_STRS fields, so nfix stays in range */
+	it->fix[it->nfix].p = p;
+	it->fix[it->nfix].off = off;
+	it->nfix++;
+}
+
 /* Points *p at a string value: into the line when it has no escape, else
- * at its unescaped copy in it->sbuf (resolved by resolve_strings, as sbuf
- * may move while it grows). */
+ * at its unescaped copy in it->sbuf. */
 static void set_str(struct store_item *it, const char **p, size_t *n,
 		    const struct sj_member *m)
 {
 	if (!m || m->type != SJ_STRING) {
-		set_span(p, n, NULL, 0);
+		set_span(it, p, n, NULL, 0);
 		return;
 	}
 	if (!memchr(m->val, '\\', m->val_len)) {
-		set_span(p, n, m->val + 1, m->val_len - 2);
+		set_span(it, p, n, m->val + 1, m->val_len - 2);
 		return;
 	}
 	size_t off = it->sbuf.len;
 	sj_unescape(m->val, m->val_len, &it->sbuf);
-	*n = it->sbuf.len - off;
-	*p = NULL;
-	size_t i = 0;
-	while (i < it->nfix && it->fix[i].p != p)
-		i++;
-	/* at most one per field: STORE_ITEM_STRS fields, so i stays in range */
-	it->fix[i].p = p;
-	it->fix[i].off = off;
-	if (i == it->nfix)
-		it->nfix++;
+	set_owned(it, p, n, off, it->sbuf.len - off);
 }
 
 static void resolve_strings(struct store_item *it)
@@ -61,7 +82,7 @@ static struct store_event *add_event(struct store_item *it, const char *stage)
 {
 	struct store_event *e = &it->ev[it->rec.nevents++];
 	memset(e, 0, sizeof *e);
-	set_span(&e->stage, &e->stage_len, stage, stage ? strlen(stage) : 0);
+	set_span(it, &e->stage, &e->stage_len, stage, stage ? strlen(stage) : 0);
 	return e;
 }
 
@@ -112,7 +133,7 @@ static int string_is(const struct sj_member *m, const char *want)
 /* errors.<stage> entries: each the stage's latest word, over any output
  * the record still carries. */
 static int read_errors(struct store_item *it, const struct sj_member *errs,
-		       const struct sj_member *emb_model, struct store_scratch *sc)
+		       const struct sj_list *top, struct store_scratch *sc)
 {
 	sj_members(errs->val, errs->val_len, &sc->errs);
 	for (size_t i = 0; i < sc->errs.n; i++) {
@@ -132,16 +153,18 @@ static int read_errors(struct store_item *it, const struct sj_member *errs,
 					    xasprintf("\"errors\" names more than %d stages",
 						      STORE_ITEM_EVENTS - 4));
 			e = add_event(it, NULL);
-			set_span(&e->stage, &e->stage_len, x->key, x->key_len);
+			set_span(it, &e->stage, &e->stage_len, x->key, x->key_len);
 		}
 		e->ok = 0;
-		e->error = x->val;
-		e->error_len = x->val_len;
-		e->code = e->message = NULL;
-		e->code_len = e->message_len = 0;
+		set_span(it, &e->error, &e->error_len, x->val, x->val_len);
+		set_span(it, &e->code, &e->code_len, NULL, 0);
+		set_span(it, &e->message, &e->message_len, NULL, 0);
 		e->carried = 0;
-		if (e->stage_len == 5 && !memcmp(e->stage, "embed", 5) && !e->model)
-			set_str(it, &e->model, &e->model_len, emb_model);
+		/* the model of a stage that failed: the one the record names, if
+		 * any (a nested one came with the output's event) */
+		const struct stage *st = stage_find(e->stage, e->stage_len);
+		if (st && st->model && !st->nested && !e->model)
+			set_str(it, &e->model, &e->model_len, sj_find(top, st->model));
 		if (x->type != SJ_OBJECT)
 			continue;
 		sj_members(x->val, x->val_len, &sc->entry);
@@ -185,60 +208,67 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 	if (seq && seq->type == SJ_NUMBER && sj_integer(seq->val, seq->val_len, &it->rec.seq) == 0)
 		it->rec.has_seq = 1;
 
-	/* outputs of the tracked stages */
-	if (sj_find(top, "text"))
-		add_event(it, "segment")->ok = 1;
-	if (sj_find(top, "mined")) {
-		struct store_event *e = add_event(it, "mine");
+	/* the outputs of the stages */
+	const struct stage *vst = NULL;
+	for (size_t k = 0; k < STAGE_COUNT; k++) {
+		const struct stage *st = &stage_table[k];
+		const struct sj_member *res = sj_find(top, st->result);
+		if (!res)
+			continue;
+		struct store_event *e = add_event(it, st->name);
 		e->ok = 1;
-		set_str(it, &e->model, &e->model_len, sj_find(top, "mined_model"));
-	}
-	const struct sj_member *emb = sj_find(top, "embedding");
-	const struct sj_member *emb_model = sj_find(top, "embedding_model");
-	if (emb) {
-		char why[128];
-		if (sj_floats(emb->val, emb->val_len, &it->vec, &it->rec.dim, why, sizeof why))
-			return fail(it, "bad_embedding", xstrdup(why));
-		it->rec.vec = it->vec;
-		if (is_string(emb_model))
-			set_str(it, &it->rec.vec_model, &it->rec.vec_model_len, emb_model);
-		else
-			set_span(&it->rec.vec_model, &it->rec.vec_model_len, "", 0);
-		struct store_event *e = add_event(it, "embed");
-		e->ok = 1;
-		set_str(it, &e->model, &e->model_len, emb_model);
-	}
-	const struct sj_member *cls = sj_find(top, "class");
-	if (cls) {
-		struct store_event *e = add_event(it, "classify");
-		e->ok = 1;
-		if (cls->type == SJ_OBJECT) {
-			sj_members(cls->val, cls->val_len, &sc->cls);
-			const struct sj_member *st = sj_find(&sc->cls, "status");
-			set_str(it, &e->model, &e->model_len, sj_find(&sc->cls, "model"));
-			if (string_is(st, "error")) {
-				/* replaced by errors.classify when the record has it */
-				static const char raw[] =
-					"{\"code\":\"class_error\",\"message\":\"class.status is error\"}";
-				e->ok = 0;
-				set_span(&e->error, &e->error_len, raw, sizeof raw - 1);
-				set_span(&e->code, &e->code_len, "class_error", 11);
-				set_span(&e->message, &e->message_len, "class.status is error", 21);
-			}
+		const struct sj_list *owner = top;
+		if (st->nested) {
+			if (res->type != SJ_OBJECT)
+				continue;
+			sj_members(res->val, res->val_len, &sc->cls);
+			owner = &sc->cls;
+		}
+		const struct sj_member *model = st->model ? sj_find(owner, st->model) : NULL;
+		set_str(it, &e->model, &e->model_len, model);
+		if (st->status && string_is(sj_find(owner, st->status), "error")) {
+			/* replaced by errors.<stage> when the record has it */
+			struct buf *b = &it->sbuf;
+			size_t off = b->len;
+			buf_printf(b, "%s_error", st->result);
+			size_t code_len = b->len - off;
+			buf_printf(b, "%s.%s is error", st->result, st->status);
+			size_t msg_len = b->len - off - code_len;
+			buf_puts(b, "{\"code\":");
+			buf_json_str(b, b->p + off, code_len);
+			buf_puts(b, ",\"message\":");
+			buf_json_str(b, b->p + off + code_len, msg_len);
+			buf_putc(b, '}');
+			e->ok = 0;
+			set_owned(it, &e->code, &e->code_len, off, code_len);
+			set_owned(it, &e->message, &e->message_len, off + code_len, msg_len);
+			set_owned(it, &e->error, &e->error_len, off + code_len + msg_len,
+				  b->len - off - code_len - msg_len);
+		}
+		if (st->vector) {
+			char why[128];
+			if (sj_floats(res->val, res->val_len, &it->vec, &it->rec.dim, why, sizeof why))
+				return fail(it, "bad_embedding", xstrdup(why));
+			it->rec.vec = it->vec;
+			if (is_string(model))
+				set_str(it, &it->rec.vec_model, &it->rec.vec_model_len, model);
+			else
+				set_span(it, &it->rec.vec_model, &it->rec.vec_model_len, "", 0);
+			vst = st;
 		}
 	}
 	const struct sj_member *errs = sj_find(top, "errors");
 	if (errs && errs->type == SJ_OBJECT) {
-		int rc = read_errors(it, errs, emb_model, sc);
+		int rc = read_errors(it, errs, top, sc);
 		if (rc)
 			return rc;
 	}
 
 	/* vectors and errors live in their own tables */
-	if (emb)
-		cut(it, "embedding");
-	if (emb_model)
-		cut(it, "embedding_model");
+	if (vst) {
+		cut(it, vst->result);
+		cut(it, vst->model);
+	}
 	if (errs && errs->type == SJ_OBJECT)
 		cut(it, "errors");
 	resolve_strings(it);

@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-static const struct stage_keys keys = {"mine", "mined", "mined_model", "mined_digest"};
+static const struct stage *const keys = &stage_table[STAGE_MINE];
 
 static void test_same_model(void)
 {
@@ -22,7 +22,7 @@ static void test_same_model(void)
 static int stamped(const char *rec, const char *model, const char *digest)
 {
 	cJSON *j = cJSON_Parse(rec);
-	int done = stage_stamped(&keys, j, model, digest);
+	int done = stage_stamped(keys, j, model, digest);
 	cJSON_Delete(j);
 	return done;
 }
@@ -39,8 +39,9 @@ static void test_stamped(void)
 	T_OK(!stamped("{}", "m", ""), "no stamp");
 }
 
-/* stage_set's output line for record line. */
-static void set(const char *line, const char *val, const char *digest, const char *want,
+/* Runs stage_set (val non-NULL) or stage_pass_done on record line and
+ * checks the outcome and the output line. */
+static void run(const char *line, const char *val, const char *digest, const char *want,
 		const char *what)
 {
 	struct rec r = {0};
@@ -48,12 +49,27 @@ static void set(const char *line, const char *val, const char *digest, const cha
 	r.len = strlen(line);
 	r.json = cJSON_Parse(line);
 	r.outcome = REC_FAILED;
-	stage_set(&keys, &r, val, strlen(val), "m", digest);
-	T_OK(r.outcome == REC_OK && r.out.p && !strcmp(r.out.p, want), "%s (got %.*s)", what,
-	     r.out.len ? (int)r.out.len - 1 : 7, r.out.p ? r.out.p : "nothing");
+	if (val)
+		stage_set(keys, &r, val, strlen(val), "m", digest);
+	else
+		stage_pass_done(keys, &r);
+	T_OK(r.outcome == (val ? REC_OK : REC_SKIPPED) && r.out.p && !strcmp(r.out.p, want),
+	     "%s (got %.*s)", what, r.out.len ? (int)r.out.len - 1 : 7,
+	     r.out.p ? r.out.p : "nothing");
 	buf_free(&r.out);
 	cJSON_Delete(r.json);
 	free(r.line);
+}
+
+static void set(const char *line, const char *val, const char *digest, const char *want,
+		const char *what)
+{
+	run(line, val, digest, want, what);
+}
+
+static void pass_done(const char *line, const char *want, const char *what)
+{
+	run(line, NULL, NULL, want, what);
 }
 
 static void test_set(void)
@@ -69,8 +85,37 @@ static void test_set(void)
 	    "the stage's earlier error goes, others stay");
 }
 
+static void test_pass_done(void)
+{
+	pass_done("{\"id\":1, \"mined\":{}}", "{\"id\":1, \"mined\":{}}\n",
+		  "a done record passes byte for byte");
+	pass_done("{\"id\":1,\"mined\":{},\"errors\":{\"mine\":{\"code\":\"x\",\"failures\":2}}}",
+		  "{\"id\":1,\"mined\":{}}\n",
+		  "the error of a run with another model goes: the result is this run's");
+	pass_done("{\"id\":1,\"errors\":{\"mine\":{},\"embed\":{\"code\":\"y\"}}}",
+		  "{\"id\":1,\"errors\":{\"embed\":{\"code\":\"y\"}}}\n", "other stages' errors stay");
+}
+
+static void test_table(void)
+{
+	T_OK(stage_find("embed", 5) == &stage_table[STAGE_EMBED], "stage_find by name");
+	T_OK(stage_find("embedding", 9) == NULL, "a result's name is not a stage");
+	T_OK(stage_find("mine", 3) == NULL, "the length counts");
+	for (size_t k = 0; k < STAGE_COUNT; k++) {
+		const struct stage *st = &stage_table[k];
+		T_OK(st->name && st->result, "stage %zu has a name and a result", k);
+		T_OK(k == STAGE_SEGMENT ? !st->derived && !st->model : st->derived && st->model,
+		     "%s: derived from the text, with a model, unless it is segment", st->name);
+	}
+	T_EQ_STR(stage_table[STAGE_MINE].digest, "mined_digest", "mine's digest member");
+	T_OK(stage_table[STAGE_CLASSIFY].nested && stage_table[STAGE_EMBED].vector,
+	     "class nests its stamp; embed's result is a vector");
+}
+
 int main(void)
 {
+	test_table();
+	test_pass_done();
 	test_same_model();
 	test_stamped();
 	test_set();
