@@ -79,6 +79,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(foreach t,$(TOOLS),$($(t)_LIBOBJ))
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(foreach t,$(call tool_of,$*),-Icmd/$(t)) \
 		-o $@ $< $(foreach t,$(call tool_of,$*),$($(t)_LIBOBJ)) $(LIB) $(LDLIBS)
 
+# segment loads poppler-glib at its first PDF (dlopen): by its soname.
+$(BUILD)/cmd/segment/segment_pdf.o: ALL_CFLAGS += -DPOPPLER_GLIB_SONAME='"$(shell \
+	objdump -p $$(pkg-config --variable=libdir poppler-glib)/libpoppler-glib.so 2>/dev/null \
+	| awk '/SONAME/ { print $$2 }')"'
+
 # Fuzz targets of segment's readers as plain programs: tests/fuzz/replay.c
 # replays the corpus (tests/fuzz/corpus/<target>/) in make check.
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(segment_LIBOBJ) $(LIB)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define CHUNK_PIECES 256
-#define CHUNK_BYTES (1024 * 1024)
+#define CHUNK_BYTES (256 * 1024)
 
 /* A document shared by its chunks; freed with the last one. */
 struct sdoc {
