@@ -1,104 +1,82 @@
 /* consolidate_embed: names to unit vectors (see the header). */
 #include "consolidate_embed.h"
-#include "embed_hash.h"
 #include "pool.h"
 #include "util.h"
 #include "vec.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct batch {
+struct job {
 	const char *const *texts;
 	size_t n;
-	float *vec;   /* n x dim, from the server */
-	int dim;
-	struct llm_result res;
+	struct embedder_result *res;
+	struct embedder_stats st;
 };
 
-static void work(void *job, int worker, void *ud)
+static void work(void *jp, int worker, void *ud)
 {
 	(void)worker;
-	const struct consolidate_embedder *e = ud;
-	struct batch *b = job;
-	b->vec = llm_embed(e->llm, e->model, b->texts, b->n, e->dim_hint, &b->dim, &b->res);
+	const struct consolidate_embedder *ce = ud;
+	struct job *j = jp;
+	embedder_run(&ce->e, j->texts, j->n, j->res, &j->st);
 }
 
-static void emitted(void *job, void *ud)
+static void emitted(void *jp, void *ud)
 {
-	(void)job;
+	(void)jp;
 	(void)ud;
-}
-
-static int hashed(const struct consolidate_embedder *e, const char *const *texts, size_t n,
-		  float **out, int *dim)
-{
-	size_t d = (size_t)e->hash_dim;
-	float *v = xcalloc(n * d + 1, sizeof *v);
-	for (size_t i = 0; i < n; i++)
-		embed_hash(texts[i], strlen(texts[i]), e->hash_dim, v + i * d);
-	*out = v;
-	*dim = e->hash_dim;
-	return 0;
 }
 
 int consolidate_embed(void *ud, const char *const *texts, size_t n, float **out, int *dim,
 		      char *err, size_t errlen)
 {
-	struct consolidate_embedder *e = ud;
-	if (e->hash_dim > 0)
-		return hashed(e, texts, n, out, dim);
-	size_t per = e->batch ? e->batch : 32, nb = (n + per - 1) / per;
-	struct batch *b = xcalloc(nb + 1, sizeof *b);
-	int workers = e->workers > 0 ? e->workers : 1;
-	struct pool *p = pool_new(workers, 2 * (size_t)workers + 2, 0, work, emitted, NULL, e);
-	for (size_t i = 0; i < nb; i++) {
-		b[i].texts = texts + i * per;
-		b[i].n = n - i * per < per ? n - i * per : per;
-		pool_submit(p, &b[i]);
+	struct consolidate_embedder *ce = ud;
+	size_t per = ce->e.batch ? ce->e.batch : 32;
+	size_t nj = (n + per - 1) / per;
+	struct job *jobs = xcalloc(nj + 1, sizeof *jobs);
+	struct embedder_result *res = xcalloc(n + 1, sizeof *res);
+	int workers = ce->workers > 0 ? ce->workers : 1;
+	struct pool *p = pool_new(workers, 2 * (size_t)workers + 2, 0, work, emitted, NULL, ce);
+	for (size_t i = 0; i < nj; i++) {
+		jobs[i].texts = texts + i * per;
+		jobs[i].n = n - i * per < per ? n - i * per : per;
+		jobs[i].res = res + i * per;
+		pool_submit(p, &jobs[i]);
 	}
 	pool_finish(p);
 	int rc = 0, d = 0;
-	for (size_t i = 0; i < nb && !rc; i++) {
-		e->requests += b[i].res.attempts;
-		if (!b[i].vec) {
-			snprintf(err, errlen, "cannot embed names with %s: %s", e->model,
-				 b[i].res.message[0] ? b[i].res.message : b[i].res.code);
+	for (size_t i = 0; i < nj; i++)
+		ce->requests += jobs[i].st.attempts;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (res[i].vec && d && res[i].dim != d) {
+			snprintf(err, errlen, "%s answered vectors of %d and of %d numbers",
+				 ce->e.model, d, res[i].dim);
 			rc = -1;
-		} else if (d && b[i].dim != d) {
-			snprintf(err, errlen, "%s answered vectors of %d and of %d numbers", e->model,
-				 d, b[i].dim);
+		} else if (res[i].vec) {
+			d = res[i].dim;
+		} else if (!res[i].refused && strcmp(res[i].err.code, "no_text")) {
+			snprintf(err, errlen, "cannot embed the names with %s: %s: %s", ce->e.model,
+				 res[i].err.code, res[i].err.message);
 			rc = -1;
 		}
-		d = b[i].dim;
 	}
 	float *v = NULL;
 	if (!rc) {
-		size_t dd = (size_t)d;
-		v = xmalloc((n * dd + 1) * sizeof *v);
-		for (size_t i = 0; i < nb; i++)
-			memcpy(v + i * per * dd, b[i].vec, b[i].n * dd * sizeof *v);
-		for (size_t i = 0; i < n; i++) {
-			float *r = v + i * dd;
-			for (size_t k = 0; k < dd; k++)
-				if (!isfinite(r[k])) {
-					snprintf(err, errlen, "%s answered a vector with a number that is "
-						 "not finite", e->model);
-					rc = -1;
-				}
-			vec_normalize(r, d);
-		}
+		size_t dd = (size_t)(d > 0 ? d : 1);
+		v = xcalloc(n * dd + 1, sizeof *v);
+		for (size_t i = 0; i < n; i++)
+			if (res[i].vec) {
+				memcpy(v + i * dd, res[i].vec, dd * sizeof *v);
+				vec_normalize(v + i * dd, (int)dd);
+			}
+		*out = v;
+		*dim = (int)dd;
 	}
-	for (size_t i = 0; i < nb; i++)
-		free(b[i].vec);
-	free(b);
-	if (rc) {
-		free(v);
-		return -1;
-	}
-	*out = v;
-	*dim = d;
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		free(res[i].vec);
+	free(res);
+	free(jobs);
+	return rc;
 }

@@ -75,7 +75,7 @@ static int start(struct app *a, struct consolidate_run *run, const char *extra)
 		return EXIT_BACKEND;
 	}
 	if (!offline)
-		run->emb.llm = run->la.llm;
+		run->emb.e.llm = run->la.llm;
 	run->check.q.llm = run->la.llm;
 	return 0;
 }
@@ -127,10 +127,14 @@ int consolidate_run_setup(struct app *a, struct consolidate_run *run, const char
 	int offline = !strcmp(run->embed_model, "hash");
 	run->emb_name = offline ? xasprintf("hash-%d", dim) : xstrdup(run->embed_model);
 	run->emb = (struct consolidate_embedder){
-		.model = run->embed_model,
-		.hash_dim = offline ? dim : 0,
-		.dim_hint = !offline && tun_is_set(a->tun, "consolidate.dim") ? dim : 0,
-		.batch = (size_t)tun_int(a->tun, "consolidate.batch"),
+		.e = {
+			.model = run->embed_model,
+			.name = run->emb_name,
+			.digest = "",
+			.hash_dim = offline ? dim : 0,
+			.dim_hint = !offline && tun_is_set(a->tun, "consolidate.dim") ? dim : 0,
+			.batch = (size_t)tun_int(a->tun, "consolidate.batch"),
+		},
 	};
 	if (run->mode == CONSOLIDATE_VERIFY) {
 		if (ask_tpl_load(&run->tpl, tun_str(a->tun, "consolidate.prompt"),

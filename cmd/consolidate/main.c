@@ -82,6 +82,8 @@ int main(int argc, char **argv)
 	app_start_reporting(&a);
 	run.f = filter_new(&a, 16, consolidate_run_job, consolidate_run_emitted,
 			   consolidate_run_idle, &run);
+	/* records are read as they come, not held until a job fills */
+	filter_set_eager(run.f, 1);
 	filter_read_fd(run.f, run.in_fd, run.in_name);
 	atomic_store(&run.input_done, 1);
 	int code = filter_finish(run.f);

@@ -260,6 +260,30 @@ test_errors() {
   t "--json without --eval: exit 2" test "${rc}" = 2
 }
 
+# SIGINT while the input is still open: what was read is consolidated and
+# written, exit 130 (the stats line says when the records are in).
+test_signal() {
+  local fifo="${TMP}/in.fifo" pid rc=0 i
+  mkfifo "${fifo}"
+  # not through run(): $! must be consolidate itself
+  LANES_LOG_TIME=0 LANES_CONSOLIDATE_STATS_INTERVAL=1 "${CONSOLIDATE}" -e hash <"${fifo}" \
+    >"${TMP}/sig.ndjson" 2>"${TMP}/sig.err" &
+  pid=$!
+  PIDS+=("${pid}")
+  exec 3>"${fifo}"
+  cat "${TMP}/r.ndjson" >&3
+  for ((i = 0; i < 200; i++)); do
+    grep -q 'progress: read 6,' "${TMP}/sig.err" && break
+    sleep 0.05
+  done
+  kill -INT "${pid}"
+  wait "${pid}" || rc=$?
+  exec 3>&-
+  t "SIGINT with the input open: exit 130, the records read are consolidated and written" \
+    bash -c "[[ ${rc} == 130 ]] && [[ \$(wc -l <'${TMP}/sig.ndjson') == 7 ]] &&
+      grep -q 'entities: 7 written' '${TMP}/sig.err'"
+}
+
 main() {
   trap cleanup EXIT
   TMP="$(mktemp -d)"
@@ -275,6 +299,7 @@ main() {
   test_eval
   test_check
   test_errors
+  test_signal
   summary
 }
 
