@@ -126,6 +126,8 @@ const struct tun_def tun_schema[] = {
 	 "longest answer in tokens (verify and triage)"},
 	{"classify", "batch", TUN_INT, "32", 1, 2048, 0, NULL,
 	 "items per job and per embedding request"},
+	{"classify", "examples", TUN_ENUM, "shortlist", 0, 0, 0, "shortlist|prompt",
+	 "shortlist: entries' examples are embedded and an entry scores the best of its text and examples; prompt: examples are only shown to the chat model"},
 	{"classify", "dim", TUN_INT, "384", 8, 65536, 0, NULL,
 	 "dimension of the hash embedder (and `dimensions` for OpenAI); equal to embed.dim to reuse embed's vectors"},
 

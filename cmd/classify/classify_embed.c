@@ -33,10 +33,20 @@ struct tv_job {
 	long requests;
 };
 
+/* One text of the taxonomy to embed: an entry's own text, or one of its
+ * examples. */
+struct tv_row {
+	const char *text;
+	uint64_t hash;
+	long entry;
+	long example;           /* index in the entry's examples, -1: its own text */
+};
+
 struct tv_run {
 	const struct embedder *e;
 	const struct taxonomy *t;
-	const size_t *missing;  /* entry indexes to embed */
+	const struct tv_row *rows;
+	const size_t *missing;  /* row indexes to embed */
 	float **got;            /* per missing position: its vector (into a job's) */
 	int *got_dim;
 	atomic_int failed;
@@ -78,8 +88,12 @@ static int tv_part(struct tv_run *run, struct tv_job *j, const char **texts)
 		} else if (!rc) {
 			j->err = r->err;
 			if (r->refused) {
-				const struct tax_entry *e = &run->t->e[run->missing[j->first + i]];
-				char *m = xasprintf("entry '%s' (line %ld): %s", e->id, e->line,
+				const struct tv_row *row = &run->rows[run->missing[j->first + i]];
+				const struct tax_entry *e = &run->t->e[row->entry];
+				char ex[48] = "";
+				if (row->example >= 0)
+					snprintf(ex, sizeof ex, ", example %ld", row->example + 1);
+				char *m = xasprintf("entry '%s' (line %ld)%s: %s", e->id, e->line, ex,
 						    r->err.message);
 				snprintf(j->err.message, sizeof j->err.message, "%s", m);
 				free(m);
@@ -103,7 +117,7 @@ static void tv_work(void *jp, int worker, void *ud)
 		return;
 	const char **texts = xmalloc(j->n * sizeof *texts);
 	for (size_t i = 0; i < j->n; i++)
-		texts[i] = run->t->e[run->missing[j->first + i]].text;
+		texts[i] = run->rows[run->missing[j->first + i]].text;
 	j->ok = xcalloc(j->n + 1, 1);
 	if (tv_part(run, j, texts))
 		atomic_store(&run->failed, 1);
@@ -133,14 +147,16 @@ static void tv_emit(void *jp, void *ud)
 	}
 }
 
-/* Embeds the listed entries; got[i] points at the vector of missing[i] or
+/* Embeds the listed rows; got[i] points at the vector of missing[i] or
  * is NULL when its batch failed. Returns the run (free with tv_free). */
-static struct tv_run *tv_embed(const struct taxonomy *t, const struct embedder *e,
-			       const size_t *missing, size_t nmiss, int workers)
+static struct tv_run *tv_embed(const struct taxonomy *t, const struct tv_row *rows,
+			       const struct embedder *e, const size_t *missing, size_t nmiss,
+			       int workers)
 {
 	struct tv_run *run = xcalloc(1, sizeof *run);
 	run->e = e;
 	run->t = t;
+	run->rows = rows;
 	run->missing = missing;
 	run->total = nmiss;
 	run->got = xcalloc(nmiss + 1, sizeof *run->got);
@@ -182,6 +198,7 @@ static void tv_free(struct tv_run *run)
 void cl_tax_vectors_free(struct cl_tax_vectors *v)
 {
 	free(v->vec);
+	free(v->entry);
 	free(v->cache_path);
 	memset(v, 0, sizeof *v);
 }
@@ -200,10 +217,49 @@ static void save(const char *path, const char *ident, int dim, size_t n, const u
 		log_warn("taxonomy vectors not cached: %s", err);
 }
 
-int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const char *cache_dir,
-		   int workers, struct cl_tax_vectors *out, char *err, size_t errlen)
+static int blank(const char *s)
+{
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return 0;
+	return 1;
+}
+
+/* The texts to embed: each entry's own, then (with examples) each of its
+ * examples that is not blank and not a text the entry already has. */
+static struct tv_row *tv_rows(const struct taxonomy *t, int examples, size_t *n)
+{
+	size_t cap = t->n + 1, k = 0;
+	if (examples)
+		for (size_t i = 0; i < t->n; i++)
+			cap += t->e[i].nex;
+	struct tv_row *rows = xmalloc(cap * sizeof *rows);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct tax_entry *e = &t->e[i];
+		size_t own = k;
+		rows[k++] = (struct tv_row){e->text, e->text_hash, (long)i, -1};
+		for (size_t x = 0; examples && x < e->nex; x++) {
+			if (blank(e->examples[x]))
+				continue;
+			uint64_t h = fnv64(FNV64_INIT, e->examples[x], strlen(e->examples[x]));
+			size_t d = own;
+			while (d < k && rows[d].hash != h)
+				d++;
+			if (d == k)
+				rows[k++] = (struct tv_row){e->examples[x], h, (long)i, (long)x};
+		}
+	}
+	*n = k;
+	return rows;
+}
+
+int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examples,
+		   const char *cache_dir, int workers, struct cl_tax_vectors *out, char *err,
+		   size_t errlen)
 {
 	memset(out, 0, sizeof *out);
+	size_t nrows;
+	struct tv_row *trow = tv_rows(t, examples, &nrows);
 	char *dir = vcache_dir(cache_dir);
 	char *ident = identity(e);
 	struct vcache *c = NULL;
@@ -220,15 +276,15 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const cha
 	free(dir);
 	int rc = 0;
 	for (int round = 0; round < 2; round++) {
-		size_t *missing = xmalloc((t->n + 1) * sizeof *missing);
+		size_t *missing = xmalloc((nrows + 1) * sizeof *missing);
 		size_t nmiss = 0;
-		for (size_t i = 0; i < t->n; i++)
-			if (!vcache_get(c, t->e[i].text_hash))
+		for (size_t i = 0; i < nrows; i++)
+			if (!vcache_get(c, trow[i].hash))
 				missing[nmiss++] = i;
 		if (nmiss)
-			log_event("taxonomy: embedding %zu of %zu entries with %s (%zu from the cache)",
-				  nmiss, t->n, e->name, t->n - nmiss);
-		struct tv_run *run = nmiss ? tv_embed(t, e, missing, nmiss, workers) : NULL;
+			log_event("taxonomy: embedding %zu of %zu vectors with %s (%zu from the cache)",
+				  nmiss, nrows, e->name, nrows - nmiss);
+		struct tv_run *run = nmiss ? tv_embed(t, trow, e, missing, nmiss, workers) : NULL;
 		if (run)
 			out->requests += run->requests;
 		int dim = c ? c->dim : 0;
@@ -250,15 +306,15 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const cha
 			free(missing);
 			continue;
 		}
-		/* every entry that has a vector, in taxonomy order */
+		/* every text that has a vector, in taxonomy order */
 		size_t d = (size_t)dim;
-		float *vec = xcalloc(t->n * d + 1, sizeof *vec);
-		uint64_t *hash = xmalloc((t->n + 1) * sizeof *hash);
-		char *have = xcalloc(t->n + 1, 1);
+		float *vec = xcalloc(nrows * d + 1, sizeof *vec);
+		uint64_t *hash = xmalloc((nrows + 1) * sizeof *hash);
+		char *have = xcalloc(nrows + 1, 1);
 		size_t rows = 0, embedded = 0;
-		float *packed = xmalloc((t->n * d + 1) * sizeof *packed);
-		for (size_t i = 0; i < t->n; i++) {
-			const float *v = vcache_get(c, t->e[i].text_hash);
+		float *packed = xmalloc((nrows * d + 1) * sizeof *packed);
+		for (size_t i = 0; i < nrows; i++) {
+			const float *v = vcache_get(c, trow[i].hash);
 			if (v) {
 				memcpy(vec + i * d, v, d * sizeof *v);
 				have[i] = 1;
@@ -271,16 +327,16 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const cha
 				embedded++;
 			}
 		}
-		for (size_t i = 0; i < t->n; i++) {
+		for (size_t i = 0; i < nrows; i++) {
 			if (!have[i])
 				continue;
 			memcpy(packed + rows * d, vec + i * d, d * sizeof *vec);
-			hash[rows++] = t->e[i].text_hash;
+			hash[rows++] = trow[i].hash;
 		}
 		int changed = embedded > 0 || !c || c->n != rows;
 		if (out->cache_path && changed && rows)
 			save(out->cache_path, ident, dim, rows, hash, packed);
-		out->from_cache = t->n - nmiss;
+		out->from_cache = nrows - nmiss;
 		out->embedded = embedded;
 		out->dim = dim;
 		if (run && embedded < nmiss) {
@@ -293,6 +349,10 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const cha
 			rc = -1;
 		} else {
 			out->vec = vec;
+			out->n = nrows;
+			out->entry = xmalloc((nrows + 1) * sizeof *out->entry);
+			for (size_t i = 0; i < nrows; i++)
+				out->entry[i] = trow[i].entry;
 		}
 		free(packed);
 		free(hash);
@@ -302,6 +362,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const cha
 			tv_free(run);
 		break;
 	}
+	free(trow);
 	vcache_free(c);
 	free(ident);
 	return rc;

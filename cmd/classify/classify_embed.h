@@ -19,21 +19,25 @@ int cl_reuse_embedding(const struct embedder *e, const cJSON *rec, int dim, floa
 /* The taxonomy's vectors and where they came from. */
 struct cl_tax_vectors {
 	float *vec;          /* n x dim unit vectors (owned) */
+	long *entry;         /* n: the entry each vector stands for (owned) */
+	size_t n;            /* vectors: the entries' texts, then their examples */
 	int dim;
-	size_t from_cache;   /* entries whose vector was in the cache */
-	size_t embedded;     /* entries embedded now */
+	size_t from_cache;   /* vectors that were in the cache */
+	size_t embedded;     /* vectors embedded now */
 	long requests;       /* embedding requests sent */
 	char *cache_path;    /* NULL when there is no cache directory */
 };
 
-/* Builds the vectors of every entry of t: reads the cache file of (t, e),
- * embeds the entries it lacks (workers requests at once), writes the cache
- * back when it changed. Cache trouble is logged and only costs time.
- * Returns 0, or -1 with a message in err when embedding failed or a stop
- * signal came (what was embedded before is still saved for the next run).
- * Free out with cl_tax_vectors_free. */
-int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, const char *cache_dir,
-		   int workers, struct cl_tax_vectors *out, char *err, size_t errlen);
+/* Builds the vectors of every entry of t (and, when examples is set, of
+ * each of its examples that is not blank nor a repeat): reads the cache
+ * file of (t, e), embeds the texts it lacks (workers requests at once),
+ * writes the cache back when it changed. Cache trouble is logged and only
+ * costs time. Returns 0, or -1 with a message in err when embedding
+ * failed or a stop signal came (what was embedded before is still saved
+ * for the next run). Free out with cl_tax_vectors_free. */
+int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examples,
+		   const char *cache_dir, int workers, struct cl_tax_vectors *out, char *err,
+		   size_t errlen);
 void cl_tax_vectors_free(struct cl_tax_vectors *v);
 
 #endif

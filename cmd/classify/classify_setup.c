@@ -99,6 +99,7 @@ int classify_setup_read(struct app *a, struct classify_setup *s, const char *eva
 	s->dim = (int)tun_int(a->tun, "classify.dim");
 	s->dim_set = tun_is_set(a->tun, "classify.dim");
 	s->batch = tun_int(a->tun, "classify.batch");
+	s->examples = strcmp(tun_str(a->tun, "classify.examples"), "prompt") != 0;
 	if (!*s->tax_path) {
 		log_error("no taxonomy: give --taxonomy FILE or set classify.taxonomy");
 		return EXIT_USAGE;
@@ -149,8 +150,9 @@ int classify_setup_start(struct app *a, struct classify_setup *s)
 	};
 	char extra[512];
 	snprintf(extra, sizeof extra, "taxonomy=%s entries=%zu mode=%s threshold=%g top_k=%d "
-		 "embed_model=%s batch=%ld%s%s", s->tax_path, s->tax->n, cl_mode_name[s->mode],
-		 s->threshold, s->top_k, s->emb_name, s->batch, s->mode != CL_EMBED ? " prompt=" : "",
+		 "embed_model=%s examples=%s batch=%ld%s%s", s->tax_path, s->tax->n,
+		 cl_mode_name[s->mode], s->threshold, s->top_k, s->emb_name,
+		 s->examples ? "shortlist" : "prompt", s->batch, s->mode != CL_EMBED ? " prompt=" : "",
 		 s->mode != CL_EMBED ? s->tpl.path : "");
 	size_inflight(a, s->batch, s->mode == CL_EMBED && offline);
 	if (s->mode == CL_EMBED && offline) {
@@ -184,17 +186,19 @@ int classify_setup_index(struct app *a, struct classify_setup *s)
 	/* at most 16 batches wait for the client's concurrency limit, so that a
 	 * stop signal ends the first embedding of a big taxonomy soon */
 	int workers = s->emb.hash_dim > 0 ? cpu_count() : a->workers < 16 ? a->workers : 16;
-	if (cl_tax_vectors(s->tax, &s->emb, s->cache_dir, workers, &s->tv, err, sizeof err)) {
+	if (cl_tax_vectors(s->tax, &s->emb, s->examples, s->cache_dir, workers, &s->tv, err,
+			   sizeof err)) {
 		log_error("%s", err);
 		if (app_stop)
 			return app_stop == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
 		return EXIT_BACKEND;
 	}
 	log_event("taxonomy: %zu entries, hash %s, %zu vectors from the cache, %zu embedded "
-		  "(%ld requests) in %.2fs, dim %d, cache %s", s->tax->n, s->tax_hex,
-		  s->tv.from_cache, s->tv.embedded, s->tv.requests, (now_ms() - t0) / 1000, s->tv.dim,
-		  s->tv.cache_path ? s->tv.cache_path : "none");
-	s->ix = vec_index_new(s->tv.vec, s->tax->n, s->tv.dim, NULL);
+		  "(%ld requests) in %.2fs, dim %d, cache %s, %zu vectors of examples", s->tax->n,
+		  s->tax_hex, s->tv.from_cache, s->tv.embedded, s->tv.requests,
+		  (now_ms() - t0) / 1000, s->tv.dim, s->tv.cache_path ? s->tv.cache_path : "none",
+		  s->tv.n - s->tax->n);
+	s->ix = vec_index_new(s->tv.vec, s->tv.n, s->tv.dim, s->tv.entry);
 	return 0;
 }
 

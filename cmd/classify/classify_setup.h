@@ -20,6 +20,7 @@ struct classify_setup {
 	enum cl_mode mode;
 	double threshold;
 	int top_k, dim, dim_set;
+	int examples;          /* examples take part in the shortlist */
 	long batch;
 	int in_fd;             /* the gold set's file (--eval FILE), else 0 */
 	const char *in_name;   /* "<stdin>" or the gold set's name */

@@ -32,6 +32,8 @@ static const struct app_flag flags[] = {
 	{"cache-dir", 0, 1, "classify.cache_dir", 0, "DIR", "taxonomy vector cache directory"},
 	{"dim", 0, 1, "classify.dim", 0, "N", "size of hash vectors; `dimensions` asked of OpenAI"},
 	{"batch", 0, 1, "classify.batch", 0, "N", "items per job and per embedding request"},
+	{"examples", 0, 1, "classify.examples", 0, "HOW",
+	 "shortlist: an entry scores the best of its text and examples; prompt: examples only in the prompt"},
 	{"answer-attempts", 0, 1, "classify.answer_attempts", 0, "N",
 	 "answers asked for per item when they are invalid"},
 	{"max-tokens", 0, 1, "classify.max_tokens", 0, "N", "longest answer in tokens"},
