@@ -173,6 +173,19 @@ static void print_flags(FILE *f, const struct app_flag *fl)
 	}
 }
 
+/* Ends --help, --version and --print-config: their output must have gone
+ * out whole. A closed stdout (| head) is a quiet end, as for records. */
+static void stdout_exit(void)
+{
+	int bad = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+	if (bad && e != EPIPE) {
+		log_error("write error on standard output: %s", strerror(e));
+		exit(EXIT_FAILURES);
+	}
+	exit(EXIT_DONE);
+}
+
 static void usage_exit(const char *tool, const char *usage, const struct app_flag *flags)
 {
 	printf("%s", usage);
@@ -183,7 +196,7 @@ static void usage_exit(const char *tool, const char *usage, const struct app_fla
 	printf("\nCommon options:\n");
 	print_flags(stdout, common_flags);
 	printf("\nSettings: pipelines/tunables.yaml; see tunables(5). Manual: %s(1).\n", tool);
-	exit(EXIT_DONE);
+	stdout_exit();
 }
 
 struct pending {
@@ -250,7 +263,7 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 		const char *tunable = fl->tunable;
 		switch (fl->id) {
 		case OPT_HELP: usage_exit(tool, usage, flags); break;
-		case OPT_VERSION: printf("%s (lanes) %s\n", tool, LANES_VERSION); exit(EXIT_DONE);
+		case OPT_VERSION: printf("%s (lanes) %s\n", tool, LANES_VERSION); stdout_exit(); break;
 		case OPT_TUNABLES: tun_path = optarg; continue;
 		case OPT_PRINT_CONFIG: print_config = 1; continue;
 		case OPT_SUMMARY_JSON: a->summary_json = optarg; continue;
@@ -321,7 +334,8 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 		else
 			printf("# tunables file: none (built-in defaults)\n");
 		tun_print(a->tun, stdout);
-		exit(EXIT_DONE);
+		tun_free(a->tun);
+		stdout_exit();
 	}
 	snprintf(key, sizeof key, "%s.stop_grace_ms", a->section);
 	atomic_store(&grace_ms, tun_int(a->tun, key));
@@ -455,6 +469,20 @@ void app_reject(struct app *a, const char *where, long lineno, const char *msg,
 	}
 }
 
+/* The summary's word for how the run ended. */
+static const char *ending(const struct app *a)
+{
+	if (atomic_load(&app_stop) > 0)
+		return "interrupted";
+	if (a->write_errno)
+		return "write error";
+	if (a->output_closed)
+		return "output closed";
+	if (a->read_error)
+		return "read error";
+	return "done";
+}
+
 int app_finish(struct app *a)
 {
 	if (a->reporter) {
@@ -466,9 +494,13 @@ int app_finish(struct app *a)
 		lock_free(a->reporter_lock);
 		a->reporter = NULL;
 	}
-	if (a->rejects && fclose(a->rejects))
+	if (a->rejects && fclose(a->rejects)) {
 		log_error("cannot write rejects file %s: %s", a->rejects_path, strerror(errno));
+		a->run_errors++;
+	}
 	a->rejects = NULL;
+	if (a->write_errno)
+		log_error("write error on standard output: %s", strerror(a->write_errno));
 
 	double secs = (now_ms() - a->t_start) / 1000;
 	long read = atomic_load(&a->st.read);
@@ -476,16 +508,20 @@ int app_finish(struct app *a)
 	int code = EXIT_DONE;
 	if (read > 0 && (double)bad > a->max_failure_ratio * (double)read)
 		code = EXIT_FAILURES;
-	if (app_stop == SIGINT)
+	if (a->write_errno || a->read_error || a->run_errors)
+		code = EXIT_FAILURES;
+	int sig = atomic_load(&app_stop);
+	if (sig == SIGINT)
 		code = EXIT_SIGINT;
-	else if (app_stop == SIGTERM)
+	else if (sig == SIGTERM)
 		code = EXIT_SIGTERM;
 
 	struct buf b = {0};
 	fmt_counts(a, &b, secs);
-	const char *how = app_stop ? "interrupted" : a->output_closed ? "output closed" : "done";
+	const char *how = ending(a);
 	log_event("%s: %s, wrote %ld in %.2fs%s", how, b.p, atomic_load(&a->st.written), secs,
-		  code == EXIT_FAILURES ? " (FAILED: more failures than max_failure_ratio allows)" : "");
+		  code == EXIT_FAILURES && bad > 0 && (double)bad > a->max_failure_ratio * (double)read
+			  ? " (FAILED: more failures than max_failure_ratio allows)" : "");
 	buf_free(&b);
 
 	if (a->summary_json) {
@@ -502,7 +538,10 @@ int app_finish(struct app *a)
 			(void)w;
 		} else {
 			FILE *f = fopen(a->summary_json, "wb");
-			if (!f || fwrite(j.p, 1, j.len, f) != j.len || fclose(f)) {
+			int ok = f && fwrite(j.p, 1, j.len, f) == j.len;
+			if (f && fclose(f))
+				ok = 0;
+			if (!ok) {
 				log_error("cannot write summary %s: %s", a->summary_json, strerror(errno));
 				if (code == EXIT_DONE)
 					code = EXIT_FAILURES;

@@ -17,6 +17,7 @@ enum lanes_exit {
 	EXIT_FAILURES = 1,  /* more failures than max_failure_ratio allows */
 	EXIT_USAGE = 2,     /* usage or tunables error */
 	EXIT_BACKEND = 3,   /* LLM server or database unusable at start */
+	EXIT_INTERNAL = 4,  /* internal error: out of memory, libcurl cannot start */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
@@ -65,7 +66,12 @@ struct app {
 	/* Optional: appends live details to the progress/stats line. */
 	void (*progress_extra)(char *out, size_t outlen, void *ud);
 	void *progress_ud;
-	int output_closed;       /* stdout's reader went away */
+	/* How the run ended besides its records (app_finish reads them): */
+	int output_closed;       /* stdout's reader went away (a quiet end) */
+	int write_errno;         /* writing stdout failed with this errno */
+	int read_error;          /* reading the input failed (logged) */
+	int run_errors;          /* other failures outside the records, each
+				  * logged (a last commit, a report): exit 1 */
 	struct thread *reporter;
 	int reporter_stop;
 	struct lock *reporter_lock;
@@ -76,13 +82,13 @@ struct app {
  * the writer thread sets it too, and lock-free atomics are safe in a
  * signal handler. */
 extern atomic_int app_stop;
-enum { APP_STOP_OUTPUT_CLOSED = -1, APP_STOP_READ_ERROR = -2 };
+enum { APP_STOP_OUTPUT_CLOSED = -1 };
 /* Sets app_stop to why unless a reason is already there. A closed output
  * also starts aborting at once: answers could go nowhere. */
 void app_request_stop(int why);
 
-/* The stop rule (lanes(7) SIGNALS), safe from any thread:
- * app_stopping: a stop was requested (signal, closed output, read error):
+/* The stop rule (lanes(7) Signals), safe from any thread:
+ * app_stopping: a stop was requested (a signal, a closed output):
  * take no new work. app_aborting: the grace period (<tool>.stop_grace_ms)
  * after the first SIGINT/SIGTERM has passed, or a second signal came, or
  * the output is closed: abandon work in flight now (the record passes on
@@ -116,8 +122,12 @@ void app_log_start(struct app *a, const char *fmt, ...) __attribute__((format(pr
 /* Reports one rejected input line on stderr and in --rejects. */
 void app_reject(struct app *a, const char *where, long lineno, const char *msg,
 		const char *line, size_t len);
-/* Stops reporting, prints the summary (and --summary-json), returns the
- * exit status for the counters, the signal and the output state. */
+/* The tool's last step, after its own final work: stops reporting, reports
+ * a write error, prints the one summary line (and --summary-json), frees
+ * the tunables, and returns the exit status for the counters, the signal,
+ * and how the input and output ended (the fields above). The summary's
+ * "exit" is the status returned, unless --summary-json FILE itself cannot
+ * be written (then 1, said on stderr). */
 int app_finish(struct app *a);
 
 #endif

@@ -5,6 +5,7 @@
 #include "pool.h"
 #include "record.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -161,8 +162,8 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 		if (st == NDJSON_EOF)
 			break;
 		if (st == NDJSON_ERROR) {
-			log_error("%s: read error after line %ld", name, lineno);
-			app_request_stop(APP_STOP_READ_ERROR);
+			log_error("%s: read error after line %ld: %s", name, lineno, strerror(errno));
+			f->a->read_error = 1;
 			break;
 		}
 		if (!job)
@@ -202,12 +203,12 @@ size_t filter_inflight(struct filter *f)
 	return f->pool ? pool_inflight(f->pool) : 0;
 }
 
-int filter_finish(struct filter *f)
+void filter_finish(struct filter *f)
 {
 	pool_finish(f->pool);
 	f->pool = NULL;
 	/* a last idle call, now that every record is emitted, so that a tool
-	 * can commit its final batch before the summary */
+	 * can commit its final batch */
 	if (f->on_idle)
 		f->on_idle(f->ud);
 	ndjson_flush(f->w);
@@ -215,24 +216,10 @@ int filter_finish(struct filter *f)
 	int wstate = ndjson_writer_state(f->w);
 	if (wstate == 1)
 		a->output_closed = 1;
-	int werr = wstate == -1 ? ndjson_writer_errno(f->w) : 0;
+	else if (wstate == -1)
+		a->write_errno = ndjson_writer_errno(f->w);
 	ndjson_writer_free(f->w);
 	free(f);
-	/* a closed stdout is a quiet end, not an interruption */
-	if (app_stop < 0 && app_stop != APP_STOP_READ_ERROR)
-		app_stop = 0;
-	int read_error = app_stop == APP_STOP_READ_ERROR;
-	if (read_error)
-		app_stop = 0;
-	int code = app_finish(a);
-	if (werr) {
-		log_error("write error on standard output: %s", strerror(werr));
-		if (code == EXIT_DONE)
-			code = EXIT_FAILURES;
-	}
-	if (read_error && code == EXIT_DONE)
-		code = EXIT_FAILURES;
-	return code;
 }
 
 void rec_emit(struct rec *r, const char *line, size_t len)

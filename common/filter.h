@@ -49,7 +49,7 @@ struct filter;
 /* Optional, in the writer thread when nothing is ready to write (after
  * stdout is flushed): a good moment to commit a batch. Also called once
  * more by filter_finish, in the caller's thread, after the last record is
- * emitted and before the summary. */
+ * emitted. */
 typedef void (*filter_idle_fn)(void *ud);
 
 /* batch: records per job (1 for most tools; embed batches requests).
@@ -73,8 +73,12 @@ void filter_submit(struct filter *f, struct job *job);
 /* Jobs submitted and not yet emitted (0: the writer has caught up with the
  * input). Safe from any thread. */
 size_t filter_inflight(struct filter *f);
-/* Drains, frees, and returns app_finish's exit status. */
-int filter_finish(struct filter *f);
+/* Drains: waits until every submitted record is emitted, makes the last
+ * idle call (in the caller's thread), flushes stdout, and frees f. The
+ * counts are in the app's st; how the output ended goes to its
+ * output_closed and write_errno. The tool then does its own last work and
+ * ends with app_finish, which prints the summary. */
+void filter_finish(struct filter *f);
 
 /* Helpers for filter_fn. */
 /* Appends a line (without '\n') to r->out. */

@@ -26,7 +26,7 @@ struct llm_http *llm_http_new(const char *base_url, const char *api_key, long co
 	static int curl_ready;
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT))
-			log_fatal("cannot initialise libcurl");
+			log_internal("cannot initialise libcurl");
 		curl_ready = 1;
 	}
 	struct llm_http *h = xcalloc(1, sizeof *h);
@@ -123,7 +123,7 @@ static CURL *handle_get(struct llm_http *h)
 	CURL *e = h->nidle > 0 ? h->idle[--h->nidle] : NULL;
 	lock_give(h->l);
 	if (!e && !(e = curl_easy_init()))
-		log_fatal("cannot create a libcurl handle");
+		log_internal("cannot create a libcurl handle (out of memory?)");
 	return e;
 }
 

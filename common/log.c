@@ -1,15 +1,18 @@
 /* log: prefixed, whole-line writes to stderr, safe from any thread. */
 #include "log.h"
+#include "app.h"
 #include "util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *tool_name = "lanes";
-static int progress_active;
+/* set by the reporter thread, read by every thread that logs */
+static atomic_int progress_active;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void log_init(const char *tool)
@@ -24,7 +27,7 @@ const char *log_tool(void)
 
 void log_set_progress_active(int active)
 {
-	progress_active = active;
+	atomic_store(&progress_active, active);
 }
 
 static int stamps_wanted(void)
@@ -36,7 +39,7 @@ static int stamps_wanted(void)
 void log_vline(int stamp, const char *fmt, va_list ap)
 {
 	struct buf b = {0};
-	if (progress_active)
+	if (atomic_load(&progress_active))
 		buf_puts(&b, "\r\033[K");
 	buf_printf(&b, "%s: ", tool_name);
 	if (stamp && stamps_wanted()) {
@@ -89,5 +92,22 @@ void log_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(0, fmt, ap);
 	va_end(ap);
-	exit(2);
+	exit(EXIT_USAGE);
+}
+
+void log_internal(const char *fmt, ...)
+{
+	char line[512];
+	int n = snprintf(line, sizeof line, "%s%s: internal error: ",
+			 atomic_load(&progress_active) ? "\r\033[K" : "", tool_name);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < sizeof line)
+		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	size_t len = strnlen(line, sizeof line - 2);
+	line[len++] = '\n';
+	ssize_t w = write(2, line, len);
+	(void)w;
+	_exit(EXIT_INTERNAL);
 }

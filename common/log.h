@@ -15,6 +15,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Logs like log_error, then exits with status 2 (usage/config). */
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* "<tool>: internal error: <msg>", then exits with EXIT_INTERNAL (4). It
+ * allocates nothing, so out of memory can use it. */
+void log_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Clears a progress line on a terminal before a log line is printed. */
 void log_set_progress_active(int active);
 void log_vline(int stamp, const char *fmt, va_list ap);

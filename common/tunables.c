@@ -149,7 +149,7 @@ struct tunables *tun_new(const char *const *sections)
 	for (size_t i = 0; i < tun_schema_len; i++)
 		if (assign(t, (int)i, tun_schema[i].def, TUN_SRC_DEFAULT, NULL,
 			   err, sizeof err))
-			log_fatal("built-in default: %s", err);
+			log_internal("built-in default: %s", err);
 	return t;
 }
 

@@ -11,7 +11,7 @@
 
 static void oom(size_t n)
 {
-	log_fatal("out of memory allocating %zu bytes", n);
+	log_internal("out of memory allocating %zu bytes", n);
 }
 
 void *xmalloc(size_t n)

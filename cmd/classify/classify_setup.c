@@ -32,7 +32,7 @@ static void size_inflight(struct app *a, long batch, int offline)
 	snprintf(v, sizeof v, "%ld", n);
 	if (tun_set(a->tun, "classify.inflight", v, tun_source_of(a->tun, "classify.inflight"),
 		    "auto", err, sizeof err))
-		log_fatal("classify.inflight: %s", err);
+		log_internal("classify.inflight: %s", err);
 }
 
 static enum cl_mode parse_mode(const char *s)
@@ -229,7 +229,7 @@ void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl
 		run->ev = cl_eval_new(s->tax);
 }
 
-int classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run, int code)
+void classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run)
 {
 	struct buf st = {0};
 	for (int k = 0; k < CL_NSTATUS; k++)
@@ -240,7 +240,7 @@ int classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run
 	if (s->la.llm)
 		llmapp_finish(a, &s->la);
 	if (!run->ev)
-		return code;
+		return;
 	struct cl_eval_info info = {
 		.taxonomy_path = s->tax_path,
 		.taxonomy_hash = s->tax_hex,
@@ -252,10 +252,8 @@ int classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run
 	};
 	if (cl_eval_report(run->ev, &info, s->json, 10, stdout)) {
 		log_error("cannot write the report: %s", strerror(errno));
-		if (code == EXIT_DONE)
-			code = EXIT_FAILURES;
+		a->run_errors++;
 	}
 	cl_eval_free(run->ev);
 	run->ev = NULL;
-	return code;
 }

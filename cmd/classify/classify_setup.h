@@ -50,10 +50,10 @@ int classify_setup_index(struct app *a, struct classify_setup *s);
 /* Fills run from s and the tunables: the run reads s, which must outlive
  * it. */
 void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl_run *run);
-/* After the last record: logs the classes line and the client's figures,
- * prints the --eval report, frees run's tally. Returns code, or
- * EXIT_FAILURES when the report could not be written. */
-int classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run, int code);
+/* After the last record, before app_finish: logs the classes line and the
+ * client's figures, prints the --eval report, frees run's tally. A report
+ * that cannot be written is logged and counted in a->run_errors. */
+void classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run);
 /* Ends the run before any record was read: releases the client, the
  * rejects file, the tunables and s; returns code. */
 int classify_setup_exit(struct app *a, struct classify_setup *s, int code);

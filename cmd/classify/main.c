@@ -86,8 +86,8 @@ int main(int argc, char **argv)
 	 * input pauses instead of waiting to fill */
 	filter_set_eager(f, 1);
 	filter_read_fd(f, s.in_fd, s.in_name);
-	int code = filter_finish(f);
-	code = classify_setup_report(&a, &s, &run, code);
+	filter_finish(f);
+	classify_setup_report(&a, &s, &run);
 	classify_setup_free(&s);
-	return code;
+	return app_finish(&a);
 }

@@ -37,16 +37,11 @@ static const struct app_flag flags[] = {
 /* Texts and vectors remembered for deduplication, at most. */
 #define CACHE_BYTES ((size_t)64 << 20)
 
-/* Set in the thread that calls filter_finish: its last idle call is the
- * one that runs there. */
-static _Thread_local int finishing_thread;
-
 /* x comes first: the filter hands &run to embed_work as its embed_ctx. */
 struct run {
 	struct embed_ctx x;
 	struct app *a;
 	struct llmapp la;
-	int done;
 };
 
 /* The records in flight are batch records per job: unless set, the cap is
@@ -69,16 +64,12 @@ static void size_inflight(struct app *a, long batch, int offline)
 	snprintf(v, sizeof v, "%ld", n);
 	if (tun_set(a->tun, "embed.inflight", v, tun_source_of(a->tun, "embed.inflight"),
 		    "auto", err, sizeof err))
-		log_fatal("embed.inflight: %s", err);
+		log_internal("embed.inflight: %s", err);
 }
 
-/* Summary lines of the texts and of the server, before the run's summary. */
-static void on_idle(void *ud)
+/* The lines about the texts and the server, before the run's summary. */
+static void report(struct run *run)
 {
-	struct run *run = ud;
-	if (!finishing_thread || run->done)
-		return;
-	run->done = 1;
 	struct embed_ctx *x = &run->x;
 	struct embed_cache_stats s;
 	embed_cache_stats(x->cache, &s);
@@ -147,15 +138,14 @@ int main(int argc, char **argv)
 	x->cache = embed_cache_new(CACHE_BYTES);
 
 	app_start_reporting(&a);
-	struct filter *f = filter_new(&a, (size_t)batch, embed_work, NULL, on_idle, &run);
+	struct filter *f = filter_new(&a, (size_t)batch, embed_work, NULL, NULL, &run);
 	/* in a pipe behind a slow stage, a part-filled batch goes when the
 	 * input pauses instead of waiting to fill */
 	filter_set_eager(f, 1);
 	filter_read_fd(f, 0, "<stdin>");
-	finishing_thread = 1;
-	int code = filter_finish(f);
-	if (run.la.llm)
-		llmapp_finish(&a, &run.la);
+	filter_finish(f);
+	report(&run);
+	int code = app_finish(&a);
 	embed_cache_free(x->cache);
 	free(model);
 	free(field);

@@ -123,11 +123,12 @@ int main(int argc, char **argv)
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, 1, work, NULL, NULL, &cfg);
 	filter_read_fd(f, 0, "<stdin>");
-	int code = filter_finish(f);
+	filter_finish(f);
 	llmapp_finish(&a, &la);
 	log_event("answers: %ld invalid; records saved by the feedback turn %ld, by a plain "
 		  "retry %ld", atomic_load(&cfg.invalid_answers), atomic_load(&cfg.fixed),
 		  atomic_load(&cfg.later));
+	int code = app_finish(&a);
 
 	tpl_free(tpl);
 	jschema_free(schema);

@@ -93,21 +93,20 @@ int main(int argc, char **argv)
 		      tun_str(a.tun, "segment.unit"), tun_str(a.tun, "segment.format"),
 		      a.nargs ? "files" : "ndjson");
 	app_start_reporting(&a);
-	int code;
 	if (a.nargs == 0) {
 		struct seg_ndjson sn = {.cfg = &cfg};
 		struct filter *f = filter_new(&a, 1, seg_ndjson_work, seg_ndjson_emitted, NULL, &sn);
 		filter_read_fd(f, 0, "<stdin>");
-		code = filter_finish(f);
+		filter_finish(f);
 		idset_free(&sn.seen);
 	} else {
 		a.total = a.nargs;
 		struct seg_files *sf = seg_files_new(&cfg);
 		struct filter *f = filter_new(&a, 1, seg_files_work, NULL, NULL, sf);
 		seg_files_run(sf, f, a.args, a.nargs);
-		code = filter_finish(f);
+		filter_finish(f);
 		seg_files_free(sf);
 	}
 	seg_root_free(cfg.root);
-	return code;
+	return app_finish(&a);
 }

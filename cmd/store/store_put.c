@@ -277,32 +277,32 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	 * without building a tree */
 	filter_set_raw(c.f, 1);
 	filter_read_fd(c.f, 0, "<stdin>");
-	int code = filter_finish(c.f);
+	filter_finish(c.f);
+	/* the last document ended with the input, unless a stop cut it short */
 	if (c.prune && c.have_doc && !app_stop) {
-		/* the last document ended with the input */
 		char err[1024];
 		long lost = 0;
 		prune_doc(&c);
 		if (store_commit(c.s, &lost, err, sizeof err)) {
 			log_error("%s", err);
-			code = code == EXIT_DONE ? EXIT_FAILURES : code;
+			a->run_errors++;
 		}
 	}
 	if (c.prune && c.pruned)
 		log_event("pruned: %ld stored segments past the end of their document's new version",
 			  c.pruned);
 	buf_free(&c.doc);
-	int wstate = ndjson_flush(c.w) ? ndjson_writer_state(c.w) : 0;
-	if (wstate == -1) {
-		log_error("write error on standard output");
-		if (code == EXIT_DONE)
-			code = EXIT_FAILURES;
-	}
+	ndjson_flush(c.w);
+	int wstate = ndjson_writer_state(c.w);
+	if (wstate == 1)
+		a->output_closed = 1;
+	else if (wstate == -1 && !a->write_errno)
+		a->write_errno = ndjson_writer_errno(c.w);
 	ndjson_writer_free(c.w);
 	buf_free(&c.held);
 	for (int i = 0; i < a->workers; i++)
 		store_scratch_free(&c.scratch[i]);
 	free(c.scratch);
 	store_close(c.s);
-	return code;
+	return app_finish(a);
 }
