@@ -328,14 +328,13 @@ void consolidate_run_idle(void *ud)
 	end(run);
 }
 
-int consolidate_run_finish(struct consolidate_run *run, int code)
+void consolidate_run_finish(struct consolidate_run *run)
 {
 	if (run->la.llm)
 		llmapp_finish(run->a, &run->la);
-	if (run->code && (code == EXIT_DONE || code == EXIT_FAILURES))
-		code = run->code;
+	if (run->code)
+		run->a->run_errors++;
 	consolidate_run_free(run);
-	return code;
 }
 
 void consolidate_run_free(struct consolidate_run *run)

@@ -60,9 +60,9 @@ void consolidate_run_emitted(struct rec *r, void *ud);
 /* The idle hook: once the input is read and every record emitted, runs
  * the end (once). */
 void consolidate_run_idle(void *ud);
-/* After filter_finish: logs the figures, frees the run, returns the exit
- * status (code, or what the end asked for when worse). */
-int consolidate_run_finish(struct consolidate_run *run, int code);
+/* After filter_finish, before app_finish: logs the client's figures,
+ * counts a failed end (logged) in the app's run_errors, frees the run. */
+void consolidate_run_finish(struct consolidate_run *run);
 /* Frees everything (also after a setup that failed). */
 void consolidate_run_free(struct consolidate_run *run);
 

@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 	filter_set_eager(run.f, 1);
 	filter_read_fd(run.f, run.in_fd, run.in_name);
 	atomic_store(&run.input_done, 1);
-	int code = filter_finish(run.f);
-	return consolidate_run_finish(&run, code);
+	filter_finish(run.f);
+	consolidate_run_finish(&run);
+	return app_finish(&a);
 }

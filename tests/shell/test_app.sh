@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly BIN="${LANES_BIN:-./bin}"
-readonly TOOLS=(segment mine embed classify store)
+readonly TOOLS=(segment mine embed classify store consolidate)
 export LANES_LOG_TIME=0
 
 # run_rc CMD...: runs CMD, output to files; sets RC.
