@@ -134,11 +134,13 @@ tsan: deps
 		CFLAGS="-O1 -g" SAN="-fsanitize=thread" LANES_SANITIZER=tsan check
 
 # The main job: the example documents into the store lanes.db (rerun: no
-# work is redone). Set llm.base_url (or OLLAMA_HOST) to mine and embed with
-# a server; without one, embed uses the offline hash embedder.
+# work is redone). With an LLM server (llm.base_url, OLLAMA_HOST, ...) it
+# mines and embeds with it; without one it asks for offline mode
+# (--offline=auto: the hash embedder, no mining), which ingest.sh otherwise
+# never falls back to.
 RUN_DB ?= lanes.db
 run: all
-	@LANES_BIN=$(abspath $(BIN)) pipelines/ingest.sh --db $(RUN_DB) pipelines/examples/docs
+	@LANES_BIN=$(abspath $(BIN)) pipelines/ingest.sh --offline=auto --db $(RUN_DB) pipelines/examples/docs
 
 bench: all $(DOUBLE_BIN)
 	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/bench/run.sh

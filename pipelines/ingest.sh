@@ -12,8 +12,10 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 readonly PROG="ingest"
 readonly ALL_STEPS="segment,mine,embed,classify"
-readonly DOC_EXTENSIONS="txt text md markdown mdown mkd srt vtt"
-readonly DEFAULT_LLM_URL="http://127.0.0.1:11434"
+# the file types segment reads (segment(1) FORMATS)
+readonly DOC_EXTENSIONS="txt text md markdown mdown mkd mkdn srt vtt html htm xhtml pdf docx odt"
+# skipped files listed one by one in the log, at most
+readonly LIST_MAX=20
 # shellcheck source=pipelines/lib.sh
 source "${SCRIPT_DIR}/lib.sh"
 
@@ -27,7 +29,9 @@ PRINT_CONFIG=0
 BACKUP=0
 BACKUP_FILE=""
 LOCK=""
+OFFLINE_MODE="never"
 OFFLINE=0
+OFFLINE_WHY=""
 RUN_DIR=""
 STEP_PID=""
 STOP_SIGNAL=""
@@ -35,15 +39,19 @@ SIGNALS=0
 GUARD_FD=""
 GUARD_PID=""
 declare -a FILES=()
+declare -a UNSUPPORTED=()
+SKIPPED_NOTE=""
+EXT=""
 declare -a STEP_LINES=()
 declare -a FAILED_STEPS=()
 
 usage() {
   cat <<USAGE
 Usage: ingest.sh [options] FILE|DIR...
-Segments documents (text, Markdown, SRT, WebVTT; DIRs are searched for
-*.txt *.md *.srt *.vtt ...), mines, embeds and classifies the segments, and
-keeps everything in the store. Each step works on what the store says is
+Segments documents (text, Markdown, SRT, WebVTT, HTML, PDF, DOCX, ODT; DIRs
+are searched for *.txt *.md *.srt *.vtt *.html *.pdf *.docx *.odt ...; other
+files there are listed and counted, not read), mines, embeds and classifies
+the segments, and keeps everything in the store. Each step works on what the store says is
 pending, so reruns redo nothing and an interrupted run resumes.
 
 Options:
@@ -57,6 +65,10 @@ Options:
   --backup          online backup of the store before the run (to DB.backup)
   --backup-to FILE  the same, to FILE
   --lock FILE       lock file (default: DB.lock); a run finding it taken exits 0
+  --offline         offline mode: no LLM server; embed and classify use the
+                    hash embedder, mine and LLM verification are skipped
+  --offline=auto    offline mode only when the LLM server does not answer
+                    (without either, a run with no server fails, loudly)
   --dry-run         show what would run and how much is pending; change nothing
   --print-config    show the effective settings of every step and exit
   -h, --help        this help
@@ -76,6 +88,15 @@ parse_args() {
       --backup) BACKUP=1; shift ;;
       --backup-to) BACKUP=1; BACKUP_FILE="${2:?--backup-to needs a file}"; shift 2 ;;
       --lock) LOCK="${2:?--lock needs a file}"; shift 2 ;;
+      --offline) OFFLINE_MODE=always; shift ;;
+      --offline=*)
+        OFFLINE_MODE="${1#--offline=}"
+        case "${OFFLINE_MODE}" in
+          auto | always | never) ;;
+          *) err "--offline=${OFFLINE_MODE}: expected auto, always or never"; exit 2 ;;
+        esac
+        shift
+        ;;
       --dry-run) DRY_RUN=1; shift ;;
       --print-config) PRINT_CONFIG=1; shift ;;
       -h | --help) usage; exit 0 ;;
@@ -128,41 +149,59 @@ without_section() {
 }
 
 print_config() {
-  printf '# ingest.sh: tunables %s, db %s, taxonomy %s, steps %s\n' \
-    "${TUNABLES}" "${DB}" "${TAXONOMY:-(none)}" "${STEPS}"
+  if step_wanted mine || step_wanted embed || step_wanted classify; then
+    decide_offline
+  fi
+  printf '# ingest.sh: tunables %s, db %s, taxonomy %s, steps %s%s\n' \
+    "${TUNABLES}" "${DB}" "${TAXONOMY:-(none)}" "${STEPS}" "${ROOT:+, root ${ROOT}}"
   printf '\n# ---- %s ----\n' segment
   segment --print-config
-  printf '\n# ---- %s ----\n' mine
-  mine --print-config
-  # the shared llm section once, with mine's
-  printf '\n# ---- %s ----\n' embed
-  embed --print-config | without_section llm
-  printf '\n# ---- %s ----\n' classify
-  classify --print-config | without_section llm
+  if ((OFFLINE)); then
+    # what runs: the hash embedder, no mining, no LLM verification
+    printf '\n# ---- %s (skipped: %s) ----\n' mine "${OFFLINE_WHY}"
+    mine --print-config
+    printf '\n# ---- %s (offline: the hash embedder) ----\n' embed
+    embed --print-config --model hash | without_section llm
+    printf '\n# ---- %s (offline: the hash embedder, embed mode) ----\n' classify
+    classify --print-config --embed-model hash --mode embed | without_section llm
+  else
+    printf '\n# ---- %s ----\n' mine
+    mine --print-config
+    # the shared llm section once, with mine's
+    printf '\n# ---- %s ----\n' embed
+    embed --print-config | without_section llm
+    printf '\n# ---- %s ----\n' classify
+    classify --print-config | without_section llm
+  fi
   printf '\n# ---- %s ----\n' store
   store --print-config
 }
 
-# Files named on the command line; directories searched for documents
-# (names starting with a dot are left out, as ls(1) does). A file found
-# twice (named and found, or under two spellings) goes to segment once.
+# Files named on the command line, and the documents found in directories
+# (names starting with a dot are left out, as ls(1) does). A file of a type
+# segment does not read, found in a directory, is not passed on: it goes to
+# UNSUPPORTED, listed in the log and counted in the start line and the
+# health report. A file found twice (named and found, or under two
+# spellings) goes to segment once.
 collect_files() {
-  local arg ext
-  local -a expr=()
-  for ext in ${DOC_EXTENSIONS}; do
-    expr+=(-o -name "*.${ext}")
-  done
+  local arg
   local -a named=()
   for arg in "${ARGS[@]}"; do
     if [[ -d "${arg}" ]]; then
       local -a found=()
-      mapfile -d '' -t found < <(find "${arg}" -mindepth 1 -name '.*' -prune -o \
-        -type f \( "${expr[@]:1}" \) -print0)
+      mapfile -d '' -t found < <(find "${arg}" -mindepth 1 -name '.*' -prune -o -type f -print0)
       if ! wait "$!"; then
         err "cannot search ${arg} for documents (see the message above)"
         exit 2
       fi
-      named+=("${found[@]}")
+      local f
+      for f in "${found[@]}"; do
+        if supported "${f}"; then
+          named+=("${f}")
+        else
+          UNSUPPORTED+=("${f}")
+        fi
+      done
     elif [[ -f "${arg}" ]]; then
       named+=("${arg}")
     else
@@ -170,6 +209,7 @@ collect_files() {
       exit 2
     fi
   done
+  note_unsupported
   if ((${#named[@]} == 0)); then
     return 0
   fi
@@ -190,6 +230,49 @@ collect_files() {
   local -a sorted=()
   mapfile -d '' -t sorted < <(printf '%s\0' "${FILES[@]}" | LC_ALL=C sort -z)
   FILES=("${sorted[@]}")
+}
+
+# Sets EXT to FILE's extension, lower case, with its dot ("" without one);
+# no subshell, as it runs once per file found.
+extension_of() {
+  local base="${1##*/}"
+  EXT=""
+  if [[ "${base}" == ?*.* ]]; then
+    base="${base##*.}"
+    EXT=".${base,,}"
+  fi
+}
+
+# Whether segment reads files of FILE's type (by its name, as a directory
+# search must decide without reading every file).
+supported() {
+  extension_of "$1"
+  [[ -n "${EXT}" && " ${DOC_EXTENSIONS} " == *" ${EXT#.} "* ]]
+}
+
+# Lists the files of UNSUPPORTED in the log (the first LIST_MAX) and sets
+# SKIPPED_NOTE: "skipped 5 files: unsupported type .docx, .pdf; see lanes(7)".
+note_unsupported() {
+  local n="${#UNSUPPORTED[@]}"
+  if ((n == 0)); then
+    return 0
+  fi
+  local f i=0
+  local -A exts=()
+  for f in "${UNSUPPORTED[@]}"; do
+    extension_of "${f}"
+    exts["${EXT:-(no extension)}"]=1
+    if ((i < LIST_MAX)); then
+      log "skipped (unsupported type ${EXT:-(no extension)}): ${f}"
+    fi
+    i=$((i + 1))
+  done
+  if ((n > LIST_MAX)); then
+    log "skipped $((n - LIST_MAX)) more files of unsupported types"
+  fi
+  local types
+  types="$(printf '%s\n' "${!exts[@]}" | LC_ALL=C sort | paste -sd, - | sed 's/,/, /g')"
+  SKIPPED_NOTE="skipped ${n} file$( ((n == 1)) || echo s): unsupported type ${types}; see lanes(7)"
 }
 
 # The deepest directory holding every PATH (a directory, or a file's
@@ -234,27 +317,43 @@ choose_root() {
   fi
 }
 
-# Without a configured LLM server and none on the default address, mine and
-# LLM verification cannot run: embed and classify fall back to the offline
-# hash embedder, loudly.
-detect_llm() {
-  local conf src url
-  conf="$(embed --print-config)"
-  src="$(config_source llm base_url <<<"${conf}")"
-  url="$(config_value llm base_url <<<"${conf}")"
-  # a server named anywhere but at the default address must work: its
-  # failure is reported by the steps, not papered over
-  if [[ "${src}" == env* || "${src}" == flag* || "${url}" != "${DEFAULT_LLM_URL}" ]]; then
-    return 0
-  fi
-  if LANES_LLM_MAX_ATTEMPTS=1 LANES_LLM_CONNECT_TIMEOUT_MS=2000 LANES_EMBED_STATS_INTERVAL=0 \
-      embed </dev/null >/dev/null 2>&1; then
+# Offline mode (OFFLINE=1): embed and classify use the offline hash
+# embedder, mine and LLM verification are skipped. Only when asked:
+# --offline always, --offline=auto when the LLM server cannot be used (the
+# tool that would need it first says why, before reading any input).
+# Otherwise a run without a server fails in its LLM steps, loudly.
+decide_offline() {
+  case "${OFFLINE_MODE}" in
+    always)
+      OFFLINE=1
+      OFFLINE_WHY="offline mode (--offline)"
+      return 0
+      ;;
+    never) return 0 ;;
+  esac
+  local url probe rc=0
+  url="$(embed --print-config | config_value llm base_url)"
+  probe="$(probe_llm 2>&1 >/dev/null)" || rc=$?
+  if ((rc == 0)); then
     return 0
   fi
   OFFLINE=1
-  log "notice: no LLM server configured and none answers at ${url}:" \
-    "embed and classify use the offline hash embedder; mine and LLM verification" \
-    "need a server (set llm.base_url in ${TUNABLES}, OLLAMA_HOST or OPENAI_BASE_URL)"
+  OFFLINE_WHY="no LLM server (see the notice above)"
+  log "notice: no usable LLM server at ${url} ($(head -n 1 <<<"${probe}" | sed 's/^[a-z]*: //'))." \
+    "Offline mode (--offline=auto): embed and classify use the offline hash embedder;" \
+    "mine and LLM verification are skipped"
+}
+
+# Starts the first LLM tool of the run on no input: it checks the server
+# and the model before reading, as every LLM tool does.
+probe_llm() {
+  local -a quick=(LANES_LLM_MAX_ATTEMPTS=1 LANES_LLM_CONNECT_TIMEOUT_MS=2000
+    LANES_MINE_STATS_INTERVAL=0 LANES_EMBED_STATS_INTERVAL=0)
+  if step_wanted mine; then
+    env "${quick[@]}" mine </dev/null
+  else
+    env "${quick[@]}" embed </dev/null
+  fi
 }
 
 # Model name a stage's output is recorded under, for store pending --model.
@@ -301,9 +400,18 @@ elapsed_since() {
 step_segment() {
   local start
   start="$(date +%s.%N)"
+  if ((${#FILES[@]} == 0 && ${#UNSUPPORTED[@]} > 0)); then
+    # documents were given, and none can be read: not a quiet success
+    record_step segment FAILED "no document of a supported type: ${SKIPPED_NOTE}" \
+      "$(elapsed_since "${start}")"
+    return 0
+  fi
   if ((${#FILES[@]} == 0)); then
     record_step segment skipped "no documents given" "$(elapsed_since "${start}")"
     return 0
+  fi
+  if [[ -n "${SKIPPED_NOTE}" ]]; then
+    STEP_LINES+=("$(printf '  %-9s %-8s %s' files skipped "${SKIPPED_NOTE#skipped }")")
   fi
   log "step segment: ${#FILES[@]} documents"
   local -a rc
@@ -516,7 +624,7 @@ finish_step() {
   case "${tool_rc}" in
     1) why="too many records failed" ;;
     2) why="usage or settings error" ;;
-    3) why="LLM server or model unusable (see the message above)" ;;
+    3) why="LLM server or model unusable (see the message above; --offline runs without one)" ;;
   esac
   if [[ "${store_rc}" != 0 ]]; then
     why="${why}; store put exit ${store_rc}"
@@ -539,7 +647,7 @@ run_steps() {
   fi
   if should_run mine; then
     if ((OFFLINE)); then
-      record_step mine skipped "no LLM server (see the notice above)" 0.0
+      record_step mine skipped "${OFFLINE_WHY}" 0.0
     else
       step_llm mine
     fi
@@ -565,10 +673,13 @@ run_steps() {
 dry_run() {
   log "dry run: nothing is changed"
   if step_wanted mine || step_wanted embed || step_wanted classify; then
-    detect_llm
+    decide_offline
   fi
   if step_wanted segment; then
     log "would segment ${#FILES[@]} documents into ${DB}${ROOT:+ (ids relative to ${ROOT})}"
+    if [[ -n "${SKIPPED_NOTE}" ]]; then
+      log "would leave out files: ${SKIPPED_NOTE}"
+    fi
   fi
   if [[ ! -e "${DB}" ]]; then
     log "the store ${DB} does not exist yet: every step has all its work pending"
@@ -578,7 +689,7 @@ dry_run() {
   for stage in mine embed classify; do
     step_wanted "${stage}" || continue
     if [[ "${stage}" == mine ]] && ((OFFLINE)); then
-      log "would skip mine: no LLM server (see the notice above)"
+      log "would skip mine: ${OFFLINE_WHY}"
       continue
     fi
     if [[ "${stage}" == classify && -z "${TAXONOMY}" ]]; then
@@ -650,7 +761,8 @@ main() {
 
   local started
   started="$(date +%s.%N)"
-  log "start: ${#FILES[@]} documents${ROOT:+ under ${ROOT}}, db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
+  log "start: ${#FILES[@]} documents${ROOT:+ under ${ROOT}}${SKIPPED_NOTE:+ (${SKIPPED_NOTE})}," \
+    "db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
   if ((BACKUP)); then
     local dest="${BACKUP_FILE:-${DB}.backup}"
     if [[ ! -e "${DB}" ]]; then
@@ -663,7 +775,7 @@ main() {
     fi
   fi
   if step_wanted mine || step_wanted embed || step_wanted classify; then
-    detect_llm
+    decide_offline
   fi
   run_steps
   health_report "${started}"

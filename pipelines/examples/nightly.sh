@@ -25,6 +25,9 @@
 #   LANES_TAXONOMY   the taxonomy to classify onto (default: classify.taxonomy
 #                    of the tunables)
 #   LANES_KEEP_DAYS  days that snapshots and logs are kept (default 14)
+#   LANES_OFFLINE    1: offline mode (ingest.sh --offline: hash vectors, no
+#                    mining); auto: only when the LLM server cannot be used;
+#                    unset: a night without a usable server fails (and mails)
 #   LANES_TUNABLES, LANES_BIN, OLLAMA_HOST, ...: as for every lanes tool
 set -euo pipefail
 
@@ -40,6 +43,7 @@ readonly DOCS="${HOME_DIR}/docs"
 readonly FETCH_URL="${LANES_FETCH_URL:-}"
 readonly TAXONOMY="${LANES_TAXONOMY:-}"
 readonly KEEP_DAYS="${LANES_KEEP_DAYS:-14}"
+readonly OFFLINE="${LANES_OFFLINE:-}"
 # lines of the log mailed when the run fails (the health report fits)
 readonly MAIL_LINES=40
 # shellcheck source=pipelines/lib.sh
@@ -165,6 +169,15 @@ run_ingest() {
   if [[ -n "${TAXONOMY}" ]]; then
     flags+=(--taxonomy "${TAXONOMY}")
   fi
+  case "${OFFLINE}" in
+    "" | 0 | never) ;;
+    1 | always) flags+=(--offline) ;;
+    auto) flags+=(--offline=auto) ;;
+    *)
+      err "LANES_OFFLINE=${OFFLINE}: expected 1, auto or nothing"
+      return 1
+      ;;
+  esac
   "${PIPELINES}/ingest.sh" "${flags[@]}" -- "${NEW_DOCS[@]}"
 }
 

@@ -268,6 +268,110 @@ identity() {
     eq "$("${BIN}/store" --db "${db2}" get pipelines/examples/docs/standup.srt:1 | jq -r .doc)" pipelines/examples/docs/standup.srt
 }
 
+# A URL where no server answers: a port the double had, closed again.
+dead_url() {
+  local pf="${TMP}/dead.port"
+  start_llmd_on "${pf}"
+  local pid="${PIDS[-1]}"
+  kill "${pid}"
+  wait "${pid}" 2>/dev/null || true
+  echo "http://127.0.0.1:$(<"${pf}")"
+}
+
+# No LLM server: the run fails loudly unless offline mode was asked for
+# (--offline, --offline=auto); --print-config shows what will run.
+offline() {
+  local dead db="${TMP}/offline.db"
+  dead="$(dead_url)"
+  RC=0
+  LANES_LLM_BASE_URL="${dead}" "${INGEST}" --db "${db}" "${DOCS}" >/dev/null 2>"${TMP}/off1.err" || RC=$?
+  t "no LLM server, no offline mode asked: exit 1" eq "${RC}" 1
+  t "no LLM server: mine and embed FAILED in the report, saying what to do" \
+    eq "$(grep -cE '^  (mine|embed) +FAILED +LLM server or model unusable \(see the message above; --offline runs without one\)' "${TMP}/off1.err")" 2
+  t "no LLM server: the tool's message names the server" \
+    grep -q "^mine: cannot reach the LLM server at ${dead}" "${TMP}/off1.err"
+  t "no LLM server: no hash vectors were made behind the user's back" \
+    eq "$("${BIN}/store" --db "${db}" stats --json | jq .vectors)" 0
+  rm -f "${db}"
+  RC=0
+  LANES_LLM_BASE_URL="${dead}" "${INGEST}" --offline=auto --db "${db}" "${DOCS}" >/dev/null 2>"${TMP}/off2.err" || RC=$?
+  t "--offline=auto without a server: exit 0" eq "${RC}" 0
+  t "--offline=auto without a server: a notice says why" \
+    grep -q "notice: no usable LLM server at ${dead} (cannot reach" "${TMP}/off2.err"
+  t "--offline=auto without a server: mine skipped, hash vectors" \
+    eq "$(grep -cE '^  mine +skipped +no LLM server' "${TMP}/off2.err") $("${BIN}/store" --db "${db}" stats --json | jq -c '.models | keys')" \
+    '1 ["hash-384"]'
+  rm -f "${db}"
+  double_reset
+  run_ingest off3 --offline=auto --db "${db}" "${DOCS}"
+  t "--offline=auto with a server: the server is used (mine ok)" \
+    eq "${RC} $(grep -cE '^  mine +ok ' "${TMP}/off3.err")" "0 1"
+  rm -f "${db}"
+  double_reset
+  run_ingest off4 --offline --db "${db}" --taxonomy "${TAXONOMY}" "${DOCS}"
+  t "--offline: exit 0 and no request to the server" eq "${RC} $(stats | jq .requests)" "0 0"
+  t "--offline: the report says mine was skipped for offline mode" \
+    grep -qE '^  mine +skipped +offline mode \(--offline\)' "${TMP}/off4.err"
+  t "--offline: hash vectors, classified in embed mode" \
+    eq "$("${BIN}/store" --db "${db}" stats --json | jq -c '[(.models | keys), .stages.classify.ok]')" \
+    "[[\"hash-384\"],${EXPECTED}]"
+  run_ingest off5 --offline --print-config
+  t "--offline --print-config: embed shows the hash embedder" \
+    grep -qx '  model: hash  # flag --model' "${TMP}/off5.out"
+  t "--offline --print-config: classify shows the hash embedder in embed mode" \
+    eq "$(grep -cE '^  (embed_model: hash  # flag --embed-model|mode: embed  # flag --mode)$' "${TMP}/off5.out")" 2
+  t "--offline --print-config: mine is marked skipped" \
+    grep -q '^# ---- mine (skipped: offline mode (--offline)) ----$' "${TMP}/off5.out"
+  RC=0
+  LANES_LLM_BASE_URL="${dead}" "${INGEST}" --offline=auto --print-config >"${TMP}/off6.out" 2>/dev/null || RC=$?
+  t "--offline=auto --print-config without a server: the hash embedder" \
+    grep -qx '  model: hash  # flag --model' "${TMP}/off6.out"
+  run_ingest off7 --print-config
+  t "--print-config, server configured: the configured embedding model" \
+    grep -qE '^  model: "?nomic-embed-text"?  # ' "${TMP}/off7.out"
+  run_ingest off8 --offline=sometimes --print-config
+  t "--offline=WHAT: usage error" eq "${RC}" 2
+}
+
+# Files segment does not read are listed and counted, never skipped in
+# silence; a file it cannot read is stored with its error.
+unsupported() {
+  local dir="${TMP}/mixed" db="${TMP}/mixed.db"
+  mkdir -p "${dir}/sub"
+  cp "${DOCS}/field-report.txt" "${DOCS}/standup.srt" "${dir}/"
+  printf '<html><head><title>A page</title></head><body><p>A web page. It has text.</p></body></html>\n' \
+    >"${dir}/sub/page.html"
+  printf 'data' >"${dir}/scan.xyz"
+  printf 'data' >"${dir}/sub/sheet.XLSB"
+  printf 'data' >"${dir}/Makefile"
+  printf 'hidden' >"${dir}/.swp.xyz"
+  run_ingest mixed --offline --db "${db}" "${dir}"
+  t "unsupported files: the run goes on (exit 0)" eq "${RC}" 0
+  t "a directory's HTML is read (segment reads it)" \
+    eq "$("${BIN}/store" --db "${db}" get sub/page.html:0 | jq -r .text)" "A web page. It has text."
+  t "unsupported files: counted in the start line" \
+    grep -q 'start: 3 documents under .* (skipped 3 files: unsupported type (no extension), .xlsb, .xyz; see lanes(7)), db' "${TMP}/mixed.err"
+  t "unsupported files: each listed in the log (hidden ones left out)" \
+    eq "$(grep -c 'skipped (unsupported type .*): .*/mixed/' "${TMP}/mixed.err") $(grep -c 'swp' "${TMP}/mixed.err")" "3 0"
+  t "unsupported files: counted in the health report" \
+    grep -qx '  files     skipped  3 files: unsupported type (no extension), .xlsb, .xyz; see lanes(7)' "${TMP}/mixed.err"
+  local only="${TMP}/only" db2="${TMP}/only.db"
+  mkdir -p "${only}"
+  printf 'data' >"${only}/report.xyz"
+  run_ingest only --offline --db "${db2}" "${only}"
+  t "a folder with no file of a supported type: segment FAILED, exit 1" \
+    eq "${RC} $(grep -cE '^  segment +FAILED +no document of a supported type: skipped 1 file: unsupported type .xyz' "${TMP}/only.err")" "1 1"
+  # a named file segment cannot read (a program, by its content): stored
+  # with its error, and the step fails (max_failure_ratio 0)
+  printf '\x7fELF\x02\x01\x01\x00' >"${dir}/disguised.txt"
+  run_ingest disguised --offline --db "${db}" "${dir}"
+  t "a file segment cannot read: the segment step fails, loudly" \
+    eq "${RC} $(grep -cE '^  segment +FAILED ' "${TMP}/disguised.err")" "1 1"
+  t "a file segment cannot read: store dump --stage segment --status error finds it" \
+    eq "$("${BIN}/store" --db "${db}" dump --stage segment --status error | jq -r '[.id, .errors.segment.code] | @tsv')" \
+    "$(printf 'disguised.txt\tunsupported_type')"
+}
+
 dry_run() {
   local db="${TMP}/dry.db"
   run_ingest dry-seg --db "${db}" --steps segment "${DOCS}"
@@ -645,6 +749,20 @@ nightly() {
   double_config '{"fail_all": null}'
   t "nightly.sh, a failing night: exit 1 and the end of the log on stderr (for cron's mail)" \
     eq "${RC} $(grep -c 'the nightly lanes run failed' "${TMP}/nightly3.err")" "1 1"
+  # a night with no LLM server: not a success, and the mail has the report
+  cp "${DOCS}/lanes-notes.md" "${home}/inbox/even-more-notes.md"
+  local dead
+  dead="$(dead_url)"
+  RC=0
+  env "${env[@]}" LANES_LLM_BASE_URL="${dead}" "${NIGHTLY}" \
+    >"${TMP}/nightly5.out" 2>"${TMP}/nightly5.err" || RC=$?
+  t "nightly.sh, no LLM server: exit 1, the mail has the health report" \
+    eq "${RC} $(grep -cE '^  mine +FAILED +LLM server or model unusable' "${TMP}/nightly5.err")" "1 1"
+  RC=0
+  env "${env[@]}" LANES_LLM_BASE_URL="${dead}" LANES_OFFLINE=1 "${NIGHTLY}" \
+    >"${TMP}/nightly6.out" 2>"${TMP}/nightly6.err" || RC=$?
+  t "nightly.sh, LANES_OFFLINE=1: offline mode asked for, exit 0, nothing mailed" \
+    eq "${RC} $(cat "${TMP}/nightly6.out" "${TMP}/nightly6.err")" "0 "
 }
 
 # Processes of session SID that are alive (zombies waiting for init to
@@ -865,6 +983,8 @@ main() {
   print_config
   tool_finder
   identity
+  offline
+  unsupported
   dry_run
   backup
   overlap
