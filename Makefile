@@ -63,7 +63,7 @@ $(LIB): $(COMMON_OBJ)
 # are escaped ($$) so they are expanded when the tool is linked, after `deps`
 # has installed the packages pkg-config asks about, not when make reads this.
 define tool_rules
-$(1)_SRC := $$(wildcard cmd/$(1)/*.c)
+$(1)_SRC := $$(wildcard cmd/$(1)/*.c cmd/$(1)/*/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
 $(1)_LIBOBJ := $$(filter-out $(BUILD)/cmd/$(1)/main.o,$$($(1)_OBJ))
 $(BIN)/$(1): $$($(1)_OBJ) $(LIB)

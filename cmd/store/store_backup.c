@@ -1,5 +1,5 @@
 /* store_backup: `store backup FILE`, a consistent copy of the database
- * taken while writers go on (store_backup in store_sqlite.c). */
+ * taken while writers go on (store_backup in store.h; the copy is the backend's). */
 #include "store_cmd.h"
 #include "log.h"
 

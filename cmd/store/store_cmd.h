@@ -1,7 +1,7 @@
 /* store_cmd: what the subcommands of store share: the parsed flags, opening
  * the database from the tunables, turning a record into a store_rec, and
  * one entry point per subcommand (store_put.c, store_read.c,
- * store_backup.c). */
+ * store_backup.c). The database itself is behind store.h. */
 #ifndef LANES_STORE_CMD_H
 #define LANES_STORE_CMD_H
 
@@ -10,7 +10,7 @@
 #include "app.h"
 #include "stage.h"
 #include "store_json.h"
-#include "store_sqlite.h"
+#include "store.h"
 #include "util.h"
 
 /* Flags that are not tunables, by the subcommands they apply to. */
@@ -58,7 +58,7 @@ int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs)
  * doc, vector model; per event: model, code, message, error). */
 #define STORE_ITEM_STRS (3 + 4 * STORE_ITEM_EVENTS)
 
-/* One input record made ready for store_put. */
+/* One input record made ready for store_write. */
 struct store_item {
 	struct store_rec rec;
 	struct store_event ev[STORE_ITEM_EVENTS];

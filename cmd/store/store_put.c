@@ -200,7 +200,7 @@ static void emitted(struct rec *r, void *ud)
 	} else {
 		char err[1024];
 		long lost = 0;
-		if (store_put(c->s, &it->rec, &lost, err, sizeof err)) {
+		if (store_write(c->s, &it->rec, &lost, err, sizeof err)) {
 			r->outcome = REC_FAILED;
 			free(r->log);
 			r->log = xstrdup(err);

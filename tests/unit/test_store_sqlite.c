@@ -2,7 +2,7 @@
  * on the text, batches and rollback, vectors round trip as float32, stage
  * status and pass-through errors, scans, stats, migrations refused, backup. */
 #include "store_cmd.h"
-#include "store_sqlite.h"
+#include "store.h"
 #include "t.h"
 
 #include <cjson/cJSON.h>
@@ -34,14 +34,14 @@ static struct store *open_db(const char *name, long max_attempts)
 
 static struct store_scratch scratch;
 
-/* Parses and puts one line; returns store_put's result (-2: bad line). */
+/* Parses and puts one line; returns store_write's result (-2: bad line). */
 static int put(struct store *s, const char *line)
 {
 	char err[512];
 	struct store_item it;
 	int rc = store_item_parse(&it, line, strlen(line), &scratch, err, sizeof err);
 	if (rc == 0)
-		rc = store_put(s, &it.rec, NULL, err, sizeof err);
+		rc = store_write(s, &it.rec, NULL, err, sizeof err);
 	else
 		rc = -2;
 	store_item_free(&it);

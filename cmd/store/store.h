@@ -1,18 +1,15 @@
-/* store_sqlite: the lanes record store, a database of records merged stage
- * by stage, their vectors and the status of each stage. The API names no
- * backend: this file implements it on SQLite (WAL, batched transactions,
- * versioned schema); a PostgreSQL backend can implement the same functions.
+/* store: the lanes record store, a database of records merged stage by
+ * stage, their vectors and the status of each stage, behind an API that
+ * names no backend. store.c picks the backend from the database name
+ * (store_backend.h: SQLite in sqlite/) and passes each call on.
  *
  * One struct store is one connection, used by one thread at a time. */
-#ifndef LANES_STORE_SQLITE_H
-#define LANES_STORE_SQLITE_H
+#ifndef LANES_STORE_H
+#define LANES_STORE_H
 
 #include <stddef.h>
 
 #include "util.h"
-
-/* The schema this binary writes; PRAGMA user_version of the database. */
-#define STORE_SCHEMA_VERSION 1
 
 enum store_status {
 	STORE_ANY = 0,      /* no filter */
@@ -23,7 +20,7 @@ enum store_status {
 };
 
 struct store_opts {
-	const char *db;          /* SQLite file */
+	const char *db;          /* the database: a SQLite file */
 	long busy_timeout_ms;    /* wait for another writer this long */
 	const char *synchronous; /* "off", "normal" or "full" */
 	long max_attempts;       /* failures of a stage before given_up */
@@ -31,7 +28,7 @@ struct store_opts {
 };
 
 /* What one input record says about one stage. Strings are spans that need
- * not be NUL terminated; they must stay valid during store_put. */
+ * not be NUL terminated; they must stay valid during store_write. */
 struct store_event {
 	const char *stage;
 	size_t stage_len;
@@ -73,32 +70,32 @@ struct store_rec {
 
 struct store;
 
-/* Opens (or, with o->create, creates) the database, sets WAL, the busy
- * timeout and synchronous, and brings the schema to STORE_SCHEMA_VERSION
- * (migrations in one transaction). Returns a connection the caller frees
- * with store_close, or NULL with "cannot open database '<db>': <why>" in
- * err (also for a database newer than this binary, or not a lanes one). */
+/* Opens (or, with o->create, creates) the database and brings its schema
+ * to the version this binary writes (migrations in one transaction).
+ * Returns a connection the caller frees with store_close, or NULL with
+ * "cannot open database '<db>': <why>" in err (also for a database newer
+ * than this binary, or not a lanes one). */
 struct store *store_open(const struct store_opts *o, char *err, size_t errlen);
-/* Rolls back an uncommitted batch, finalises everything, closes. NULL ok. */
+/* Rolls back an uncommitted batch, frees everything, closes. NULL ok. */
 void store_close(struct store *s);
 
 /* Writes one record inside the current batch (a transaction begun here
- * when none is open, BEGIN IMMEDIATE with retries while another writer
- * holds the lock). The body is merged into the stored one: the record's
- * top-level members replace the stored ones, the others are kept; the
- * vector replaces the one of the same (id, model); each event updates its
- * stage (an error adds one to the stage's failures). Returns 0, or -1 with
- * a message in err: the record is not written and the open batch is
- * rolled back, so no record is ever half written; *lost (lost may be NULL)
- * is set to the records of the batch written before, which the caller
- * counts as failed too. */
-int store_put(struct store *s, const struct store_rec *r, long *lost, char *err,
-	      size_t errlen);
+ * when none is open, waiting while another writer holds the lock). The
+ * body is merged into the stored one: the record's top-level members
+ * replace the stored ones, the others are kept; the vector replaces the
+ * one of the same (id, model); each event updates its stage (an error adds
+ * one to the stage's failures). Returns 0, or -1 with a message in err:
+ * the record is not written and the open batch is rolled back, so no
+ * record is ever half written; *lost (lost may be NULL) is set to the
+ * records of the batch written before, which the caller counts as failed
+ * too. */
+int store_write(struct store *s, const struct store_rec *r, long *lost, char *err,
+		size_t errlen);
 /* Deletes, inside the current batch, the records of document doc whose seq
  * is above max_seq, with their vectors and stages: what is left of an
  * earlier, longer version of a document once its new segments are all put.
  * Returns 0 and the count in *removed, or -1 with err (the batch is then
- * rolled back, *lost as for store_put). */
+ * rolled back, *lost as for store_write). */
 int store_prune_doc(struct store *s, const char *doc, size_t doc_len, long long max_seq,
 		    long *removed, long *lost, char *err, size_t errlen);
 /* Commits the batch (retrying while the database is busy). Returns 0
@@ -155,7 +152,7 @@ struct store_stats {
 	long vectors;
 	long given_up; /* (record, stage) pairs given up */
 	size_t nstages;
-	struct store_stage_count *stages; /* the tracked stages first */
+	struct store_stage_count *stages; /* the stages of stage.h first */
 	size_t nmodels;
 	struct store_model_count *models;
 };
@@ -163,11 +160,13 @@ struct store_stats {
  * empty. */
 int store_stats(struct store *s, struct store_stats *st, char *err, size_t errlen);
 void store_stats_free(struct store_stats *st);
+/* The count of stage name in st, added (zeroed) when it has none yet. For
+ * the backends, which fill st. */
+struct store_stage_count *store_stats_stage(struct store_stats *st, const char *name);
 
-/* Copies the database to path with the online backup API, in steps, from
- * one consistent snapshot while writers go on; writes path.tmp first,
- * checks it, then renames it over path. Returns 0, or -1 with err and path
- * untouched. */
+/* Copies the database to path, from one consistent snapshot while writers
+ * go on; writes path.tmp first, checks it, then renames it over path.
+ * Returns 0, or -1 with err and path untouched. */
 int store_backup(struct store *s, const char *path, char *err, size_t errlen);
 
 /* Parses "ok", "error", "given_up", "missing". Returns STORE_ANY if none. */

@@ -1,0 +1,240 @@
+/* sqlite_read: the SQLite backend's read path: one record, a stream of
+ * the records a query selects (the input of a resumed stage among them),
+ * and the counts of stats, each read from one snapshot. */
+#include "sqlite_db.h"
+#include "stage.h"
+
+#include <string.h>
+
+static const char *const sql_get =
+	"SELECT r.rid, r.body, v.model, v.vec FROM records r LEFT JOIN vector_data v"
+	" ON v.rid = r.rid AND v.model = coalesce(?2, r.vec_model) WHERE r.id = ?1";
+static const char *const sql_errors =
+	"SELECT stage, error, code, message, failures FROM stage_data"
+	" WHERE rid = ?1 AND status <> 'ok' ORDER BY stage";
+
+/* s->errs = the "errors" object of record rid, from its failed stages. */
+static int read_errors(struct sqlite_db *s, sqlite3_int64 rid, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	buf_reset(&s->errs);
+	if (sqlite_stmt(s, Q_ERRORS, sql_errors, &st, err, errlen))
+		return -1;
+	sqlite3_bind_int64(st, 1, rid);
+	int rc;
+	while ((rc = sqlite_step_retry(s, st)) == SQLITE_ROW) {
+		const char *stage = (const char *)sqlite3_column_text(st, 0);
+		store_body_error(&s->errs, stage ? stage : "", sqlite3_column_blob(st, 1),
+				 (size_t)sqlite3_column_bytes(st, 1),
+				 (const char *)sqlite3_column_text(st, 2),
+				 (const char *)sqlite3_column_text(st, 3),
+				 (long long)sqlite3_column_int64(st, 4));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_db_error(s, err, errlen, "cannot read stages");
+		return -1;
+	}
+	store_body_errors_end(&s->errs);
+	return 0;
+}
+
+/* Appends the record of the row st stands on (rid, body, vector model,
+ * vector) to out. */
+static int row_line(struct sqlite_db *s, sqlite3_stmt *st, struct buf *out, char *err,
+		    size_t errlen)
+{
+	if (read_errors(s, sqlite3_column_int64(st, 0), err, errlen))
+		return -1;
+	const char *body = sqlite3_column_blob(st, 1);
+	size_t blen = (size_t)sqlite3_column_bytes(st, 1);
+	store_body_line(out, body ? body : "{}", body ? blen : 2,
+			(const char *)sqlite3_column_text(st, 2), sqlite3_column_blob(st, 3),
+			(size_t)sqlite3_column_bytes(st, 3), &s->errs);
+	return 0;
+}
+
+/* A read transaction, so that a record and its stages (or all the counts)
+ * come from one snapshot; none when the caller's batch is open. Returns 1
+ * when begun here, 0 when not needed, -1 on failure. */
+static int snapshot(struct sqlite_db *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		return 0;
+	return sqlite_exec_retry(s, "BEGIN") == SQLITE_OK ? 1 : -1;
+}
+
+static void snapshot_end(struct sqlite_db *s, int own)
+{
+	if (own > 0 && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char *err,
+	       size_t errlen)
+{
+	struct sqlite_db *s = c;
+	sqlite3_stmt *st;
+	if (sqlite_stmt(s, Q_GET, sql_get, &st, err, errlen))
+		return -1;
+	int own = snapshot(s);
+	if (own < 0) {
+		sqlite_db_error(s, err, errlen, "cannot read");
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (model)
+		sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+	int found = 0;
+	int rc = sqlite_step_retry(s, st);
+	if (rc == SQLITE_ROW) {
+		found = row_line(s, st, out, err, errlen) ? -1 : 1;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_db_error(s, err, errlen, "cannot read");
+		found = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	snapshot_end(s, own);
+	return found;
+}
+
+/* The SELECT of a scan; its parameters: ?1 the vector's model, ?2 the
+ * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts. Returns
+ * 1 when it joins the stage (?2 is used). */
+static int scan_sql(struct buf *sql, const struct store_query *q)
+{
+	buf_puts(sql, "SELECT r.rid, r.body, v.model, v.vec FROM records r"
+		      " LEFT JOIN vector_data v ON v.rid = r.rid"
+		      " AND v.model = coalesce(?1, r.vec_model)");
+	int by_stage = q->stage && (q->pending || q->status != STORE_ANY);
+	if (by_stage)
+		buf_puts(sql, " LEFT JOIN stage_data s ON s.rid = r.rid AND s.stage = ?2");
+	buf_puts(sql, " WHERE 1");
+	if (q->doc)
+		buf_puts(sql, " AND r.doc = ?3");
+	if (by_stage && q->pending) {
+		buf_puts(sql, " AND (s.status IS NULL OR (s.status = 'error' AND s.failures < ?5)");
+		const struct stage *sd = stage_find(q->stage, strlen(q->stage));
+		if (q->model && sd && sd->vector)
+			buf_puts(sql, " OR (s.status = 'ok' AND NOT EXISTS (SELECT 1"
+				      " FROM vector_data w WHERE w.rid = r.rid AND w.model = ?4))");
+		else if (q->model)
+			buf_puts(sql, " OR (s.status = 'ok' AND s.model IS NOT ?4)");
+		buf_putc(sql, ')');
+	} else if (by_stage) {
+		switch (q->status) {
+		case STORE_OK: buf_puts(sql, " AND s.status = 'ok'"); break;
+		case STORE_ERROR: buf_puts(sql, " AND s.status = 'error'"); break;
+		case STORE_GIVEN_UP: buf_puts(sql, " AND s.status = 'given_up'"); break;
+		default: buf_puts(sql, " AND s.status IS NULL"); break;
+		}
+	}
+	if (q->pending || q->order == STORE_BY_DOC)
+		buf_puts(sql, " ORDER BY r.doc, r.seq, r.id");
+	else
+		buf_puts(sql, " ORDER BY r.id");
+	return by_stage;
+}
+
+int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
+		size_t errlen)
+{
+	struct sqlite_db *s = c;
+	struct buf sql = {0}, line = {0};
+	int by_stage = scan_sql(&sql, q);
+	sqlite3_stmt *st = NULL;
+	int ret = 0, rc;
+	int own = snapshot(s);
+	if (own < 0 || sqlite_prepare_retry(s, sql.p, &st) != SQLITE_OK) {
+		sqlite_db_error(s, err, errlen, "cannot read");
+		ret = -1;
+		goto out;
+	}
+	if (!q->pending && q->model)
+		sqlite3_bind_text(st, 1, q->model, -1, SQLITE_STATIC);
+	if (by_stage)
+		sqlite3_bind_text(st, 2, q->stage, -1, SQLITE_STATIC);
+	if (q->doc)
+		sqlite3_bind_text(st, 3, q->doc, -1, SQLITE_STATIC);
+	if (q->pending && q->model)
+		sqlite3_bind_text(st, 4, q->model, -1, SQLITE_STATIC);
+	if (q->pending)
+		sqlite3_bind_int64(st, 5, s->max_attempts);
+	while ((rc = sqlite_step_retry(s, st)) == SQLITE_ROW) {
+		buf_reset(&line);
+		if (row_line(s, st, &line, err, errlen)) {
+			ret = -1;
+			break;
+		}
+		if (fn(line.p, line.len, ud)) {
+			ret = 1;
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		sqlite_db_error(s, err, errlen, "cannot read");
+		ret = -1;
+	}
+out:
+	sqlite3_finalize(st);
+	snapshot_end(s, own);
+	buf_free(&line);
+	buf_free(&sql);
+	return ret;
+}
+
+int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen)
+{
+	struct sqlite_db *s = c;
+	st->schema = SQLITE_SCHEMA_VERSION;
+	sqlite3_stmt *q = NULL;
+	int rc;
+	int own = snapshot(s);
+	if (own < 0 || sqlite_query_long(s, "SELECT count(*) FROM records", &st->records) != SQLITE_OK)
+		goto fail;
+	if (sqlite_prepare_retry(s, "SELECT model, count(*), max(dim) FROM vector_data"
+				 " GROUP BY model ORDER BY model", &q) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite_step_retry(s, q)) == SQLITE_ROW) {
+		st->models = xrealloc(st->models, (st->nmodels + 1) * sizeof *st->models);
+		struct store_model_count *m = &st->models[st->nmodels++];
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		m->model = xstrdup(name ? name : "");
+		m->vectors = (long)sqlite3_column_int64(q, 1);
+		m->dim = (long)sqlite3_column_int64(q, 2);
+		st->vectors += m->vectors;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	if (sqlite_prepare_retry(s, "SELECT stage, status, count(*) FROM stage_data"
+				 " GROUP BY stage, status ORDER BY stage", &q) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite_step_retry(s, q)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		const char *status = (const char *)sqlite3_column_text(q, 1);
+		long n = (long)sqlite3_column_int64(q, 2);
+		struct store_stage_count *sc = store_stats_stage(st, name ? name : "");
+		switch (store_status_parse(status ? status : "")) {
+		case STORE_OK: sc->ok += n; break;
+		case STORE_ERROR: sc->error += n; break;
+		case STORE_GIVEN_UP: sc->given_up += n; break;
+		default: break;
+		}
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	snapshot_end(s, own);
+	return 0;
+fail:
+	sqlite_db_error(s, err, errlen, "cannot count");
+	sqlite3_finalize(q);
+	if (own > 0 && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}

@@ -1,0 +1,156 @@
+/* store: picks the backend of a database name and passes each call of the
+ * store API on to it; the parts of the API no backend owns (status names,
+ * the stats of the stages). */
+#include "store.h"
+#include "stage.h"
+#include "store_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+	const struct store_backend *be;
+	void *c; /* the backend's connection */
+};
+
+/* In order: the first whose handles() says yes; SQLite takes the rest. */
+static const struct store_backend *const backends[] = {
+	&store_backend_sqlite,
+};
+
+struct store *store_open(const struct store_opts *o, char *err, size_t errlen)
+{
+	const char *db = o->db ? o->db : "";
+	const struct store_backend *be = backends[0];
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+		if (backends[i]->handles(db)) {
+			be = backends[i];
+			break;
+		}
+	}
+	void *c = be->open(o, err, errlen);
+	if (!c)
+		return NULL;
+	struct store *s = xcalloc(1, sizeof *s);
+	s->be = be;
+	s->c = c;
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	s->be->close(s->c);
+	free(s);
+}
+
+int store_write(struct store *s, const struct store_rec *r, long *lost, char *err,
+		size_t errlen)
+{
+	return s->be->write(s->c, r, lost, err, errlen);
+}
+
+int store_prune_doc(struct store *s, const char *doc, size_t doc_len, long long max_seq,
+		    long *removed, long *lost, char *err, size_t errlen)
+{
+	return s->be->prune_doc(s->c, doc, doc_len, max_seq, removed, lost, err, errlen);
+}
+
+int store_commit(struct store *s, long *lost, char *err, size_t errlen)
+{
+	return s->be->commit(s->c, lost, err, errlen);
+}
+
+long store_batch_records(const struct store *s)
+{
+	return s->be->batch_records(s->c);
+}
+
+double store_batch_age_ms(const struct store *s)
+{
+	return s->be->batch_age_ms(s->c);
+}
+
+int store_get(struct store *s, const char *id, const char *model, struct buf *out, char *err,
+	      size_t errlen)
+{
+	return s->be->get(s->c, id, model, out, err, errlen);
+}
+
+int store_scan(struct store *s, const struct store_query *q, store_row_fn fn, void *ud,
+	       char *err, size_t errlen)
+{
+	return s->be->scan(s->c, q, fn, ud, err, errlen);
+}
+
+int store_stats(struct store *s, struct store_stats *st, char *err, size_t errlen)
+{
+	memset(st, 0, sizeof *st);
+	for (size_t k = 0; k < STAGE_COUNT; k++)
+		store_stats_stage(st, stage_table[k].name);
+	if (s->be->stats(s->c, st, err, errlen)) {
+		store_stats_free(st);
+		return -1;
+	}
+	for (size_t i = 0; i < st->nstages; i++) {
+		struct store_stage_count *c = &st->stages[i];
+		st->given_up += c->given_up;
+		c->missing = st->records - c->ok - c->error - c->given_up;
+		if (c->missing < 0)
+			c->missing = 0;
+	}
+	return 0;
+}
+
+struct store_stage_count *store_stats_stage(struct store_stats *st, const char *name)
+{
+	for (size_t i = 0; i < st->nstages; i++)
+		if (!strcmp(st->stages[i].stage, name))
+			return &st->stages[i];
+	st->stages = xrealloc(st->stages, (st->nstages + 1) * sizeof *st->stages);
+	struct store_stage_count *c = &st->stages[st->nstages++];
+	memset(c, 0, sizeof *c);
+	c->stage = xstrdup(name);
+	return c;
+}
+
+void store_stats_free(struct store_stats *st)
+{
+	for (size_t i = 0; i < st->nstages; i++)
+		free(st->stages[i].stage);
+	for (size_t i = 0; i < st->nmodels; i++)
+		free(st->models[i].model);
+	free(st->stages);
+	free(st->models);
+	memset(st, 0, sizeof *st);
+}
+
+int store_backup(struct store *s, const char *path, char *err, size_t errlen)
+{
+	return s->be->backup(s->c, path, err, errlen);
+}
+
+enum store_status store_status_parse(const char *s)
+{
+	if (!strcmp(s, "ok"))
+		return STORE_OK;
+	if (!strcmp(s, "error"))
+		return STORE_ERROR;
+	if (!strcmp(s, "given_up"))
+		return STORE_GIVEN_UP;
+	if (!strcmp(s, "missing"))
+		return STORE_MISSING;
+	return STORE_ANY;
+}
+
+const char *store_status_name(enum store_status st)
+{
+	switch (st) {
+	case STORE_OK: return "ok";
+	case STORE_ERROR: return "error";
+	case STORE_GIVEN_UP: return "given_up";
+	case STORE_MISSING: return "missing";
+	default: return "any";
+	}
+}

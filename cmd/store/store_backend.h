@@ -1,0 +1,34 @@
+/* store_backend: what a database backend of the store implements, one
+ * function per call of store.h, on its own connection type. store.c holds
+ * the table of backends and passes each store.h call on; a backend lives
+ * in a folder of its own (sqlite/). */
+#ifndef LANES_STORE_BACKEND_H
+#define LANES_STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_backend {
+	const char *name;
+	/* 1 when db names a database of this backend */
+	int (*handles)(const char *db);
+	/* as store_open, returning the backend's connection */
+	void *(*open)(const struct store_opts *o, char *err, size_t errlen);
+	void (*close)(void *c);
+	int (*write)(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen);
+	int (*prune_doc)(void *c, const char *doc, size_t doc_len, long long max_seq,
+			 long *removed, long *lost, char *err, size_t errlen);
+	int (*commit)(void *c, long *lost, char *err, size_t errlen);
+	long (*batch_records)(const void *c);
+	double (*batch_age_ms)(const void *c);
+	int (*get)(void *c, const char *id, const char *model, struct buf *out, char *err,
+		   size_t errlen);
+	int (*scan)(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
+		    size_t errlen);
+	int (*stats)(void *c, struct store_stats *st, char *err, size_t errlen);
+	int (*backup)(void *c, const char *path, char *err, size_t errlen);
+};
+
+/* sqlite/: a SQLite file (any name that no other backend claims). */
+extern const struct store_backend store_backend_sqlite;
+
+#endif
