@@ -130,7 +130,9 @@ int seg_pdf_convert(const char *raw, size_t len, struct seg_conv *c, struct seg_
 	c->pages = n;
 	pg.object_unref(doc);
 	pg.bytes_unref(bytes);
-	if (rc == 0 && n > 0 && c->n == 0)
+	if (rc == 0 && n == 0)
+		rc = seg_conv_fail(fail, "no_text", "no text: the PDF has no pages");
+	else if (rc == 0 && c->n == 0)
 		rc = seg_conv_fail(fail, "no_text",
 				   "no text in its %d page%s: a scan without a text layer? run OCR "
 				   "first (e.g. ocrmypdf)",

@@ -122,6 +122,8 @@ pdf() {
   t "PDF without text (a scan): no_text, said so" error_is "${TMP}/scan.pdf" no_text
   t "no_text says what to do" grep -qF 'run OCR' "${TMP}/e.err"
   t "broken PDF: bad_document" error_is "${TMP}/cut.pdf" bad_document
+  printf '%%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%%%EOF\n' >"${TMP}/nopages.pdf"
+  t "a PDF without pages: no_text, not an empty success" error_is "${TMP}/nopages.pdf" no_text
   t "PDF over --max-pages: too_big" error_is "${TMP}/segment.pdf" too_big --max-pages 1
 }
 
