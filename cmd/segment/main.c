@@ -32,7 +32,7 @@ static const struct app_flag flags[] = {
 	{"max-document", 0, 1, "segment.max_document", 0, "BYTES", "largest file read; a bigger one fails"},
 	{"max-pages", 0, 1, "segment.max_pages", 0, "N", "most PDF pages read; a longer PDF fails"},
 	{"max-depth", 0, 1, "segment.max_depth", 0, "N", "deepest HTML/XML nesting read"},
-	{"extract", 0, 0, NULL, OPT_EXTRACT, NULL, "print each file's (extracted) text as NDJSON, do not split"},
+	{"extract", 0, 0, NULL, OPT_EXTRACT, NULL, "print each document's (extracted) text as NDJSON, do not split"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

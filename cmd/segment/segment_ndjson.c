@@ -43,6 +43,13 @@ static void split_converted(struct rec *r, const struct seg_cfg *cfg, const stru
 	}
 	int has_title = rec_find(r->line, r->len, "title", NULL, NULL, NULL, NULL);
 	int has_lang = rec_find(r->line, r->len, "lang", NULL, NULL, NULL, NULL);
+	if (cfg->extract) {
+		seg_render_extract(&r->out, c->doc, conv.text.p ? conv.text.p : "", conv.text.len,
+				   o->format, &conv);
+		seg_conv_free(&conv);
+		r->outcome = REC_OK;
+		return;
+	}
 	seg_render_fields(&c->extra, &conv, has_title, has_lang);
 	seg_split_blocks(conv.text.p ? conv.text.p : "", conv.text.len, conv.blocks, conv.n, o,
 			 on_segment, c);
@@ -69,6 +76,10 @@ static void split_doc(struct rec *r, const struct seg_cfg *cfg, const char *doc,
 	char err[256];
 	if (seg_format_converted(o.format)) {
 		split_converted(r, cfg, &o, &c, text, len);
+	} else if (cfg->extract) {
+		/* the text is its own extracted text (it is valid UTF-8) */
+		seg_render_extract(&r->out, doc, text, len, o.format, NULL);
+		r->outcome = REC_OK;
 	} else if (seg_split(text, len, &o, on_segment, &c, err, sizeof err)) {
 		buf_reset(&r->out);
 		rec_fail(r, "segment", "bad_document", err, 1);

@@ -99,6 +99,10 @@ EOF
     | "${BIN}/segment" --format html 2>/dev/null >"${TMP}/nd.out"
   t "NDJSON documents with --format html: converted, their fields and title/lang kept" \
     jq -e -s '.[0].text == "Un. Deux." and .[0].url == "http://x" and .[0].lang == "fr" and .[0].title == "T"' "${TMP}/nd.out"
+  printf '{"id":"w","text":"<html><p>A &amp; B.</p></html>"}\n{"id":"m","text":"# T\\n\\nBody."}\n' \
+    | "${BIN}/segment" --extract 2>/dev/null >"${TMP}/ndx.out"
+  t "--extract on NDJSON documents: the extracted text of each, with its format" \
+    jq -e -s '.[0] == {"id":"w","text":"A & B.","format":"html"} and .[1].text == "# T\n\nBody." and .[1].format == "markdown"' "${TMP}/ndx.out"
   python3 -c 'print("<div>" * 200000 + "deep" + "</div>" * 200000)' >"${TMP}/deep.html"
   t "HTML nested 200,000 deep: no crash, bounded" \
     bash -c "'${BIN}/segment' '${TMP}/deep.html' 2>/dev/null | jq -e -s 'length <= 1'"
