@@ -32,7 +32,8 @@ static const char usage[] =
 	"            [--models a,b,c] [--dim N] [--api-key KEY] [--fault-rate P]\n"
 	"            [--faults LIST] [--retry-after S] [--retry-after-date] [--slow-ms X]\n"
 	"            [--fail-all CODE|drop] [--seed N] [--max-batch N] [--script FILE]\n"
-	"            [--quiet] [--verbose]\n"
+	"            [--api both|ollama|openai] [--aliases a,b] [--ctx N]\n"
+	"            [--no-embeddings] [--quiet] [--verbose]\n"
 	"An HTTP server speaking the Ollama and OpenAI wire formats with deterministic\n"
 	"answers, for tests. See tests/llmd/README.md.\n";
 
@@ -45,6 +46,9 @@ const struct llmd_model *model_find(const char *name)
 {
 	char *full = strchr(name, ':') ? NULL : xasprintf("%s:latest", name);
 	const struct llmd_model *found = NULL;
+	for (size_t i = 0; i < llmd.naliases && !found; i++)
+		if (!strcmp(name, llmd.aliases[i]))
+			found = &llmd.models[0];
 	for (size_t i = 0; i < llmd.nmodels && !found; i++) {
 		const struct llmd_model *m = &llmd.models[i];
 		if (!strcmp(name, m->name) || !strcmp(name, m->full) ||
@@ -96,6 +100,25 @@ static void free_models(void)
 	free(llmd.models);
 	llmd.models = NULL;
 	llmd.nmodels = 0;
+	for (size_t i = 0; i < llmd.naliases; i++)
+		free(llmd.aliases[i]);
+	free(llmd.aliases);
+	llmd.aliases = NULL;
+	llmd.naliases = 0;
+}
+
+/* --aliases a,b: more names of the first model, as llama-server's --alias */
+static void add_aliases(const char *list)
+{
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n) {
+			llmd.aliases = xrealloc(llmd.aliases, (llmd.naliases + 1) * sizeof *llmd.aliases);
+			llmd.aliases[llmd.naliases++] = xstrndup(p, n);
+		}
+		p += n + (p[n] == ',');
+	}
 }
 
 static long flag_long(const char *flag, const char *v, long min, long max)
@@ -150,6 +173,10 @@ static void parse_flags(int argc, char **argv, struct llmd_tunables *t)
 			t->retry_after_date = 1;
 			continue;
 		}
+		if (!strcmp(a, "--no-embeddings")) {
+			llmd.no_embeddings = 1;
+			continue;
+		}
 		if (strncmp(a, "--", 2))
 			log_fatal("unexpected argument '%s'; see llmd --help", a);
 		eq = strchr(a, '=');
@@ -202,6 +229,20 @@ static void parse_flags(int argc, char **argv, struct llmd_tunables *t)
 			t->max_batch = flag_long(a, v, 0, 1000000000);
 		else if (!strcmp(a, "--script"))
 			load_script(v);
+		else if (!strcmp(a, "--aliases"))
+			add_aliases(v);
+		else if (!strcmp(a, "--ctx"))
+			llmd.ctx = flag_long(a, v, 0, 100000000);
+		else if (!strcmp(a, "--api")) {
+			if (!strcmp(v, "both"))
+				llmd.api = API_BOTH;
+			else if (!strcmp(v, "ollama"))
+				llmd.api = API_OLLAMA;
+			else if (!strcmp(v, "openai"))
+				llmd.api = API_OPENAI;
+			else
+				log_fatal("--api: '%s' is not both, ollama or openai", v);
+		}
 		else
 			log_fatal("unknown flag '%s'; see llmd --help", a);
 		if (eq)

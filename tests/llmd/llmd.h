@@ -61,7 +61,14 @@ struct llmd_tunables {
 	long max_batch; /* 0: no limit of its own */
 };
 
+enum llmd_api { API_BOTH, API_OLLAMA, API_OPENAI };
+
 struct llmd_fixed {
+	enum llmd_api api;   /* which wire formats it serves (--api) */
+	char **aliases;      /* --aliases: more names of the first model */
+	size_t naliases;
+	long ctx;            /* --ctx: llama-server's tokens per slot, 0 = none */
+	int no_embeddings;   /* --no-embeddings: /v1/embeddings answers 501 */
 	const char *host;
 	long port;
 	const char *port_file;
@@ -75,7 +82,8 @@ struct llmd_fixed {
 };
 extern struct llmd_fixed llmd; /* written by main before any thread starts */
 
-/* Finds a model by name, with or without the ":latest" tag; NULL if none. */
+/* Finds a model by name, with or without the ":latest" tag, or by one of
+ * the first model's --aliases; NULL if none. */
 const struct llmd_model *model_find(const char *name);
 
 /* ---- state: lanes, counters, faults (llmd_state.c); thread safe ---- */
@@ -180,6 +188,11 @@ enum api_dialect { DIALECT_OLLAMA, DIALECT_OPENAI };
  * answered (or dropped). */
 int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
 		   long items, int *holding);
+
+/* llama-server's error shape: {"error":{"code","message","type"}} plus
+ * extra members (raw JSON after a comma, may be NULL). */
+void api_error_llama(struct conn *c, int status, const char *msg, const char *type,
+		     const char *extra);
 
 /* Error bodies in the two shapes. */
 void api_error_ollama(struct conn *c, int status, const char *msg);

@@ -328,10 +328,37 @@ static const struct route {
 	{"/v1/embeddings", 1, EP_V1_EMBEDDINGS},
 };
 
+void api_error_llama(struct conn *c, int status, const char *msg, const char *type,
+		     const char *extra)
+{
+	struct buf b = {0};
+	buf_printf(&b, "{\"error\":{\"code\":%d,\"message\":", status);
+	buf_json_str(&b, msg, strlen(msg));
+	buf_puts(&b, ",\"type\":");
+	buf_json_str(&b, type, strlen(type));
+	if (extra)
+		buf_printf(&b, ",%s", extra);
+	buf_puts(&b, "}}");
+	http_respond(c, status, CT_OPENAI, NULL, b.p, b.len);
+	buf_free(&b);
+}
+
 static void dispatch(struct conn *c, struct req *r)
 {
 	const char *p = r->path;
 	int openai = !strncmp(p, "/v1/", 4) || !strcmp(p, "/v1");
+	/* --api openai plays vLLM or llama-server, --api ollama an Ollama
+	 * without its OpenAI layer: the other API is not there */
+	if (llmd.api == API_OPENAI && !openai) {
+		static const char nf[] = "{\"detail\":\"Not Found\"}";
+		http_respond(c, 404, CT_OPENAI, NULL, nf, sizeof nf - 1);
+		return;
+	}
+	if (llmd.api == API_OLLAMA && openai) {
+		static const char nf[] = "404 page not found";
+		http_respond(c, 404, "text/plain", NULL, nf, sizeof nf - 1);
+		return;
+	}
 	if (openai && openai_auth(c, r))
 		return;
 	const struct route *rt = NULL;

@@ -61,10 +61,24 @@ int openai_auth(struct conn *c, struct req *r)
 
 static void put_model(struct buf *b, const struct llmd_model *m)
 {
+	/* llama-server lists its model under the first --alias and names
+	 * every alias in "aliases" */
+	int aliased = m == &llmd.models[0] && llmd.naliases;
+	const char *id = aliased ? llmd.aliases[0] : m->name;
 	buf_puts(b, "{\"id\":");
-	buf_json_str(b, m->name, strlen(m->name));
-	buf_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"llmd\"}",
+	buf_json_str(b, id, strlen(id));
+	buf_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"llmd\"",
 		   MODEL_CREATED + (long)(fnv64(FNV64_INIT, m->name, strlen(m->name)) % 1000000));
+	if (aliased) {
+		buf_puts(b, ",\"aliases\":[");
+		for (size_t i = 0; i < llmd.naliases; i++) {
+			if (i)
+				buf_putc(b, ',');
+			buf_json_str(b, llmd.aliases[i], strlen(llmd.aliases[i]));
+		}
+		buf_putc(b, ']');
+	}
+	buf_putc(b, '}');
 }
 
 static void not_found(struct conn *c, const char *name)
@@ -292,6 +306,15 @@ void openai_chat(struct conn *c, struct req *r, int legacy)
 	long max_tokens = positive(j, "max_completion_tokens");
 	if (!max_tokens)
 		max_tokens = positive(j, "max_tokens");
+	if (llmd.ctx && answer_tokens(prompt_bytes) > llmd.ctx) {
+		/* llama-server: the prompt does not fit the slot's context */
+		char extra[96];
+		snprintf(extra, sizeof extra, "\"n_prompt_tokens\":%ld,\"n_ctx\":%ld",
+			 answer_tokens(prompt_bytes), llmd.ctx);
+		api_error_llama(c, 400, "the request exceeds the available context size, try "
+				"increasing it", "exceed_context_size_error", extra);
+		goto out;
+	}
 	int streaming = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stream"));
 	const cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
 	int include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
@@ -411,6 +434,12 @@ static void shuffle(long *perm, long n, const char **texts)
 void openai_embeddings(struct conn *c, struct req *r)
 {
 	stats_model_request(0);
+	if (llmd.no_embeddings) {
+		/* llama-server started without --embeddings */
+		api_error_llama(c, 501, "This server does not support embeddings. Start it with "
+				"`--embeddings`", "not_supported_error", NULL);
+		return;
+	}
 	const struct llmd_model *m;
 	const char *model;
 	cJSON *j = parse_body(c, r, &m, &model);
@@ -470,6 +499,14 @@ void openai_embeddings(struct conn *c, struct req *r)
 			goto out;
 		}
 		tokens += tk;
+	}
+	for (long i = 0; llmd.ctx && i < n; i++) {
+		if (answer_tokens(strlen(texts[i])) > llmd.ctx) {
+			/* llama-server: one text over the slot fails the whole request */
+			api_error_llama(c, 500, "input is too large to process. increase the "
+					"physical batch size", "server_error", NULL);
+			goto out;
+		}
 	}
 	if (tokens > MAX_REQUEST_TOKENS) {
 		snprintf(msg, sizeof msg, "Requested %ld tokens, max %d tokens per request",
