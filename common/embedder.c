@@ -18,10 +18,11 @@ static void set_err(struct embedder_err *e, const char *code, const char *msg, i
 	e->attempts = attempts;
 }
 
+/* Refused for its content (400, 413, 422, llama-server's 500 "input is
+ * too large"): a smaller request may pass. */
 static int refused_whole(const struct llm_result *lr)
 {
-	return lr->status == LLM_FATAL &&
-	       (lr->http_status == 400 || lr->http_status == 413 || lr->http_status == 422);
+	return lr->status == LLM_FATAL && lr->refused;
 }
 
 /* Every number finite: a server may answer NaN or numbers out of float32. */

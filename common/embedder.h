@@ -1,9 +1,10 @@
 /* embedder: the embedding client of embed and classify. Turns texts into
  * vectors with the LLM server (llm_embed, at most `batch` texts per
  * request) or the offline hash embedder (embed_hash.h). A request the
- * server refuses as a whole for its content (HTTP 400, 413, 422: a text
- * over the context, too many tokens) is split in halves until the culprit
- * stands alone, so that the other texts still get their vectors; every
+ * server refuses as a whole for its content (HTTP 400, 413, 422, or
+ * llama-server's 500 "input is too large": a text over the context, too
+ * many tokens) is split in halves until the culprit stands alone, so that
+ * the other texts still get their vectors; every
  * vector is checked (finite numbers). Also tells whether a record already
  * holds this model's vector, so that it is neither embedded again (embed)
  * nor recomputed (classify). Safe from any thread. */
@@ -32,7 +33,8 @@ struct embedder_err {
 	int attempts;
 };
 
-/* The outcome for one text. */
+/* The outcome for one text. err.code "abandoned": a stop request ended
+ * the request before its answer (the record stays pending). */
 struct embedder_result {
 	float *vec;         /* dim numbers (the caller frees), NULL when it failed */
 	int dim;

@@ -1,10 +1,17 @@
 /* llm: the client's requests and retries. A call waits for the rate
  * limiter (llm_rate) and a slot (llm_slots), goes out over the transport
  * (llm_http), and is retried when the trouble may pass (408, 409, 429,
- * 5xx, dropped or cut answers) with full-jitter backoff or the server's
- * Retry-After. Request bodies and answers are the wire format's
- * (llm_ollama.c, llm_openai.c). */
+ * 5xx but 501, dropped, cut or silent answers) with full-jitter backoff or
+ * the server's Retry-After, every wait a server asks for capped at
+ * llm.backoff_max_ms. Permanent trouble (other 4xx, 501, a well-formed
+ * answer of the wrong shape, an answer too big, a request over the
+ * model's context) fails at once. A stop request (app.h) ends the waits:
+ * a call not yet sent is abandoned as soon as the tool stops taking work,
+ * one under way when the grace period ends (its transfer aborted).
+ * Request bodies and answers are the wire format's (llm_ollama.c,
+ * llm_openai.c). */
 #include "llm.h"
+#include "app.h"
 #include "llm_http.h"
 #include "llm_rate.h"
 #include "llm_slots.h"
@@ -16,9 +23,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+/* Waits the server asked for that were capped, said at most this often. */
+#define CAPPED_SAID_MAX 3
 
 struct llm {
 	struct llm_config cfg;
@@ -27,27 +39,46 @@ struct llm {
 	struct llm_http *http;
 	struct llm_rate *rate;
 	struct llm_slots *slots;
-	struct lock *l;       /* the backoff generator */
+	struct lock *l;       /* the backoff generator, the start times */
 	unsigned seed;
+	double *started_at;   /* start of each model request in flight, 0 = free */
+	int nstarted;
 	atomic_long requests, retries, failures;
 	double started;
 	atomic_int json_schema_unsupported; /* OpenAI server refused json_schema */
+	atomic_int capped_said;
 };
+
+static int aborting(void)
+{
+	return app_aborting();
+}
 
 struct llm *llm_new(const struct llm_config *cfg, const char *tool)
 {
 	struct llm *c = xcalloc(1, sizeof *c);
 	c->cfg = *cfg;
 	c->cfg.base_url = xstrdup(cfg->base_url);
+	c->cfg.shown_url = xstrdup(cfg->shown_url ? cfg->shown_url : cfg->base_url);
 	c->cfg.api_key = xstrdup(cfg->api_key ? cfg->api_key : "");
 	c->cfg.keep_alive = xstrdup(cfg->keep_alive ? cfg->keep_alive : "");
+	if (!c->cfg.backend_why)
+		c->cfg.backend_why = "llm.backend";
 	c->wire = cfg->backend == LLM_OPENAI ? &llm_openai_wire : &llm_ollama_wire;
 	c->tool = tool;
-	c->http = llm_http_new(c->cfg.base_url, c->cfg.api_key, c->cfg.connect_timeout_ms,
-			       c->cfg.timeout_ms, c->cfg.max_concurrency + 1);
+	struct llm_http_limits lim = {
+		.connect_timeout_ms = c->cfg.connect_timeout_ms,
+		.timeout_ms = c->cfg.timeout_ms > 0 ? c->cfg.timeout_ms : 3600000,
+		.idle_timeout_ms = c->cfg.idle_timeout_ms > 0 ? c->cfg.idle_timeout_ms : 300000,
+		.max_body_bytes = c->cfg.max_body_bytes > 0 ? c->cfg.max_body_bytes : 268435456L,
+		.aborting = aborting,
+	};
+	c->http = llm_http_new(c->cfg.base_url, c->cfg.api_key, &lim, c->cfg.max_concurrency + 1);
 	c->rate = llm_rate_new(c->cfg.rpm, c->cfg.tpm);
 	c->slots = llm_slots_new(cfg->concurrency, cfg->max_concurrency);
 	c->l = lock_new();
+	c->nstarted = c->cfg.max_concurrency + 1;
+	c->started_at = xcalloc((size_t)c->nstarted, sizeof *c->started_at);
 	c->started = now_ms();
 	c->seed = (unsigned)(now_us() ^ (uint64_t)(uintptr_t)c);
 	return c;
@@ -61,6 +92,7 @@ void llm_free(struct llm *c)
 	llm_rate_free(c->rate);
 	llm_slots_free(c->slots);
 	lock_free(c->l);
+	free(c->started_at);
 	llm_config_free(&c->cfg);
 	free(c);
 }
@@ -76,6 +108,72 @@ int llm_limit(struct llm *c)
 	llm_slots_figures(c->slots, &f);
 	return f.limit;
 }
+
+/* ---- requests in flight, for their age in the progress line ---- */
+
+static int started_add(struct llm *c)
+{
+	int i = -1;
+	lock_take(c->l);
+	for (int k = 0; k < c->nstarted && i < 0; k++)
+		if (c->started_at[k] == 0)
+			i = k;
+	if (i >= 0)
+		c->started_at[i] = now_ms();
+	lock_give(c->l);
+	return i;
+}
+
+static void started_remove(struct llm *c, int i)
+{
+	if (i < 0)
+		return;
+	lock_take(c->l);
+	c->started_at[i] = 0;
+	lock_give(c->l);
+}
+
+/* ---- stop requests ---- */
+
+/* What a waiting call asks the stop rule: a call that has sent nothing
+ * yet is new work, which a stopping tool no longer takes; one under way
+ * may finish within the grace period. */
+struct waiter {
+	int first;
+};
+
+static int give_up(void *ud)
+{
+	const struct waiter *w = ud;
+	return app_aborting() || (w->first && app_stopping());
+}
+
+/* Sleeps ms unless the stop rule says to give up (then -1). A wait that
+ * would end after the grace period is given up at once when stopping. */
+static int wait_ms(double ms, struct waiter *w)
+{
+	double end = now_ms() + ms;
+	for (;;) {
+		if (give_up(w) || (app_stopping() && end > app_abort_at_ms()))
+			return -1;
+		double left = end - now_ms();
+		if (left <= 0)
+			return 0;
+		sleep_ms(fmin(left, 100));
+	}
+}
+
+static int abandon(struct llm_result *res, int sent)
+{
+	res->status = LLM_ABANDONED;
+	res->attempts = sent;
+	snprintf(res->code, sizeof res->code, "abandoned");
+	snprintf(res->message, sizeof res->message,
+		 "abandoned on a stop request before the answer came (the record stays pending)");
+	return -1;
+}
+
+/* ---- what an answer means ---- */
 
 /* The server's own error text: Ollama {"error": "..."}, OpenAI
  * {"error": {"message": "..."}}. */
@@ -99,9 +197,10 @@ static void server_message(const struct buf *body, char *out, size_t outlen)
 	cJSON_Delete(j);
 }
 
+/* 408, 409, 429 and 5xx may pass; 501 (not implemented) will not. */
 static int retryable_status(long s)
 {
-	return s == 408 || s == 409 || s == 429 || s >= 500;
+	return s == 408 || s == 409 || s == 429 || (s >= 500 && s != 501);
 }
 
 static int retryable_curl(CURLcode e)
@@ -124,32 +223,102 @@ static int retryable_curl(CURLcode e)
 	}
 }
 
-/* Reader of a 200 body; returns 0 and fills out, or -1 with a message
- * (retryable: the body was cut or garbled). */
+/* A request over the model's context, in the words of llama-server
+ * ("exceeds the available context size"), vLLM and OpenAI ("maximum
+ * context length"), Ollama ("exceeds maximum context length"). */
+static int says_context(const char *msg)
+{
+	return strcasestr(msg, "context") &&
+	       (strcasestr(msg, "exceed") || strcasestr(msg, "maximum context length") ||
+		strcasestr(msg, "too long") || strcasestr(msg, "too many tokens"));
+}
+
+/* Fills res for an HTTP error status; returns whether to retry. */
+static int http_error(struct llm *c, const char *path, const char *model,
+		      const struct llm_http_resp *r, struct llm_result *res)
+{
+	char msg[400];
+	server_message(&r->body, msg, sizeof msg);
+	long st = r->status;
+	int retry = retryable_status(st);
+	snprintf(res->code, sizeof res->code, "http_%ld", st);
+	res->refused = st == 400 || st == 413 || st == 422;
+	if ((st == 400 || st == 413) && says_context(msg)) {
+		snprintf(res->code, sizeof res->code, "context_overflow");
+		snprintf(res->message, sizeof res->message,
+			 "the request is longer than the model's context (HTTP %ld from %s%s: %s): "
+			 "shorten the text or give the server a larger context (llama-server -c, "
+			 "llm.num_ctx for Ollama)", st, c->cfg.shown_url, path, msg);
+	} else if (st == 500 && strcasestr(msg, "input is too large")) {
+		/* llama-server: a text over the slot's context or batch; the
+		 * same request will always fail, a smaller one may pass */
+		retry = 0;
+		res->refused = 1;
+		snprintf(res->code, sizeof res->code, "input_too_large");
+		snprintf(res->message, sizeof res->message,
+			 "a text is too large for the server (HTTP 500 from %s%s: %s): shorten it, "
+			 "or raise llama-server's -c, --batch-size and --ubatch-size",
+			 c->cfg.shown_url, path, msg);
+	} else if (st == 404 && model) {
+		c->wire->model_missing(res->message, sizeof res->message, model, c->cfg.shown_url,
+				       NULL, msg);
+	} else if (st == 401 || st == 403) {
+		snprintf(res->message, sizeof res->message,
+			 "%s refused the API key (HTTP %ld: %s): set OPENAI_API_KEY or llm.api_key_file",
+			 c->cfg.shown_url, st, msg);
+	} else if (st == 501) {
+		snprintf(res->message, sizeof res->message,
+			 "HTTP 501 from %s%s: %s: the server does not do this (llama-server serves "
+			 "embeddings only when started with --embeddings)", c->cfg.shown_url, path, msg);
+	} else {
+		snprintf(res->message, sizeof res->message, "HTTP %ld from %s%s: %s", st,
+			 c->cfg.shown_url, path, msg);
+	}
+	return retry;
+}
+
+/* A wait the server asks for (Retry-After, x-ratelimit-reset-*), capped at
+ * llm.backoff_max_ms and said when capped. */
+static double capped(struct llm *c, double ms, const char *what)
+{
+	double cap = c->cfg.backoff_max_ms;
+	if (ms <= cap)
+		return ms;
+	if (atomic_fetch_add(&c->capped_said, 1) < CAPPED_SAID_MAX)
+		log_warn("%s asks to wait %.0f s (%s); waiting %.1f s (llm.backoff_max_ms)",
+			 c->cfg.shown_url, ms / 1000, what, cap / 1000);
+	return cap;
+}
+
+/* Reader of a 200 body; returns 0 and fills out, or LLM_WIRE_CUT /
+ * LLM_WIRE_SHAPE with a message. */
 typedef int (*parse_fn)(const struct llm *c, const struct llm_http_resp *r, void *out,
 			char *err, size_t errlen);
 
 /* Sends body to path (GET when body is NULL) with retries. model, when
  * set, names the model in the message of a 404. */
 static int call(struct llm *c, const char *path, const char *body, size_t body_len,
-		parse_fn parse, void *out, const char *model, struct llm_result *res,
-		int max_attempts)
+		int streamed, parse_fn parse, void *out, const char *model,
+		struct llm_result *res, int max_attempts)
 {
 	memset(res, 0, sizeof *res);
 	long tokens = (long)(body_len / 4) + 1;
+	/* model lists and versions are not model work: they neither take a
+	 * slot nor teach the limit anything */
+	int slotted = body != NULL;
 	for (int attempt = 1; attempt <= max_attempts; attempt++) {
+		struct waiter w = {.first = attempt == 1};
+		if (give_up(&w) || llm_rate_wait(c->rate, tokens, give_up, &w) ||
+		    (slotted && llm_slots_acquire(c->slots, give_up, &w)))
+			return abandon(res, attempt - 1);
 		res->attempts = attempt;
-		llm_rate_wait(c->rate, tokens);
-		/* model lists and versions are not model work: they neither
-		 * take a slot nor teach the limit anything */
-		int slotted = body != NULL;
-		if (slotted)
-			llm_slots_acquire(c->slots);
 		struct llm_http_resp r;
 		memset(&r, 0, sizeof r);
+		int at = slotted ? started_add(c) : -1;
 		double t0 = now_ms();
-		llm_http_do(c->http, path, body, body_len, &r);
+		llm_http_do(c->http, path, body, body_len, streamed, &r);
 		double rtt = now_ms() - t0;
+		started_remove(c, at);
 		if (slotted) {
 			/* model requests only: the start-up check is not work */
 			atomic_fetch_add(&c->requests, 1);
@@ -160,43 +329,57 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 		int overload = r.status == 429 || r.status == 503;
 		int retry = 0, ok = 0;
 		char msg[400];
-		if (r.curl != CURLE_OK) {
+		if (r.curl != CURLE_OK && r.aborted) {
+			if (slotted)
+				llm_slots_release(c->slots, rtt, 0, 0);
+			llm_http_resp_free(&r);
+			return abandon(res, attempt);
+		}
+		if (r.curl != CURLE_OK && r.too_big) {
+			snprintf(res->code, sizeof res->code, "body_too_large");
+			snprintf(res->message, sizeof res->message,
+				 "the answer from %s%s is larger than llm.max_body_bytes (%ld bytes, "
+				 "decoded): raise it if the server is right", c->cfg.shown_url, path,
+				 c->cfg.max_body_bytes);
+		} else if (r.curl != CURLE_OK && r.silent) {
+			retry = 1;
+			snprintf(res->code, sizeof res->code, "timeout");
+			snprintf(res->message, sizeof res->message,
+				 "%s%s: no byte from the server for %.1f s (llm.idle_timeout_ms)",
+				 c->cfg.shown_url, path, (double)c->cfg.idle_timeout_ms / 1000);
+		} else if (r.curl != CURLE_OK) {
 			retry = retryable_curl(r.curl);
 			snprintf(res->code, sizeof res->code, "%s",
 				 r.curl == CURLE_OPERATION_TIMEDOUT ? "timeout"
 				 : r.curl == CURLE_COULDNT_CONNECT ? "connect"
 				 : r.curl == CURLE_PARTIAL_FILE ? "truncated" : "transport");
-			snprintf(res->message, sizeof res->message, "%s%s: %s", c->cfg.base_url, path,
+			snprintf(res->message, sizeof res->message, "%s%s: %s", c->cfg.shown_url, path,
 				 r.curl_err[0] ? r.curl_err : curl_easy_strerror(r.curl));
 		} else if (r.status >= 200 && r.status < 300) {
-			if (parse(c, &r, out, msg, sizeof msg) == 0) {
+			int prc = parse(c, &r, out, msg, sizeof msg);
+			if (prc == 0) {
 				ok = 1;
+			} else if (prc == LLM_WIRE_SHAPE) {
+				/* well-formed, not what was asked: the same again */
+				snprintf(res->code, sizeof res->code, "bad_answer");
+				snprintf(res->message, sizeof res->message,
+					 "unexpected answer from %s%s: %s", c->cfg.shown_url, path, msg);
 			} else {
 				retry = 1;
 				snprintf(res->code, sizeof res->code, "bad_body");
 				snprintf(res->message, sizeof res->message,
-					 "unusable answer from %s%s: %s", c->cfg.base_url, path, msg);
+					 "unusable answer from %s%s: %s", c->cfg.shown_url, path, msg);
 			}
 		} else {
-			retry = retryable_status(r.status);
-			server_message(&r.body, msg, sizeof msg);
-			snprintf(res->code, sizeof res->code, "http_%ld", r.status);
-			if (r.status == 404 && model)
-				c->wire->model_missing(res->message, sizeof res->message, model,
-						       c->cfg.base_url, NULL, msg);
-			else if (r.status == 401 || r.status == 403)
-				snprintf(res->message, sizeof res->message,
-					 "%s refused the API key (HTTP %ld: %s): set OPENAI_API_KEY or llm.api_key_file",
-					 c->cfg.base_url, r.status, msg);
-			else
-				snprintf(res->message, sizeof res->message, "HTTP %ld from %s%s: %s",
-					 r.status, c->cfg.base_url, path, msg);
+			retry = http_error(c, path, model, &r, res);
 		}
 		/* a refused connection or a transport error says nothing about load */
 		if (slotted)
 			llm_slots_release(c->slots, rtt, overload, r.curl == CURLE_OK);
 		if (r.remaining_zero && r.reset_ms > 0)
-			llm_rate_pause(c->rate, r.reset_ms);
+			llm_rate_pause(c->rate, capped(c, r.reset_ms, "x-ratelimit-reset"));
+		double retry_after = r.retry_after_ms;
+		long status = r.status;
 		llm_http_resp_free(&r);
 		if (ok) {
 			res->status = LLM_OK;
@@ -215,12 +398,14 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 		lock_take(c->l);
 		delay = llm_backoff_ms(c->cfg.backoff_ms, c->cfg.backoff_max_ms, attempt, &c->seed);
 		lock_give(c->l);
-		if (r.retry_after_ms >= 0) {
-			delay = fmin(r.retry_after_ms, c->cfg.backoff_max_ms);
-			if (r.status == 429)
+		if (retry_after >= 0) {
+			delay = capped(c, retry_after, "Retry-After");
+			if (status == 429)
 				llm_rate_pause(c->rate, delay);
 		}
-		sleep_ms(delay);
+		struct waiter again = {.first = 0};
+		if (wait_ms(delay, &again))
+			return abandon(res, attempt);
 	}
 	res->status = LLM_RETRY_EXHAUSTED;
 	atomic_fetch_add(&c->failures, 1);
@@ -292,25 +477,40 @@ static int parse_chat(const struct llm *c, const struct llm_http_resp *r, void *
 				   err, errlen);
 }
 
+/* An OpenAI-compatible server that does not take the response_format
+ * asked for says so in a 400. */
+static int refuses_format(const struct llm_result *res)
+{
+	return res->status == LLM_FATAL && res->http_status == 400 &&
+	       (strstr(res->message, "response_format") || strstr(res->message, "json_schema"));
+}
+
 char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res)
 {
 	char *schema = req->schema ? cJSON_PrintUnformatted(req->schema) : NULL;
+	long seed = c->cfg.seed;
+	if (req->variant > 0)
+		seed = (seed >= 0 ? seed : 0) + req->variant;
+	int fell_back = 0;
 	for (;;) {
 		int schema_ok = !atomic_load(&c->json_schema_unsupported);
 		struct buf b = {0};
-		c->wire->chat_body(&b, &c->cfg, req, schema, schema_ok);
+		c->wire->chat_body(&b, &c->cfg, req, schema, schema_ok, c->cfg.stream, seed);
 		struct llm_answer a = {0};
-		int rc = call(c, c->wire->chat_path, b.p, b.len, parse_chat, &a, req->model, res,
-			      c->cfg.max_attempts);
+		int rc = call(c, c->wire->chat_path, b.p, b.len, c->cfg.stream, parse_chat, &a,
+			      req->model, res, c->cfg.max_attempts);
 		buf_free(&b);
-		/* servers without json_schema support answer 400: fall back to
-		 * json_object once and remember (the schema is still in the
-		 * prompt) */
-		if (rc && res->http_status == 400 && schema && c->wire == &llm_openai_wire &&
-		    (strstr(res->message, "response_format") || strstr(res->message, "json_schema"))) {
-			atomic_store(&c->json_schema_unsupported, 1);
-			log_warn("%s does not support json_schema answers; using json_object",
-				 c->cfg.base_url);
+		/* a server without json_schema answers 400: json_object instead
+		 * (the schema is still in the prompt), decided once for the run
+		 * and tried once per call, so that a server that refuses both
+		 * fails the call instead of looping */
+		if (rc && schema && schema_ok && !fell_back && c->wire == &llm_openai_wire &&
+		    refuses_format(res)) {
+			fell_back = 1;
+			int was = 0;
+			if (atomic_compare_exchange_strong(&c->json_schema_unsupported, &was, 1))
+				log_warn("%s does not support json_schema answers; using json_object",
+					 c->cfg.shown_url);
 			continue;
 		}
 		free(schema);
@@ -318,6 +518,7 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 			return NULL;
 		res->prompt_tokens = a.prompt_tokens;
 		res->completion_tokens = a.completion_tokens;
+		res->truncated = a.truncated;
 		return a.text;
 	}
 }
@@ -344,7 +545,7 @@ float *llm_embed(struct llm *c, const char *model, const char *const *texts,
 	struct buf b = {0};
 	c->wire->embed_body(&b, &c->cfg, model, texts, n, dim_hint);
 	struct embed_out o = {.n = n};
-	int rc = call(c, c->wire->embed_path, b.p, b.len, parse_embed, &o, model, res,
+	int rc = call(c, c->wire->embed_path, b.p, b.len, 0, parse_embed, &o, model, res,
 		      c->cfg.max_attempts);
 	buf_free(&b);
 	if (rc)
@@ -363,7 +564,7 @@ static int parse_any_json(const struct llm *c, const struct llm_http_resp *r, vo
 	*j = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
 	if (!*j) {
 		snprintf(err, errlen, "the answer is not JSON");
-		return -1;
+		return LLM_WIRE_CUT;
 	}
 	return 0;
 }
@@ -376,15 +577,25 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 	const char *path = c->wire->models_path;
 	int attempts = c->cfg.max_attempts < 3 ? c->cfg.max_attempts : 3;
 	info[0] = '\0';
-	if (call(c, path, NULL, 0, parse_any_json, &list, NULL, &res, attempts)) {
+	if (call(c, path, NULL, 0, 0, parse_any_json, &list, NULL, &res, attempts)) {
 		if (c->wire == &llm_openai_wire && res.http_status == 404) {
 			/* some servers have no model list: the first request will tell */
-			log_warn("%s has no /models list; not checking model '%s'", c->cfg.base_url, model);
+			log_warn("%s has no /models list; not checking model '%s'", c->cfg.shown_url,
+				 model);
 			return 0;
 		}
-		if (!strcmp(res.code, "connect") || !strcmp(res.code, "transport") || !strcmp(res.code, "timeout"))
+		if (res.status == LLM_ABANDONED)
+			snprintf(err, errlen, "stopped before the server answered");
+		else if (!strcmp(res.code, "connect") || !strcmp(res.code, "transport") ||
+			 !strcmp(res.code, "timeout"))
 			snprintf(err, errlen, "cannot reach the LLM server at %s (%s): is it running? "
-				 "Set llm.base_url, OLLAMA_HOST or OPENAI_BASE_URL", c->cfg.base_url, res.message);
+				 "Set llm.base_url, OLLAMA_HOST or OPENAI_BASE_URL", c->cfg.shown_url,
+				 res.message);
+		else if (res.http_status == 404)
+			/* an OpenAI-compatible server asked for Ollama's list */
+			snprintf(err, errlen, "%s: this server has no Ollama API (llm.backend %s); "
+				 "if it is OpenAI-compatible (vLLM, llama.cpp, LM Studio), end the URL "
+				 "in /v1 or set llm.backend: openai", res.message, c->cfg.backend_why);
 		else
 			snprintf(err, errlen, "%s", res.message);
 		return -1;
@@ -393,7 +604,7 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 	int found = llm_wire_model_listed(c->wire, list, model, info, infolen, &have);
 	cJSON_Delete(list);
 	if (!found)
-		c->wire->model_missing(err, errlen, model, c->cfg.base_url, have.len ? have.p : "",
+		c->wire->model_missing(err, errlen, model, c->cfg.shown_url, have.len ? have.p : "",
 				       NULL);
 	buf_free(&have);
 	return found ? 0 : -1;
@@ -405,10 +616,22 @@ void llm_progress(struct llm *c, char *out, size_t outlen)
 {
 	struct llm_slots_figures f;
 	llm_slots_figures(c->slots, &f);
-	double secs = (now_ms() - c->started) / 1000;
+	double now = now_ms(), oldest = now;
+	lock_take(c->l);
+	for (int i = 0; i < c->nstarted; i++)
+		if (c->started_at[i] > 0 && c->started_at[i] < oldest)
+			oldest = c->started_at[i];
+	lock_give(c->l);
+	char age[48] = "";
+	long secs_old = (long)((now - oldest) / 1000);
+	if (secs_old >= 60)
+		snprintf(age, sizeof age, " (oldest %ldm%lds)", secs_old / 60, secs_old % 60);
+	else if (f.inflight > 0)
+		snprintf(age, sizeof age, " (oldest %lds)", secs_old);
+	double secs = (now - c->started) / 1000;
 	long req = atomic_load(&c->requests);
-	snprintf(out, outlen, "requests in flight %d/%d, %.1f req/s, latency %.0fms, retries %ld",
-		 f.inflight, f.limit, secs > 0 ? (double)req / secs : 0.0, f.latency_ms,
+	snprintf(out, outlen, "requests in flight %d/%d%s, %.1f req/s, latency %.0fms, retries %ld",
+		 f.inflight, f.limit, age, secs > 0 ? (double)req / secs : 0.0, f.latency_ms,
 		 atomic_load(&c->retries));
 }
 

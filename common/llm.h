@@ -15,10 +15,15 @@ enum llm_backend { LLM_OLLAMA, LLM_OPENAI };
 
 struct llm_config {
 	enum llm_backend backend;
+	const char *backend_why; /* why this wire format (static text) */
 	char *base_url;        /* without a trailing '/'; OpenAI: ends in /v1 */
+	char *shown_url;       /* base_url with any password redacted: for messages */
 	char *api_key;         /* NULL or "" when none; never logged */
 	long connect_timeout_ms;
-	long timeout_ms;
+	long timeout_ms;       /* longest request, however busy */
+	long idle_timeout_ms;  /* longest silence (a whole unstreamed answer) */
+	long max_body_bytes;   /* largest decoded answer */
+	int stream;            /* chat answers streamed */
 	int max_attempts;
 	double backoff_ms;
 	double backoff_max_ms;
@@ -32,7 +37,9 @@ struct llm_config {
 };
 
 /* Fills cfg from the tunables' llm section (and api_key_file). Returns 0, or
- * -1 with a message in err. Free with llm_config_free. */
+ * -1 with a message in err (which never holds the API key: a key with a
+ * line break or another control character is refused, as it would add
+ * headers). Free with llm_config_free. */
 int llm_config_load(struct llm_config *cfg, const struct tunables *t, char *err,
 		    size_t errlen);
 void llm_config_free(struct llm_config *cfg);
@@ -41,15 +48,24 @@ void llm_config_free(struct llm_config *cfg);
 enum llm_status {
 	LLM_OK = 0,
 	LLM_RETRY_EXHAUSTED, /* retryable trouble on every attempt */
-	LLM_FATAL,           /* 400/401/403/404...: retrying cannot help */
+	LLM_FATAL,           /* 400/401/403/404/501, too big...: retrying cannot help */
+	LLM_ABANDONED,       /* a stop request (app_stopping, app_aborting): the
+			      * call was not finished; the record stays pending */
 };
 
 struct llm_result {
 	enum llm_status status;
 	int http_status;    /* last HTTP status, 0 if none */
 	int attempts;       /* requests sent for this call */
-	char code[32];      /* short error code: http_429, timeout, bad_body... */
+	/* short error code: http_429, timeout, bad_body (cut or garbled),
+	 * bad_answer (well-formed, wrong shape), body_too_large,
+	 * context_overflow, input_too_large, abandoned... */
+	char code[32];
 	char message[512];  /* what happened and what to do */
+	/* the server refused the request for its content (400, 413, 422,
+	 * input_too_large): a smaller request may pass */
+	int refused;
+	int truncated;      /* the answer was cut by max_tokens or the context */
 	long prompt_tokens, completion_tokens;
 };
 
@@ -75,10 +91,15 @@ struct llm_chat {
 	/* Earlier turn fed back after an invalid answer (may be NULL). */
 	const char *prev_answer;
 	const char *correction;
+	/* > 0: a plain retry after invalid answers; the seed moves by this
+	 * much (from 0 when none is set), since at temperature 0 a server
+	 * mostly gives the same request the same answer */
+	int variant;
 };
 
 /* Sends a chat request and returns the model's text (caller frees) or NULL
- * with res telling why. */
+ * with res telling why. A text comes with res->truncated set when the
+ * server cut it (max_tokens, context). */
 char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res);
 
 /* Embeds n texts in one request. On success returns n*dim floats (caller
@@ -87,8 +108,8 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 float *llm_embed(struct llm *c, const char *model, const char *const *texts,
 		 size_t n, int dim_hint, int *dim, struct llm_result *res);
 
-/* Live figures for the progress line: "inflight 4/6, 12.3 req/s, p50 210ms,
- * retries 3". */
+/* Live figures for the progress line: "requests in flight 4/6 (oldest
+ * 12s), 12.3 req/s, latency 210ms, retries 3". */
 void llm_progress(struct llm *c, char *out, size_t outlen);
 /* Totals for the summary. */
 struct llm_totals {

@@ -13,15 +13,15 @@
 struct llm_http {
 	char *base_url;
 	char *api_key;        /* "" when none; never logged */
-	long connect_timeout_ms, timeout_ms;
+	struct llm_http_limits lim;
 	struct lock *l;       /* the idle handles */
 	CURL **idle;
 	int nidle, max_idle;
 	atomic_long connections;
 };
 
-struct llm_http *llm_http_new(const char *base_url, const char *api_key, long connect_timeout_ms,
-			      long timeout_ms, int max_idle)
+struct llm_http *llm_http_new(const char *base_url, const char *api_key,
+			      const struct llm_http_limits *lim, int max_idle)
 {
 	static int curl_ready;
 	if (!curl_ready) {
@@ -32,8 +32,7 @@ struct llm_http *llm_http_new(const char *base_url, const char *api_key, long co
 	struct llm_http *h = xcalloc(1, sizeof *h);
 	h->base_url = xstrdup(base_url);
 	h->api_key = xstrdup(api_key ? api_key : "");
-	h->connect_timeout_ms = connect_timeout_ms;
-	h->timeout_ms = timeout_ms;
+	h->lim = *lim;
 	h->l = lock_new();
 	h->max_idle = max_idle < 1 ? 1 : max_idle;
 	h->idle = xcalloc((size_t)h->max_idle, sizeof *h->idle);
@@ -68,14 +67,44 @@ void llm_http_resp_free(struct llm_http_resp *r)
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-	buf_append(ud, p, size * n);
-	return size * n;
+	struct llm_http_resp *r = ud;
+	size_t len = size * n;
+	r->last_byte_ms = now_ms();
+	/* decoded bytes: a gzip bomb is stopped here too */
+	if (r->body.len + len > (size_t)r->h->lim.max_body_bytes) {
+		r->too_big = 1;
+		return 0;
+	}
+	buf_append(&r->body, p, len);
+	return len;
+}
+
+/* Called by libcurl about once a second and whenever data moves: aborts
+ * on a stop request or a streamed answer gone silent. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	struct llm_http_resp *r = ud;
+	if (r->h->lim.aborting && r->h->lim.aborting()) {
+		r->aborted = 1;
+		return 1;
+	}
+	if (r->streamed && now_ms() - r->last_byte_ms > (double)r->h->lim.idle_timeout_ms) {
+		r->silent = 1;
+		return 1;
+	}
+	return 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct llm_http_resp *r = ud;
 	size_t len = size * n;
+	r->last_byte_ms = now_ms();
 	char line[256];
 	if (len >= sizeof line)
 		return len;
@@ -140,7 +169,7 @@ static void handle_put(struct llm_http *h, CURL *e)
 }
 
 void llm_http_do(struct llm_http *h, const char *path, const char *body, size_t body_len,
-		 struct llm_http_resp *r)
+		 int streamed, struct llm_http_resp *r)
 {
 	CURL *e = handle_get(h);
 	char *url = xasprintf("%s%s", h->base_url, path);
@@ -148,7 +177,8 @@ void llm_http_do(struct llm_http *h, const char *path, const char *body, size_t 
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (body)
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	hdrs = curl_slist_append(hdrs, streamed ? "Accept: application/json, application/x-ndjson, "
+				 "text/event-stream" : "Accept: application/json");
 	char *auth = NULL;
 	if (*h->api_key) {
 		auth = xasprintf("Authorization: Bearer %s", h->api_key);
@@ -157,17 +187,27 @@ void llm_http_do(struct llm_http *h, const char *path, const char *body, size_t 
 	r->retry_after_ms = -1;
 	r->reset_ms = -1;
 	r->curl_err[0] = '\0';
+	r->h = h;
+	r->streamed = streamed;
+	r->last_byte_ms = now_ms();
+	/* unstreamed, the whole wait is one silence */
+	long timeout = h->lim.timeout_ms;
+	if (!streamed && h->lim.idle_timeout_ms < timeout)
+		timeout = h->lim.idle_timeout_ms;
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->lim.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);

@@ -1,4 +1,4 @@
-/* llm_ollama: Ollama's native API: POST /api/chat (stream false, the
+/* llm_ollama: Ollama's native API: POST /api/chat (streamed NDJSON or whole, the
  * schema in "format", sampling in "options"), POST /api/embed (vectors in
  * input order), GET /api/tags (names and digests). */
 #include "llm_wire.h"
@@ -8,17 +8,17 @@
 #include <string.h>
 
 static void chat_body(struct buf *b, const struct llm_config *cfg, const struct llm_chat *req,
-		      const char *schema, int json_schema_ok)
+		      const char *schema, int json_schema_ok, int stream, long seed)
 {
 	(void)json_schema_ok; /* format takes any schema */
-	llm_wire_chat_head(b, req);
+	llm_wire_chat_head(b, req, stream, NULL);
 	if (schema)
 		buf_printf(b, ",\"format\":%s", schema);
 	else if (req->json)
 		buf_puts(b, ",\"format\":\"json\"");
 	buf_printf(b, ",\"options\":{\"temperature\":%g", cfg->temperature);
-	if (cfg->seed >= 0)
-		buf_printf(b, ",\"seed\":%ld", cfg->seed);
+	if (seed >= 0)
+		buf_printf(b, ",\"seed\":%ld", seed);
 	if (cfg->num_ctx > 0)
 		buf_printf(b, ",\"num_ctx\":%ld", cfg->num_ctx);
 	if (req->max_tokens > 0)

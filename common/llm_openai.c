@@ -9,12 +9,20 @@
 #include <string.h>
 
 static void chat_body(struct buf *b, const struct llm_config *cfg, const struct llm_chat *req,
-		      const char *schema, int json_schema_ok)
+		      const char *schema, int json_schema_ok, int stream, long seed)
 {
-	llm_wire_chat_head(b, req);
+	/* json_object instead of a refused json_schema: the schema goes in a
+	 * system message (json_object also needs the word JSON in one) */
+	char *note = schema && !json_schema_ok
+		? xasprintf("Answer with one JSON object that follows this JSON schema: %s", schema)
+		: NULL;
+	llm_wire_chat_head(b, req, stream, note);
+	free(note);
+	if (stream)
+		buf_puts(b, ",\"stream_options\":{\"include_usage\":true}");
 	buf_printf(b, ",\"temperature\":%g", cfg->temperature);
-	if (cfg->seed >= 0)
-		buf_printf(b, ",\"seed\":%ld", cfg->seed);
+	if (seed >= 0)
+		buf_printf(b, ",\"seed\":%ld", seed);
 	if (req->max_tokens > 0)
 		buf_printf(b, ",\"max_tokens\":%ld", req->max_tokens);
 	if (schema && json_schema_ok)

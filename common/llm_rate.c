@@ -32,8 +32,9 @@ void llm_rate_free(struct llm_rate *r)
 	free(r);
 }
 
-void llm_rate_wait(struct llm_rate *r, long tokens)
+int llm_rate_wait(struct llm_rate *r, long tokens, int (*stop)(void *), void *ud)
 {
+	int rc = 0;
 	lock_take(r->l);
 	for (;;) {
 		double now = now_ms();
@@ -60,9 +61,15 @@ void llm_rate_wait(struct llm_rate *r, long tokens)
 				r->tok_tokens -= need;
 			break;
 		}
-		lock_wait_ms(r->l, wait);
+		if (stop && stop(ud)) {
+			rc = -1;
+			break;
+		}
+		/* a stop request signals nobody: look again soon */
+		lock_wait_ms(r->l, stop ? fmin(wait, 100) : wait);
 	}
 	lock_give(r->l);
+	return rc;
 }
 
 void llm_rate_pause(struct llm_rate *r, double ms)

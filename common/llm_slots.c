@@ -34,17 +34,27 @@ void llm_slots_free(struct llm_slots *s)
 	free(s);
 }
 
-void llm_slots_acquire(struct llm_slots *s)
+int llm_slots_acquire(struct llm_slots *s, int (*stop)(void *), void *ud)
 {
 	lock_take(s->l);
-	while (s->inflight >= s->lim.value)
-		lock_wait(s->l);
+	while (s->inflight >= s->lim.value) {
+		if (stop && stop(ud)) {
+			lock_give(s->l);
+			return -1;
+		}
+		/* a stop request signals nobody: look again soon */
+		if (stop)
+			lock_wait_ms(s->l, 100);
+		else
+			lock_wait(s->l);
+	}
 	s->inflight++;
 	if (s->inflight > s->peak_inflight)
 		s->peak_inflight = s->inflight;
 	if (s->adaptive)
 		limit_sent(&s->lim, now_ms(), s->inflight);
 	lock_give(s->l);
+	return 0;
 }
 
 void llm_slots_release(struct llm_slots *s, double rtt, int overload, int measured)

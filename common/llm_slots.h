@@ -12,8 +12,9 @@ struct llm_slots;
  * Never fails. */
 struct llm_slots *llm_slots_new(int fixed, int max);
 void llm_slots_free(struct llm_slots *s);
-/* Waits for a slot and takes it. */
-void llm_slots_acquire(struct llm_slots *s);
+/* Waits for a slot and takes it: returns 0. Gives up when stop(ud) (asked
+ * at least every 100 ms; may be NULL) says so: returns -1. */
+int llm_slots_acquire(struct llm_slots *s, int (*stop)(void *), void *ud);
 /* Gives the slot back after a request that took rtt ms. overload: the
  * server answered 429 or 503; measured 0: no answer came (a refused
  * connection or a transport error says nothing about the server's

@@ -31,11 +31,12 @@ struct stream_acc {
 	llm_wire_content_fn content;
 	llm_wire_usage_fn usage;
 	struct buf text;
-	int pieces, done;
+	int pieces, done, objects;
 };
 
 static void on_chunk(struct stream_acc *s, const cJSON *k)
 {
+	s->objects++;
 	const char *t = s->content(k, 1);
 	if (t)
 		buf_puts(&s->text, t), s->pieces++;
@@ -90,7 +91,7 @@ int llm_wire_chat_parse(const char *body, size_t n, struct llm_answer *a,
 		if (!t) {
 			cJSON_Delete(j);
 			snprintf(err, errlen, "no message content in the answer");
-			return -1;
+			return LLM_WIRE_SHAPE;
 		}
 		a->text = xstrdup(t);
 		usage(a, j);
@@ -100,12 +101,18 @@ int llm_wire_chat_parse(const char *body, size_t n, struct llm_answer *a,
 	struct stream_acc s = {.a = a, .content = content, .usage = usage};
 	if (stream(body, n, &s, err, errlen)) {
 		buf_free(&s.text);
-		return -1;
+		return LLM_WIRE_CUT;
 	}
-	if (!s.done || !s.pieces) {
+	if (!s.done) {
 		buf_free(&s.text);
 		snprintf(err, errlen, "the streamed answer ended before it was done");
-		return -1;
+		return LLM_WIRE_CUT;
+	}
+	if (!s.pieces) {
+		buf_free(&s.text);
+		snprintf(err, errlen, s.objects ? "no message content in the streamed answer"
+			 : "the answer is not JSON");
+		return s.objects ? LLM_WIRE_SHAPE : LLM_WIRE_CUT;
 	}
 	a->text = buf_steal(&s.text, NULL);
 	return 0;
@@ -155,7 +162,7 @@ int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_bo
 		snprintf(err, errlen, "expected %zu embeddings, got %d", n,
 			 cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1);
 		cJSON_Delete(j);
-		return -1;
+		return LLM_WIRE_SHAPE;
 	}
 	char *seen = xcalloc(n + 1, 1);
 	size_t pos = 0;
@@ -189,8 +196,9 @@ int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_bo
 	if (rc) {
 		free(*v);
 		*v = NULL;
+		return LLM_WIRE_SHAPE;
 	}
-	return rc;
+	return 0;
 }
 
 /* Whether a listed model name is model: equal, or Ollama's "m" for
@@ -214,7 +222,12 @@ int llm_wire_model_listed(const struct llm_wire *w, const cJSON *list, const cha
 			continue;
 		if (have->len < 300)
 			buf_printf(have, "%s%s", have->len ? ", " : "", nm->valuestring);
-		if (name_matches(nm->valuestring, model) && !found) {
+		/* llama-server names its --alias list in "aliases" */
+		int alias = 0;
+		const cJSON *al;
+		cJSON_ArrayForEach(al, cJSON_GetObjectItemCaseSensitive(m, "aliases"))
+			alias |= cJSON_IsString(al) && name_matches(al->valuestring, model);
+		if ((alias || name_matches(nm->valuestring, model)) && !found) {
 			found = 1;
 			const cJSON *dg = cJSON_GetObjectItemCaseSensitive(m, "digest");
 			if (cJSON_IsString(dg))
@@ -234,12 +247,14 @@ static void message(struct buf *b, int *first, const char *role, const char *con
 	buf_putc(b, '}');
 }
 
-void llm_wire_chat_head(struct buf *b, const struct llm_chat *req)
+void llm_wire_chat_head(struct buf *b, const struct llm_chat *req, int stream, const char *note)
 {
 	buf_puts(b, "{\"model\":");
 	buf_json_str(b, req->model, strlen(req->model));
-	buf_puts(b, ",\"stream\":false,\"messages\":[");
+	buf_printf(b, ",\"stream\":%s,\"messages\":[", stream ? "true" : "false");
 	int first = 1;
+	if (note)
+		message(b, &first, "system", note);
 	if (req->system && *req->system)
 		message(b, &first, "system", req->system);
 	message(b, &first, "user", req->user);

@@ -30,9 +30,10 @@ struct llm_wire {
 	const char *chat_path, *embed_path, *models_path;
 	/* Appends the body of a chat request. schema: the answer's JSON schema
 	 * as text, or NULL; json_schema_ok 0: the server refused json_schema,
-	 * ask for a JSON object instead. */
+	 * ask for a JSON object instead; stream: ask for a streamed answer;
+	 * seed: the sampling seed, -1 for none. */
 	void (*chat_body)(struct buf *b, const struct llm_config *cfg, const struct llm_chat *req,
-			  const char *schema, int json_schema_ok);
+			  const char *schema, int json_schema_ok, int stream, long seed);
 	/* Read a chat answer with llm_wire_chat_parse. */
 	llm_wire_content_fn content;
 	llm_wire_usage_fn usage;
@@ -56,29 +57,36 @@ struct llm_wire {
 extern const struct llm_wire llm_ollama_wire;
 extern const struct llm_wire llm_openai_wire;
 
+/* What a reader of an answer found wrong. */
+enum { LLM_WIRE_CUT = -1,   /* cut or garbled: the same request may do better */
+       LLM_WIRE_SHAPE = -2, /* well-formed but not the answer asked for */
+};
+
 /* Reads a chat answer: one JSON object, or a stream of them (NDJSON lines
  * whose last has "done": true, or SSE "data: {...}" events ending with
  * "data: [DONE]"). Returns 0 and fills a (the caller frees a->text), or
- * -1 with a message in err. */
+ * LLM_WIRE_CUT / LLM_WIRE_SHAPE with a message in err. */
 int llm_wire_chat_parse(const char *body, size_t n, struct llm_answer *a,
 			llm_wire_content_fn content, llm_wire_usage_fn usage, char *err,
 			size_t errlen);
 
 /* Reads the n vectors of an embedding answer in input order into *v
- * (n x *dim floats, the caller frees). Returns 0, or -1 with a message in
- * err and *v NULL. */
+ * (n x *dim floats, the caller frees). Returns 0, or LLM_WIRE_CUT (not
+ * JSON) / LLM_WIRE_SHAPE with a message in err and *v NULL. */
 int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_body, size_t n,
 			 float **v, int *dim, char *err, size_t errlen);
 
-/* Looks model up in a parsed model list: returns 1 when listed (info gets
- * the first 12 digits of its digest, when the list has one), 0 when not.
+/* Looks model up in a parsed model list, by name or by one of an entry's
+ * "aliases" (llama-server): returns 1 when listed (info gets the first 12
+ * digits of its digest, when the list has one), 0 when not.
  * have gets the names listed (the first few hundred bytes). */
 int llm_wire_model_listed(const struct llm_wire *w, const cJSON *list, const char *model,
 			  char *info, size_t infolen, struct buf *have);
 
-/* Appends the start both formats share: {"model":...,"stream":false,
- * "messages":[system, user, and the fed-back turn when there is one]. */
-void llm_wire_chat_head(struct buf *b, const struct llm_chat *req);
+/* Appends the start both formats share: {"model":...,"stream":S,
+ * "messages":[note, system, user, and the fed-back turn when there is
+ * one]; note (may be NULL) is a system message of the client's own. */
+void llm_wire_chat_head(struct buf *b, const struct llm_chat *req, int stream, const char *note);
 /* Appends {"model":...,"input":[texts...]. */
 void llm_wire_embed_head(struct buf *b, const char *model, const char *const *texts, size_t n);
 

@@ -47,9 +47,10 @@ void llmapp_start(struct app *a, struct llmapp *la, const char *model,
 	char rate[64] = "off";
 	if (cfg.rpm || cfg.tpm)
 		snprintf(rate, sizeof rate, "rpm=%ld tpm=%ld", cfg.rpm, cfg.tpm);
-	app_log_start(a, "backend=%s url=%s model=%s%s%s requests-in-flight=%s rate-limit=%s%s%s",
-		      llm_backend_name(la->llm), cfg.base_url, model, la->digest[0] ? "@" : "",
-		      la->digest, conc_text, rate, extra.len ? " " : "", extra.len ? extra.p : "");
+	app_log_start(a, "backend=%s (%s) url=%s model=%s%s%s requests-in-flight=%s rate-limit=%s%s%s",
+		      llm_backend_name(la->llm), cfg.backend_why, cfg.shown_url, model,
+		      la->digest[0] ? "@" : "", la->digest, conc_text, rate, extra.len ? " " : "",
+		      extra.len ? extra.p : "");
 	buf_free(&extra);
 	llm_config_free(&cfg);
 }

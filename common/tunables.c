@@ -252,7 +252,12 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 				section = NULL;
 			} else if (depth == 2 && !key) {
 				if (find_def(section, strlen(section), s) < 0) {
-					snprintf(err, errlen, "%s:%zu: unknown key '%s.%s'", path, line, section, s);
+					/* only the name: a mistyped line may hold a
+					 * secret after it ("api_key sk-...: x") */
+					int n = (int)strspn(s, "abcdefghijklmnopqrstuvwxyz"
+							    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+					snprintf(err, errlen, "%s:%zu: unknown key '%s.%.*s'%s", path, line,
+						 section, n, s, s[n] ? " (followed by more, not shown)" : "");
 					rc = -1;
 				} else
 					key = xstrdup(s);
@@ -394,6 +399,9 @@ void tun_print(const struct tunables *t, FILE *f)
 				continue;
 			const struct tun_val *v = &t->v[i];
 			const char *text = v->text;
+			/* a password in a URL is as secret as a key */
+			char *shown = redact_url(text);
+			text = shown;
 			if (d->type == TUN_SECRET && *text)
 				text = "<redacted>";
 			struct buf b = {0};
@@ -404,6 +412,7 @@ void tun_print(const struct tunables *t, FILE *f)
 			fprintf(f, "  %s: %s  # %s%s%s\n", d->key, b.p, src_name[v->src],
 				v->origin ? " " : "", v->origin ? v->origin : "");
 			buf_free(&b);
+			free(shown);
 		}
 	}
 }

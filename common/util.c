@@ -352,3 +352,17 @@ char *read_file(const char *path, size_t *len)
 	}
 	return buf_steal(&b, len);
 }
+
+char *redact_url(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	if (!auth)
+		return xstrdup(url);
+	auth += 3;
+	size_t host_len = strcspn(auth, "/?#");
+	const char *at = memrchr(auth, '@', host_len);
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (!colon)
+		return xstrdup(url);
+	return xasprintf("%.*s<redacted>%s", (int)(colon + 1 - url), url, at);
+}

@@ -64,4 +64,9 @@ uint64_t fnv64(uint64_t h, const void *data, size_t n);
 /* Reads a whole file; returns NULL and sets errno on failure. */
 char *read_file(const char *path, size_t *len);
 
+/* A copy of url (caller frees) with the password of its user info, if
+ * any, replaced by "<redacted>": scheme://user:<redacted>@host/... Other
+ * strings come back unchanged. Never fails. */
+char *redact_url(const char *url);
+
 #endif

@@ -167,6 +167,13 @@ static void finish(struct cl_run *run, struct item *it, const struct vec_hit *hi
 {
 	struct rec *r = it->r;
 	struct cl_decision *d = &it->d;
+	if (d->status == CL_ERROR && !strcmp(d->code, "abandoned")) {
+		/* a stop request: passed on unchanged, left pending */
+		rec_pass(r);
+		r->outcome = REC_SKIPPED;
+		info_of(r);
+		return;
+	}
 	struct buf cls = {0}, with = {0}, out = {0};
 	cl_class_json(&cls, run, d, hits, nhits);
 	rec_set(&with, r->line, r->len, cls_stage->result, cls.p, cls.len);

@@ -107,7 +107,11 @@ void embed_work(struct job *job, int worker, void *ud)
 		if (m->claim == EMBED_WAIT &&
 		    embed_cache_wait(x->cache, m->e, &m->vec, &m->dim, &m->err))
 			m->failed = 1;
-		if (m->failed)
+		if (m->failed && !strcmp(m->err.code, "abandoned")) {
+			/* a stop request: passed on unchanged, left pending */
+			rec_pass(m->r);
+			m->r->outcome = REC_SKIPPED;
+		} else if (m->failed)
 			rec_fail(m->r, stage_table[STAGE_EMBED].name, m->err.code, m->err.message,
 				 m->err.attempts);
 		else

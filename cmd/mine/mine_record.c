@@ -56,14 +56,31 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 	struct buf compact = {0}, correction = {0};
 	char err[1024] = "";
 	char *first = NULL; /* the first invalid answer, fed back once */
-	int requests = 0, done = 0;
+	int requests = 0, done = 0, plain = 0, no_feedback = 0;
 	struct llm_result res;
 	for (int k = 1; k <= cfg->answer_attempts && !done; k++) {
-		int feedback = k == 2 && first;
+		int feedback = k == 2 && first && !no_feedback;
 		req.prev_answer = feedback ? first : NULL;
 		req.correction = feedback ? correction.p : NULL;
+		/* a plain retry moves the seed: the same request mostly gets
+		 * the same answer back */
+		req.variant = k > 1 && !feedback ? ++plain : 0;
 		char *text = llm_chat(cfg->llm, &req, &res);
 		requests += res.attempts;
+		if (!text && res.status == LLM_ABANDONED) {
+			/* a stop request: the record passes on unchanged, pending */
+			rec_pass(r);
+			r->outcome = REC_SKIPPED;
+			done = -1;
+			break;
+		}
+		if (!text && feedback && !strcmp(res.code, "context_overflow")) {
+			/* the fed-back turn does not fit the context: a plain
+			 * retry instead, not counted as an answer asked for */
+			no_feedback = 1;
+			k--;
+			continue;
+		}
 		if (!text) {
 			fail(r, res.code[0] ? res.code : "request_failed", res.message, requests);
 			done = -1;
@@ -74,13 +91,19 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 				atomic_fetch_add(feedback ? &cfg->fixed : &cfg->later, 1);
 			stage_set(st, r, compact.p, compact.len, cfg->model, cfg->digest);
 			done = 1;
+		} else if (res.truncated ||
+			   (cfg->max_tokens > 0 && res.completion_tokens >= cfg->max_tokens)) {
+			/* cut by max_tokens or the context: asking again gets
+			 * the same cut */
+			atomic_fetch_add(&cfg->invalid_answers, 1);
+			char msg[1200];
+			snprintf(msg, sizeof msg, "the server cut the answer before it was complete "
+				 "(at max_tokens %ld or the end of the context): raise --max-tokens "
+				 "(mine.max_tokens) or the server's context; %s", cfg->max_tokens, err);
+			fail(r, "truncated_answer", msg, requests);
+			done = -1;
 		} else {
 			atomic_fetch_add(&cfg->invalid_answers, 1);
-			if (cfg->max_tokens > 0 && res.completion_tokens >= cfg->max_tokens) {
-				size_t n = strlen(err);
-				snprintf(err + n, sizeof err - n, " (the answer reached max_tokens, %ld: "
-					 "raise --max-tokens)", cfg->max_tokens);
-			}
 			if (k == 1) {
 				first = text;
 				text = NULL;

@@ -28,11 +28,16 @@ struct mine_cfg {
 	atomic_long later;           /* records saved by a plain retry after it */
 };
 
-/* Processes r (not rejected): sets r->out, r->outcome and r->retries.
+/* Processes r (not rejected): sets r->out, r->outcome and r->retries. A
+ * record whose requests a stop request abandoned passes on unchanged
+ * (REC_SKIPPED: it stays pending). After an invalid answer the error is
+ * fed back once (a plain retry instead when that would overflow the
+ * context); later answers are plain retries with another seed.
  * Thread safe; cfg is only read apart from its atomic figures. A record
  * that cannot be mined comes out with errors.mine {code, message,
  * attempts}: missing_field (the template names a field it lacks),
- * invalid_answer (no valid answer in answer_attempts), or the client's
+ * invalid_answer (no valid answer in answer_attempts), truncated_answer
+ * (the server cut the answer: max_tokens or the context), or the client's
  * code (http_500, timeout, ...) when the requests failed. */
 void mine_record(struct mine_cfg *cfg, struct rec *r);
 

@@ -134,10 +134,10 @@ test_items() {
   local rc=0
   LANES_LLM_BASE_URL="${URL}/v1" run -t "${TMP}/tax.yaml" -e text-embedding-3-small \
     --threshold -1 <"${TMP}/long.ndjson" >"${TMP}/out4" 2>/dev/null || rc=$?
-  t "a text over the model's limit fails alone (http_400), the others pass" \
+  t "a text over the model's limit fails alone (context_overflow), the others pass" \
     lines_are "${TMP}/out4" '[.id, .class.status, .errors.classify.code]' \
     '["short","matched",null]
-["long","error","http_400"]
+["long","error","context_overflow"]
 ["other","matched",null]'
 
   {
@@ -151,7 +151,7 @@ test_items() {
     --cache-dir "${TMP}/cache-huge" </dev/null >/dev/null 2>"${TMP}/err5" || rc=$?
   config '{"max_batch":0}'
   t "a taxonomy entry over the limit: split down to it, named with its line, exit 3" \
-    bash -c "[[ ${rc} == 3 ]] && grep -q \"entry 'huge' (line 6): HTTP 400\" '${TMP}/err5' &&
+    bash -c "[[ ${rc} == 3 ]] && grep -q \"entry 'huge' (line 6): the request is longer than the model's context (HTTP 400\" '${TMP}/err5' &&
       grep -q '5 of the 6 missing vectors embedded' '${TMP}/err5'"
 }
 

@@ -1,5 +1,6 @@
-/* Unit tests of the pure parts of common/llm.c: backoff, Retry-After,
- * OpenAI reset durations, configuration from tunables. */
+/* Unit tests of the pure parts of the LLM client: backoff, Retry-After,
+ * OpenAI reset durations, configuration from tunables (wire format and
+ * why, redacted URL, refused keys, defaults). */
 #include "llm.h"
 #include "t.h"
 
@@ -54,11 +55,35 @@ int main(void)
 	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), 0, "openai URL loads");
 	T_EQ_INT(cfg.backend, LLM_OPENAI, "a URL ending in /v1 means OpenAI");
 	T_EQ_STR(cfg.base_url, "http://host:8000/v1", "trailing slash dropped");
+	T_EQ_STR(cfg.backend_why, "auto: the URL ends in /v1", "the start line says why OpenAI");
 	llm_config_free(&cfg);
 	tun_set(t, "llm.base_url", "localhost:11434", TUN_SRC_FLAG, "x", err, sizeof err);
 	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), -1, "URL without scheme refused");
 	llm_config_free(&cfg);
+	tun_set(t, "llm.base_url", "http://host:8000", TUN_SRC_FLAG, "x", err, sizeof err);
+	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), 0, "a URL without /v1 loads");
+	T_EQ_INT(cfg.backend, LLM_OLLAMA, "a URL without /v1 means Ollama (auto)");
+	T_EQ_STR(cfg.backend_why, "auto: the URL does not end in /v1", "... and says so");
+	llm_config_free(&cfg);
+	tun_set(t, "llm.base_url", "http://me:s3cret@host:8000/v1", TUN_SRC_FLAG, "x", err,
+		sizeof err);
+	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), 0, "a URL with a password loads");
+	T_EQ_STR(cfg.shown_url, "http://me:<redacted>@host:8000/v1", "the shown URL hides it");
+	T_EQ_STR(cfg.base_url, "http://me:s3cret@host:8000/v1", "the URL used keeps it");
+	llm_config_free(&cfg);
+	tun_set(t, "llm.api_key", "sk-abc\r\nX-Evil: 1", TUN_SRC_FLAG, "x", err, sizeof err);
+	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), -1, "a key with CR/LF is refused");
+	T_OK(strstr(err, "line break") && !strstr(err, "sk-abc") && !strstr(err, "Evil"),
+	     "the message says why and never shows the key: %s", err);
+	llm_config_free(&cfg);
+	tun_set(t, "llm.api_key", "sk-ok", TUN_SRC_FLAG, "x", err, sizeof err);
 	tun_set(t, "llm.base_url", "http://h:1", TUN_SRC_FLAG, "x", err, sizeof err);
+	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), 0, "a plain key loads");
+	T_EQ_INT(cfg.stream, 1, "chat answers are streamed by default");
+	T_EQ_INT(cfg.idle_timeout_ms, 300000, "idle timeout 5 minutes by default");
+	T_EQ_INT(cfg.max_body_bytes, 268435456, "answers up to 256 MiB by default");
+	llm_config_free(&cfg);
+	tun_set(t, "llm.api_key", "", TUN_SRC_FLAG, "x", err, sizeof err);
 	tun_set(t, "llm.api_key_file", "/nonexistent/key", TUN_SRC_FLAG, "x", err, sizeof err);
 	T_EQ_INT(llm_config_load(&cfg, t, err, sizeof err), -1, "missing key file refused");
 	T_OK(strstr(err, "/nonexistent/key") != NULL, "message names the key file");

@@ -71,5 +71,18 @@ int main(void)
 	T_EQ_INT(parse_long("101", 0, 100, &v), -1, "parse_long range");
 	T_EQ_INT(parse_long("", 0, 100, &v), -1, "parse_long empty");
 	T_OK(fnv64(FNV64_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL, "FNV-1a 64 of \"a\"");
+	static const char *const urls[][2] = {
+		{"http://u:pw@h:1/v1", "http://u:<redacted>@h:1/v1"},
+		{"https://u:p:w@h/x@y", "https://u:<redacted>@h/x@y"},
+		{"http://u@h:1", "http://u@h:1"},
+		{"http://h:1/a:b@c", "http://h:1/a:b@c"},
+		{"not a url", "not a url"},
+		{"postgres://me:secret@db/lanes", "postgres://me:<redacted>@db/lanes"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
+		char *r = redact_url(urls[i][0]);
+		T_EQ_STR(r, urls[i][1], "redact_url");
+		free(r);
+	}
 	return t_done();
 }
