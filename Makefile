@@ -35,7 +35,7 @@ FUZZ_SECONDS ?= 60
 DOUBLE_SRC := $(wildcard tests/llmd/*.c)
 DOUBLE_BIN := $(if $(DOUBLE_SRC),$(BUILD)/tests/llmd)
 
-.PHONY: all deps test-deps check lint asan tsan fuzz bench run install uninstall clean
+.PHONY: all deps test-deps check lint asan tsan fuzz soak bench run install uninstall clean
 all: deps $(TOOLS:%=$(BIN)/%)
 
 DEPS_STAMP := $(BUILD)/.deps
@@ -141,6 +141,11 @@ tsan: deps
 RUN_DB ?= lanes.db
 run: all
 	@LANES_BIN=$(abspath $(BIN)) pipelines/ingest.sh --offline=auto --db $(RUN_DB) pipelines/examples/docs
+
+# The long proof of issue 8 (not in check): SOAK_KILLS (200) random stops
+# of ingest.sh runs against the double with 20-50% faults, then reruns.
+soak: all $(DOUBLE_BIN)
+	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/shell/soak_ingest.sh
 
 bench: all $(DOUBLE_BIN)
 	@LANES_BIN=$(abspath $(BIN)) LANES_BUILD=$(abspath $(BUILD)) tests/bench/run.sh

@@ -622,12 +622,13 @@ finish_step() {
   fi
   local why="exit ${tool_rc}"
   case "${tool_rc}" in
+    0) why="" ;;
     1) why="too many records failed" ;;
     2) why="usage or settings error" ;;
     3) why="LLM server or model unusable (see the message above; --offline runs without one)" ;;
   esac
   if [[ "${store_rc}" != 0 ]]; then
-    why="${why}; store put exit ${store_rc}"
+    why="${why:+${why}; }store put failed (exit ${store_rc}: see its message above)"
   fi
   record_step "${step}" FAILED "${why}; ${detail}" "${secs}"
 }

@@ -114,6 +114,7 @@ void stats_model_request(int chat);
 void stats_fault(enum fault f);
 void stats_embed_batch(long inputs);
 void stats_scripted(const char *name);
+void stats_answered(const char *path);
 void stats_model_used(const struct llmd_model *m);
 /* Seconds since the epoch of the last use of model i, 0 if never. */
 double stats_model_last_used(size_t i);
@@ -171,6 +172,10 @@ int http_broken(const struct conn *c);
 int http_status(const struct conn *c);
 /* Whether the current request got an answer (or the connection ended). */
 int http_answered(const struct conn *c);
+/* Marks the answer being made as spoiled by a fault (invalid content). */
+void http_spoil(struct conn *c);
+/* Whether the answer went out whole: 200, written to the end, not spoiled. */
+int http_whole(const struct conn *c);
 
 /* ---- routing (llmd_api.c) ---- */
 void api_handle(struct conn *c, struct req *r);

@@ -236,14 +236,28 @@ int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
 		return -1;
 	}
 	*holding = 1;
+	if (f == FAULT_BADJSON || f == FAULT_TRUNCATE)
+		http_spoil(c);
 	return f == FAULT_SLOW ? FAULT_NONE : (int)f;
+}
+
+static const char *const chat[] = {"/api/chat", "/api/generate", "/v1/chat/completions",
+				   "/v1/completions"};
+static const char *const embed[] = {"/api/embed", "/api/embeddings", "/v1/embeddings"};
+
+static int is_model_path(const char *path)
+{
+	for (size_t i = 0; i < ARRAY_LEN(chat); i++)
+		if (!strcmp(path, chat[i]))
+			return 1;
+	for (size_t i = 0; i < ARRAY_LEN(embed); i++)
+		if (!strcmp(path, embed[i]))
+			return 1;
+	return 0;
 }
 
 void api_count_model_request(const struct req *q)
 {
-	static const char *const chat[] = {"/api/chat", "/api/generate", "/v1/chat/completions",
-					   "/v1/completions"};
-	static const char *const embed[] = {"/api/embed", "/api/embeddings", "/v1/embeddings"};
 	for (size_t i = 0; i < ARRAY_LEN(chat); i++)
 		if (!strcmp(q->path, chat[i]))
 			stats_model_request(1);
@@ -419,6 +433,8 @@ void api_handle(struct conn *c, struct req *r)
 	if (!http_answered(c))
 		api_error_ollama(c, 500, "llmd: internal error: no answer");
 	stats_http(r->path, http_status(c));
+	if (is_model_path(r->path) && http_whole(c))
+		stats_answered(r->path);
 	if (llmd.verbose)
 		log_error("%s %s %d %.1fms", r->method, r->path, http_status(c),
 			  now_ms() - r->t0_ms);

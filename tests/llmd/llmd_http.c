@@ -25,6 +25,7 @@ struct conn {
 	int broken;      /* I/O error or abort: close now */
 	int head;
 	int status;
+	int spoiled;     /* a fault made the answer invalid */
 	struct buf out;
 };
 
@@ -242,6 +243,16 @@ int http_status(const struct conn *c)
 int http_answered(const struct conn *c)
 {
 	return c->status || c->broken;
+}
+
+void http_spoil(struct conn *c)
+{
+	c->spoiled = 1;
+}
+
+int http_whole(const struct conn *c)
+{
+	return c->status == 200 && !c->broken && !c->spoiled;
 }
 
 /* Answers a request that could not be read, and closes. */
@@ -489,6 +500,7 @@ void http_serve(int fd)
 			break;
 		c.head = r.head;
 		c.status = 0;
+		c.spoiled = 0;
 		api_handle(&c, &r);
 		free(r.path);
 		free(r.auth);

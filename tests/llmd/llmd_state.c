@@ -50,6 +50,8 @@ static struct {
 	long long by_status[600];
 	struct count *paths;
 	size_t npaths;
+	struct count *answered; /* model answers sent whole, by path */
+	size_t nanswered;
 	struct count *scripted; /* scripted replies sent, by name */
 	size_t nscripted;
 	struct count *batches; /* key unused: n per size in sizes[] */
@@ -145,6 +147,7 @@ void state_free(void)
 {
 	lock();
 	free_counts(&st.paths, &st.npaths);
+	free_counts(&st.answered, &st.nanswered);
 	free_counts(&st.scripted, &st.nscripted);
 	free(st.batches);
 	free(st.sizes);
@@ -507,6 +510,13 @@ void stats_http(const char *path, int status)
 	unlock();
 }
 
+void stats_answered(const char *path)
+{
+	lock();
+	count_key(&st.answered, &st.nanswered, path);
+	unlock();
+}
+
 void stats_scripted(const char *name)
 {
 	lock();
@@ -587,6 +597,8 @@ void stats_json(struct buf *out)
 		   st.http_requests, st.rejected, st.connections, st.open_connections,
 		   st.t.lanes, st.in_use, st.queued, st.peak_concurrency, st.peak_queue);
 	put_counts(out, st.paths, st.npaths);
+	buf_puts(out, "},\"answered\":{");
+	put_counts(out, st.answered, st.nanswered);
 	buf_puts(out, "},\"scripted\":{");
 	put_counts(out, st.scripted, st.nscripted);
 	buf_puts(out, "},\"by_status\":{");
@@ -618,6 +630,7 @@ void stats_reset(void)
 	memset(st.faults, 0, sizeof st.faults);
 	memset(st.by_status, 0, sizeof st.by_status);
 	free_counts(&st.paths, &st.npaths);
+	free_counts(&st.answered, &st.nanswered);
 	free_counts(&st.scripted, &st.nscripted);
 	free(st.batches);
 	free(st.sizes);

@@ -237,6 +237,44 @@ tool_finder() {
     eq "${RC} $(grep -c '^store:' "${TMP}/finder.out")" "0 1"
 }
 
+# A full disk under the store (a small tmpfs, in a mount namespace of its
+# own): the step that cannot commit fails loudly, the store stays whole,
+# and once there is room the rerun completes, each record once.
+full_disk() {
+  local mnt="${TMP}/small" res="${TMP}/fulldisk"
+  mkdir -p "${mnt}" "${res}"
+  local -a ns=(unshare -m)
+  if ((EUID != 0)); then
+    ns=(unshare -rm)
+  fi
+  cat >"${TMP}/fulldisk.sh" <<'SCRIPT'
+set -u
+mnt="$1" res="$2" ingest="$3" docs="$4"
+mount -t tmpfs -o size=256k tmpfs "${mnt}" || exit 99
+"${ingest}" --offline --db "${mnt}/x.db" --steps segment,embed "${docs}" >/dev/null 2>"${res}/1.err"
+echo "$?" >"${res}/1.rc"
+sqlite3 "${mnt}/x.db" 'PRAGMA integrity_check' >"${res}/integrity" 2>&1
+mount -o remount,size=64m "${mnt}" || exit 98
+"${ingest}" --offline --db "${mnt}/x.db" --steps segment,embed "${docs}" >/dev/null 2>"${res}/2.err"
+echo "$?" >"${res}/2.rc"
+store --db "${mnt}/x.db" dump | jq -r .id | sort | uniq -c | awk '$1 != 1' | wc -l >"${res}/dups"
+store --db "${mnt}/x.db" stats --json >"${res}/stats"
+SCRIPT
+  RC=0
+  "${ns[@]}" bash "${TMP}/fulldisk.sh" "${mnt}" "${res}" "${INGEST}" "${TMP}/big" \
+    >"${TMP}/fulldisk.out" 2>&1 || RC=$?
+  t "full disk: the test gets a small file system (unshare -m, or -rm without root)" eq "${RC}" 0
+  t "full disk: the run fails (exit 1)" eq "$(cat "${res}/1.rc" 2>&1)" 1
+  t "full disk: store says the disk is full" grep -qE '^store: cannot .*: database or disk is full' "${res}/1.err"
+  t "full disk: the health report names store put's failure" \
+    grep -qE '^  segment +FAILED +store put failed \(exit [0-9]+: see its message above\)' "${res}/1.err"
+  t "full disk: the store passes integrity_check" eq "$(cat "${res}/integrity" 2>&1)" ok
+  t "full disk, room again: the rerun exits 0" eq "$(cat "${res}/2.rc" 2>&1)" 0
+  t "full disk, room again: every record once, embedded" \
+    eq "$(cat "${res}/dups" 2>&1) $(jq -c '[.records, .stages.embed.ok]' "${res}/stats" 2>&1)" \
+    "0 [${BIG_EXPECTED},${BIG_EXPECTED}]"
+}
+
 # Document ids are paths relative to the directory named (or --root, or
 # segment.root), whatever the spelling of the path or the working directory.
 identity() {
@@ -794,9 +832,9 @@ kill_session() {
   done
 }
 
-# Chat answers the double has sent since its last reset.
+# Chat answers the double has sent whole since its last reset.
 chat_answers() {
-  stats | jq '.by_status["200"] // 0 as $ok | [.by_path | to_entries[] | select(.key != "/api/chat") | .value] | $ok - (add // 0)'
+  stats | jq '.answered["/api/chat"] // 0'
 }
 
 # Waits until the run PID is inside mine with N chat answers sent (or has
@@ -983,6 +1021,7 @@ main() {
   print_config
   tool_finder
   identity
+  full_disk
   offline
   unsupported
   dry_run

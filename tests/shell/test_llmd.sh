@@ -310,6 +310,19 @@ test_faults() {
   "${CURL[@]}" "${URL}/_double/stats" >"${TMP}/stats"
   t "stats count the faults" jq_file "${TMP}/stats" \
     '.faults.truncate >= 1 and .faults.drop >= 1 and .faults.badjson >= 1 and .faults["429"] >= 2'
+  # answered: whole, valid model answers only (not 429/500/drop, not the
+  # 200s that truncate and badjson spoil)
+  "${CURL[@]}" -X POST "${URL}/_double/reset" >/dev/null
+  config '{"fault_rate":1,"faults":"badjson,truncate"}'
+  post /api/chat '{"model":"llama3.2:3b","stream":false,"messages":[{"role":"user","content":"y"}]}' \
+    -o /dev/null 2>/dev/null || true
+  config '{"fault_rate":0}'
+  post /api/chat '{"model":"llama3.2:3b","stream":false,"messages":[{"role":"user","content":"y"}]}' >/dev/null
+  post /api/embed '{"model":"nomic-embed-text","input":["a","b"]}' >/dev/null
+  "${CURL[@]}" "${URL}/api/tags" >/dev/null
+  "${CURL[@]}" "${URL}/_double/stats" >"${TMP}/stats"
+  t "stats: answered counts the model answers sent whole, by path" jq_file "${TMP}/stats" \
+    '.answered == {"/api/chat": 1, "/api/embed": 1} and .by_status["200"] == 4'
 }
 
 # Scripted replies: a table of fixed answers (README.md "Scripted replies").
