@@ -7,7 +7,6 @@
  * the version for the CPU (target_clones). Rows are walked in blocks that
  * stay in cache while every query is scored against them. */
 #include "vec.h"
-#include "pool.h"
 #include "util.h"
 
 #include <math.h>
@@ -282,99 +281,24 @@ void vec_index_search(const struct vec_index *ix, const float *q, size_t m,
 	free(qp);
 }
 
-/* ---- a streamed search over the pool ---- */
+/* ---- cosines ---- */
 
-/* A block and its place in the free list. */
-struct block {
-	struct vec_block b; /* first: a vec_block * is a struct block * */
-	struct block *next;
-};
-
-struct vec_scan {
-	size_t m, ld;
-	int dim, k, workers;
-	float *q;               /* m x ld */
-	struct vec_topk *part;  /* one per worker */
-	struct pool *pool;
-	struct lock *lock;      /* guards spare */
-	struct block *spare;    /* blocks emitted, ready for reuse */
-};
-
-static void scan_work(void *job, int worker, void *ud)
+void vec_unit_rows(float *rows, size_t n, int dim)
 {
-	struct vec_scan *s = ud;
-	struct vec_block *b = job;
-	search(b->rows, b->n, s->ld, b->ids, 0, s->q, s->m, &s->part[worker]);
-}
-
-static void scan_emit(void *job, void *ud)
-{
-	struct vec_scan *s = ud;
-	struct block *b = job;
-	lock_take(s->lock);
-	b->next = s->spare;
-	s->spare = b;
-	lock_give(s->lock);
-}
-
-struct vec_scan *vec_scan_new(const float *q, size_t m, int dim, int k, int workers)
-{
-	struct vec_scan *s = xcalloc(1, sizeof *s);
-	s->m = m;
-	s->dim = dim;
-	s->k = k;
-	s->workers = workers < 1 ? 1 : workers;
-	s->ld = vec_stride(dim);
-	s->q = padded(q, m, dim);
-	s->part = xcalloc((size_t)s->workers, sizeof *s->part);
-	for (int w = 0; w < s->workers; w++)
-		vec_topk_init(&s->part[w], m, k);
-	s->lock = lock_new();
-	s->pool = pool_new(s->workers, 2 * (size_t)s->workers + 2, 0, scan_work, scan_emit, NULL,
-			   s);
-	return s;
-}
-
-struct vec_block *vec_scan_block(struct vec_scan *s)
-{
-	lock_take(s->lock);
-	struct block *b = s->spare;
-	if (b)
-		s->spare = b->next;
-	lock_give(s->lock);
-	if (!b) {
-		/* the pool's cap bounds how many are ever made: each one
-		 * is either being filled, in the pool, or spare */
-		b = xcalloc(1, sizeof *b);
-		b->b.rows = xcalloc(VEC_SCAN_ROWS * s->ld + 1, sizeof *b->b.rows);
-		b->b.ids = xcalloc(VEC_SCAN_ROWS + 1, sizeof *b->b.ids);
+	size_t ld = vec_stride(dim);
+	for (size_t i = 0; i < n; i++) {
+		float *r = rows + i * ld;
+		v8f acc = {0};
+		for (size_t k = 0; k < ld; k += 8) {
+			v8f x;
+			memcpy(&x, r + k, sizeof x);
+			acc += x * x;
+		}
+		float ss = hsum(&acc);
+		if (ss > 0 && isfinite(ss)) {
+			float inv = 1 / sqrtf(ss);
+			for (size_t k = 0; k < ld; k++)
+				r[k] *= inv;
+		}
 	}
-	b->b.n = 0;
-	return &b->b;
-}
-
-void vec_scan_submit(struct vec_scan *s, struct vec_block *b)
-{
-	pool_submit(s->pool, b);
-}
-
-void vec_scan_finish(struct vec_scan *s, struct vec_topk *out)
-{
-	pool_finish(s->pool);
-	vec_topk_init(out, s->m, s->k);
-	for (int w = 0; w < s->workers; w++) {
-		vec_topk_merge(out, &s->part[w]);
-		vec_topk_free(&s->part[w]);
-	}
-	/* every block made has been emitted back onto the spare list */
-	for (struct block *b = s->spare, *next; b; b = next) {
-		next = b->next;
-		free(b->b.rows);
-		free(b->b.ids);
-		free(b);
-	}
-	lock_free(s->lock);
-	free(s->part);
-	free(s->q);
-	free(s);
 }

@@ -3,9 +3,11 @@
  * length); for each query the k best rows, or the k best ids when several
  * rows share an id (an id's score is then the best of its rows), are kept
  * best first. One register-blocked kernel does every search: classify's
- * shortlist over a taxonomy packed once into an index, and `store similar`
- * over stored vectors streamed in blocks through the worker pool, so that
- * memory stays bounded by the blocks in flight, whatever the number of rows.
+ * shortlist over a taxonomy copied once into an index, and `store similar`
+ * over stored vectors that each worker streams from its slice of the
+ * database in blocks (vec_search_rows into its own top k, merged at the
+ * end), so that memory stays bounded by the blocks, whatever the number
+ * of rows.
  *
  * Rows are stored with a stride of vec_stride(dim) floats (dim rounded up
  * to a multiple of 8) whose padding is zero, so that the kernel never
@@ -50,7 +52,9 @@ void vec_topk_merge(struct vec_topk *into, const struct vec_topk *from);
 
 /* Scores n rows (rows[i*vec_stride(dim) ..], zero padded) against m
  * queries (q, same layout) and offers each to t: row i as ids[i], or as
- * first + i when ids is NULL. Single-threaded; t is the caller's. */
+ * first + i when ids is NULL. Call it block after block to stream rows;
+ * single-threaded: each thread keeps its own t (merged with
+ * vec_topk_merge). */
 void vec_search_rows(const float *rows, size_t n, int dim, const long *ids, long first,
 		     const float *q, size_t m, struct vec_topk *t);
 
@@ -72,26 +76,8 @@ void vec_index_free(struct vec_index *ix);
 void vec_index_search(const struct vec_index *ix, const float *q, size_t m,
 		      struct vec_topk *t);
 
-/* A search over rows the caller hands over in blocks (read from a file or
- * a database), scored by `workers` threads of the pool while the caller
- * reads the next ones. At most 2 x workers + 2 blocks exist at once. */
-#define VEC_SCAN_ROWS 512
-struct vec_block {
-	size_t n;     /* rows filled by the caller, at most VEC_SCAN_ROWS */
-	float *rows;  /* VEC_SCAN_ROWS x vec_stride(dim); write dim floats at
-		       * rows + i * vec_stride(dim), leave the padding as is */
-	long *ids;    /* the id of each row */
-};
-struct vec_scan;
-/* Starts a search for m queries (q: m x dim floats, no padding, copied)
- * keeping k hits each, on workers threads (>= 1). */
-struct vec_scan *vec_scan_new(const float *q, size_t m, int dim, int k, int workers);
-/* An empty block to fill (n = 0); waits while the blocks in flight are at
- * their cap. Hand it back with vec_scan_submit, even when left empty. */
-struct vec_block *vec_scan_block(struct vec_scan *s);
-void vec_scan_submit(struct vec_scan *s, struct vec_block *b);
-/* Waits for every block, frees s, and sets out (initialised here; free
- * with vec_topk_free) to the top k of every row submitted. */
-void vec_scan_finish(struct vec_scan *s, struct vec_topk *out);
+/* Scales each of n rows (rows[i*vec_stride(dim) ..], zero padded) to unit
+ * length, so that their scores are cosines; a zero row stays zero. */
+void vec_unit_rows(float *rows, size_t n, int dim);
 
 #endif

@@ -2,9 +2,10 @@
  * brute force on random vectors of awkward sizes (rows not a multiple of
  * the tiles or the row block, queries not a multiple of 4, dimensions not
  * a multiple of 8, k above the number of rows), through the index, the
- * plain row search and the streamed scan on 1 and 3 workers; ties, ids
- * shared by several rows (the best row counts), merging, NaN, and
- * normalisation. */
+ * plain row search, and rows streamed in blocks to three top-k lists
+ * merged at the end (as store similar's workers do); ties, ids shared by
+ * several rows (the best row counts), merging, NaN, cosines of rows of any
+ * length, and normalisation. */
 #include "t.h"
 #include "util.h"
 #include "vec.h"
@@ -33,8 +34,8 @@ static float *random_units(size_t n, int dim)
 	return v;
 }
 
-enum how { BY_INDEX, BY_ROWS, BY_SCAN1, BY_SCAN3 };
-static const char *const how_name[] = {"index", "rows", "scan, 1 worker", "scan, 3 workers"};
+enum how { BY_INDEX, BY_ROWS, BY_BLOCKS };
+static const char *const how_name[] = {"index", "rows", "blocks to 3 lists, merged"};
 
 /* Runs the search of e (n x dim) for q (m x dim) one way into t. Row i
  * has id 1000 + i for the row and scan searches, i for the index. */
@@ -58,20 +59,31 @@ static void run(enum how how, const float *e, size_t n, int dim, const float *q,
 		free(rows);
 		free(qp);
 	} else {
-		struct vec_scan *s = vec_scan_new(q, m, dim, k, how == BY_SCAN1 ? 1 : 3);
-		/* uneven blocks: 1 row, then full ones, then the rest */
+		/* uneven blocks (1 row, then 7s), dealt to three lists in turn */
+		float *rows = xcalloc(7 * ld + 1, sizeof *rows), *qp = xcalloc(m * ld + 1, sizeof *qp);
+		long ids[7];
+		for (size_t i = 0; i < m; i++)
+			memcpy(qp + i * ld, q + i * d, d * sizeof *qp);
+		struct vec_topk part[3];
+		for (int p = 0; p < 3; p++)
+			vec_topk_init(&part[p], m, k);
 		size_t i = 0, want = 1;
-		while (i < n) {
-			struct vec_block *b = vec_scan_block(s);
-			for (; b->n < want && i < n; i++, b->n++) {
-				memcpy(b->rows + b->n * ld, e + i * d, d * sizeof *b->rows);
-				b->ids[b->n] = 1000 + (long)i;
+		for (int turn = 0; i < n; turn++) {
+			size_t b = 0;
+			for (; b < want && i < n; i++, b++) {
+				memcpy(rows + b * ld, e + i * d, d * sizeof *rows);
+				ids[b] = 1000 + (long)i;
 			}
-			vec_scan_submit(s, b);
-			want = VEC_SCAN_ROWS;
+			vec_search_rows(rows, b, dim, ids, 0, qp, m, &part[turn % 3]);
+			want = 7;
 		}
-		vec_scan_submit(s, vec_scan_block(s)); /* an empty one */
-		vec_scan_finish(s, t);
+		vec_topk_init(t, m, k);
+		for (int p = 0; p < 3; p++) {
+			vec_topk_merge(t, &part[p]);
+			vec_topk_free(&part[p]);
+		}
+		free(rows);
+		free(qp);
 	}
 }
 
@@ -138,7 +150,7 @@ static void test_ties(void)
 	memcpy(e + 5 * 8, q, sizeof q);
 	memcpy(e + 17 * 8, q, sizeof q);
 	memcpy(e + 33 * 8, q, sizeof q);
-	for (int how = BY_INDEX; how <= BY_SCAN3; how++) {
+	for (int how = BY_INDEX; how <= BY_BLOCKS; how++) {
 		struct vec_topk t;
 		run((enum how)how, e, n, dim, q, 1, 3, &t);
 		long b = how == BY_INDEX ? 0 : 1000;
@@ -177,6 +189,48 @@ static void test_groups(void)
 	vec_index_free(ix);
 }
 
+/* Cosines: rows of any length, once made unit, score their cosine. */
+static void test_cosine(void)
+{
+	int dim = 19;
+	size_t n = 700, ld = vec_stride(dim);
+	float *e = random_units(n, dim), q[24] = {0};
+	for (int c = 0; c < dim; c++)
+		q[c] = e[3 * (size_t)dim + (size_t)c];
+	/* row 3 is the query times 40: cosine 1; row 5 is all zeros */
+	for (int c = 0; c < dim; c++) {
+		e[3 * (size_t)dim + (size_t)c] *= 40;
+		e[5 * (size_t)dim + (size_t)c] = 0;
+		e[7 * (size_t)dim + (size_t)c] *= 0.01f;
+	}
+	float *rows = xcalloc(n * ld + 1, sizeof *rows);
+	for (size_t i = 0; i < n; i++)
+		memcpy(rows + i * ld, e + i * (size_t)dim, (size_t)dim * sizeof *e);
+	vec_unit_rows(rows, n, dim);
+	struct vec_topk t;
+	vec_topk_init(&t, 1, 3);
+	vec_search_rows(rows, n, dim, NULL, 0, q, 1, &t);
+	T_OK(t.hit[0].id == 3 && fabsf(t.hit[0].score - 1) < 1e-5,
+	     "cosine: a long copy of the query scores 1 (got %ld %f)", t.hit[0].id,
+	     (double)t.hit[0].score);
+	int bad = 0;
+	for (int h = 1; h < t.fill[0]; h++) {
+		double dot = 0, nn = 0;
+		const float *r = e + (size_t)t.hit[h].id * (size_t)dim;
+		for (int c = 0; c < dim; c++) {
+			dot += (double)q[c] * r[c];
+			nn += (double)r[c] * r[c];
+		}
+		if (fabs(dot / sqrt(nn) - t.hit[h].score) > 1e-4)
+			bad++;
+	}
+	T_OK(bad == 0, "cosine: the others score their cosine");
+	T_OK(rows[5 * ld] == 0 && rows[5 * ld + 1] == 0, "a zero row stays zero");
+	vec_topk_free(&t);
+	free(rows);
+	free(e);
+}
+
 static void test_put_merge(void)
 {
 	struct vec_topk a, b;
@@ -212,7 +266,7 @@ int main(void)
 		{100, 64, 13, 10}, {257, 384, 32, 5}, {5, 12, 3, 9},     {1000, 8, 1, 50},
 		{1100, 3, 2, 4},   {49, 768, 4, 7},   {2000, 20, 9, 1},
 	};
-	for (int how = BY_INDEX; how <= BY_SCAN3; how++)
+	for (int how = BY_INDEX; how <= BY_BLOCKS; how++)
 		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 			int bad = check((enum how)how, cases[i].n, cases[i].dim, cases[i].m,
 					cases[i].k);
@@ -222,6 +276,7 @@ int main(void)
 		}
 	test_ties();
 	test_groups();
+	test_cosine();
 	test_put_merge();
 	T_EQ_INT(vec_stride(1), 8, "stride of 1");
 	T_EQ_INT(vec_stride(768), 768, "stride of 768");
