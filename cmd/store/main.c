@@ -5,6 +5,7 @@
 #include "log.h"
 #include "store_cmd.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -13,12 +14,16 @@ static const char usage[] =
 	"       store dump [--order id|doc] [--doc D] [--stage S --status STATUS] [--model M]\n"
 	"       store pending --stage S [--model M] [--doc D]\n"
 	"       store stats [--json]\n"
+	"       store similar [-k N] [--min-score X] [--model M] [FILTERS] (TEXT | --id ID | < VECTOR)\n"
+	"       store export [--format ndjson|csv|tsv] [--fields F,...] [--explode LIST] [FILTERS]\n"
+	"       store export --vectors FILE.npy|FILE.f32 [--ids FILE] [--model M] [FILTERS]\n"
 	"       store backup FILE\n"
 	"\n"
 	"Keeps NDJSON records in a SQLite database (--db, store.db, $LANES_STORE_DB),\n"
 	"upserted by \"id\" and merged stage by stage; vectors as float32 BLOBs; the\n"
 	"status of each stage (segment, mine, embed, classify) per record.\n"
-	"STATUS is ok, error, given_up or missing.\n";
+	"STATUS is ok, error, given_up or missing. FILTERS: --doc D, --stage S --status\n"
+	"STATUS, --where FIELD=VALUE (repeatable).\n";
 
 static const struct app_flag flags[] = {
 	{"db", 0, 1, "db", 0, "FILE", "SQLite database (store.db, $LANES_STORE_DB)"},
@@ -32,6 +37,16 @@ static const struct app_flag flags[] = {
 	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
 	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
 	{"json", 0, 0, NULL, SF_JSON, NULL, "stats: as one JSON object"},
+	{"top-k", 'k', 1, NULL, SF_TOP_K, "N", "similar: how many records (10)"},
+	{"min-score", 0, 1, NULL, SF_MIN_SCORE, "X", "similar: lowest cosine similarity written"},
+	{"id", 0, 1, NULL, SF_ID, "ID", "similar: the records nearest this stored record"},
+	{"where", 0, 1, NULL, SF_WHERE, "FIELD=VALUE",
+	 "dump, similar, export: only records whose member FIELD (a.b.c) is VALUE"},
+	{"format", 0, 1, NULL, SF_FORMAT, "ndjson|csv|tsv", "export: the output format"},
+	{"fields", 0, 1, NULL, SF_FIELDS, "F,...", "export: the fields, e.g. id,mined.people.name"},
+	{"explode", 0, 1, NULL, SF_EXPLODE, "LIST", "export: one row per item of the list LIST"},
+	{"vectors", 0, 1, NULL, SF_VECTORS, "FILE", "export: the vectors to FILE (.npy, else raw float32)"},
+	{"ids", 0, 1, NULL, SF_IDS, "FILE", "export: the ids of the vectors, one a line"},
 	{"batch-records", 0, 1, "batch_records", 0, "N", "put: records per transaction at most"},
 	{"batch-ms", 0, 1, "batch_ms", 0, "MS", "put: longest a transaction stays open"},
 	{"synchronous", 0, 1, "synchronous", 0, "off|normal|full", "SQLite synchronous (see store(1))"},
@@ -61,6 +76,33 @@ static int on_flag(int id, const char *arg, void *ud)
 	case SF_STAGE: c->stage = arg; break;
 	case SF_STATUS: c->status = arg; break;
 	case SF_ORDER: c->order = arg; break;
+	case SF_ID: c->id = arg; break;
+	case SF_FORMAT: c->format = arg; break;
+	case SF_FIELDS: c->fields = arg; break;
+	case SF_EXPLODE: c->explode = arg; break;
+	case SF_VECTORS: c->vectors = arg; break;
+	case SF_IDS: c->ids = arg; break;
+	case SF_TOP_K:
+		if (parse_long(arg, 1, 100000, &c->k)) {
+			log_error("-k '%s' is not a number from 1 to 100000", arg);
+			exit(EXIT_USAGE);
+		}
+		c->k_set = 1;
+		break;
+	case SF_MIN_SCORE:
+		if (parse_double(arg, &c->min_score) || c->min_score < -1 || c->min_score > 1) {
+			log_error("--min-score '%s' is not a number from -1 to 1", arg);
+			exit(EXIT_USAGE);
+		}
+		c->min_score_set = 1;
+		break;
+	case SF_WHERE:
+		if (c->nwhere == STORE_WHERE_MAX) {
+			log_error("more than %d --where conditions", STORE_WHERE_MAX);
+			exit(EXIT_USAGE);
+		}
+		c->where[c->nwhere++] = arg;
+		break;
 	default: break;
 	}
 	return 0;
@@ -75,15 +117,23 @@ static const struct subcommand {
 } subcommands[] = {
 	{"put", store_cmd_put, F(SF_TEE) | F(SF_PRUNE)},
 	{"get", store_cmd_get, F(SF_MODEL)},
-	{"dump", store_cmd_dump, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER)},
+	{"dump", store_cmd_dump,
+	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER) | F(SF_WHERE)},
 	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE)},
 	{"stats", store_cmd_stats, F(SF_JSON)},
 	{"backup", store_cmd_backup, 0},
+	{"similar", store_cmd_similar,
+	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_WHERE) | F(SF_TOP_K) |
+	 F(SF_MIN_SCORE) | F(SF_ID)},
+	{"export", store_cmd_export,
+	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_WHERE) | F(SF_ORDER) |
+	 F(SF_FORMAT) | F(SF_FIELDS) | F(SF_EXPLODE) | F(SF_VECTORS) | F(SF_IDS)},
 };
 
 int main(int argc, char **argv)
 {
-	static const char *const sections[] = {"store", NULL};
+	/* llm: similar embeds a text query with the server's model */
+	static const char *const sections[] = {"store", "llm", NULL};
 	struct store_cli cli = {0};
 	struct app a;
 	app_init(&a, "store", sections, argc, argv, flags, on_flag, &cli, usage);
@@ -109,8 +159,8 @@ int main(int argc, char **argv)
 		tun_free(a.tun);
 		return code;
 	}
-	log_error("unknown subcommand '%s': put, get, dump, pending, stats or backup "
-		  "(try --help)", name);
+	log_error("unknown subcommand '%s': put, get, dump, pending, stats, backup, similar "
+		  "or export (try --help)", name);
 	tun_free(a.tun);
 	return EXIT_USAGE;
 }

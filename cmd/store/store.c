@@ -84,6 +84,33 @@ int store_scan(struct store *s, const struct store_query *q, store_row_fn fn, vo
 	return s->be->scan(s->c, q, fn, ud, err, errlen);
 }
 
+int store_vectors(struct store *s, const struct store_query *q, const char *model, int part,
+		  int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen)
+{
+	return s->be->vectors(s->c, q, model, part, nparts, ids, fn, ud, err, errlen);
+}
+
+int store_models(struct store *s, struct store_model_count **models, size_t *n, char *err,
+		 size_t errlen)
+{
+	*models = NULL;
+	*n = 0;
+	return s->be->models(s->c, models, n, err, errlen);
+}
+
+void store_models_free(struct store_model_count *models, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(models[i].model);
+	free(models);
+}
+
+int store_get_key(struct store *s, long long key, const char *model, struct buf *out,
+		  char *err, size_t errlen)
+{
+	return s->be->get_key(s->c, key, model, out, err, errlen);
+}
+
 int store_stats(struct store *s, struct store_stats *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof *st);

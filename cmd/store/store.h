@@ -119,8 +119,20 @@ int store_get(struct store *s, const char *id, const char *model,
 
 enum store_order { STORE_BY_ID, STORE_BY_DOC };
 
+/* A condition on a member of the record: the value at path (members
+ * named from the top, e.g. {"mined", "lang"}) is value: a JSON string
+ * equal to it, a number equal to it as a number, true, false or null
+ * spelt so. */
+struct store_where {
+	const char *const *path;
+	size_t npath;
+	const char *value;
+};
+
 struct store_query {
 	enum store_order order;    /* by id, or by doc then seq then id */
+	const struct store_where *where; /* every one must hold */
+	size_t nwhere;
 	const char *doc;           /* only this doc, or NULL */
 	const char *stage;         /* with status: only records in that state */
 	enum store_status status;
@@ -136,6 +148,32 @@ typedef int (*store_row_fn)(const char *line, size_t len, void *ud);
  * Returns 0, 1 when fn stopped, -1 with err. */
 int store_scan(struct store *s, const struct store_query *q, store_row_fn fn,
 	       void *ud, char *err, size_t errlen);
+
+/* Called per vector with the record's key (an integer the backend gives
+ * each record, stable while the record exists), its id and the vector:
+ * dim little-endian float32 numbers as stored, not aligned (copy them
+ * out); a nonzero return stops the scan. */
+typedef int (*store_vec_fn)(long long key, const char *id, const void *vec, size_t dim,
+			    void *ud);
+/* Streams the vectors of model of the records q selects (doc, stage and
+ * status, where; q->model and the order are not used) to fn, in the
+ * backend's order, from slice part of nparts: the slices together hold
+ * every vector once, so that nparts connections, one a thread, can read
+ * them at once. fn gets the record's id only when ids is set (NULL
+ * otherwise: it costs a lookup a vector). Memory stays bounded. Returns 0, 1 when fn stopped, -1
+ * with err. */
+int store_vectors(struct store *s, const struct store_query *q, const char *model, int part,
+		  int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
+/* The models of the vectors stored, with their counts and sizes (free
+ * with store_models_free). Cheaper than store_stats. Returns 0, or -1 with
+ * err. */
+struct store_model_count;
+int store_models(struct store *s, struct store_model_count **models, size_t *n, char *err,
+		 size_t errlen);
+void store_models_free(struct store_model_count *models, size_t n);
+/* As store_get, the record of a key from store_vectors. */
+int store_get_key(struct store *s, long long key, const char *model, struct buf *out,
+		  char *err, size_t errlen);
 
 struct store_stage_count {
 	char *stage;

@@ -24,6 +24,12 @@ struct store_backend {
 		   size_t errlen);
 	int (*scan)(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		    size_t errlen);
+	int (*vectors)(void *c, const struct store_query *q, const char *model, int part,
+		       int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
+	int (*models)(void *c, struct store_model_count **models, size_t *n, char *err,
+		      size_t errlen);
+	int (*get_key)(void *c, long long key, const char *model, struct buf *out, char *err,
+		       size_t errlen);
 	int (*stats)(void *c, struct store_stats *st, char *err, size_t errlen);
 	int (*backup)(void *c, const char *path, char *err, size_t errlen);
 };

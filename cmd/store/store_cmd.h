@@ -1,7 +1,8 @@
 /* store_cmd: what the subcommands of store share: the parsed flags, opening
  * the database from the tunables, turning a record into a store_rec, and
  * one entry point per subcommand (store_put.c, store_read.c,
- * store_backup.c). The database itself is behind store.h. */
+ * store_backup.c, store_similar.c, store_export.c; their filters in
+ * store_where.c). The database itself is behind store.h. */
 #ifndef LANES_STORE_CMD_H
 #define LANES_STORE_CMD_H
 
@@ -23,7 +24,19 @@ enum store_flag {
 	SF_ORDER,
 	SF_JSON,
 	SF_PRUNE,
+	SF_TOP_K,
+	SF_MIN_SCORE,
+	SF_ID,
+	SF_WHERE,
+	SF_FORMAT,
+	SF_FIELDS,
+	SF_EXPLODE,
+	SF_VECTORS,
+	SF_IDS,
 };
+
+/* --where conditions at most. */
+#define STORE_WHERE_MAX 16
 
 struct store_cli {
 	unsigned seen;       /* 1 << store_flag for each flag given */
@@ -35,12 +48,26 @@ struct store_cli {
 	const char *stage;
 	const char *status;
 	const char *order;
+	long k;              /* similar: -k */
+	int k_set;
+	double min_score;    /* similar: --min-score */
+	int min_score_set;
+	const char *id;      /* similar: --id */
+	const char *where[STORE_WHERE_MAX];
+	int nwhere;
+	const char *format;  /* export */
+	const char *fields;
+	const char *explode;
+	const char *vectors;
+	const char *ids;
 };
 
 /* Opens the database named by store.db with the store tunables; create
  * for put. On failure logs "cannot open database ..." and exits 3. The
  * caller closes it with store_close. */
 struct store *store_cli_open(struct app *a, int create);
+/* The options store_cli_open opens with (strings are the tunables'). */
+void store_cli_opts(struct app *a, int create, struct store_opts *o);
 
 /* Entry points: each returns the exit status. args/nargs: the positional
  * arguments after the subcommand name. */
@@ -50,6 +77,19 @@ int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_similar(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_export(struct app *a, struct store_cli *c, char **args, int nargs);
+
+/* store_where.c: the filters of dump, similar and export (--doc, --stage
+ * with --status, --where FIELD=VALUE) into q. Returns 0, or -1 after
+ * saying what is wrong (q is then empty). Free with store_where_free. */
+int store_where_query(const struct store_cli *c, struct store_query *q);
+void store_where_free(struct store_query *q);
+/* The model whose vectors similar and export --vectors read: want, else
+ * the only one the store holds. Returns 0 with *model (caller frees) and
+ * *dim, or an exit status after saying why, naming the models the store
+ * holds. */
+int store_where_model(struct store *s, const char *want, char **model, long *dim);
 
 /* Most stages a record can report on (the STAGE_COUNT of the stage table
  * and errors of 4 others). */

@@ -4,15 +4,21 @@
 
 #include <stdlib.h>
 
-struct store *store_cli_open(struct app *a, int create)
+void store_cli_opts(struct app *a, int create, struct store_opts *o)
 {
-	struct store_opts o = {
+	*o = (struct store_opts){
 		.db = tun_str(a->tun, "store.db"),
 		.busy_timeout_ms = tun_int(a->tun, "store.busy_timeout_ms"),
 		.synchronous = tun_str(a->tun, "store.synchronous"),
 		.max_attempts = tun_int(a->tun, "store.max_attempts"),
 		.create = create,
 	};
+}
+
+struct store *store_cli_open(struct app *a, int create)
+{
+	struct store_opts o;
+	store_cli_opts(a, create, &o);
 	char err[1024];
 	struct store *s = store_open(&o, err, sizeof err);
 	if (!s) {

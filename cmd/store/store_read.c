@@ -96,24 +96,12 @@ int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs)
 		log_error("--order '%s' is not id or doc", c->order);
 		return EXIT_USAGE;
 	}
-	if (!c->stage != !c->status) {
-		log_error("--stage and --status go together "
-			  "(e.g. --stage embed --status error)");
+	if (store_where_query(c, &q))
 		return EXIT_USAGE;
-	}
-	if (c->status) {
-		if (check_stage(c->stage))
-			return EXIT_USAGE;
-		q.status = store_status_parse(c->status);
-		if (q.status == STORE_ANY) {
-			log_error("--status '%s' is not ok, error, given_up or missing", c->status);
-			return EXIT_USAGE;
-		}
-		q.stage = c->stage;
-	}
-	q.doc = c->doc;
 	q.model = c->model;
-	return scan(a, &q);
+	int code = scan(a, &q);
+	store_where_free(&q);
+	return code;
 }
 
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs)

@@ -49,6 +49,17 @@ t() {
   fi
 }
 
+# lines_are FILE JQ EXPECTED: jq -c JQ over FILE prints exactly EXPECTED
+# (both shown when not).
+lines_are() {
+  local got
+  got="$(jq -c "$2" "$1")"
+  if [[ "${got}" != "$3" ]]; then
+    printf 'expected:\n%s\ngot:\n%s\n' "$3" "${got}"
+    return 1
+  fi
+}
+
 # summary: the line tests/run.sh adds up, "N passed, M failed"; fails when
 # a check failed.
 summary() {

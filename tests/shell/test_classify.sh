@@ -35,14 +35,6 @@ jq_all() {
   jq -e -s "all(.[]; $2)" "$1"
 }
 
-# lines_are FILE JQ EXPECTED: jq -c JQ over FILE prints exactly EXPECTED.
-lines_are() {
-  local got
-  got="$(jq -c "$2" "$1")"
-  echo "got: ${got}"
-  [[ "${got}" == "$3" ]]
-}
-
 grep_q() {
   grep -q -- "$1" "$2"
 }

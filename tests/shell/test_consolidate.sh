@@ -36,16 +36,6 @@ run_llm() {
     LANES_LLM_MAX_CONCURRENCY=8 run "$@"
 }
 
-# lines_are FILE JQ EXPECTED: jq -c JQ over FILE prints exactly EXPECTED.
-lines_are() {
-  local got
-  got="$(jq -c "$2" "$1")"
-  if [[ "${got}" != "$3" ]]; then
-    printf 'expected:\n%s\ngot:\n%s\n' "$3" "${got}"
-    return 1
-  fi
-}
-
 write_records() {
   cat >"${TMP}/r.ndjson" <<'EOF'
 {"id":"a:0","doc":"a","text":"Dr. Claire Moreau leads the lab at the World Health Organization (WHO). She said LLMs are overrated.","mined":{"people":[{"name":"Dr. Claire Moreau","role":"lab lead"}],"organisations":[{"name":"World Health Organization (WHO)","description":"UN agency"}],"jargon":[{"term":"LLMs","definition":"large language models"}]}}

@@ -256,6 +256,9 @@ const struct store_backend store_backend_sqlite = {
 	.batch_age_ms = sqlite_batch_age_ms,
 	.get = sqlite_get,
 	.scan = sqlite_scan,
+	.vectors = sqlite_vectors,
+	.models = sqlite_models,
+	.get_key = sqlite_get_key,
 	.stats = sqlite_stats,
 	.backup = sqlite_backup,
 };

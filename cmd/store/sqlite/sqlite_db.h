@@ -113,6 +113,20 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		size_t errlen);
 int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen);
+int sqlite_vectors(void *c, const struct store_query *q, const char *model, int part,
+		   int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
+int sqlite_models(void *c, struct store_model_count **models, size_t *n, char *err,
+		  size_t errlen);
+int sqlite_get_key(void *c, long long key, const char *model, struct buf *out, char *err,
+		   size_t errlen);
+
+/* sqlite_vectors.c */
+/* Appends the condition that stage_data s has status (missing: no row). */
+void sqlite_status_sql(struct buf *sql, enum store_status status);
+/* Appends the conditions of q->where to a WHERE over records r, with
+ * parameters ?first.. (three per condition), and binds them. */
+void sqlite_where_sql(struct buf *sql, const struct store_query *q, int first);
+void sqlite_where_bind(sqlite3_stmt *st, const struct store_query *q, int first);
 int sqlite_backup(void *c, const char *path, char *err, size_t errlen);
 
 #endif

@@ -101,7 +101,8 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 }
 
 /* The SELECT of a scan; its parameters: ?1 the vector's model, ?2 the
- * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts. Returns
+ * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts, ?6.. the
+ * conditions on members. Returns
  * 1 when it joins the stage (?2 is used). */
 static int scan_sql(struct buf *sql, const struct store_query *q)
 {
@@ -124,13 +125,9 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 			buf_puts(sql, " OR (s.status = 'ok' AND s.model IS NOT ?4)");
 		buf_putc(sql, ')');
 	} else if (by_stage) {
-		switch (q->status) {
-		case STORE_OK: buf_puts(sql, " AND s.status = 'ok'"); break;
-		case STORE_ERROR: buf_puts(sql, " AND s.status = 'error'"); break;
-		case STORE_GIVEN_UP: buf_puts(sql, " AND s.status = 'given_up'"); break;
-		default: buf_puts(sql, " AND s.status IS NULL"); break;
-		}
+		sqlite_status_sql(sql, q->status);
 	}
+	sqlite_where_sql(sql, q, 6);
 	if (q->pending || q->order == STORE_BY_DOC)
 		buf_puts(sql, " ORDER BY r.doc, r.seq, r.id");
 	else
@@ -162,6 +159,7 @@ int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud,
 		sqlite3_bind_text(st, 4, q->model, -1, SQLITE_STATIC);
 	if (q->pending)
 		sqlite3_bind_int64(st, 5, s->max_attempts);
+	sqlite_where_bind(st, q, 6);
 	while ((rc = sqlite_step_retry(s, st)) == SQLITE_ROW) {
 		buf_reset(&line);
 		if (row_line(s, st, &line, err, errlen)) {
