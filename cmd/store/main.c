@@ -132,8 +132,15 @@ static const struct subcommand {
 
 int main(int argc, char **argv)
 {
-	/* llm: similar embeds a text query with the server's model */
-	static const char *const sections[] = {"store", "llm", NULL};
+	/* the llm settings only for similar, which may embed a text query
+	 * with the server's model (the other subcommands print no llm
+	 * section with --print-config) */
+	static const char *const plain[] = {"store", NULL};
+	static const char *const with_llm[] = {"store", "llm", NULL};
+	const char *const *sections = plain;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "similar"))
+			sections = with_llm;
 	struct store_cli cli = {0};
 	struct app a;
 	app_init(&a, "store", sections, argc, argv, flags, on_flag, &cli, usage);
