@@ -199,8 +199,10 @@ int consolidate_eval_report(const struct consolidate_set *s, const struct consol
 	walk(r, n, 1, t, &merges, &nm);
 	qsort(rg, n, sizeof *rg, by_gold);
 	walk(rg, n, 0, t, &splits, &ns);
-	qsort(merges, nm, sizeof *merges, by_cost);
-	qsort(splits, ns, sizeof *splits, by_cost);
+	if (nm)
+		qsort(merges, nm, sizeof *merges, by_cost);
+	if (ns)
+		qsort(splits, ns, sizeof *splits, by_cost);
 	struct tally all = {0};
 	for (int l = 0; l < s->nlists; l++)
 		add_tally(&all, &t[l]);
