@@ -519,7 +519,8 @@ int app_finish(struct app *a)
 	struct buf b = {0};
 	fmt_counts(a, &b, secs);
 	const char *how = ending(a);
-	log_event("%s: %s, wrote %ld in %.2fs%s", how, b.p, atomic_load(&a->st.written), secs,
+	log_event("%s: %s, %s %ld in %.2fs%s", how, b.p, a->written_as ? a->written_as : "wrote",
+		  atomic_load(&a->st.written), secs,
 		  code == EXIT_FAILURES && bad > 0 && (double)bad > a->max_failure_ratio * (double)read
 			  ? " (FAILED: more failures than max_failure_ratio allows)" : "");
 	buf_free(&b);

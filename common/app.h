@@ -29,7 +29,7 @@ struct app_stats {
 	atomic_long failed;   /* came out with an error */
 	atomic_long retried;  /* retries spent (requests repeated) */
 	atomic_long rejected; /* lines that were not JSON objects */
-	atomic_long written;  /* output lines */
+	atomic_long written;  /* output lines (or what written_as says) */
 };
 
 /* A tool-specific flag: either bound to a tunable ("segment.target") or
@@ -61,6 +61,9 @@ struct app {
 	char **args;             /* positional arguments */
 	int nargs;
 	struct app_stats st;
+	/* the summary's word for st.written: NULL for "wrote" (output lines);
+	 * store put counts the records it stored, as "stored" */
+	const char *written_as;
 	double t_start;          /* now_ms() at start */
 	long total;              /* expected records for the ETA, 0 = unknown */
 	/* Optional: appends live details to the progress/stats line. */

@@ -17,6 +17,8 @@ static const char usage[] =
 	"       store similar [-k N] [--min-score X] [--model M] [FILTERS] (TEXT | --id ID | < VECTOR)\n"
 	"       store export [--format ndjson|csv|tsv] [--fields F,...] [--explode LIST] [FILTERS]\n"
 	"       store export --vectors FILE.npy|FILE.f32 [--ids FILE] [--model M] [FILTERS]\n"
+	"       store docs\n"
+	"       store delete --id ID... | --doc D...   (- reads them from stdin, one a line)\n"
 	"       store backup FILE\n"
 	"\n"
 	"Keeps NDJSON records in a SQLite database (--db, store.db, $LANES_STORE_DB),\n"
@@ -32,14 +34,16 @@ static const struct app_flag flags[] = {
 	 "put: input is whole documents' segments (segment's output): drop a document's stored segments past its last"},
 	{"model", 0, 1, NULL, SF_MODEL, "M",
 	 "get, dump: the vector of model M; pending: output of another model is pending"},
-	{"doc", 0, 1, NULL, SF_DOC, "D", "dump, pending: only the records of document D"},
+	{"doc", 0, 1, NULL, SF_DOC, "D",
+	 "dump, pending: only the records of document D; delete: its records (repeatable)"},
 	{"stage", 0, 1, NULL, SF_STAGE, "S", "dump, pending: the stage (segment, mine, embed, classify)"},
 	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
 	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
 	{"json", 0, 0, NULL, SF_JSON, NULL, "stats: as one JSON object"},
 	{"top-k", 'k', 1, NULL, SF_TOP_K, "N", "similar: how many records (10)"},
 	{"min-score", 0, 1, NULL, SF_MIN_SCORE, "X", "similar: lowest cosine similarity written"},
-	{"id", 0, 1, NULL, SF_ID, "ID", "similar: the records nearest this stored record"},
+	{"id", 0, 1, NULL, SF_ID, "ID",
+	 "similar: the records nearest this stored record; delete: the record ID (repeatable; - reads ids from stdin)"},
 	{"where", 0, 1, NULL, SF_WHERE, "FIELD=VALUE",
 	 "dump, similar, export: only records whose member FIELD (a.b.c) is VALUE"},
 	{"format", 0, 1, NULL, SF_FORMAT, "ndjson|csv|tsv", "export: the output format"},
@@ -72,11 +76,19 @@ static int on_flag(int id, const char *arg, void *ud)
 	case SF_PRUNE: c->prune = 1; break;
 	case SF_JSON: c->json = 1; break;
 	case SF_MODEL: c->model = arg; break;
-	case SF_DOC: c->doc = arg; break;
+	case SF_DOC:
+		c->doc = arg;
+		c->doc_list = xrealloc(c->doc_list, (c->ndoc_list + 1) * sizeof *c->doc_list);
+		c->doc_list[c->ndoc_list++] = arg;
+		break;
 	case SF_STAGE: c->stage = arg; break;
 	case SF_STATUS: c->status = arg; break;
 	case SF_ORDER: c->order = arg; break;
-	case SF_ID: c->id = arg; break;
+	case SF_ID:
+		c->id = arg;
+		c->id_list = xrealloc(c->id_list, (c->nid_list + 1) * sizeof *c->id_list);
+		c->id_list[c->nid_list++] = arg;
+		break;
 	case SF_FORMAT: c->format = arg; break;
 	case SF_FIELDS: c->fields = arg; break;
 	case SF_EXPLODE: c->explode = arg; break;
@@ -121,6 +133,8 @@ static const struct subcommand {
 	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER) | F(SF_WHERE)},
 	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE)},
 	{"stats", store_cmd_stats, F(SF_JSON)},
+	{"docs", store_cmd_docs, 0},
+	{"delete", store_cmd_delete, F(SF_ID) | F(SF_DOC)},
 	{"backup", store_cmd_backup, 0},
 	{"similar", store_cmd_similar,
 	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_WHERE) | F(SF_TOP_K) |
@@ -164,10 +178,14 @@ int main(int argc, char **argv)
 		}
 		/* the subcommands free the tunables, but not on a usage error */
 		tun_free(a.tun);
+		free(cli.id_list);
+		free(cli.doc_list);
 		return code;
 	}
-	log_error("unknown subcommand '%s': put, get, dump, pending, stats, backup, similar "
-		  "or export (try --help)", name);
+	log_error("unknown subcommand '%s': put, get, dump, pending, stats, docs, delete, "
+		  "backup, similar or export (try --help)", name);
 	tun_free(a.tun);
+	free(cli.id_list);
+	free(cli.doc_list);
 	return EXIT_USAGE;
 }

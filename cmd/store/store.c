@@ -57,6 +57,12 @@ int store_prune_doc(struct store *s, const char *doc, size_t doc_len, long long 
 	return s->be->prune_doc(s->c, doc, doc_len, max_seq, removed, lost, err, errlen);
 }
 
+int store_delete(struct store *s, const char *key, size_t len, int by_doc, long *removed,
+		 long *lost, char *err, size_t errlen)
+{
+	return s->be->delete_records(s->c, key, len, by_doc, removed, lost, err, errlen);
+}
+
 int store_commit(struct store *s, long *lost, char *err, size_t errlen)
 {
 	return s->be->commit(s->c, lost, err, errlen);
@@ -109,6 +115,11 @@ int store_get_key(struct store *s, long long key, const char *model, struct buf 
 		  char *err, size_t errlen)
 {
 	return s->be->get_key(s->c, key, model, out, err, errlen);
+}
+
+int store_docs(struct store *s, store_doc_fn fn, void *ud, char *err, size_t errlen)
+{
+	return s->be->docs(s->c, fn, ud, err, errlen);
 }
 
 int store_stats(struct store *s, struct store_stats *st, char *err, size_t errlen)

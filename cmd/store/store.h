@@ -98,6 +98,12 @@ int store_write(struct store *s, const struct store_rec *r, long *lost, char *er
  * rolled back, *lost as for store_write). */
 int store_prune_doc(struct store *s, const char *doc, size_t doc_len, long long max_seq,
 		    long *removed, long *lost, char *err, size_t errlen);
+/* Deletes, inside the current batch, the record whose id is key[0..len)
+ * (by_doc 0) or the records of document key (by_doc 1), with their
+ * vectors and stages. Returns 0 and the count in *removed (0: none), or
+ * -1 with err (the batch is then rolled back, *lost as for store_write). */
+int store_delete(struct store *s, const char *key, size_t len, int by_doc, long *removed,
+		 long *lost, char *err, size_t errlen);
 /* Commits the batch (retrying while the database is busy). Returns 0
  * (also when no batch is open), or -1 with err; the batch is then rolled
  * back and its records are lost (*lost, may be NULL). */
@@ -174,6 +180,19 @@ void store_models_free(struct store_model_count *models, size_t n);
 /* As store_get, the record of a key from store_vectors. */
 int store_get_key(struct store *s, long long key, const char *model, struct buf *out,
 		  char *err, size_t errlen);
+/* One stored document: the records whose "doc" is doc, how many of them
+ * failed to segment (the record a document that cannot be read leaves),
+ * and when one last changed (seconds since the epoch). */
+struct store_doc {
+	const char *doc;
+	long records;
+	long failed;
+	double updated;
+};
+typedef int (*store_doc_fn)(const struct store_doc *d, void *ud);
+/* Streams the stored documents, by name, to fn (a nonzero return stops).
+ * Returns 0, 1 when fn stopped, -1 with err. */
+int store_docs(struct store *s, store_doc_fn fn, void *ud, char *err, size_t errlen);
 
 struct store_stage_count {
 	char *stage;

@@ -17,6 +17,8 @@ struct store_backend {
 	int (*write)(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen);
 	int (*prune_doc)(void *c, const char *doc, size_t doc_len, long long max_seq,
 			 long *removed, long *lost, char *err, size_t errlen);
+	int (*delete_records)(void *c, const char *key, size_t len, int by_doc, long *removed,
+			      long *lost, char *err, size_t errlen);
 	int (*commit)(void *c, long *lost, char *err, size_t errlen);
 	long (*batch_records)(const void *c);
 	double (*batch_age_ms)(const void *c);
@@ -30,6 +32,7 @@ struct store_backend {
 		      size_t errlen);
 	int (*get_key)(void *c, long long key, const char *model, struct buf *out, char *err,
 		       size_t errlen);
+	int (*docs)(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
 	int (*stats)(void *c, struct store_stats *st, char *err, size_t errlen);
 	int (*backup)(void *c, const char *path, char *err, size_t errlen);
 };

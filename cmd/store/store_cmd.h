@@ -1,8 +1,8 @@
 /* store_cmd: what the subcommands of store share: the parsed flags, opening
  * the database from the tunables, turning a record into a store_rec, and
  * one entry point per subcommand (store_put.c, store_read.c,
- * store_backup.c, store_similar.c, store_export.c; their filters in
- * store_where.c). The database itself is behind store.h. */
+ * store_delete.c, store_backup.c, store_similar.c, store_export.c; their
+ * filters in store_where.c). The database itself is behind store.h. */
 #ifndef LANES_STORE_CMD_H
 #define LANES_STORE_CMD_H
 
@@ -60,6 +60,10 @@ struct store_cli {
 	const char *explode;
 	const char *vectors;
 	const char *ids;
+	const char **id_list;  /* delete: every --id, in order (owned array) */
+	size_t nid_list;
+	const char **doc_list; /* delete: every --doc, in order (owned array) */
+	size_t ndoc_list;
 };
 
 /* Opens the database named by store.db with the store tunables; create
@@ -76,6 +80,8 @@ int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_docs(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_delete(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_similar(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_export(struct app *a, struct store_cli *c, char **args, int nargs);

@@ -89,9 +89,7 @@ static void output_line(struct put_ctx *c, const char *line, size_t len)
 	struct app *a = c->a;
 	if (a->output_closed)
 		return;
-	if (ndjson_write(c->w, line, len) == 0) {
-		atomic_fetch_add(&a->st.written, 1);
-	} else if (ndjson_writer_state(c->w) == 1) {
+	if (ndjson_write(c->w, line, len) != 0 && ndjson_writer_state(c->w) == 1) {
 		/* the reader of stdout went away: a quiet end */
 		a->output_closed = 1;
 		app_request_stop(APP_STOP_OUTPUT_CLOSED);
@@ -137,11 +135,22 @@ static void lose_batch(struct put_ctx *c, long lost, const char *why)
 	buf_reset(&c->held);
 }
 
+/* Commits the batch; the summary counts its records as stored. Returns
+ * 0, or -1 with err (the batch is lost: *lost records). */
+static int commit_batch(struct put_ctx *c, long *lost, char *err, size_t errlen)
+{
+	long n = store_batch_records(c->s);
+	if (store_commit(c->s, lost, err, errlen))
+		return -1;
+	atomic_fetch_add(&c->a->st.written, n);
+	return 0;
+}
+
 static void commit(struct put_ctx *c)
 {
 	char err[1024];
 	long lost = 0;
-	if (store_commit(c->s, &lost, err, sizeof err)) {
+	if (commit_batch(c, &lost, err, sizeof err)) {
 		log_lost(c, err, lost);
 		lose_batch(c, lost, err);
 		return;
@@ -250,6 +259,8 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	}
 	struct put_ctx c = {0};
 	c.a = a;
+	/* the summary counts the records stored (committed), not lines */
+	a->written_as = "stored";
 	c.tee = cli->tee;
 	c.prune = cli->prune;
 	c.batch_records = tun_int(a->tun, "store.batch_records");
@@ -283,7 +294,7 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 		char err[1024];
 		long lost = 0;
 		prune_doc(&c);
-		if (store_commit(c.s, &lost, err, sizeof err)) {
+		if (commit_batch(&c, &lost, err, sizeof err)) {
 			log_error("%s", err);
 			a->run_errors++;
 		}

@@ -1,5 +1,5 @@
-/* store_read: the subcommands that read the database: get, dump, pending
- * (NDJSON on stdout, a closed stdout is a quiet end) and stats. */
+/* store_read: the subcommands that read the database: get, dump, pending,
+ * docs (NDJSON on stdout, a closed stdout is a quiet end) and stats. */
 #include "store_cmd.h"
 #include "log.h"
 #include "ndjson.h"
@@ -127,6 +127,37 @@ int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs
 	q.model = c->model;
 	q.doc = c->doc;
 	return scan(a, &q);
+}
+
+static int write_doc(const struct store_doc *d, void *ud)
+{
+	struct ndjson_writer *w = ud;
+	struct buf b = {0};
+	buf_puts(&b, "{\"doc\":");
+	buf_json_str(&b, d->doc, strlen(d->doc));
+	buf_printf(&b, ",\"records\":%ld,\"failed\":%ld,\"updated\":%.3f}", d->records, d->failed,
+		   d->updated);
+	int rc = ndjson_write(w, b.p, b.len) != 0;
+	buf_free(&b);
+	return rc;
+}
+
+int store_cmd_docs(struct app *a, struct store_cli *c, char **args, int nargs)
+{
+	(void)c;
+	if (nargs > 0) {
+		log_error("docs takes no arguments ('%s'; try --help)", args[0]);
+		return EXIT_USAGE;
+	}
+	struct store *s = store_cli_open(a, 0);
+	struct ndjson_writer *w = ndjson_writer_new(1);
+	char err[1024];
+	int code = EXIT_DONE;
+	if (store_docs(s, write_doc, w, err, sizeof err) < 0) {
+		log_error("%s", err);
+		code = EXIT_FAILURES;
+	}
+	return finish(a, s, w, code);
 }
 
 static void stats_json(struct buf *b, const char *db, const struct store_stats *st)

@@ -1,17 +1,80 @@
 /* sqlite_backup: a copy of a SQLite database taken with the online
  * backup API, a few pages per step, from one consistent snapshot while
  * writers go on (in WAL mode they are never blocked by it); the copy is a
- * self-contained file, checked before it replaces the target. */
+ * self-contained file, checked before it replaces the target; a target
+ * that is the live database or one of its files is refused. */
 #include "sqlite_db.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Pages copied per backup step: small steps keep each one short. */
 #define BACKUP_STEP_PAGES 256
+
+/* The name path would have once written: its directory with links
+ * resolved, and its last component (path itself when the directory cannot
+ * be resolved). Owned by the caller. */
+static char *canonical(const char *path)
+{
+	char *full = realpath(path, NULL);
+	if (full)
+		return full;
+	char *copy = xstrdup(path);
+	char *slash = strrchr(copy, '/');
+	const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
+	const char *base = slash ? slash + 1 : copy;
+	if (slash)
+		*slash = '\0';
+	char *d = realpath(dir, NULL);
+	char *out = d ? xasprintf("%s/%s", strcmp(d, "/") ? d : "", base) : xstrdup(path);
+	free(d);
+	free(copy);
+	return out;
+}
+
+/* Whether a and b are one file: the same inode when both exist, else the
+ * same canonical name. */
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	char *ca = canonical(a), *cb = canonical(b);
+	int same = !strcmp(ca, cb);
+	free(ca);
+	free(cb);
+	return same;
+}
+
+/* Whether writing path (or path.tmp, which the backup writes first) would
+ * overwrite the live database or one of the files SQLite keeps beside it
+ * (its write-ahead log, shared memory, rollback journal). Says which in
+ * err. */
+static int hits_live_files(const struct sqlite_db *s, const char *path, const char *tmp,
+			   char *err, size_t errlen)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	const char *target[] = {path, tmp};
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		char *live = xasprintf("%s%s", s->path, suffix[i]);
+		for (size_t k = 0; k < 2; k++) {
+			if (!same_file(target[k], live))
+				continue;
+			snprintf(err, errlen, "refusing to back up '%s' onto itself: '%s'%s is %s "
+				 "(the same file): give another FILE", s->path, target[k],
+				 k ? ", where the copy is written first," : "",
+				 i ? "a file of the live database" : "the live database");
+			free(live);
+			return 1;
+		}
+		free(live);
+	}
+	return 0;
+}
 
 int sqlite_backup(void *c, const char *path, char *err, size_t errlen)
 {
@@ -21,6 +84,10 @@ int sqlite_backup(void *c, const char *path, char *err, size_t errlen)
 	sqlite3_backup *bk = NULL;
 	int ret = -1, rc;
 	int snap = 0;
+	if (hits_live_files(s, path, tmp, err, errlen)) {
+		free(tmp);
+		return -1;
+	}
 	unlink(tmp);
 	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {

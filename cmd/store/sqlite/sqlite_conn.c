@@ -251,6 +251,7 @@ const struct store_backend store_backend_sqlite = {
 	.close = sqlite_close,
 	.write = sqlite_write,
 	.prune_doc = sqlite_prune_doc,
+	.delete_records = sqlite_delete,
 	.commit = sqlite_commit,
 	.batch_records = sqlite_batch_records,
 	.batch_age_ms = sqlite_batch_age_ms,
@@ -259,6 +260,7 @@ const struct store_backend store_backend_sqlite = {
 	.vectors = sqlite_vectors,
 	.models = sqlite_models,
 	.get_key = sqlite_get_key,
+	.docs = sqlite_docs,
 	.stats = sqlite_stats,
 	.backup = sqlite_backup,
 };

@@ -3,8 +3,8 @@
  * another writer holds the database (a busy handler that polls briefly,
  * retries with a jittered backoff up to busy_timeout_ms). The backend's
  * files: sqlite_conn.c (open, close, retries), sqlite_schema.c
- * (migrations), sqlite_write.c (batches, merges, prune), sqlite_ckpt.c
- * (the checkpointer thread), sqlite_read.c (get, scan, stats),
+ * (migrations), sqlite_write.c (batches, merges, prune, delete), sqlite_ckpt.c
+ * (the checkpointer thread), sqlite_read.c (get, scan, docs, stats),
  * sqlite_backup.c (the online backup). */
 #ifndef LANES_SQLITE_DB_H
 #define LANES_SQLITE_DB_H
@@ -35,6 +35,12 @@ enum {
 	Q_PRUNE_VECS,
 	Q_PRUNE_STAGES,
 	Q_PRUNE_RECORDS,
+	Q_DELETE_ID_VECS,
+	Q_DELETE_ID_STAGES,
+	Q_DELETE_ID,
+	Q_DELETE_DOC_VECS,
+	Q_DELETE_DOC_STAGES,
+	Q_DELETE_DOC,
 	Q_GET,
 	Q_ERRORS,
 	Q_COUNT,
@@ -105,6 +111,8 @@ void sqlite_close(void *c);
 int sqlite_write(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen);
 int sqlite_prune_doc(void *c, const char *doc, size_t doc_len, long long max_seq,
 		     long *removed, long *lost, char *err, size_t errlen);
+int sqlite_delete(void *c, const char *key, size_t len, int by_doc, long *removed, long *lost,
+		  char *err, size_t errlen);
 int sqlite_commit(void *c, long *lost, char *err, size_t errlen);
 long sqlite_batch_records(const void *c);
 double sqlite_batch_age_ms(const void *c);
@@ -112,6 +120,7 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 	       size_t errlen);
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		size_t errlen);
+int sqlite_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
 int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen);
 int sqlite_vectors(void *c, const struct store_query *q, const char *model, int part,
 		   int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* sqlite_read: the SQLite backend's read path: one record, a stream of
  * the records a query selects (the input of a resumed stage among them),
- * and the counts of stats, each read from one snapshot. */
+ * the stored documents, and the counts of stats, each read from one
+ * snapshot. */
 #include "sqlite_db.h"
 #include "stage.h"
 
@@ -100,9 +101,12 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 	return found;
 }
 
+/* The first parameter of the --where conditions of a scan. */
+#define WHERE_FIRST 8
+
 /* The SELECT of a scan; its parameters: ?1 the vector's model, ?2 the
- * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts, ?6.. the
- * conditions on members. Returns
+ * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts, ?6 the
+ * segment stage, ?8.. the conditions on members. Returns
  * 1 when it joins the stage (?2 is used). */
 static int scan_sql(struct buf *sql, const struct store_query *q)
 {
@@ -124,10 +128,15 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 		else if (q->model)
 			buf_puts(sql, " OR (s.status = 'ok' AND s.model IS NOT ?4)");
 		buf_putc(sql, ')');
+		/* a document that could not be segmented has nothing for the
+		 * later stages: its record waits for segment */
+		if (strcmp(q->stage, stage_table[STAGE_SEGMENT].name))
+			buf_puts(sql, " AND NOT EXISTS (SELECT 1 FROM stage_data g WHERE g.rid = r.rid"
+				      " AND g.stage = ?6 AND g.status <> 'ok')");
 	} else if (by_stage) {
 		sqlite_status_sql(sql, q->status);
 	}
-	sqlite_where_sql(sql, q, 6);
+	sqlite_where_sql(sql, q, WHERE_FIRST);
 	if (q->pending || q->order == STORE_BY_DOC)
 		buf_puts(sql, " ORDER BY r.doc, r.seq, r.id");
 	else
@@ -135,20 +144,66 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 	return by_stage;
 }
 
+/* Calls row for each row of st (prepared and bound), in a snapshot; row
+ * returns 0 to go on, 1 to stop, -1 on an error it put in err. Finalizes
+ * st. Returns 0, 1 when row stopped, -1 with err. */
+static int each_row(struct sqlite_db *s, sqlite3_stmt *st, int own,
+		    int (*row)(struct sqlite_db *, sqlite3_stmt *, void *, char *, size_t),
+		    void *ud, char *err, size_t errlen)
+{
+	int ret = 0, rc;
+	while ((rc = sqlite_step_retry(s, st)) == SQLITE_ROW)
+		if ((ret = row(s, st, ud, err, errlen)) != 0)
+			break;
+	if (ret == 0 && rc != SQLITE_DONE) {
+		sqlite_db_error(s, err, errlen, "cannot read");
+		ret = -1;
+	}
+	sqlite3_finalize(st);
+	snapshot_end(s, own);
+	return ret;
+}
+
+/* Prepares sql in a snapshot (*own: as snapshot()). Returns NULL with err. */
+static sqlite3_stmt *prepare_read(struct sqlite_db *s, const char *sql, int *own, char *err,
+				  size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	*own = snapshot(s);
+	if (*own < 0 || sqlite_prepare_retry(s, sql, &st) != SQLITE_OK) {
+		sqlite_db_error(s, err, errlen, "cannot read");
+		sqlite3_finalize(st);
+		snapshot_end(s, *own);
+		return NULL;
+	}
+	return st;
+}
+
+struct scan_ctx {
+	store_row_fn fn;
+	void *ud;
+	struct buf line;
+};
+
+static int scan_row(struct sqlite_db *s, sqlite3_stmt *st, void *ud, char *err, size_t errlen)
+{
+	struct scan_ctx *x = ud;
+	buf_reset(&x->line);
+	if (row_line(s, st, &x->line, err, errlen))
+		return -1;
+	return x->fn(x->line.p, x->line.len, x->ud) ? 1 : 0;
+}
+
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		size_t errlen)
 {
 	struct sqlite_db *s = c;
-	struct buf sql = {0}, line = {0};
-	int by_stage = scan_sql(&sql, q);
-	sqlite3_stmt *st = NULL;
-	int ret = 0, rc;
-	int own = snapshot(s);
-	if (own < 0 || sqlite_prepare_retry(s, sql.p, &st) != SQLITE_OK) {
-		sqlite_db_error(s, err, errlen, "cannot read");
-		ret = -1;
-		goto out;
-	}
+	struct buf sql = {0};
+	int by_stage = scan_sql(&sql, q), own;
+	sqlite3_stmt *st = prepare_read(s, sql.p, &own, err, errlen);
+	buf_free(&sql);
+	if (!st)
+		return -1;
 	if (!q->pending && q->model)
 		sqlite3_bind_text(st, 1, q->model, -1, SQLITE_STATIC);
 	if (by_stage)
@@ -157,30 +212,48 @@ int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud,
 		sqlite3_bind_text(st, 3, q->doc, -1, SQLITE_STATIC);
 	if (q->pending && q->model)
 		sqlite3_bind_text(st, 4, q->model, -1, SQLITE_STATIC);
-	if (q->pending)
+	if (q->pending) {
 		sqlite3_bind_int64(st, 5, s->max_attempts);
-	sqlite_where_bind(st, q, 6);
-	while ((rc = sqlite_step_retry(s, st)) == SQLITE_ROW) {
-		buf_reset(&line);
-		if (row_line(s, st, &line, err, errlen)) {
-			ret = -1;
-			break;
-		}
-		if (fn(line.p, line.len, ud)) {
-			ret = 1;
-			break;
-		}
+		sqlite3_bind_text(st, 6, stage_table[STAGE_SEGMENT].name, -1, SQLITE_STATIC);
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		sqlite_db_error(s, err, errlen, "cannot read");
-		ret = -1;
-	}
-out:
-	sqlite3_finalize(st);
-	snapshot_end(s, own);
-	buf_free(&line);
-	buf_free(&sql);
+	sqlite_where_bind(st, q, WHERE_FIRST);
+	struct scan_ctx x = {fn, ud, {0}};
+	int ret = each_row(s, st, own, scan_row, &x, err, errlen);
+	buf_free(&x.line);
 	return ret;
+}
+
+struct docs_ctx {
+	store_doc_fn fn;
+	void *ud;
+};
+
+static int doc_row(struct sqlite_db *s, sqlite3_stmt *st, void *ud, char *err, size_t errlen)
+{
+	(void)s;
+	(void)err;
+	(void)errlen;
+	struct docs_ctx *x = ud;
+	const char *doc = (const char *)sqlite3_column_text(st, 0);
+	struct store_doc d = {doc ? doc : "", (long)sqlite3_column_int64(st, 1),
+			      (long)sqlite3_column_int64(st, 2), sqlite3_column_double(st, 3)};
+	return x->fn(&d, x->ud) ? 1 : 0;
+}
+
+int sqlite_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen)
+{
+	struct sqlite_db *s = c;
+	int own;
+	sqlite3_stmt *st = prepare_read(s, "SELECT r.doc, count(*), count(g.rid), max(r.updated)"
+				       " FROM records r LEFT JOIN stage_data g ON g.rid = r.rid"
+				       " AND g.stage = ?1 AND g.status <> 'ok'"
+				       " WHERE r.doc IS NOT NULL GROUP BY r.doc ORDER BY r.doc",
+				    &own, err, errlen);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, stage_table[STAGE_SEGMENT].name, -1, SQLITE_STATIC);
+	struct docs_ctx x = {fn, ud};
+	return each_row(s, st, own, doc_row, &x, err, errlen);
 }
 
 int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen)

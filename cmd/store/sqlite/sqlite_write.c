@@ -2,7 +2,8 @@
  * one BEGIN IMMEDIATE transaction each (retried while another writer
  * holds the lock), prepared statements reused for every record, a stored
  * record merged on its text (store_body.c), vectors as float32 BLOBs, the
- * status of each stage; the pruning of a document's stale segments. */
+ * status of each stage; the pruning of a document's stale segments and
+ * the deletion of records. */
 #include "sqlite_db.h"
 #include "stage.h"
 
@@ -55,12 +56,25 @@ static const char *const sql_stale_stages =
 	"DELETE FROM stage_data WHERE rid = ?1 AND stage = ?2";
 static const char *const sql_stale_vec_model =
 	"UPDATE records SET vec_model = NULL WHERE rid = ?1";
+/* the segments of a document past its new last one, and the record of
+ * the document itself that a failed segment run left (id = doc, no seq):
+ * the document has segments now */
 static const char *const sql_prune[3] = {
-	"DELETE FROM vector_data WHERE rid IN"
-	" (SELECT rid FROM records WHERE doc = ?1 AND seq > ?2)",
-	"DELETE FROM stage_data WHERE rid IN"
-	" (SELECT rid FROM records WHERE doc = ?1 AND seq > ?2)",
-	"DELETE FROM records WHERE doc = ?1 AND seq > ?2",
+	"DELETE FROM vector_data WHERE rid IN (SELECT rid FROM records WHERE doc = ?1"
+	" AND (seq > ?2 OR (seq IS NULL AND id = ?1)))",
+	"DELETE FROM stage_data WHERE rid IN (SELECT rid FROM records WHERE doc = ?1"
+	" AND (seq > ?2 OR (seq IS NULL AND id = ?1)))",
+	"DELETE FROM records WHERE doc = ?1 AND (seq > ?2 OR (seq IS NULL AND id = ?1))",
+};
+/* the records of one id, or of one document, with their vectors and
+ * stages */
+static const char *const sql_delete[2][3] = {
+	{"DELETE FROM vector_data WHERE rid IN (SELECT rid FROM records WHERE id = ?1)",
+	 "DELETE FROM stage_data WHERE rid IN (SELECT rid FROM records WHERE id = ?1)",
+	 "DELETE FROM records WHERE id = ?1"},
+	{"DELETE FROM vector_data WHERE rid IN (SELECT rid FROM records WHERE doc = ?1)",
+	 "DELETE FROM stage_data WHERE rid IN (SELECT rid FROM records WHERE doc = ?1)",
+	 "DELETE FROM records WHERE doc = ?1"},
 };
 
 static int begin(struct sqlite_db *s, char *err, size_t errlen)
@@ -91,33 +105,56 @@ static void abandon_batch(struct sqlite_db *s, long *lost)
 	s->batch_n = 0;
 }
 
-int sqlite_prune_doc(void *c, const char *doc, size_t doc_len, long long max_seq,
-		     long *removed, long *lost, char *err, size_t errlen)
+/* Runs the three deletes sql[] (vectors, stages, records) in the batch
+ * with key as ?1 and, when seq is not NULL, *seq as ?2; the records
+ * deleted go to *removed. */
+static int delete_rows(struct sqlite_db *s, const int slot[3], const char *const sql[3],
+		       const char *key, size_t len, const long long *seq, long *removed,
+		       long *lost, char *err, size_t errlen)
 {
-	struct sqlite_db *s = c;
 	if (lost)
 		*lost = 0;
 	*removed = 0;
 	if (begin(s, err, errlen))
 		return -1;
-	static const int slot[3] = {Q_PRUNE_VECS, Q_PRUNE_STAGES, Q_PRUNE_RECORDS};
 	for (size_t k = 0; k < 3; k++) {
 		sqlite3_stmt *st;
-		if (sqlite_stmt(s, slot[k], sql_prune[k], &st, err, errlen)) {
+		if (sqlite_stmt(s, slot[k], sql[k], &st, err, errlen)) {
 			abandon_batch(s, lost);
 			return -1;
 		}
-		sqlite3_bind_text(st, 1, doc, (int)doc_len, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, max_seq);
+		sqlite3_bind_text(st, 1, key, (int)len, SQLITE_STATIC);
+		if (seq)
+			sqlite3_bind_int64(st, 2, *seq);
 		if (sqlite_run(st) != SQLITE_OK) {
-			sqlite_db_error(s, err, errlen, "cannot remove the stale segments");
+			sqlite_db_error(s, err, errlen, "cannot delete records");
 			abandon_batch(s, lost);
 			return -1;
 		}
-		if (slot[k] == Q_PRUNE_RECORDS)
+		if (k == 2)
 			*removed = sqlite3_changes(s->db);
 	}
 	return 0;
+}
+
+int sqlite_prune_doc(void *c, const char *doc, size_t doc_len, long long max_seq,
+		     long *removed, long *lost, char *err, size_t errlen)
+{
+	static const int slot[3] = {Q_PRUNE_VECS, Q_PRUNE_STAGES, Q_PRUNE_RECORDS};
+	return delete_rows(c, slot, sql_prune, doc, doc_len, &max_seq, removed, lost, err,
+			   errlen);
+}
+
+int sqlite_delete(void *c, const char *key, size_t len, int by_doc, long *removed, long *lost,
+		  char *err, size_t errlen)
+{
+	static const int slot[2][3] = {
+		{Q_DELETE_ID_VECS, Q_DELETE_ID_STAGES, Q_DELETE_ID},
+		{Q_DELETE_DOC_VECS, Q_DELETE_DOC_STAGES, Q_DELETE_DOC},
+	};
+	by_doc = by_doc != 0;
+	return delete_rows(c, slot[by_doc], sql_delete[by_doc], key, len, NULL, removed, lost,
+			   err, errlen);
 }
 
 /* The record's row: a new record is inserted as it is (the common case of
