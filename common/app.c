@@ -186,6 +186,19 @@ static void stdout_exit(void)
 	exit(EXIT_DONE);
 }
 
+int app_print_line(struct app *a, const char *line)
+{
+	(void)a;
+	int bad = printf("%s\n", line) < 0;
+	bad |= fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+	if (bad && e != EPIPE) {
+		log_error("write error on standard output: %s", strerror(e));
+		return EXIT_FAILURES;
+	}
+	return EXIT_DONE;
+}
+
 static void usage_exit(const char *tool, const char *usage, const struct app_flag *flags)
 {
 	printf("%s", usage);

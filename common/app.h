@@ -131,6 +131,11 @@ void app_reject(struct app *a, const char *where, long lineno, const char *msg,
  * and how the input and output ended (the fields above). The summary's
  * "exit" is the status returned, unless --summary-json FILE itself cannot
  * be written (then 1, said on stderr). */
+/* Prints one line of a tool's own "print and exit" flag (mine
+ * --fingerprint) on stdout, checked as --print-config is. Returns the exit
+ * status: EXIT_DONE (also for a closed stdout), or EXIT_FAILURES after
+ * saying why. */
+int app_print_line(struct app *a, const char *line);
 int app_finish(struct app *a);
 
 #endif

@@ -100,7 +100,8 @@ void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
 
 int embedder_has(const struct embedder *e, const cJSON *rec, int dim, float *v)
 {
-	if (!stage_stamped(emb_stage, rec, e->name, e->digest))
+	struct stage_stamp run = {e->name, e->digest, e->fingerprint, NULL};
+	if (!stage_stamped(emb_stage, rec, &run))
 		return 0;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(rec, emb_stage->result);
 	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;

@@ -20,6 +20,9 @@ struct embedder {
 	const char *model;  /* model asked of the server ("hash": offline) */
 	const char *name;   /* identity written with vectors: model, or "hash-<dim>" */
 	const char *digest; /* server-reported digest of the model, "" when unknown */
+	/* the fingerprint of the settings a record's vector must have been
+	 * made with (embed's, fingerprint.h); NULL: not checked */
+	const char *fingerprint;
 	int hash_dim;       /* > 0: the offline hash embedder, vectors of this size */
 	int dim_hint;       /* OpenAI `dimensions`, 0 = the model's own */
 	size_t batch;       /* texts per request, 0 = all in one */
@@ -56,9 +59,10 @@ void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
 		  struct embedder_result *res, struct embedder_stats *st);
 
 /* Whether rec holds e's vector: `embedding_model` names e's model (Ollama's
- * m = m:latest), `embedding_digest`, when both sides know one, agrees, and
- * `embedding` is an array of dim finite numbers (dim <= 0: any size but
- * empty). When so and v is not NULL, copies the numbers into v. */
+ * m = m:latest), `embedding_digest` and `embedding_fingerprint`, when both
+ * sides know one, agree, and `embedding` is an array of dim finite numbers
+ * (dim <= 0: any size but empty). When so and v is not NULL, copies the
+ * numbers into v. */
 int embedder_has(const struct embedder *e, const cJSON *rec, int dim, float *v);
 
 #endif

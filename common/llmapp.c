@@ -1,5 +1,6 @@
 /* llmapp: start-up checks and figures shared by mine, embed and classify. */
 #include "llmapp.h"
+#include "fingerprint.h"
 #include "log.h"
 #include "util.h"
 
@@ -53,6 +54,27 @@ void llmapp_start(struct app *a, struct llmapp *la, const char *model,
 		      extra.len ? extra.p : "");
 	buf_free(&extra);
 	llm_config_free(&cfg);
+}
+
+int llmapp_flag(struct llmapp_opts *o, int id)
+{
+	if (id == LLMAPP_OPT_FORCE)
+		o->force = 1;
+	else if (id == LLMAPP_OPT_FINGERPRINT)
+		o->fingerprint = 1;
+	else
+		return 0;
+	return 1;
+}
+
+int llmapp_print_fingerprint(struct app *a, const char *fp, const char *const *fields,
+			     size_t nfields)
+{
+	struct buf spec = {0};
+	fingerprint_spec(fp, fields, nfields, &spec);
+	int rc = app_print_line(a, spec.p);
+	buf_free(&spec);
+	return rc;
 }
 
 void llmapp_finish(struct app *a, struct llmapp *la)

@@ -20,6 +20,28 @@ struct llmapp {
  * record may be skipped, the tool checks later). */
 void llmapp_start(struct app *a, struct llmapp *la, const char *model,
 		  const char *extra_fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The flags every LLM tool has besides the common ones, with their ids
+ * (a tool numbers its own flags below LLMAPP_OPT_FORCE):
+ *   --force        redo the records already done with these settings
+ *   --fingerprint  print the settings' fingerprint and the fields the
+ *                  input hash reads (fingerprint.h), and exit */
+enum { LLMAPP_OPT_FORCE = 100, LLMAPP_OPT_FINGERPRINT };
+#define LLMAPP_FLAGS(what)                                                                \
+	{"force", 0, 0, NULL, LLMAPP_OPT_FORCE, NULL,                                     \
+	 what " records already done with these settings too"},                           \
+	{"fingerprint", 0, 0, NULL, LLMAPP_OPT_FINGERPRINT, NULL,                         \
+	 "print the fingerprint of these settings and the fields read (for store pending), then exit"}
+struct llmapp_opts {
+	int force;
+	int fingerprint;
+};
+/* Records an LLMAPP_OPT_* flag in o. Returns 1 when id was one, else 0. */
+int llmapp_flag(struct llmapp_opts *o, int id);
+/* --fingerprint: prints fp and fields as fingerprint_spec writes them.
+ * Returns the exit status (app_print_line). */
+int llmapp_print_fingerprint(struct app *a, const char *fp, const char *const *fields,
+			     size_t nfields);
+
 /* Logs the client's totals (requests, retries, connections, limit). */
 void llmapp_finish(struct app *a, struct llmapp *la);
 

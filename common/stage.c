@@ -9,12 +9,14 @@
 const struct stage stage_table[STAGE_COUNT] = {
 	[STAGE_SEGMENT] = {.name = "segment", .result = "text"},
 	[STAGE_MINE] = {.name = "mine", .result = "mined", .model = "mined_model",
-			.digest = "mined_digest", .derived = 1},
+			.digest = "mined_digest", .fingerprint = "mined_fingerprint",
+			.input = "mined_input", .derived = 1},
 	[STAGE_EMBED] = {.name = "embed", .result = "embedding", .model = "embedding_model",
-			 .digest = "embedding_digest", .derived = 1, .vector = 1},
+			 .digest = "embedding_digest", .fingerprint = "embedding_fingerprint",
+			 .input = "embedding_input", .derived = 1, .vector = 1},
 	[STAGE_CLASSIFY] = {.name = "classify", .result = "class", .model = "model",
-			    .digest = "model_digest", .nested = 1, .status = "status",
-			    .derived = 1},
+			    .digest = "model_digest", .fingerprint = "fingerprint",
+			    .input = "input", .nested = 1, .status = "status", .derived = 1},
 };
 
 const struct stage *stage_find(const char *name, size_t len)
@@ -35,15 +37,35 @@ int stage_same_model(const char *a, const char *b)
 	return nb + 7 == na && !strchr(b, ':') && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
 }
 
-int stage_stamped(const struct stage *st, const cJSON *rec, const char *model,
-		  const char *digest)
+/* Whether o's member key, when both it and want are there, is want. */
+static int agrees(const cJSON *o, const char *key, const char *want)
 {
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, st->model);
-	if (!cJSON_IsString(m) || !stage_same_model(m->valuestring, model))
+	if (!key || !want || !*want)
+		return 1;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return !cJSON_IsString(v) || !strcmp(v->valuestring, want);
+}
+
+int stage_stamped(const struct stage *st, const cJSON *o, const struct stage_stamp *run)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, st->model);
+	if (!cJSON_IsString(m) || !stage_same_model(m->valuestring, run->model))
 		return 0;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, st->digest);
-	/* the same name with another digest is another model (pulled again) */
-	return !digest || !*digest || !cJSON_IsString(d) || !strcmp(d->valuestring, digest);
+	return agrees(o, st->digest, run->digest) && agrees(o, st->fingerprint, run->fingerprint);
+}
+
+/* Sets (or, when val is NULL or "", removes) the string member key. */
+static void set_member(struct buf *out, const char *line, size_t len, const char *key,
+		       const char *val)
+{
+	if (!val || !*val) {
+		rec_del(out, line, len, key);
+		return;
+	}
+	struct buf v = {0};
+	buf_json_str(&v, val, strlen(val));
+	rec_set(out, line, len, key, v.p, v.len);
+	buf_free(&v);
 }
 
 /* Emits line[0..len) with errors.<st->name> removed, when it has one. */
@@ -62,25 +84,19 @@ static void emit_without_error(const struct stage *st, struct rec *r, const char
 }
 
 void stage_set(const struct stage *st, struct rec *r, const char *val, size_t len,
-	       const char *model, const char *digest)
+	       const struct stage_stamp *stamp)
 {
-	struct buf a = {0}, b = {0}, v = {0};
+	struct buf a = {0}, b = {0};
 	rec_set(&a, r->line, r->len, st->result, val, len);
-	buf_json_str(&v, model, strlen(model));
-	rec_set(&b, a.p, a.len, st->model, v.p, v.len);
-	if (digest && *digest) {
-		buf_reset(&v);
-		buf_json_str(&v, digest, strlen(digest));
-		rec_set(&a, b.p, b.len, st->digest, v.p, v.len);
-	} else {
-		rec_del(&a, b.p, b.len, st->digest);
-	}
+	set_member(&b, a.p, a.len, st->model, stamp->model);
+	set_member(&a, b.p, b.len, st->digest, stamp->digest);
+	set_member(&b, a.p, a.len, st->fingerprint, stamp->fingerprint);
+	set_member(&a, b.p, b.len, st->input, stamp->input);
 	/* done now: the error of an earlier run goes */
 	emit_without_error(st, r, a.p, a.len);
 	r->outcome = REC_OK;
 	buf_free(&a);
 	buf_free(&b);
-	buf_free(&v);
 }
 
 void stage_pass_done(const struct stage *st, struct rec *r)

@@ -22,6 +22,11 @@ struct stage {
 	const char *result;  /* its output: "text", "mined", "embedding", "class" */
 	const char *model;   /* the model that made it: "mined_model" */
 	const char *digest;  /* the server's digest of that model: "mined_digest" */
+	/* the fingerprint of everything the result depends on besides the
+	 * digest (fingerprint.h): "mined_fingerprint" */
+	const char *fingerprint;
+	/* the hash of the exact input it was made from: "mined_input" */
+	const char *input;
 	/* 1: model and digest are members of the result object (class.model),
 	 * not of the record */
 	int nested;
@@ -44,19 +49,29 @@ const struct stage *stage_find(const char *name, size_t len);
  * "m" and "m:latest" (a name with a ':' has a tag). */
 int stage_same_model(const char *a, const char *b);
 
-/* Whether rec is stamped with model: its st->model member names the same
- * model, and its st->digest, when both it and the server have one, is
- * digest (NULL or "": the server has none). The result itself is the
- * caller's to check. For a stage whose stamp is not nested. */
-int stage_stamped(const struct stage *st, const cJSON *rec, const char *model,
-		  const char *digest);
+/* What a run stamps on the results it makes. */
+struct stage_stamp {
+	const char *model;
+	const char *digest;      /* the server's, NULL or "" when it has none */
+	const char *fingerprint; /* fingerprint.h; NULL: none */
+	const char *input;       /* the input hash of this record; NULL: none */
+};
 
-/* Emits r with st->result set to the raw JSON val[0..len), st->model to
- * model, st->digest to digest (removed when digest is NULL or ""), and any
- * earlier errors.<st->name> removed; marks it REC_OK. For a stage whose
- * stamp is not nested. */
+/* Whether the stamp of stage st in the object o (the record, or the
+ * result object of a nested stage) is the one of this run: its model
+ * member names the same model; its digest, when both it and the run have
+ * one, is the run's (the same name pulled again is another model); its
+ * fingerprint, when both have one, is the run's (a result made with other
+ * settings is stale; a result from before fingerprints is not known to
+ * be). The result itself is the caller's to check. */
+int stage_stamped(const struct stage *st, const cJSON *o, const struct stage_stamp *run);
+
+/* Emits r with st->result set to the raw JSON val[0..len), the stamp's
+ * members set (digest, fingerprint and input removed when the stamp has
+ * none), and any earlier errors.<st->name> removed; marks it REC_OK. For
+ * a stage whose stamp is not nested. */
 void stage_set(const struct stage *st, struct rec *r, const char *val, size_t len,
-	       const char *model, const char *digest);
+	       const struct stage_stamp *stamp);
 
 /* Passes r on as done by this run (REC_SKIPPED): unchanged, except that an
  * errors.<st->name> entry goes, as the result it has is the one this run

@@ -1,5 +1,6 @@
 /* classify_run: one job of records from input to output (see the header). */
 #include "classify_run.h"
+#include "fingerprint.h"
 #include "log.h"
 #include "record.h"
 #include "stage.h"
@@ -66,6 +67,11 @@ int cl_class_done(const cJSON *rec, const struct cl_run *run)
 		return 0;
 	if (!mode || strcmp(mode, cl_mode_name[run->dec.mode]))
 		return 0;
+	/* other settings (threshold, prompt...): stale; none recorded: not
+	 * known to be */
+	const char *fp = str_member(c, cls_stage->fingerprint);
+	if (fp && run->fingerprint && strcmp(fp, run->fingerprint))
+		return 0;
 	if (run->dec.mode == CL_EMBED)
 		return 1;
 	return model && stage_same_model(model, run->dec.model);
@@ -87,8 +93,17 @@ static void put_score(struct buf *b, float s)
 		buf_puts(b, "null");
 }
 
+/* ,"key":"val" */
+static void put_member(struct buf *out, const char *key, const char *val)
+{
+	buf_putc(out, ',');
+	put_str(out, key);
+	buf_putc(out, ':');
+	put_str(out, val);
+}
+
 void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
-		   const struct vec_hit *hits, int nhits)
+		   const struct vec_hit *hits, int nhits, const char *input)
 {
 	const struct taxonomy *t = run->tax;
 	buf_reset(out);
@@ -126,8 +141,13 @@ void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_de
 		buf_puts(out, ",\"embed_digest\":");
 		put_str(out, run->emb->digest);
 	}
-	buf_printf(out, ",\"taxonomy\":\"%s\",\"mode\":\"%s\"}", run->tax_hex,
+	buf_printf(out, ",\"taxonomy\":\"%s\",\"mode\":\"%s\"", run->tax_hex,
 		   cl_mode_name[run->dec.mode]);
+	if (run->fingerprint)
+		put_member(out, cls_stage->fingerprint, run->fingerprint);
+	if (input)
+		put_member(out, cls_stage->input, input);
+	buf_putc(out, '}');
 }
 
 static struct rec_info *info_of(struct rec *r)
@@ -175,7 +195,10 @@ static void finish(struct cl_run *run, struct item *it, const struct vec_hit *hi
 		return;
 	}
 	struct buf cls = {0}, with = {0}, out = {0};
-	cl_class_json(&cls, run, d, hits, nhits);
+	char input[FINGERPRINT_LEN];
+	const char *fields[] = {run->field};
+	fingerprint_input(r->line, r->len, fields, 1, input);
+	cl_class_json(&cls, run, d, hits, nhits, input);
 	rec_set(&with, r->line, r->len, cls_stage->result, cls.p, cls.len);
 	int failed = d->status == CL_ERROR;
 	int attempts = d->answers > d->requests ? d->answers : d->requests;

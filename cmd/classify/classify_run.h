@@ -28,6 +28,7 @@ struct cl_run {
 	struct cl_decider dec;
 	const char *model_digest;  /* chat model digest, "" when unknown */
 	int force;                 /* classify records that already have a class */
+	const char *fingerprint;   /* of this run's settings (fingerprint.h); NULL: none */
 	struct cl_eval *ev;        /* eval mode: the tally (writer thread); NULL otherwise */
 	const char *where;         /* input name for messages ("<stdin>", the gold file) */
 	/* counters */
@@ -44,12 +45,14 @@ void cl_run_job(struct job *job, int worker, void *ud);
 void cl_run_emitted(struct rec *r, void *ud);
 
 /* Whether rec already has a class from this run's taxonomy, models and
- * mode, with a status other than error. */
+ * mode (and fingerprint, when both have one), with a status other than
+ * error. */
 int cl_class_done(const cJSON *rec, const struct cl_run *run);
 
 /* Writes the `class` object for a decision and the item's hits (nhits
- * valid ones, best first) into out (reset first). */
+ * valid ones, best first) into out (reset first), with the run's
+ * fingerprint and input, the record's input hash (NULL: none). */
 void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
-		   const struct vec_hit *hits, int nhits);
+		   const struct vec_hit *hits, int nhits, const char *input);
 
 #endif

@@ -73,6 +73,35 @@ int classify_setup_exit(struct app *a, struct classify_setup *s, int code)
 	return code;
 }
 
+/* The fingerprint of what a class depends on: the taxonomy, the mode, the
+ * models (the embedding model as recorded: hash-<dim> offline), the
+ * prompt and sampling of verify and triage, threshold, top_k, field and
+ * where the examples go. */
+static void setup_fingerprint(struct app *a, struct classify_setup *s)
+{
+	int llm = s->mode != CL_EMBED;
+	char *emb = !strcmp(s->embed_model, "hash") ? xasprintf("hash-%d", s->dim)
+						    : xstrdup(s->embed_model);
+	size_t n = 0;
+	char *src = llm && s->tpl.path ? read_file(s->tpl.path, &n) : NULL;
+	struct fingerprint_classify_in in = {
+		.taxonomy = s->tax_hex,
+		.mode = cl_mode_name[s->mode],
+		.embed_model = emb,
+		.model = llm ? s->model : NULL,
+		.prompt_src = src ? src : "",
+		.threshold = s->threshold,
+		.top_k = s->top_k,
+		.field = s->field,
+		.examples = s->examples ? "shortlist" : "prompt",
+		.temperature = tun_float(a->tun, "llm.temperature"),
+		.seed = tun_int(a->tun, "llm.seed"),
+	};
+	fingerprint_classify(&in, s->fingerprint);
+	free(src);
+	free(emb);
+}
+
 int classify_setup_read(struct app *a, struct classify_setup *s, const char *eval, int json,
 			int force)
 {
@@ -133,6 +162,7 @@ int classify_setup_read(struct app *a, struct classify_setup *s, const char *eva
 		return EXIT_USAGE;
 	}
 	tax_hash_hex(s->tax, s->tax_hex);
+	setup_fingerprint(a, s);
 	return 0;
 }
 
@@ -212,6 +242,7 @@ void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl
 	run->emb = &s->emb;
 	run->model_digest = s->la.digest;
 	run->force = s->force || s->eval;
+	run->fingerprint = s->fingerprint;
 	run->where = s->in_name;
 	run->dec = (struct cl_decider){
 		.mode = s->mode,

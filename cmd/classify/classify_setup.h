@@ -10,6 +10,7 @@
 #include "classify_embed.h"
 #include "classify_run.h"
 #include "classify_taxonomy.h"
+#include "fingerprint.h"
 #include "llmapp.h"
 #include "vec.h"
 
@@ -28,6 +29,7 @@ struct classify_setup {
 	struct ask_tpl tpl;
 	struct taxonomy *tax;
 	char tax_hex[17];
+	char fingerprint[FINGERPRINT_LEN]; /* of the settings (fingerprint.h) */
 	struct llmapp la;
 	char emb_digest[64];
 	struct embedder emb;

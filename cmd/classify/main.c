@@ -18,7 +18,7 @@ static const char usage[] =
 	"shortlist or none). --eval scores a gold set ({\"text\", \"gold\": id})\n"
 	"and prints accuracy, coverage, statuses and the most confused pairs.\n";
 
-enum { OPT_EVAL = 1, OPT_JSON, OPT_FORCE };
+enum { OPT_EVAL = 1, OPT_JSON };
 
 static const struct app_flag flags[] = {
 	{"taxonomy", 't', 1, "classify.taxonomy", 0, "FILE", "taxonomy file (YAML or NDJSON)"},
@@ -39,7 +39,7 @@ static const struct app_flag flags[] = {
 	{"max-tokens", 0, 1, "classify.max_tokens", 0, "N", "longest answer in tokens"},
 	{"prompt-verify", 0, 1, "classify.prompt_verify", 0, "FILE", "prompt template of verify"},
 	{"prompt-triage", 0, 1, "classify.prompt_triage", 0, "FILE", "prompt template of triage"},
-	{"force", 0, 0, NULL, OPT_FORCE, NULL, "classify records that already have a class"},
+	LLMAPP_FLAGS("classify"),
 	{"eval", 0, 1, NULL, OPT_EVAL, "GOLD", "score a gold set (- = stdin) and print a report"},
 	{"json", 0, 0, NULL, OPT_JSON, NULL, "print the --eval report as JSON"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
@@ -48,7 +48,7 @@ static const struct app_flag flags[] = {
 struct opts {
 	const char *eval;
 	int json;
-	int force;
+	struct llmapp_opts llm;
 };
 
 static int on_flag(int id, const char *arg, void *ud)
@@ -58,8 +58,8 @@ static int on_flag(int id, const char *arg, void *ud)
 		o->eval = arg;
 	else if (id == OPT_JSON)
 		o->json = 1;
-	else if (id == OPT_FORCE)
-		o->force = 1;
+	else
+		llmapp_flag(&o->llm, id);
 	return 0;
 }
 
@@ -71,7 +71,12 @@ int main(int argc, char **argv)
 	struct app a;
 	struct opts o = {0};
 	app_init(&a, "classify", sections, argc, argv, flags, on_flag, &o, usage);
-	int rc = classify_setup_read(&a, &s, o.eval, o.json, o.force);
+	int rc = classify_setup_read(&a, &s, o.eval, o.json, o.llm.force);
+	if (!rc && o.llm.fingerprint) {
+		const char *fields[] = {s.field};
+		rc = llmapp_print_fingerprint(&a, s.fingerprint, fields, 1);
+		return classify_setup_exit(&a, &s, rc);
+	}
 	if (!rc)
 		rc = classify_setup_start(&a, &s);
 	if (!rc)

@@ -4,6 +4,7 @@
  * texts other jobs own, so that no two jobs ever wait on each other. */
 #include "embed_batch.h"
 #include "embed_record.h"
+#include "fingerprint.h"
 #include "stage.h"
 #include "util.h"
 
@@ -41,6 +42,16 @@ static int dim_ok(struct embed_ctx *x, int dim, struct embedder_err *err)
 	return 0;
 }
 
+/* The record of m with its vector and this run's stamp. */
+static void record_ok(const struct embed_ctx *x, struct item *m)
+{
+	char input[FINGERPRINT_LEN];
+	const char *fields[] = {x->field};
+	fingerprint_input(m->r->line, m->r->len, fields, 1, input);
+	struct stage_stamp stamp = {x->emb.name, x->emb.digest, x->emb.fingerprint, input};
+	embed_record_ok(m->r, m->vec, m->dim, &stamp);
+}
+
 void embed_work(struct job *job, int worker, void *ud)
 {
 	(void)worker;
@@ -55,7 +66,7 @@ void embed_work(struct job *job, int worker, void *ud)
 		struct rec *r = &job->recs[i];
 		if (r->outcome == REC_REJECTED)
 			continue;
-		if (embedder_has(&x->emb, r->json, fixed, NULL)) {
+		if (!x->force && embedder_has(&x->emb, r->json, fixed, NULL)) {
 			stage_pass_done(&stage_table[STAGE_EMBED], r);
 			continue;
 		}
@@ -115,7 +126,7 @@ void embed_work(struct job *job, int worker, void *ud)
 			rec_fail(m->r, stage_table[STAGE_EMBED].name, m->err.code, m->err.message,
 				 m->err.attempts);
 		else
-			embed_record_ok(m->r, m->vec, m->dim, x->emb.name, x->emb.digest);
+			record_ok(x, m);
 		free(m->vec);
 	}
 	free(it);

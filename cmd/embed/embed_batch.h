@@ -15,8 +15,10 @@
  * are the run's figures. */
 struct embed_ctx {
 	const char *field;      /* member holding the text */
+	int force;              /* embed records that already have this run's vector */
 	struct embedder emb;    /* emb.name is written as embedding_model,
-				 * emb.digest as embedding_digest */
+				 * emb.digest as embedding_digest,
+				 * emb.fingerprint as embedding_fingerprint */
 	struct embed_cache *cache;
 	atomic_int dim;         /* fixed by the first vector (or up front) */
 	atomic_long texts_sent; /* texts in requests (or hashed) */

@@ -62,11 +62,10 @@ void embed_put_vector(struct buf *b, const float *v, int dim)
 	buf_putc(b, ']');
 }
 
-void embed_record_ok(struct rec *r, const float *v, int dim, const char *model,
-		     const char *digest)
+void embed_record_ok(struct rec *r, const float *v, int dim, const struct stage_stamp *stamp)
 {
 	struct buf val = {0};
 	embed_put_vector(&val, v, dim);
-	stage_set(st, r, val.p, val.len, model, digest);
+	stage_set(st, r, val.p, val.len, stamp);
 	buf_free(&val);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "stage.h"
 
 /* Finds the text to embed: the string member field of r. Returns 0 and
  * points *text (owned by r->json) at it, or -1 with an error code and a
@@ -19,9 +20,10 @@ int embed_record_text(const struct rec *r, const char *field, const char **text,
  * Every number must be finite. */
 void embed_put_vector(struct buf *b, const float *v, int dim);
 
-/* Emits r with embedding, embedding_model, embedding_digest (removed when
- * digest is "") set and any earlier errors.embed removed; marks it REC_OK. */
-void embed_record_ok(struct rec *r, const float *v, int dim, const char *model,
-		     const char *digest);
+/* Emits r with embedding and its stamp (stage.h: embedding_model,
+ * embedding_digest, embedding_fingerprint, embedding_input; those the
+ * stamp has not removed) and any earlier errors.embed removed; marks it
+ * REC_OK. */
+void embed_record_ok(struct rec *r, const float *v, int dim, const struct stage_stamp *stamp);
 
 #endif

@@ -5,6 +5,7 @@
 #include "embed_batch.h"
 #include "embed_cache.h"
 #include "filter.h"
+#include "fingerprint.h"
 #include "llmapp.h"
 #include "log.h"
 #include "pool.h"
@@ -28,8 +29,16 @@ static const struct app_flag flags[] = {
 	{"field", 0, 1, "embed.field", 0, "NAME", "field holding the text (default text)"},
 	{"dim", 0, 1, "embed.dim", 0, "N", "size of hash vectors; `dimensions` asked of OpenAI servers"},
 	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
+	LLMAPP_FLAGS("embed"),
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
+
+static int on_flag(int id, const char *arg, void *ud)
+{
+	(void)arg;
+	llmapp_flag(ud, id);
+	return 0;
+}
 
 /* Records in flight at most when embed.inflight is auto. */
 #define INFLIGHT_AUTO_MAX 65536L
@@ -92,7 +101,8 @@ int main(int argc, char **argv)
 {
 	static const char *const sections[] = {"embed", "llm", NULL};
 	struct app a;
-	app_init(&a, "embed", sections, argc, argv, flags, NULL, NULL, usage);
+	struct llmapp_opts o = {0};
+	app_init(&a, "embed", sections, argc, argv, flags, on_flag, &o, usage);
 	if (a.nargs) {
 		log_error("embed reads NDJSON on stdin; '%s' is not an option (use `embed < %s`)",
 			  a.args[0], a.args[0]);
@@ -110,7 +120,22 @@ int main(int argc, char **argv)
 	int offline = !strcmp(model, "hash");
 	char *model_name = offline ? xasprintf("hash-%d", dim) : xstrdup(model);
 
+	/* the dimensions asked of a server are part of the settings when
+	 * given (an Ollama server ignores them, the fingerprint does not) */
+	char fp[FINGERPRINT_LEN];
+	fingerprint_embed(model_name, !offline && dim_set ? dim : 0, field, fp);
+	if (o.fingerprint) {
+		const char *fields[] = {field};
+		int rc = llmapp_print_fingerprint(&a, fp, fields, 1);
+		free(model);
+		free(field);
+		free(model_name);
+		tun_free(a.tun);
+		return rc;
+	}
 	x->field = field;
+	x->force = o.force;
+	x->emb.fingerprint = fp;
 	x->emb.model = model;
 	x->emb.name = model_name;
 	x->emb.digest = "";
@@ -119,13 +144,15 @@ int main(int argc, char **argv)
 	if (offline) {
 		x->emb.hash_dim = dim;
 		app_size_pool(&a, cpu_count());
-		app_log_start(&a, "backend=hash model=%s batch=%ld field=%s requests-in-flight=none "
-			      "(offline, no server)", model_name, batch, field);
+		app_log_start(&a, "backend=hash model=%s batch=%ld field=%s fingerprint=%s%s "
+			      "requests-in-flight=none (offline, no server)", model_name, batch, field,
+			      fp, o.force ? " force" : "");
 	} else {
 		char extra[32] = "";
 		if (dim_set)
 			snprintf(extra, sizeof extra, " dimensions=%d", dim);
-		llmapp_start(&a, &run.la, model, "batch=%ld field=%s%s", batch, field, extra);
+		llmapp_start(&a, &run.la, model, "batch=%ld field=%s%s fingerprint=%s%s", batch, field,
+			     extra, fp, o.force ? " force" : "");
 		x->emb.llm = run.la.llm;
 		x->emb.digest = run.la.digest;
 		if (dim_set && !strcmp(llm_backend_name(x->emb.llm), "openai"))

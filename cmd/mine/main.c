@@ -4,6 +4,7 @@
  * out; see man/mine.1. */
 #include "app.h"
 #include "filter.h"
+#include "fingerprint.h"
 #include "llmapp.h"
 #include "log.h"
 #include "mine_files.h"
@@ -18,8 +19,8 @@ static const char usage[] =
 	"Usage: mine [options] < records.ndjson > mined.ndjson\n"
 	"Sends each record through a prompt template to a chat model, asks for a\n"
 	"JSON object that follows a schema, validates it and adds it to the record\n"
-	"as \"mined\" (with \"mined_model\"). Records already mined by the same model\n"
-	"are passed on untouched. Default template and schema: mine.txt and\n"
+	"as \"mined\" (with \"mined_model\" and the fingerprint of the settings). Records\n"
+	"already mined by the same model and settings are passed on untouched. Default template and schema: mine.txt and\n"
 	"mine.schema.json from $LANES_PROMPTS, ../share/lanes/prompts next to the\n"
 	"binary, or the source tree's pipelines/prompts.\n";
 
@@ -32,8 +33,16 @@ static const struct app_flag flags[] = {
 	{"answer-attempts", 0, 1, "mine.answer_attempts", 0, "N",
 	 "answers asked for per record when they are invalid"},
 	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
+	LLMAPP_FLAGS("mine"),
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
+
+static int on_flag(int id, const char *arg, void *ud)
+{
+	(void)arg;
+	llmapp_flag(ud, id);
+	return 0;
+}
 
 /* The file named by tunable key, or the default name; NULL (and a message)
  * when it is not there. */
@@ -71,7 +80,8 @@ int main(int argc, char **argv)
 {
 	static const char *const sections[] = {"mine", "llm", NULL};
 	struct app a;
-	app_init(&a, "mine", sections, argc, argv, flags, NULL, NULL, usage);
+	struct llmapp_opts o = {0};
+	app_init(&a, "mine", sections, argc, argv, flags, on_flag, &o, usage);
 	if (a.nargs) {
 		log_error("unexpected argument '%s': mine reads records on stdin (try --help)",
 			  a.args[0]);
@@ -111,11 +121,28 @@ int main(int argc, char **argv)
 	};
 	struct buf fields = {0};
 	tpl_fields(tpl, text_field, &fields);
+	cfg.force = o.force;
+	fingerprint_fields_split(fields.p, &cfg.fields, &cfg.nfields);
+	size_t src_len = 0;
+	char *src = read_file(prompt_path, &src_len);
+	fingerprint_mine(model, src ? src : "", schema_text, text_field,
+			 tun_float(a.tun, "llm.temperature"), tun_int(a.tun, "llm.seed"),
+			 cfg.fingerprint);
+	free(src);
+	int code;
+	if (o.fingerprint) {
+		code = early_end(&a, llmapp_print_fingerprint(&a, cfg.fingerprint,
+							      (const char *const *)cfg.fields,
+							      cfg.nfields));
+		buf_free(&fields);
+		goto out;
+	}
 	struct llmapp la;
 	llmapp_start(&a, &la, model, "prompt=%s schema=%s fields=%s%s max_tokens=%ld "
-		     "answer_attempts=%d", prompt_path, schema_path, fields.len ? fields.p : "none",
+		     "answer_attempts=%d fingerprint=%s%s", prompt_path, schema_path,
+		     fields.len ? fields.p : "none",
 		     tpl_uses(tpl, "schema") ? "" : " (schema not in the prompt)", cfg.max_tokens,
-		     cfg.answer_attempts);
+		     cfg.answer_attempts, cfg.fingerprint, cfg.force ? " force" : "");
 	buf_free(&fields);
 	cfg.llm = la.llm;
 	cfg.digest = la.digest;
@@ -128,8 +155,9 @@ int main(int argc, char **argv)
 	log_event("answers: %ld invalid; records saved by the feedback turn %ld, by a plain "
 		  "retry %ld", atomic_load(&cfg.invalid_answers), atomic_load(&cfg.fixed),
 		  atomic_load(&cfg.later));
-	int code = app_finish(&a);
-
+	code = app_finish(&a);
+out:
+	fingerprint_fields_free(cfg.fields, cfg.nfields);
 	tpl_free(tpl);
 	jschema_free(schema);
 	free(schema_text);

@@ -9,13 +9,14 @@
 
 static const struct stage *const st = &stage_table[STAGE_MINE];
 
-/* Mined by this model already: mined present and the stamp of cfg's model
- * (stage_stamped), so that a model pulled again under the same name mines
- * again. */
+/* Mined by this run already: mined present and the stamp of cfg's model,
+ * digest and fingerprint (stage_stamped), so that a model pulled again
+ * under the same name, or another template or schema, mines again. */
 static int already_mined(const struct mine_cfg *cfg, const cJSON *rec)
 {
-	return cJSON_GetObjectItemCaseSensitive(rec, st->result) &&
-	       stage_stamped(st, rec, cfg->model, cfg->digest);
+	struct stage_stamp run = {cfg->model, cfg->digest, cfg->fingerprint, NULL};
+	return !cfg->force && cJSON_GetObjectItemCaseSensitive(rec, st->result) &&
+	       stage_stamped(st, rec, &run);
 }
 
 /* errors.mine; the writer logs the first failures of the run in order. */
@@ -89,7 +90,12 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 		if (answer_check(text, cfg->schema, &compact, err, sizeof err) == 0) {
 			if (k > 1)
 				atomic_fetch_add(feedback ? &cfg->fixed : &cfg->later, 1);
-			stage_set(st, r, compact.p, compact.len, cfg->model, cfg->digest);
+			char input[FINGERPRINT_LEN];
+			fingerprint_input(r->line, r->len, (const char *const *)cfg->fields,
+					  cfg->nfields, input);
+			struct stage_stamp stamp = {cfg->model, cfg->digest, cfg->fingerprint,
+						    input};
+			stage_set(st, r, compact.p, compact.len, &stamp);
 			done = 1;
 		} else if (res.truncated ||
 			   (cfg->max_tokens > 0 && res.completion_tokens >= cfg->max_tokens)) {

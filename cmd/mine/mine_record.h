@@ -1,13 +1,15 @@
 /* mine_record: the work of mine on one record: skip it when it is already
- * mined by the model (and the same digest, when known), render the prompt, ask for an answer, check it
- * against the schema (feeding the error back once), write `mined` or
- * errors.mine. */
+ * mined by this run (the model, the digest when known, the fingerprint of
+ * the settings), render the prompt, ask for an answer, check it against
+ * the schema (feeding the error back once), write `mined` with its stamp
+ * or errors.mine. */
 #ifndef MINE_RECORD_H
 #define MINE_RECORD_H
 
 #include <stdatomic.h>
 
 #include "filter.h"
+#include "fingerprint.h"
 #include "jsonschema.h"
 #include "llm.h"
 #include "template.h"
@@ -20,6 +22,10 @@ struct mine_cfg {
 	const struct jschema *schema;
 	const char *schema_text;  /* what {{schema}} inserts */
 	const char *text_field;   /* what {{text}} reads */
+	char fingerprint[FINGERPRINT_LEN]; /* of this run's settings */
+	char **fields;            /* what the input hash reads: the template's fields */
+	size_t nfields;
+	int force;                /* mine records already mined by this run's settings */
 	long max_tokens;
 	int answer_attempts;      /* answers asked for per record, >= 1 */
 	/* figures for the end-of-run line */

@@ -12,7 +12,7 @@ static const char usage[] =
 	"usage: store [put] [--db FILE] [--tee] [--prune-docs] < records.ndjson\n"
 	"       store get [--model M] ID...\n"
 	"       store dump [--order id|doc] [--doc D] [--stage S --status STATUS] [--model M]\n"
-	"       store pending --stage S [--model M] [--doc D]\n"
+	"       store pending --stage S [--model M] [--fingerprint FP[:FIELDS]] [--doc D]\n"
 	"       store stats [--json]\n"
 	"       store similar [-k N] [--min-score X] [--model M] [FILTERS] (TEXT | --id ID | < VECTOR)\n"
 	"       store export [--format ndjson|csv|tsv] [--fields F,...] [--explode LIST] [FILTERS]\n"
@@ -36,6 +36,8 @@ static const struct app_flag flags[] = {
 	 "get, dump: the vector of model M; pending: output of another model is pending"},
 	{"doc", 0, 1, NULL, SF_DOC, "D",
 	 "dump, pending: only the records of document D; delete: its records (repeatable)"},
+	{"fingerprint", 0, 1, NULL, SF_FINGERPRINT, "FP[:FIELDS]",
+	 "pending: results of other settings are pending; with FIELDS, results kept for the same input are reused (`mine --fingerprint` prints it)"},
 	{"stage", 0, 1, NULL, SF_STAGE, "S", "dump, pending: the stage (segment, mine, embed, classify)"},
 	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
 	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
@@ -82,6 +84,7 @@ static int on_flag(int id, const char *arg, void *ud)
 		c->doc_list[c->ndoc_list++] = arg;
 		break;
 	case SF_STAGE: c->stage = arg; break;
+	case SF_FINGERPRINT: c->fingerprint = arg; break;
 	case SF_STATUS: c->status = arg; break;
 	case SF_ORDER: c->order = arg; break;
 	case SF_ID:
@@ -131,7 +134,7 @@ static const struct subcommand {
 	{"get", store_cmd_get, F(SF_MODEL)},
 	{"dump", store_cmd_dump,
 	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER) | F(SF_WHERE)},
-	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE)},
+	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_FINGERPRINT)},
 	{"stats", store_cmd_stats, F(SF_JSON)},
 	{"docs", store_cmd_docs, 0},
 	{"delete", store_cmd_delete, F(SF_ID) | F(SF_DOC)},

@@ -117,6 +117,15 @@ int store_get_key(struct store *s, long long key, const char *model, struct buf 
 	return s->be->get_key(s->c, key, model, out, err, errlen);
 }
 
+int store_result_get(struct store *s, const char *stage, const char *fingerprint,
+		     const char *input, struct buf *members, struct buf *vec, char *err,
+		     size_t errlen)
+{
+	buf_reset(members);
+	buf_reset(vec);
+	return s->be->result_get(s->c, stage, fingerprint, input, members, vec, err, errlen);
+}
+
 int store_docs(struct store *s, store_doc_fn fn, void *ud, char *err, size_t errlen)
 {
 	return s->be->docs(s->c, fn, ud, err, errlen);

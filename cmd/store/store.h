@@ -41,6 +41,16 @@ struct store_event {
 	size_t code_len;
 	const char *message;    /* failed: errors.<stage>.message, or NULL */
 	size_t message_len;
+	/* ok: the fingerprint of the settings that made the output and the
+	 * hash of its input (fingerprint.h), or NULL; with both, members is
+	 * the output and its stamp as one JSON object (the vector of a vector
+	 * stage is the record's vec), kept to be reused by content */
+	const char *fingerprint;
+	size_t fingerprint_len;
+	const char *input;
+	size_t input_len;
+	const char *members;
+	size_t members_len;
 	/* failed: errors.<stage>.failures, the count the store wrote when it
 	 * read the record out; > 0 means the entry is passing through again
 	 * and is not a new failure (kept as stored, or stored with this count
@@ -145,6 +155,8 @@ struct store_query {
 	int pending;               /* the input of a resumed run of stage */
 	const char *model;         /* pending: output of another model is
 				    * pending; otherwise: the vector's model */
+	const char *fingerprint;   /* pending: output made with another
+				    * fingerprint is pending (none: not) */
 };
 /* Called per record with its line; a nonzero return stops the scan. */
 typedef int (*store_row_fn)(const char *line, size_t len, void *ud);
@@ -180,6 +192,16 @@ void store_models_free(struct store_model_count *models, size_t n);
 /* As store_get, the record of a key from store_vectors. */
 int store_get_key(struct store *s, long long key, const char *model, struct buf *out,
 		  char *err, size_t errlen);
+/* A result kept by content: the one stage made under settings
+ * fingerprint from input (hashes, fingerprint.h), if any. Sets members to
+ * its JSON object (the result and its stamp: members of the record, or the
+ * result object of a nested stage) and vec to the little-endian float32
+ * bytes of a vector stage's result (else empty); both are reset first.
+ * Returns 1, 0 when there is none, -1 with err. */
+int store_result_get(struct store *s, const char *stage, const char *fingerprint,
+		     const char *input, struct buf *members, struct buf *vec, char *err,
+		     size_t errlen);
+
 /* One stored document: the records whose "doc" is doc, how many of them
  * failed to segment (the record a document that cannot be read leaves),
  * and when one last changed (seconds since the epoch). */
@@ -197,6 +219,9 @@ int store_docs(struct store *s, store_doc_fn fn, void *ud, char *err, size_t err
 struct store_stage_count {
 	char *stage;
 	long ok, error, given_up, missing;
+	/* ok, but made with other settings than the stage's latest result
+	 * (another fingerprint) */
+	long stale;
 };
 struct store_model_count {
 	char *model;

@@ -32,6 +32,8 @@ struct store_backend {
 		      size_t errlen);
 	int (*get_key)(void *c, long long key, const char *model, struct buf *out, char *err,
 		       size_t errlen);
+	int (*result_get)(void *c, const char *stage, const char *fingerprint, const char *input,
+			  struct buf *members, struct buf *vec, char *err, size_t errlen);
 	int (*docs)(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
 	int (*stats)(void *c, struct store_stats *st, char *err, size_t errlen);
 	int (*backup)(void *c, const char *path, char *err, size_t errlen);

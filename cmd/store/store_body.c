@@ -112,6 +112,8 @@ int store_body_merge(struct store_body *b, const char *old, size_t oldn, const c
 		if (!st->nested) {
 			drop_member(b, nw, nwn, st->model);
 			drop_member(b, nw, nwn, st->digest);
+			drop_member(b, nw, nwn, st->fingerprint);
+			drop_member(b, nw, nwn, st->input);
 		}
 	}
 	*out = b->merged.p;
@@ -198,6 +200,17 @@ static float le_float(const unsigned char *p)
 	return f;
 }
 
+void store_body_vec_json(struct buf *out, const unsigned char *vec, size_t vbytes)
+{
+	buf_putc(out, '[');
+	for (size_t i = 0; i + 4 <= vbytes; i += 4) {
+		if (i)
+			buf_putc(out, ',');
+		put_float(out, le_float(vec + i));
+	}
+	buf_putc(out, ']');
+}
+
 void store_body_line(struct buf *out, const char *body, size_t blen, const char *model,
 		     const unsigned char *vec, size_t vbytes, const struct buf *errs)
 {
@@ -219,13 +232,9 @@ void store_body_line(struct buf *out, const char *body, size_t blen, const char 
 	if (vec && model) {
 		buf_puts(out, empty ? "" : ",");
 		buf_json_str(out, vst->result, strlen(vst->result));
-		buf_puts(out, ":[");
-		for (size_t i = 0; i + 4 <= vbytes; i += 4) {
-			if (i)
-				buf_putc(out, ',');
-			put_float(out, le_float(vec + i));
-		}
-		buf_puts(out, "],");
+		buf_putc(out, ':');
+		store_body_vec_json(out, vec, vbytes);
+		buf_putc(out, ',');
 		buf_json_str(out, vst->model, strlen(vst->model));
 		buf_putc(out, ':');
 		buf_json_str(out, model, strlen(model));

@@ -47,6 +47,10 @@ void store_body_error(struct buf *errs, const char *stage, const char *raw, size
 		      const char *code, const char *message, long long failures);
 void store_body_errors_end(struct buf *errs);
 
+/* Appends to out the JSON array of the vbytes / 4 little-endian float32
+ * of vec, each the shortest text that reads back as the same float32. */
+void store_body_vec_json(struct buf *out, const unsigned char *vec, size_t vbytes);
+
 /* Appends to out the record line: body, then "embedding" (the shortest
  * text that reads back as each float32 of vec, vbytes / 4 of them) and
  * "embedding_model" when vec and model are given, then "errors" (the

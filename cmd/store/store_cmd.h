@@ -33,6 +33,7 @@ enum store_flag {
 	SF_EXPLODE,
 	SF_VECTORS,
 	SF_IDS,
+	SF_FINGERPRINT,
 };
 
 /* --where conditions at most. */
@@ -64,6 +65,7 @@ struct store_cli {
 	size_t nid_list;
 	const char **doc_list; /* delete: every --doc, in order (owned array) */
 	size_t ndoc_list;
+	const char *fingerprint;
 };
 
 /* Opens the database named by store.db with the store tunables; create
@@ -101,8 +103,9 @@ int store_where_model(struct store *s, const char *want, char **model, long *dim
  * and errors of 4 others). */
 #define STORE_ITEM_EVENTS (STAGE_COUNT + 4)
 /* Strings of a record that may need unescaping or are made for it (id,
- * doc, vector model; per event: model, code, message, error). */
-#define STORE_ITEM_STRS (3 + 4 * STORE_ITEM_EVENTS)
+ * doc, vector model; per event: model, code, message, error, fingerprint,
+ * input, members). */
+#define STORE_ITEM_STRS (3 + 7 * STORE_ITEM_EVENTS)
 
 /* One input record made ready for store_write. */
 struct store_item {

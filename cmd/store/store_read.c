@@ -3,6 +3,8 @@
 #include "store_cmd.h"
 #include "log.h"
 #include "ndjson.h"
+#include "fingerprint.h"
+#include "store_reuse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +106,72 @@ int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs)
 	return code;
 }
 
+struct pending_ctx {
+	struct ndjson_writer *w;
+	struct store_reuse reuse;
+	struct buf line;
+	long rows;
+	int failed;
+	char err[1024];
+};
+
+static int write_pending(const char *line, size_t len, void *ud)
+{
+	struct pending_ctx *x = ud;
+	x->rows++;
+	if (x->reuse.nfields) {
+		int rc = store_reuse_fill(&x->reuse, line, len, &x->line, x->err, sizeof x->err);
+		if (rc < 0) {
+			x->failed = 1;
+			return 1;
+		}
+		if (rc > 0)
+			return ndjson_write(x->w, x->line.p, x->line.len) != 0;
+	}
+	return ndjson_write(x->w, line, len) != 0;
+}
+
+/* pending --fingerprint FP[:FIELDS]: results made with another
+ * fingerprint are pending too; with the fields the stage reads, a pending
+ * record whose input was processed under FP before comes out with that
+ * result (store_reuse.c). */
+static int pending_fingerprint(struct app *a, struct store_cli *c, struct store_query *q)
+{
+	char fp[FINGERPRINT_LEN];
+	char **fields;
+	size_t nfields;
+	const struct stage *st = stage_find(c->stage, strlen(c->stage));
+	if (!st || !st->fingerprint) {
+		log_error("--fingerprint applies to the mine, embed and classify stages");
+		return EXIT_USAGE;
+	}
+	if (fingerprint_spec_parse(c->fingerprint, fp, &fields, &nfields)) {
+		log_error("--fingerprint '%s' is not 16 hex digits, optionally followed by "
+			  "':' and the fields the stage reads (print it with `%s --fingerprint`)",
+			  c->fingerprint, st->name);
+		return EXIT_USAGE;
+	}
+	q->fingerprint = fp;
+	struct store *s = store_cli_open(a, 0);
+	struct pending_ctx x = {0};
+	x.w = ndjson_writer_new(1);
+	x.reuse = (struct store_reuse){.s = s, .stage = st, .fingerprint = fp,
+				       .fields = (const char *const *)fields, .nfields = nfields};
+	int code = EXIT_DONE;
+	if (store_scan(s, q, write_pending, &x, x.err, sizeof x.err) < 0 || x.failed) {
+		log_error("%s", x.err);
+		code = EXIT_FAILURES;
+	} else if (nfields) {
+		log_event("pending %s: %ld records, %ld of them reused from results kept for the "
+			  "same input and settings (fingerprint %s)", st->name, x.rows,
+			  x.reuse.reused, fp);
+	}
+	store_reuse_free(&x.reuse);
+	buf_free(&x.line);
+	fingerprint_fields_free(fields, nfields);
+	return finish(a, s, x.w, code);
+}
+
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs)
 {
 	if (nargs > 0) {
@@ -126,7 +194,9 @@ int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs
 	q.stage = c->stage;
 	q.model = c->model;
 	q.doc = c->doc;
-	return scan(a, &q);
+	if (!c->fingerprint)
+		return scan(a, &q);
+	return pending_fingerprint(a, c, &q);
 }
 
 static int write_doc(const struct store_doc *d, void *ud)
@@ -180,8 +250,8 @@ static void stats_json(struct buf *b, const char *db, const struct store_stats *
 		if (i)
 			buf_putc(b, ',');
 		buf_json_str(b, c->stage, strlen(c->stage));
-		buf_printf(b, ":{\"ok\":%ld,\"error\":%ld,\"given_up\":%ld,\"missing\":%ld}",
-			   c->ok, c->error, c->given_up, c->missing);
+		buf_printf(b, ":{\"ok\":%ld,\"error\":%ld,\"given_up\":%ld,\"missing\":%ld,"
+			   "\"stale\":%ld}", c->ok, c->error, c->given_up, c->missing, c->stale);
 	}
 	buf_puts(b, "}}\n");
 }
@@ -203,6 +273,17 @@ static void stats_text(struct buf *b, const char *db, const struct store_stats *
 		buf_printf(b, "%-12s %10ld %10ld %10ld %10ld\n", c->stage, c->ok, c->error,
 			   c->given_up, c->missing);
 	}
+	/* ok results made with other settings than the stage's latest ones:
+	 * pending again for a run with the latest settings */
+	struct buf stale = {0};
+	for (size_t i = 0; i < st->nstages; i++)
+		if (st->stages[i].stale)
+			buf_printf(&stale, "%s%s %ld", stale.len ? ", " : "", st->stages[i].stage,
+				   st->stages[i].stale);
+	if (stale.len)
+		buf_printf(b, "stale     %s (ok, made with other settings than the stage's latest)\n",
+			   stale.p);
+	buf_free(&stale);
 }
 
 int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs)

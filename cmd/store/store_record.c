@@ -130,6 +130,42 @@ static int string_is(const struct sj_member *m, const char *want)
 	return same;
 }
 
+/* The fingerprint and input hash of a stage's result, and when it has
+ * both, its members as one JSON object for the store's cache of results
+ * by content: the result (but a vector, stored as a vector) and its stamp
+ * as the record has them, or the whole result object of a nested stage. */
+static void stamp_members(struct store_item *it, struct store_event *e, const struct stage *st,
+			  const struct sj_member *res, const struct sj_list *owner)
+{
+	const struct sj_member *fp = st->fingerprint ? sj_find(owner, st->fingerprint) : NULL;
+	const struct sj_member *in = st->input ? sj_find(owner, st->input) : NULL;
+	set_str(it, &e->fingerprint, &e->fingerprint_len, fp);
+	set_str(it, &e->input, &e->input_len, in);
+	if (!is_string(fp) || !is_string(in))
+		return;
+	struct buf *b = &it->sbuf;
+	size_t off = b->len;
+	buf_putc(b, '{');
+	if (st->nested || !st->vector) {
+		buf_json_str(b, st->result, strlen(st->result));
+		buf_putc(b, ':');
+		buf_append(b, res->val, res->val_len);
+	}
+	const char *const keys[] = {st->model, st->digest, st->fingerprint, st->input};
+	for (size_t i = 0; !st->nested && i < ARRAY_LEN(keys); i++) {
+		const struct sj_member *m = keys[i] ? sj_find(owner, keys[i]) : NULL;
+		if (!m)
+			continue;
+		if (b->len > off + 1)
+			buf_putc(b, ',');
+		buf_json_str(b, keys[i], strlen(keys[i]));
+		buf_putc(b, ':');
+		buf_append(b, m->val, m->val_len);
+	}
+	buf_putc(b, '}');
+	set_owned(it, &e->members, &e->members_len, off, b->len - off);
+}
+
 /* errors.<stage> entries: each the stage's latest word, over any output
  * the record still carries. */
 static int read_errors(struct store_item *it, const struct sj_member *errs,
@@ -226,6 +262,7 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 		}
 		const struct sj_member *model = st->model ? sj_find(owner, st->model) : NULL;
 		set_str(it, &e->model, &e->model_len, model);
+		stamp_members(it, e, st, res, owner);
 		if (st->status && string_is(sj_find(owner, st->status), "error")) {
 			/* replaced by errors.<stage> when the record has it */
 			struct buf *b = &it->sbuf;

@@ -48,21 +48,21 @@ int main(void)
 	struct vec_hit hits[2] = {{0, 0.91234f}, {1, 0.5f}};
 	struct cl_decision d = {.status = CL_MATCHED, .entry = 0, .score = 0.91234f};
 	struct buf b = {0};
-	cl_class_json(&b, &run, &d, hits, 2);
+	cl_class_json(&b, &run, &d, hits, 2, NULL);
 	T_EQ_STR(b.p, "{\"label\":\"Al \\\"pha\\\"\",\"id\":\"a\",\"score\":0.9123,\"status\":\"matched\","
 		 "\"candidates\":[{\"id\":\"a\",\"label\":\"Al \\\"pha\\\"\",\"score\":0.9123},"
 		 "{\"id\":\"b\",\"label\":\"Beta\",\"score\":0.5000}],\"model\":null,"
 		 "\"embed_model\":\"hash-8\",\"taxonomy\":\"0123456789abcdef\",\"mode\":\"embed\"}",
 		 "class object of embed mode, labels escaped");
 	d = (struct cl_decision){.status = CL_NO_MATCH, .entry = -1, .score = NAN};
-	cl_class_json(&b, &run, &d, NULL, 0);
+	cl_class_json(&b, &run, &d, NULL, 0, NULL);
 	T_OK(strstr(b.p, "\"label\":null,\"id\":null,\"score\":null,\"status\":\"no_match\","
 			 "\"candidates\":[]") != NULL, "no_match without hits: nulls, no candidates");
 	run.dec.mode = CL_VERIFY;
 	run.model_digest = "abcdef012345";
 	emb.digest = "fedcba987654";
 	d = (struct cl_decision){.status = CL_LLM_NO, .entry = -1, .score = 0.7f};
-	cl_class_json(&b, &run, &d, hits, 1);
+	cl_class_json(&b, &run, &d, hits, 1, NULL);
 	T_OK(strstr(b.p, "\"status\":\"llm_no\"") && strstr(b.p, "\"model\":\"llama3.2:3b\","
 							     "\"model_digest\":\"abcdef012345\"") &&
 	     strstr(b.p, "\"embed_digest\":\"fedcba987654\"") && strstr(b.p, "\"mode\":\"verify\""),

@@ -374,7 +374,8 @@ static void test_record(void)
 	r.len = strlen(r.line);
 	r.json = cJSON_Parse(r.line);
 	float one[2] = {0.6f, 0.8f};
-	embed_record_ok(&r, one, 2, "m", "d1");
+	struct stage_stamp stamp = {"m", "d1", NULL, NULL};
+	embed_record_ok(&r, one, 2, &stamp);
 	T_EQ_STR(r.out.p, "{\"id\":1,\"text\":\"x\",\"errors\":{\"mine\":{\"code\":\"a\"}},"
 		 "\"embedding\":[0.600000024,0.800000012],\"embedding_model\":\"m\","
 		 "\"embedding_digest\":\"d1\"}\n", "output: fields added, errors.embed gone, others kept");

@@ -19,12 +19,18 @@ static void test_same_model(void)
 	T_OK(!stage_same_model("hash-384", "hash-256"), "hash dims differ");
 }
 
-static int stamped(const char *rec, const char *model, const char *digest)
+static int stamped_fp(const char *rec, const char *model, const char *digest, const char *fp)
 {
 	cJSON *j = cJSON_Parse(rec);
-	int done = stage_stamped(keys, j, model, digest);
+	struct stage_stamp run = {model, digest, fp, NULL};
+	int done = stage_stamped(keys, j, &run);
 	cJSON_Delete(j);
 	return done;
+}
+
+static int stamped(const char *rec, const char *model, const char *digest)
+{
+	return stamped_fp(rec, model, digest, NULL);
 }
 
 static void test_stamped(void)
@@ -37,6 +43,11 @@ static void test_stamped(void)
 	T_OK(stamped("{\"mined_model\":\"m\"}", "m", "abc"), "no digest in the record");
 	T_OK(!stamped("{\"mined_model\":1}", "m", ""), "a model that is not a string");
 	T_OK(!stamped("{}", "m", ""), "no stamp");
+	const char *f = "{\"mined_model\":\"m\",\"mined_fingerprint\":\"00000000000000aa\"}";
+	T_OK(stamped_fp(f, "m", "", "00000000000000aa"), "the same fingerprint");
+	T_OK(!stamped_fp(f, "m", "", "00000000000000ab"), "another fingerprint: other settings, stale");
+	T_OK(stamped_fp("{\"mined_model\":\"m\"}", "m", "", "00000000000000ab"),
+	     "no fingerprint in the record: not known to be stale");
 }
 
 /* Runs stage_set (val non-NULL) or stage_pass_done on record line and
@@ -49,8 +60,9 @@ static void run(const char *line, const char *val, const char *digest, const cha
 	r.len = strlen(line);
 	r.json = cJSON_Parse(line);
 	r.outcome = REC_FAILED;
+	struct stage_stamp stamp = {"m", digest, NULL, NULL};
 	if (val)
-		stage_set(keys, &r, val, strlen(val), "m", digest);
+		stage_set(keys, &r, val, strlen(val), &stamp);
 	else
 		stage_pass_done(keys, &r);
 	T_OK(r.outcome == (val ? REC_OK : REC_SKIPPED) && r.out.p && !strcmp(r.out.p, want),
@@ -74,6 +86,18 @@ static void pass_done(const char *line, const char *want, const char *what)
 
 static void test_set(void)
 {
+	struct rec r = {0};
+	r.line = xstrdup("{\"id\":1}");
+	r.len = strlen(r.line);
+	r.json = cJSON_Parse(r.line);
+	struct stage_stamp full = {"m", "d", "00000000000000aa", "00000000000000bb"};
+	stage_set(keys, &r, "2", 1, &full);
+	T_EQ_STR(r.out.p, "{\"id\":1,\"mined\":2,\"mined_model\":\"m\",\"mined_digest\":\"d\","
+		 "\"mined_fingerprint\":\"00000000000000aa\",\"mined_input\":\"00000000000000bb\"}\n",
+		 "the whole stamp: model, digest, fingerprint, input");
+	buf_free(&r.out);
+	cJSON_Delete(r.json);
+	free(r.line);
 	set("{\"id\":1,\"n\":1.50}", "{\"a\":1}", "abc",
 	    "{\"id\":1,\"n\":1.50,\"mined\":{\"a\":1},\"mined_model\":\"m\",\"mined_digest\":\"abc\"}\n",
 	    "result and stamp added, other members as written");

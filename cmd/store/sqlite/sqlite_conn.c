@@ -261,6 +261,7 @@ const struct store_backend store_backend_sqlite = {
 	.models = sqlite_models,
 	.get_key = sqlite_get_key,
 	.docs = sqlite_docs,
+	.result_get = sqlite_result_get,
 	.stats = sqlite_stats,
 	.backup = sqlite_backup,
 };

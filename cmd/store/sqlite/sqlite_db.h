@@ -16,7 +16,7 @@
 #include "../store_body.h"
 
 /* The schema this binary writes; PRAGMA user_version of the database. */
-#define SQLITE_SCHEMA_VERSION 1
+#define SQLITE_SCHEMA_VERSION 2
 /* 'lane' in PRAGMA application_id marks a lanes database. */
 #define SQLITE_APP_ID 0x6c616e65
 
@@ -29,6 +29,8 @@ enum {
 	Q_STAGE_OK,
 	Q_STAGE_ERR,
 	Q_STAGE_CARRIED,
+	Q_RESULT_PUT,
+	Q_RESULT_GET,
 	Q_STALE_VECS,
 	Q_STALE_STAGES,
 	Q_STALE_VEC_MODEL,
@@ -120,6 +122,8 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 	       size_t errlen);
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		size_t errlen);
+int sqlite_result_get(void *c, const char *stage, const char *fingerprint, const char *input,
+		      struct buf *members, struct buf *vec, char *err, size_t errlen);
 int sqlite_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
 int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen);
 int sqlite_vectors(void *c, const struct store_query *q, const char *model, int part,

@@ -106,7 +106,8 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 
 /* The SELECT of a scan; its parameters: ?1 the vector's model, ?2 the
  * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts, ?6 the
- * segment stage, ?8.. the conditions on members. Returns
+ * segment stage, ?7 the fingerprint of pending, ?8.. the conditions on
+ * members. Returns
  * 1 when it joins the stage (?2 is used). */
 static int scan_sql(struct buf *sql, const struct store_query *q)
 {
@@ -127,6 +128,10 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 				      " FROM vector_data w WHERE w.rid = r.rid AND w.model = ?4))");
 		else if (q->model)
 			buf_puts(sql, " OR (s.status = 'ok' AND s.model IS NOT ?4)");
+		/* made with other settings; none recorded: not known to be */
+		if (q->fingerprint)
+			buf_puts(sql, " OR (s.status = 'ok' AND s.fingerprint IS NOT NULL"
+				      " AND s.fingerprint <> ?7)");
 		buf_putc(sql, ')');
 		/* a document that could not be segmented has nothing for the
 		 * later stages: its record waits for segment */
@@ -215,6 +220,8 @@ int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud,
 	if (q->pending) {
 		sqlite3_bind_int64(st, 5, s->max_attempts);
 		sqlite3_bind_text(st, 6, stage_table[STAGE_SEGMENT].name, -1, SQLITE_STATIC);
+		if (q->fingerprint)
+			sqlite3_bind_text(st, 7, q->fingerprint, -1, SQLITE_STATIC);
 	}
 	sqlite_where_bind(st, q, WHERE_FIRST);
 	struct scan_ctx x = {fn, ud, {0}};
@@ -238,6 +245,33 @@ static int doc_row(struct sqlite_db *s, sqlite3_stmt *st, void *ud, char *err, s
 	struct store_doc d = {doc ? doc : "", (long)sqlite3_column_int64(st, 1),
 			      (long)sqlite3_column_int64(st, 2), sqlite3_column_double(st, 3)};
 	return x->fn(&d, x->ud) ? 1 : 0;
+}
+
+int sqlite_result_get(void *c, const char *stage, const char *fingerprint, const char *input,
+		      struct buf *members, struct buf *vec, char *err, size_t errlen)
+{
+	static const char *const sql =
+		"SELECT members, vec FROM results WHERE stage = ?1 AND fingerprint = ?2 AND input = ?3";
+	struct sqlite_db *s = c;
+	sqlite3_stmt *st;
+	if (sqlite_stmt(s, Q_RESULT_GET, sql, &st, err, errlen))
+		return -1;
+	sqlite3_bind_text(st, 1, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, input, -1, SQLITE_STATIC);
+	int found = 0, rc = sqlite_step_retry(s, st);
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		buf_append(members, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		if (sqlite3_column_type(st, 1) == SQLITE_BLOB)
+			buf_append(vec, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+	} else if (rc != SQLITE_DONE) {
+		sqlite_db_error(s, err, errlen, "cannot read the results kept");
+		found = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
 }
 
 int sqlite_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen)
@@ -300,6 +334,21 @@ int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen)
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto fail;
+	/* stale: ok, with another fingerprint than the stage's latest */
+	if (sqlite_prepare_retry(s, "SELECT count(*) FROM stage_data WHERE stage = ?1"
+				 " AND status = 'ok' AND fingerprint <> (SELECT fingerprint"
+				 " FROM stage_data WHERE stage = ?1 AND fingerprint IS NOT NULL"
+				 " ORDER BY updated DESC LIMIT 1)", &q) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < st->nstages; i++) {
+		sqlite3_bind_text(q, 1, st->stages[i].stage, -1, SQLITE_STATIC);
+		if ((rc = sqlite_step_retry(s, q)) != SQLITE_ROW)
+			goto fail;
+		st->stages[i].stale = (long)sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	q = NULL;
 	snapshot_end(s, own);
 	return 0;
 fail:

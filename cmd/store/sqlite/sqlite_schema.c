@@ -47,6 +47,22 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	" FROM vector_data v JOIN records r ON r.rid = v.rid;"
 	"CREATE VIEW stages AS SELECT r.id, s.stage, s.status, s.model, s.failures,"
 	" s.code, s.message, s.error, s.updated FROM stage_data s JOIN records r ON r.rid = s.rid;",
+	/* 1 -> 2: what a result depends on (its fingerprint), and results
+	 * kept by content, to be reused for another record with the same
+	 * input under the same settings */
+	"ALTER TABLE stage_data ADD COLUMN fingerprint TEXT;"
+	"DROP VIEW stages;"
+	"CREATE VIEW stages AS SELECT r.id, s.stage, s.status, s.model, s.failures,"
+	" s.code, s.message, s.error, s.updated, s.fingerprint"
+	" FROM stage_data s JOIN records r ON r.rid = s.rid;"
+	"CREATE TABLE results ("
+	" stage TEXT NOT NULL,"
+	" fingerprint TEXT NOT NULL,"
+	" input TEXT NOT NULL,"       /* hash of the input (fingerprint.h) */
+	" members TEXT NOT NULL,"     /* the result and its stamp, one JSON object */
+	" vec BLOB,"                  /* a vector stage's result */
+	" updated REAL NOT NULL,"
+	" PRIMARY KEY (stage, fingerprint, input));",
 };
 
 int sqlite_migrate(struct sqlite_db *s, char *err, size_t errlen)

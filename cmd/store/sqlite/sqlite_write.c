@@ -27,11 +27,19 @@ static const char *const sql_vec =
 	" dim = excluded.dim, vec = excluded.vec, updated = excluded.updated"
 	" WHERE vec IS NOT excluded.vec";
 static const char *const sql_stage_ok =
-	"INSERT INTO stage_data(rid, stage, status, model, failures, updated)"
-	" VALUES(?1, ?2, 'ok', ?3, 0, ?4) ON CONFLICT(rid, stage) DO UPDATE SET"
+	"INSERT INTO stage_data(rid, stage, status, model, failures, updated, fingerprint)"
+	" VALUES(?1, ?2, 'ok', ?3, 0, ?4, ?5) ON CONFLICT(rid, stage) DO UPDATE SET"
 	" status = 'ok', model = excluded.model, failures = 0, code = NULL,"
-	" message = NULL, error = NULL, updated = excluded.updated"
-	" WHERE status IS NOT 'ok' OR model IS NOT excluded.model";
+	" message = NULL, error = NULL, updated = excluded.updated,"
+	" fingerprint = excluded.fingerprint"
+	" WHERE status IS NOT 'ok' OR model IS NOT excluded.model"
+	" OR fingerprint IS NOT excluded.fingerprint";
+/* a result kept by content (stage, fingerprint, input hash) */
+static const char *const sql_result_put =
+	"INSERT INTO results(stage, fingerprint, input, members, vec, updated)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(stage, fingerprint, input) DO UPDATE SET"
+	" members = excluded.members, vec = excluded.vec, updated = excluded.updated"
+	" WHERE members IS NOT excluded.members OR vec IS NOT excluded.vec";
 static const char *const sql_stage_err =
 	"INSERT INTO stage_data(rid, stage, status, model, failures, code,"
 	" message, error, updated) VALUES(?1, ?2,"
@@ -230,8 +238,25 @@ static int drop_stale(struct sqlite_db *s, const struct store_rec *r, sqlite3_in
 	return sqlite_run(s->q[Q_STALE_VEC_MODEL]);
 }
 
-static int put_event(struct sqlite_db *s, const struct store_event *e, sqlite3_int64 rid,
-		     double now)
+/* An ok result with a fingerprint and an input hash, kept by content. */
+static int put_result(struct sqlite_db *s, const struct store_rec *r, const struct store_event *e,
+		      double now)
+{
+	const struct stage *sd = stage_find(e->stage, e->stage_len);
+	sqlite3_stmt *st = s->q[Q_RESULT_PUT];
+	sqlite3_bind_text(st, 1, e->stage, (int)e->stage_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, e->fingerprint, (int)e->fingerprint_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, e->input, (int)e->input_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, e->members, (int)e->members_len, SQLITE_STATIC);
+	if (sd && sd->vector && r->vec)
+		sqlite3_bind_blob(st, 5, store_body_vec_bytes(&s->body, r->vec, r->dim),
+				  (int)(r->dim * 4), SQLITE_STATIC);
+	sqlite3_bind_double(st, 6, now);
+	return sqlite_run(st);
+}
+
+static int put_event(struct sqlite_db *s, const struct store_rec *r, const struct store_event *e,
+		     sqlite3_int64 rid, double now)
 {
 	sqlite3_stmt *st = s->q[e->ok ? Q_STAGE_OK : e->carried > 0 ? Q_STAGE_CARRIED : Q_STAGE_ERR];
 	sqlite3_bind_int64(st, 1, rid);
@@ -239,7 +264,11 @@ static int put_event(struct sqlite_db *s, const struct store_event *e, sqlite3_i
 	sqlite_bind_span(st, 3, e->model, e->model_len);
 	if (e->ok) {
 		sqlite3_bind_double(st, 4, now);
-		return sqlite_run(st);
+		sqlite_bind_span(st, 5, e->fingerprint, e->fingerprint_len);
+		int rc = sqlite_run(st);
+		if (rc == SQLITE_OK && e->fingerprint && e->input && e->members)
+			rc = put_result(s, r, e, now);
+		return rc;
 	}
 	sqlite_bind_span(st, 4, e->code, e->code_len);
 	sqlite_bind_span(st, 5, e->message, e->message_len);
@@ -264,7 +293,8 @@ int sqlite_write(void *c, const struct store_rec *r, long *lost, char *err, size
 	} used[] = {
 		{Q_FIND, &sql_find}, {Q_INSERT, &sql_insert}, {Q_UPDATE, &sql_update},
 		{Q_VEC, &sql_vec}, {Q_STAGE_OK, &sql_stage_ok}, {Q_STAGE_ERR, &sql_stage_err},
-		{Q_STAGE_CARRIED, &sql_stage_carried}, {Q_STALE_VECS, &sql_stale_vecs},
+		{Q_STAGE_CARRIED, &sql_stage_carried}, {Q_RESULT_PUT, &sql_result_put},
+		{Q_STALE_VECS, &sql_stale_vecs},
 		{Q_STALE_STAGES, &sql_stale_stages}, {Q_STALE_VEC_MODEL, &sql_stale_vec_model},
 	};
 	if (lost)
@@ -298,7 +328,7 @@ int sqlite_write(void *c, const struct store_rec *r, long *lost, char *err, size
 		rc = sqlite_run(vec);
 	}
 	for (size_t i = 0; rc == SQLITE_OK && i < r->nevents; i++)
-		rc = put_event(s, &r->events[i], rid, now);
+		rc = put_event(s, r, &r->events[i], rid, now);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot write record: %s", sqlite3_errmsg(s->db));
 		abandon_batch(s, lost);
