@@ -1,6 +1,6 @@
 /* embedder: server or hash vectors for embed and classify. */
 #include "embedder.h"
-#include "embed_hash.h"
+#include "embedder_hash.h"
 #include "stage.h"
 #include "util.h"
 
@@ -80,7 +80,7 @@ void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
 		for (size_t i = 0; i < n; i++) {
 			res[i].vec = xmalloc((size_t)e->hash_dim * sizeof *res[i].vec);
 			res[i].dim = e->hash_dim;
-			if (embed_hash(texts[i], strlen(texts[i]), e->hash_dim, res[i].vec)) {
+			if (embedder_hash(texts[i], strlen(texts[i]), e->hash_dim, res[i].vec)) {
 				free(res[i].vec);
 				res[i].vec = NULL;
 				set_err(&res[i].err, "no_text", "the text has nothing to hash", 1);

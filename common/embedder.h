@@ -1,6 +1,6 @@
 /* embedder: the embedding client of embed and classify. Turns texts into
  * vectors with the LLM server (llm_embed, at most `batch` texts per
- * request) or the offline hash embedder (embed_hash.h). A request the
+ * request) or the offline hash embedder (embedder_hash.h). A request the
  * server refuses as a whole for its content (HTTP 400, 413, 422, or
  * llama-server's 500 "input is too large": a text over the context, too
  * many tokens) is split in halves until the culprit stands alone, so that

@@ -239,7 +239,7 @@ void rec_set_error(struct buf *out, const char *line, size_t len,
 {
 	size_t vs, ve;
 	cJSON *errs = NULL;
-	if (rec_find(line, len, "errors", NULL, NULL, &vs, &ve))
+	if (record_find(line, len, "errors", NULL, NULL, &vs, &ve))
 		errs = cJSON_ParseWithLength(line + vs, ve - vs);
 	if (!cJSON_IsObject(errs)) {
 		cJSON_Delete(errs);
@@ -254,10 +254,10 @@ void rec_set_error(struct buf *out, const char *line, size_t len,
 		cJSON_AddItemToObject(errs, stage, e);
 	}
 	if (!errs->child) {
-		rec_del(out, line, len, "errors");
+		record_del(out, line, len, "errors");
 	} else {
 		char *txt = cJSON_PrintUnformatted(errs);
-		rec_set(out, line, len, "errors", txt, strlen(txt));
+		record_set(out, line, len, "errors", txt, strlen(txt));
 		free(txt);
 	}
 	cJSON_Delete(errs);

@@ -97,7 +97,7 @@ void fingerprint_input(const char *line, size_t len, const char *const *fields, 
 	uint64_t h = FNV_OFFSET;
 	for (size_t i = 0; i < n; i++) {
 		size_t vs, ve;
-		if (rec_find(line, len, fields[i], NULL, NULL, &vs, &ve))
+		if (record_find(line, len, fields[i], NULL, NULL, &vs, &ve))
 			h = add(h, fields[i], line + vs, ve - vs);
 		else
 			h = add(h, fields[i], "\1missing", 8);

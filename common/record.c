@@ -55,7 +55,7 @@ static size_t skip_value(const char *s, size_t i, size_t n)
 	return i;
 }
 
-int rec_find(const char *s, size_t n, const char *key, size_t *mstart,
+int record_find(const char *s, size_t n, const char *key, size_t *mstart,
 	     size_t *mend, size_t *vstart, size_t *vend)
 {
 	size_t klen = strlen(key);
@@ -90,12 +90,12 @@ int rec_find(const char *s, size_t n, const char *key, size_t *mstart,
 	return 0;
 }
 
-void rec_set(struct buf *out, const char *s, size_t n, const char *key,
+void record_set(struct buf *out, const char *s, size_t n, const char *key,
 	     const char *val, size_t vlen)
 {
 	size_t vs, ve;
 	buf_reset(out);
-	if (rec_find(s, n, key, NULL, NULL, &vs, &ve)) {
+	if (record_find(s, n, key, NULL, NULL, &vs, &ve)) {
 		buf_append(out, s, vs);
 		buf_append(out, val, vlen);
 		buf_append(out, s + ve, n - ve);
@@ -124,11 +124,11 @@ void rec_set(struct buf *out, const char *s, size_t n, const char *key,
 	buf_append(out, s + close, n - close);
 }
 
-void rec_del(struct buf *out, const char *s, size_t n, const char *key)
+void record_del(struct buf *out, const char *s, size_t n, const char *key)
 {
 	size_t ms, me;
 	buf_reset(out);
-	if (!rec_find(s, n, key, &ms, &me, NULL, NULL)) {
+	if (!record_find(s, n, key, &ms, &me, NULL, NULL)) {
 		buf_append(out, s, n);
 		return;
 	}
@@ -149,7 +149,7 @@ void rec_del(struct buf *out, const char *s, size_t n, const char *key)
 	buf_append(out, s + b, n - b);
 }
 
-void rec_members_except(struct buf *out, const char *s, size_t n,
+void record_members_except(struct buf *out, const char *s, size_t n,
 			const char *const *keys, size_t nkeys)
 {
 	size_t i = skip_ws(s, 0, n);
@@ -182,7 +182,7 @@ void rec_members_except(struct buf *out, const char *s, size_t n,
 	}
 }
 
-int rec_scan(const char *s, size_t n, struct rec_members *ms, size_t *close)
+int record_scan(const char *s, size_t n, struct record_members *ms, size_t *close)
 {
 	ms->n = 0;
 	size_t i = skip_ws(s, 0, n);
@@ -190,7 +190,7 @@ int rec_scan(const char *s, size_t n, struct rec_members *ms, size_t *close)
 		return -1;
 	i = skip_ws(s, i + 1, n);
 	while (i < n && s[i] == '"') {
-		struct rec_member m;
+		struct record_member m;
 		m.ks = i;
 		m.ke = skip_string(s, i, n);
 		i = skip_ws(s, m.ke, n);

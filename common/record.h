@@ -12,33 +12,33 @@
  * spans of the whole member ([*mstart,*mend): from the key's quote to the end
  * of the value) and of the value. Returns 0 when absent. Any pointer may be
  * NULL. */
-int rec_find(const char *json, size_t len, const char *key, size_t *mstart,
+int record_find(const char *json, size_t len, const char *key, size_t *mstart,
 	     size_t *mend, size_t *vstart, size_t *vend);
 
 /* The byte spans of one top-level member: key (quotes included) and value. */
-struct rec_member {
+struct record_member {
 	size_t ks, ke, vs, ve;
 };
 /* A growable list of members, reused across calls; free m when done. */
-struct rec_members {
-	struct rec_member *m;
+struct record_members {
+	struct record_member *m;
 	size_t n, cap;
 };
 /* Lists the top-level members of the object json in order, and sets
  * *close to the index of its final '}'. Returns 0, or -1 when json is not
  * an object. */
-int rec_scan(const char *json, size_t len, struct rec_members *ms, size_t *close);
+int record_scan(const char *json, size_t len, struct record_members *ms, size_t *close);
 
 /* Writes into out the record with `key` set to the raw JSON text val:
  * replaced where it stands, else appended at the end. out is reset first. */
-void rec_set(struct buf *out, const char *json, size_t len, const char *key,
+void record_set(struct buf *out, const char *json, size_t len, const char *key,
 	     const char *val, size_t vlen);
 /* Appends to out the top-level members of the record whose keys are not in
  * keys[0..nkeys), as raw text joined by commas, without the braces: the
  * fields to copy into a derived record. One pass. */
-void rec_members_except(struct buf *out, const char *json, size_t len,
+void record_members_except(struct buf *out, const char *json, size_t len,
 			const char *const *keys, size_t nkeys);
 /* Writes into out the record without `key` (unchanged copy if absent). */
-void rec_del(struct buf *out, const char *json, size_t len, const char *key);
+void record_del(struct buf *out, const char *json, size_t len, const char *key);
 
 #endif

@@ -59,12 +59,12 @@ static void set_member(struct buf *out, const char *line, size_t len, const char
 		       const char *val)
 {
 	if (!val || !*val) {
-		rec_del(out, line, len, key);
+		record_del(out, line, len, key);
 		return;
 	}
 	struct buf v = {0};
 	buf_json_str(&v, val, strlen(val));
-	rec_set(out, line, len, key, v.p, v.len);
+	record_set(out, line, len, key, v.p, v.len);
 	buf_free(&v);
 }
 
@@ -87,7 +87,7 @@ void stage_set(const struct stage *st, struct rec *r, const char *val, size_t le
 	       const struct stage_stamp *stamp)
 {
 	struct buf a = {0}, b = {0};
-	rec_set(&a, r->line, r->len, st->result, val, len);
+	record_set(&a, r->line, r->len, st->result, val, len);
 	set_member(&b, a.p, a.len, st->model, stamp->model);
 	set_member(&a, b.p, b.len, st->digest, stamp->digest);
 	set_member(&b, a.p, a.len, st->fingerprint, stamp->fingerprint);

@@ -265,7 +265,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *v, struct buf *out,
 			}
 			if (cJSON_IsString(f))
 				buf_puts(out, f->valuestring);
-			else if (v->line && rec_find(v->line, v->len, name, NULL, NULL, &vs, &ve))
+			else if (v->line && record_find(v->line, v->len, name, NULL, NULL, &vs, &ve))
 				buf_append(out, v->line + vs, ve - vs);
 			else {
 				char *txt = cJSON_PrintUnformatted(f);

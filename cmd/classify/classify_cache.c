@@ -35,7 +35,7 @@ static uint64_t get_le(const unsigned char *p, int bytes)
 	return v;
 }
 
-char *vcache_dir(const char *dir)
+char *classify_cache_dir(const char *dir)
 {
 	if (dir && *dir)
 		return xstrdup(dir);
@@ -48,7 +48,7 @@ char *vcache_dir(const char *dir)
 	return NULL;
 }
 
-char *vcache_path(const char *dir, const char *taxonomy_path, const char *model, int dim)
+char *classify_cache_path(const char *dir, const char *taxonomy_path, const char *model, int dim)
 {
 	char *abs = realpath(taxonomy_path, NULL);
 	const char *p = abs ? abs : taxonomy_path;
@@ -61,7 +61,7 @@ char *vcache_path(const char *dir, const char *taxonomy_path, const char *model,
 	return xasprintf("%s/classify-%016llx.vec", dir, (unsigned long long)h);
 }
 
-void vcache_free(struct vcache *c)
+void classify_cache_free(struct classify_cache *c)
 {
 	if (!c)
 		return;
@@ -72,7 +72,7 @@ void vcache_free(struct vcache *c)
 	free(c);
 }
 
-static void index_hashes(struct vcache *c)
+static void index_hashes(struct classify_cache *c)
 {
 	c->cap = 2 * c->n + 16;
 	c->slot = xcalloc(c->cap, sizeof *c->slot);
@@ -85,7 +85,7 @@ static void index_hashes(struct vcache *c)
 	}
 }
 
-const float *vcache_get(const struct vcache *c, uint64_t hash)
+const float *classify_cache_get(const struct classify_cache *c, uint64_t hash)
 {
 	if (!c || !c->cap)
 		return NULL;
@@ -99,7 +99,7 @@ const float *vcache_get(const struct vcache *c, uint64_t hash)
 	return NULL;
 }
 
-struct vcache *vcache_read(const char *path, const char *model, char *err, size_t errlen)
+struct classify_cache *classify_cache_read(const char *path, const char *model, char *err, size_t errlen)
 {
 	err[0] = '\0';
 	size_t len = 0;
@@ -109,7 +109,7 @@ struct vcache *vcache_read(const char *path, const char *model, char *err, size_
 			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	struct vcache *c = NULL;
+	struct classify_cache *c = NULL;
 	if (len < HEAD_FIXED || memcmp(p, VCACHE_MAGIC, 8)) {
 		snprintf(err, errlen, "%s is not a lanes vector cache (bad magic)", path);
 		goto out;
@@ -180,7 +180,7 @@ static int make_dirs(const char *dir)
 	return rc;
 }
 
-int vcache_write(const char *path, const char *model, int dim, size_t n,
+int classify_cache_write(const char *path, const char *model, int dim, size_t n,
 		 const uint64_t *hash, const float *vec, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');

@@ -25,7 +25,7 @@
 #define VCACHE_MAGIC "LNSVEC01"
 #define VCACHE_VERSION 1
 
-struct vcache {
+struct classify_cache {
 	char *model;
 	int dim;
 	size_t n;
@@ -39,27 +39,27 @@ struct vcache {
 /* The cache directory: dir when not empty, else $XDG_CACHE_HOME/lanes, else
  * $HOME/.cache/lanes. Returns a new string (caller frees), or NULL when
  * neither variable is set. */
-char *vcache_dir(const char *dir);
+char *classify_cache_dir(const char *dir);
 
 /* The cache file for a taxonomy (its absolute path, so two taxonomies do
  * not share a file), a model identity and a dimension setting (0: none):
  * "<dir>/classify-<16 hex>.vec". Returns a new string (caller frees). */
-char *vcache_path(const char *dir, const char *taxonomy_path, const char *model, int dim);
+char *classify_cache_path(const char *dir, const char *taxonomy_path, const char *model, int dim);
 
-/* Reads a cache file. Returns it (free with vcache_free), or NULL: with
+/* Reads a cache file. Returns it (free with classify_cache_free), or NULL: with
  * err "" when the file does not exist, else with the reason it is unusable
  * (bad magic, wrong size, other model) in err. model is the identity the
  * vectors must have been made with. */
-struct vcache *vcache_read(const char *path, const char *model, char *err, size_t errlen);
-void vcache_free(struct vcache *c);
+struct classify_cache *classify_cache_read(const char *path, const char *model, char *err, size_t errlen);
+void classify_cache_free(struct classify_cache *c);
 
 /* The vector cached for this text hash, or NULL. */
-const float *vcache_get(const struct vcache *c, uint64_t hash);
+const float *classify_cache_get(const struct classify_cache *c, uint64_t hash);
 
 /* Writes n vectors (n x dim floats) with their hashes to path atomically,
  * creating the directory when needed. Returns 0, or -1 with the reason in
  * err (the old file, if any, is then unchanged). */
-int vcache_write(const char *path, const char *model, int dim, size_t n,
+int classify_cache_write(const char *path, const char *model, int dim, size_t n,
 		 const uint64_t *hash, const float *vec, char *err, size_t errlen);
 
 #endif

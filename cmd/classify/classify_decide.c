@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const cl_status_name[CL_NSTATUS] = {
+const char *const classify_status_name[CLASSIFY_NSTATUS] = {
 	"matched", "no_match", "llm_yes", "llm_no", "llm_uncertain", "error",
 };
-const char *const cl_mode_name[3] = {"embed", "verify", "triage"};
+const char *const classify_mode_name[3] = {"embed", "verify", "triage"};
 
-int cl_status_labelled(enum cl_status s)
+int classify_decide_labelled(enum classify_status s)
 {
-	return s == CL_MATCHED || s == CL_LLM_YES;
+	return s == CLASSIFY_MATCHED || s == CLASSIFY_LLM_YES;
 }
 
 /* ---- templates ---- */
@@ -25,7 +25,7 @@ static const char *const triage_vars[] = {"text", "candidates", "count"};
 static const char *const verify_need[] = {"text", "label"};
 static const char *const triage_need[] = {"text", "candidates"};
 
-int cl_tpl_load(struct ask_tpl *t, enum cl_mode mode, const char *setting, char *err,
+int classify_decide_tpl_load(struct ask_tpl *t, enum classify_mode mode, const char *setting, char *err,
 		size_t errlen)
 {
 	static const struct ask_tpl_spec spec[2] = {
@@ -34,7 +34,7 @@ int cl_tpl_load(struct ask_tpl *t, enum cl_mode mode, const char *setting, char 
 		{"classify_triage.txt", "classify.prompt_triage", "triage", triage_vars,
 		 ARRAY_LEN(triage_vars), triage_need, ARRAY_LEN(triage_need)},
 	};
-	return ask_tpl_load(t, setting, &spec[mode == CL_TRIAGE], err, errlen);
+	return ask_tpl_load(t, setting, &spec[mode == CLASSIFY_TRIAGE], err, errlen);
 }
 
 /* ---- prompts of one item ---- */
@@ -46,10 +46,10 @@ static void join(struct buf *b, char **v, size_t n)
 		buf_printf(b, "%s%s", i ? "; " : "", v[i]);
 }
 
-static void verify_prompt(const struct cl_decider *d, const char *text, long entry,
+static void verify_prompt(const struct classify_decider *d, const char *text, long entry,
 			  struct buf *out)
 {
-	const struct tax_entry *e = &d->tax->e[entry];
+	const struct taxonomy_entry *e = &d->tax->e[entry];
 	struct buf syn = {0}, ex = {0};
 	join(&syn, e->synonyms, e->nsyn);
 	join(&ex, e->examples, e->nex);
@@ -60,12 +60,12 @@ static void verify_prompt(const struct cl_decider *d, const char *text, long ent
 	buf_free(&ex);
 }
 
-static void triage_prompt(const struct cl_decider *d, const char *text,
+static void triage_prompt(const struct classify_decider *d, const char *text,
 			  const struct vec_hit *hits, int n, struct buf *out)
 {
 	struct buf list = {0};
 	for (int i = 0; i < n; i++) {
-		const struct tax_entry *e = &d->tax->e[hits[i].id];
+		const struct taxonomy_entry *e = &d->tax->e[hits[i].id];
 		buf_printf(&list, "%s%d. %s", i ? "\n" : "", i + 1, e->label);
 		if (e->nsyn) {
 			buf_puts(&list, " (also: ");
@@ -83,26 +83,26 @@ static void triage_prompt(const struct cl_decider *d, const char *text,
 	buf_free(&list);
 }
 
-static void set_error(struct cl_decision *out, const char *code, const char *msg)
+static void set_error(struct classify_decision *out, const char *code, const char *msg)
 {
-	out->status = CL_ERROR;
+	out->status = CLASSIFY_ERROR;
 	out->entry = -1;
 	snprintf(out->code, sizeof out->code, "%s", code);
 	snprintf(out->message, sizeof out->message, "%s", msg);
 }
 
-void cl_decide(const struct cl_decider *d, const char *text, const struct vec_hit *hits,
-	       int nhits, struct cl_decision *out)
+void classify_decide(const struct classify_decider *d, const char *text, const struct vec_hit *hits,
+	       int nhits, struct classify_decision *out)
 {
 	memset(out, 0, sizeof *out);
 	out->entry = -1;
 	out->score = nhits > 0 ? hits[0].score : NAN;
 	if (nhits <= 0 || !(hits[0].score >= d->threshold)) {
-		out->status = CL_NO_MATCH;
+		out->status = CLASSIFY_NO_MATCH;
 		return;
 	}
-	if (d->mode == CL_EMBED) {
-		out->status = CL_MATCHED;
+	if (d->mode == CLASSIFY_EMBED) {
+		out->status = CLASSIFY_MATCHED;
 		out->entry = hits[0].id;
 		return;
 	}
@@ -113,7 +113,7 @@ void cl_decide(const struct cl_decider *d, const char *text, const struct vec_hi
 		.max_tokens = d->max_tokens,
 		.attempts = d->answer_attempts,
 	};
-	if (d->mode == CL_VERIFY) {
+	if (d->mode == CLASSIFY_VERIFY) {
 		verify_prompt(d, text, hits[0].id, &prompt);
 		q.correction = "That is not a valid answer. Reply with exactly one word: "
 			       "YES, NO or UNCERTAIN.";
@@ -132,15 +132,15 @@ void cl_decide(const struct cl_decider *d, const char *text, const struct vec_hi
 	out->answers = r.answers;
 	if (rc) {
 		set_error(out, r.code, r.message);
-	} else if (d->mode == CL_VERIFY) {
-		static const enum cl_status verdict[] = {CL_LLM_YES, CL_LLM_NO, CL_LLM_UNCERTAIN};
+	} else if (d->mode == CLASSIFY_VERIFY) {
+		static const enum classify_status verdict[] = {CLASSIFY_LLM_YES, CLASSIFY_LLM_NO, CLASSIFY_LLM_UNCERTAIN};
 		out->status = verdict[r.value];
 		if (r.value == ASK_YES)
 			out->entry = hits[0].id;
 	} else if (r.value == 0) {
-		out->status = CL_LLM_NO;
+		out->status = CLASSIFY_LLM_NO;
 	} else {
-		out->status = CL_LLM_YES;
+		out->status = CLASSIFY_LLM_YES;
 		out->entry = hits[r.value - 1].id;
 		out->score = hits[r.value - 1].score;
 	}

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cl_reuse_embedding(const struct embedder *e, const cJSON *rec, int dim, float *v)
+int classify_embed_reuse(const struct embedder *e, const cJSON *rec, int dim, float *v)
 {
 	if (!embedder_has(e, rec, dim, v))
 		return 0;
@@ -89,7 +89,7 @@ static int tv_part(struct tv_run *run, struct tv_job *j, const char **texts)
 			j->err = r->err;
 			if (r->refused) {
 				const struct tv_row *row = &run->rows[run->missing[j->first + i]];
-				const struct tax_entry *e = &run->t->e[row->entry];
+				const struct taxonomy_entry *e = &run->t->e[row->entry];
 				char ex[48] = "";
 				if (row->example >= 0)
 					snprintf(ex, sizeof ex, ", example %ld", row->example + 1);
@@ -195,7 +195,7 @@ static void tv_free(struct tv_run *run)
 	free(run);
 }
 
-void cl_tax_vectors_free(struct cl_tax_vectors *v)
+void classify_embed_taxonomy_free(struct classify_tax_vectors *v)
 {
 	free(v->vec);
 	free(v->entry);
@@ -213,7 +213,7 @@ static void save(const char *path, const char *ident, int dim, size_t n, const u
 		 const float *vec)
 {
 	char err[512];
-	if (vcache_write(path, ident, dim, n, hash, vec, err, sizeof err))
+	if (classify_cache_write(path, ident, dim, n, hash, vec, err, sizeof err))
 		log_warn("taxonomy vectors not cached: %s", err);
 }
 
@@ -235,7 +235,7 @@ static struct tv_row *tv_rows(const struct taxonomy *t, int examples, size_t *n)
 			cap += t->e[i].nex;
 	struct tv_row *rows = xmalloc(cap * sizeof *rows);
 	for (size_t i = 0; i < t->n; i++) {
-		const struct tax_entry *e = &t->e[i];
+		const struct taxonomy_entry *e = &t->e[i];
 		size_t own = k;
 		rows[k++] = (struct tv_row){e->text, e->text_hash, (long)i, -1};
 		for (size_t x = 0; examples && x < e->nex; x++) {
@@ -253,20 +253,20 @@ static struct tv_row *tv_rows(const struct taxonomy *t, int examples, size_t *n)
 	return rows;
 }
 
-int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examples,
-		   const char *cache_dir, int workers, struct cl_tax_vectors *out, char *err,
+int classify_embed_taxonomy(const struct taxonomy *t, const struct embedder *e, int examples,
+		   const char *cache_dir, int workers, struct classify_tax_vectors *out, char *err,
 		   size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	size_t nrows;
 	struct tv_row *trow = tv_rows(t, examples, &nrows);
-	char *dir = vcache_dir(cache_dir);
+	char *dir = classify_cache_dir(cache_dir);
 	char *ident = identity(e);
-	struct vcache *c = NULL;
+	struct classify_cache *c = NULL;
 	char cerr[512];
 	if (dir) {
-		out->cache_path = vcache_path(dir, t->path, e->name, e->hash_dim > 0 ? 0 : e->dim_hint);
-		c = vcache_read(out->cache_path, ident, cerr, sizeof cerr);
+		out->cache_path = classify_cache_path(dir, t->path, e->name, e->hash_dim > 0 ? 0 : e->dim_hint);
+		c = classify_cache_read(out->cache_path, ident, cerr, sizeof cerr);
 		if (!c && cerr[0])
 			log_warn("ignoring the vector cache: %s", cerr);
 	} else {
@@ -279,7 +279,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examp
 		size_t *missing = xmalloc((nrows + 1) * sizeof *missing);
 		size_t nmiss = 0;
 		for (size_t i = 0; i < nrows; i++)
-			if (!vcache_get(c, trow[i].hash))
+			if (!classify_cache_get(c, trow[i].hash))
 				missing[nmiss++] = i;
 		if (nmiss)
 			log_event("taxonomy: embedding %zu of %zu vectors with %s (%zu from the cache)",
@@ -300,7 +300,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examp
 		if (mismatch && round == 0) {
 			log_warn("the cached vectors have %d numbers, %s now answers %d: re-embedding "
 				 "every entry", c->dim, e->name, run->got_dim[0]);
-			vcache_free(c);
+			classify_cache_free(c);
 			c = NULL;
 			tv_free(run);
 			free(missing);
@@ -314,7 +314,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examp
 		size_t rows = 0, embedded = 0;
 		float *packed = xmalloc((nrows * d + 1) * sizeof *packed);
 		for (size_t i = 0; i < nrows; i++) {
-			const float *v = vcache_get(c, trow[i].hash);
+			const float *v = classify_cache_get(c, trow[i].hash);
 			if (v) {
 				memcpy(vec + i * d, v, d * sizeof *v);
 				have[i] = 1;
@@ -363,7 +363,7 @@ int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examp
 		break;
 	}
 	free(trow);
-	vcache_free(c);
+	classify_cache_free(c);
 	free(ident);
 	return rc;
 }

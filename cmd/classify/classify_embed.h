@@ -14,10 +14,10 @@
 /* Copies a record's own embedding into v (dim numbers, made unit length)
  * when it can be reused: embedder_has (embedder.h). Returns 1 when
  * copied, 0 when not reusable. */
-int cl_reuse_embedding(const struct embedder *e, const cJSON *rec, int dim, float *v);
+int classify_embed_reuse(const struct embedder *e, const cJSON *rec, int dim, float *v);
 
 /* The taxonomy's vectors and where they came from. */
-struct cl_tax_vectors {
+struct classify_tax_vectors {
 	float *vec;          /* n x dim unit vectors (owned) */
 	long *entry;         /* n: the entry each vector stands for (owned) */
 	size_t n;            /* vectors: the entries' texts, then their examples */
@@ -34,10 +34,10 @@ struct cl_tax_vectors {
  * writes the cache back when it changed. Cache trouble is logged and only
  * costs time. Returns 0, or -1 with a message in err when embedding
  * failed or a stop signal came (what was embedded before is still saved
- * for the next run). Free out with cl_tax_vectors_free. */
-int cl_tax_vectors(const struct taxonomy *t, const struct embedder *e, int examples,
-		   const char *cache_dir, int workers, struct cl_tax_vectors *out, char *err,
+ * for the next run). Free out with classify_embed_taxonomy_free. */
+int classify_embed_taxonomy(const struct taxonomy *t, const struct embedder *e, int examples,
+		   const char *cache_dir, int workers, struct classify_tax_vectors *out, char *err,
 		   size_t errlen);
-void cl_tax_vectors_free(struct cl_tax_vectors *v);
+void classify_embed_taxonomy_free(struct classify_tax_vectors *v);
 
 #endif

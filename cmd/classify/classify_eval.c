@@ -10,24 +10,24 @@ struct pair {
 	long count;
 };
 
-struct cl_eval {
+struct classify_eval {
 	const struct taxonomy *t;
 	long items, correct, labelled, labelled_correct, skipped;
-	long status[CL_NSTATUS];
+	long status[CLASSIFY_NSTATUS];
 	struct pair *pairs; /* open addressing on (gold, pred); count 0 = empty */
 	size_t cap, npairs;
 };
 
-struct cl_eval *cl_eval_new(const struct taxonomy *t)
+struct classify_eval *classify_eval_new(const struct taxonomy *t)
 {
-	struct cl_eval *ev = xcalloc(1, sizeof *ev);
+	struct classify_eval *ev = xcalloc(1, sizeof *ev);
 	ev->t = t;
 	ev->cap = 64;
 	ev->pairs = xcalloc(ev->cap, sizeof *ev->pairs);
 	return ev;
 }
 
-void cl_eval_free(struct cl_eval *ev)
+void classify_eval_free(struct classify_eval *ev)
 {
 	if (!ev)
 		return;
@@ -44,7 +44,7 @@ static size_t pair_slot(const struct pair *p, size_t cap, long gold, long pred)
 	return i;
 }
 
-static void pair_add(struct cl_eval *ev, long gold, long pred)
+static void pair_add(struct classify_eval *ev, long gold, long pred)
 {
 	if (2 * (ev->npairs + 1) > ev->cap) {
 		size_t cap = 2 * ev->cap;
@@ -65,7 +65,7 @@ static void pair_add(struct cl_eval *ev, long gold, long pred)
 	ev->pairs[i].count++;
 }
 
-void cl_eval_add(struct cl_eval *ev, long gold, long predicted, enum cl_status status)
+void classify_eval_add(struct classify_eval *ev, long gold, long predicted, enum classify_status status)
 {
 	ev->items++;
 	ev->status[status]++;
@@ -80,7 +80,7 @@ void cl_eval_add(struct cl_eval *ev, long gold, long predicted, enum cl_status s
 	}
 }
 
-void cl_eval_skip(struct cl_eval *ev)
+void classify_eval_skip(struct classify_eval *ev)
 {
 	ev->skipped++;
 }
@@ -90,7 +90,7 @@ static double ratio(long a, long b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
-void cl_eval_figures(const struct cl_eval *ev, struct cl_eval_figures *f)
+void classify_eval_figures(const struct classify_eval *ev, struct classify_eval_figures *f)
 {
 	memset(f, 0, sizeof *f);
 	f->items = ev->items;
@@ -145,11 +145,11 @@ static void entry_text(struct buf *b, const struct taxonomy *t, long e)
 		buf_printf(b, "%s %s", t->e[e].id, t->e[e].label);
 }
 
-int cl_eval_report(const struct cl_eval *ev, const struct cl_eval_info *info, int json,
+int classify_eval_report(const struct classify_eval *ev, const struct classify_eval_info *info, int json,
 		   int max_pairs, FILE *out)
 {
-	struct cl_eval_figures f;
-	cl_eval_figures(ev, &f);
+	struct classify_eval_figures f;
+	classify_eval_figures(ev, &f);
 	struct pair *top = xcalloc(ev->npairs + 1, sizeof *top);
 	size_t n = 0;
 	for (size_t i = 0; i < ev->cap; i++)
@@ -177,8 +177,8 @@ int cl_eval_report(const struct cl_eval *ev, const struct cl_eval_info *info, in
 			   "\"precision\":%.4f,\"status\":{",
 			   f.items, f.skipped, f.correct, f.labelled, f.labelled_correct,
 			   f.accuracy, f.coverage, f.precision);
-		for (int s = 0; s < CL_NSTATUS; s++)
-			buf_printf(&b, "%s\"%s\":%ld", s ? "," : "", cl_status_name[s], f.status[s]);
+		for (int s = 0; s < CLASSIFY_NSTATUS; s++)
+			buf_printf(&b, "%s\"%s\":%ld", s ? "," : "", classify_status_name[s], f.status[s]);
 		buf_puts(&b, "},\"confused\":[");
 		for (size_t i = 0; i < n; i++) {
 			buf_puts(&b, i ? ",{" : "{");
@@ -203,9 +203,9 @@ int cl_eval_report(const struct cl_eval *ev, const struct cl_eval_info *info, in
 		buf_printf(&b, "precision  %.4f  (%ld of %ld labels right)\n", f.precision,
 			   f.labelled_correct, f.labelled);
 		buf_puts(&b, "status    ");
-		for (int s = 0; s < CL_NSTATUS; s++)
-			buf_printf(&b, " %s %ld%s", cl_status_name[s], f.status[s],
-				   s + 1 < CL_NSTATUS ? "," : "\n");
+		for (int s = 0; s < CLASSIFY_NSTATUS; s++)
+			buf_printf(&b, " %s %ld%s", classify_status_name[s], f.status[s],
+				   s + 1 < CLASSIFY_NSTATUS ? "," : "\n");
 		if (n) {
 			buf_puts(&b, "most confused (count: gold -> predicted):\n");
 			for (size_t i = 0; i < n; i++) {

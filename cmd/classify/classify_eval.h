@@ -10,20 +10,20 @@
 #include "classify_decide.h"
 #include "classify_taxonomy.h"
 
-struct cl_eval;
+struct classify_eval;
 
 /* A new, empty tally for taxonomy t (which must outlive it). */
-struct cl_eval *cl_eval_new(const struct taxonomy *t);
-void cl_eval_free(struct cl_eval *ev);
+struct classify_eval *classify_eval_new(const struct taxonomy *t);
+void classify_eval_free(struct classify_eval *ev);
 
 /* Adds one item: gold is the index of the true entry, or -1 when no entry
  * is right; predicted is the entry given as label, or -1. */
-void cl_eval_add(struct cl_eval *ev, long gold, long predicted, enum cl_status status);
+void classify_eval_add(struct classify_eval *ev, long gold, long predicted, enum classify_status status);
 /* Counts an item left out (no gold, or a gold id not in the taxonomy). */
-void cl_eval_skip(struct cl_eval *ev);
+void classify_eval_skip(struct classify_eval *ev);
 
 /* What the report says about the run (shown in its header). */
-struct cl_eval_info {
+struct classify_eval_info {
 	const char *taxonomy_path;
 	const char *taxonomy_hash;
 	const char *mode;
@@ -34,17 +34,17 @@ struct cl_eval_info {
 };
 
 /* The figures, for tests and for the report. */
-struct cl_eval_figures {
+struct classify_eval_figures {
 	long items, correct, labelled, labelled_correct, skipped;
 	double accuracy, coverage, precision;
-	long status[CL_NSTATUS];
+	long status[CLASSIFY_NSTATUS];
 };
-void cl_eval_figures(const struct cl_eval *ev, struct cl_eval_figures *f);
+void classify_eval_figures(const struct classify_eval *ev, struct classify_eval_figures *f);
 
 /* Prints the report; with json one JSON object on one line. Up to
  * max_pairs confused pairs, most frequent first. Returns 0, or -1 when
  * writing failed. */
-int cl_eval_report(const struct cl_eval *ev, const struct cl_eval_info *info, int json,
+int classify_eval_report(const struct classify_eval *ev, const struct classify_eval_info *info, int json,
 		   int max_pairs, FILE *out);
 
 #endif

@@ -20,7 +20,7 @@ enum { GOLD_NONE = -1, GOLD_UNKNOWN = -2, GOLD_ABSENT = -3 };
 
 /* What the writer needs to know about a record (r->extra). */
 struct rec_info {
-	int status;  /* enum cl_status, -1 when skipped */
+	int status;  /* enum classify_status, -1 when skipped */
 	long entry;  /* labelled entry or -1 */
 	long gold;   /* eval mode */
 	char *gold_id;
@@ -33,7 +33,7 @@ struct item {
 	int todo;    /* needs a shortlist */
 	int embed;   /* needs its vector computed */
 	long row;    /* row in the job's vector matrix, -1 when none */
-	struct cl_decision d;
+	struct classify_decision d;
 	int failed_embed;
 };
 
@@ -51,7 +51,7 @@ static const char *str_member(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-int cl_class_done(const cJSON *rec, const struct cl_run *run)
+int classify_run_class_done(const cJSON *rec, const struct classify_run *run)
 {
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, cls_stage->result);
 	if (!cJSON_IsObject(c))
@@ -65,14 +65,14 @@ int cl_class_done(const cJSON *rec, const struct cl_run *run)
 		return 0;
 	if (!emb || !stage_same_model(emb, run->emb->name))
 		return 0;
-	if (!mode || strcmp(mode, cl_mode_name[run->dec.mode]))
+	if (!mode || strcmp(mode, classify_mode_name[run->dec.mode]))
 		return 0;
 	/* other settings (threshold, prompt...): stale; none recorded: not
 	 * known to be */
 	const char *fp = str_member(c, cls_stage->fingerprint);
 	if (fp && run->fingerprint && strcmp(fp, run->fingerprint))
 		return 0;
-	if (run->dec.mode == CL_EMBED)
+	if (run->dec.mode == CLASSIFY_EMBED)
 		return 1;
 	return model && stage_same_model(model, run->dec.model);
 }
@@ -102,21 +102,21 @@ static void put_member(struct buf *out, const char *key, const char *val)
 	put_str(out, val);
 }
 
-void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_decision *d,
+void classify_run_class_json(struct buf *out, const struct classify_run *run, const struct classify_decision *d,
 		   const struct vec_hit *hits, int nhits, const char *input)
 {
 	const struct taxonomy *t = run->tax;
 	buf_reset(out);
-	const struct tax_entry *e = d->entry >= 0 ? &t->e[d->entry] : NULL;
+	const struct taxonomy_entry *e = d->entry >= 0 ? &t->e[d->entry] : NULL;
 	buf_puts(out, "{\"label\":");
 	put_str(out, e ? e->label : NULL);
 	buf_puts(out, ",\"id\":");
 	put_str(out, e ? e->id : NULL);
 	buf_puts(out, ",\"score\":");
 	put_score(out, d->score);
-	buf_printf(out, ",\"status\":\"%s\",\"candidates\":[", cl_status_name[d->status]);
+	buf_printf(out, ",\"status\":\"%s\",\"candidates\":[", classify_status_name[d->status]);
 	for (int i = 0; i < nhits; i++) {
-		const struct tax_entry *c = &t->e[hits[i].id];
+		const struct taxonomy_entry *c = &t->e[hits[i].id];
 		buf_puts(out, i ? ",{\"id\":" : "{\"id\":");
 		put_str(out, c->id);
 		buf_puts(out, ",\"label\":");
@@ -128,8 +128,8 @@ void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_de
 	buf_puts(out, "],");
 	put_str(out, cls_stage->model);
 	buf_putc(out, ':');
-	put_str(out, run->dec.mode == CL_EMBED ? NULL : run->dec.model);
-	if (run->dec.mode != CL_EMBED && run->model_digest[0]) {
+	put_str(out, run->dec.mode == CLASSIFY_EMBED ? NULL : run->dec.model);
+	if (run->dec.mode != CLASSIFY_EMBED && run->model_digest[0]) {
 		buf_putc(out, ',');
 		put_str(out, cls_stage->digest);
 		buf_putc(out, ':');
@@ -142,7 +142,7 @@ void cl_class_json(struct buf *out, const struct cl_run *run, const struct cl_de
 		put_str(out, run->emb->digest);
 	}
 	buf_printf(out, ",\"taxonomy\":\"%s\",\"mode\":\"%s\"", run->tax_hex,
-		   cl_mode_name[run->dec.mode]);
+		   classify_mode_name[run->dec.mode]);
 	if (run->fingerprint)
 		put_member(out, cls_stage->fingerprint, run->fingerprint);
 	if (input)
@@ -162,7 +162,7 @@ static struct rec_info *info_of(struct rec *r)
 	return r->extra;
 }
 
-static void read_gold(struct cl_run *run, struct rec *r)
+static void read_gold(struct classify_run *run, struct rec *r)
 {
 	struct rec_info *in = info_of(r);
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(r->json, "gold");
@@ -171,7 +171,7 @@ static void read_gold(struct cl_run *run, struct rec *r)
 	} else if (cJSON_IsNull(g) || (cJSON_IsString(g) && !*g->valuestring)) {
 		in->gold = GOLD_NONE;
 	} else if (cJSON_IsString(g)) {
-		in->gold = tax_find(run->tax, g->valuestring);
+		in->gold = classify_taxonomy_find(run->tax, g->valuestring);
 		if (in->gold < 0) {
 			in->gold = GOLD_UNKNOWN;
 			in->gold_id = cJSON_PrintUnformatted(g);
@@ -183,11 +183,11 @@ static void read_gold(struct cl_run *run, struct rec *r)
 }
 
 /* Writes the record with its class (and errors.classify set or cleared). */
-static void finish(struct cl_run *run, struct item *it, const struct vec_hit *hits, int nhits)
+static void finish(struct classify_run *run, struct item *it, const struct vec_hit *hits, int nhits)
 {
 	struct rec *r = it->r;
-	struct cl_decision *d = &it->d;
-	if (d->status == CL_ERROR && !strcmp(d->code, "abandoned")) {
+	struct classify_decision *d = &it->d;
+	if (d->status == CLASSIFY_ERROR && !strcmp(d->code, "abandoned")) {
 		/* a stop request: passed on unchanged, left pending */
 		rec_pass(r);
 		r->outcome = REC_SKIPPED;
@@ -198,9 +198,9 @@ static void finish(struct cl_run *run, struct item *it, const struct vec_hit *hi
 	char input[FINGERPRINT_LEN];
 	const char *fields[] = {run->field};
 	fingerprint_input(r->line, r->len, fields, 1, input);
-	cl_class_json(&cls, run, d, hits, nhits, input);
-	rec_set(&with, r->line, r->len, cls_stage->result, cls.p, cls.len);
-	int failed = d->status == CL_ERROR;
+	classify_run_class_json(&cls, run, d, hits, nhits, input);
+	record_set(&with, r->line, r->len, cls_stage->result, cls.p, cls.len);
+	int failed = d->status == CLASSIFY_ERROR;
 	int attempts = d->answers > d->requests ? d->answers : d->requests;
 	rec_set_error(&out, with.p, with.len, cls_stage->name, failed ? d->code : NULL, d->message,
 		      attempts > 0 ? attempts : 1);
@@ -227,7 +227,7 @@ static void fail_item(struct item *it, const char *code, const char *fmt, ...)
 
 static void fail_item(struct item *it, const char *code, const char *fmt, ...)
 {
-	it->d.status = CL_ERROR;
+	it->d.status = CLASSIFY_ERROR;
 	it->d.entry = -1;
 	it->d.score = NAN;
 	snprintf(it->d.code, sizeof it->d.code, "%s", code);
@@ -241,7 +241,7 @@ static void fail_item(struct item *it, const char *code, const char *fmt, ...)
 /* Embeds the n texts (of items[which[i]]) into their rows of q, made unit
  * length; items left without a vector fail. Adds the retries to
  * *retries. */
-static void embed_items(struct cl_run *run, struct item *items, const size_t *which,
+static void embed_items(struct classify_run *run, struct item *items, const size_t *which,
 			const char **texts, size_t n, float *q, long *retries)
 {
 	const int dim = run->ix->dim;
@@ -276,10 +276,10 @@ static void embed_items(struct cl_run *run, struct item *items, const size_t *wh
 	free(res);
 }
 
-void cl_run_job(struct job *job, int worker, void *ud)
+void classify_run_job(struct job *job, int worker, void *ud)
 {
 	(void)worker;
-	struct cl_run *run = ud;
+	struct classify_run *run = ud;
 	const int dim = run->ix->dim;
 	const size_t d = (size_t)dim;
 	struct item *items = xcalloc(job->n + 1, sizeof *items);
@@ -298,7 +298,7 @@ void cl_run_job(struct job *job, int worker, void *ud)
 			continue;
 		if (run->ev)
 			read_gold(run, r);
-		if (!run->force && cl_class_done(r->json, run)) {
+		if (!run->force && classify_run_class_done(r->json, run)) {
 			stage_pass_done(cls_stage, r);
 			info_of(r);
 			continue;
@@ -312,13 +312,13 @@ void cl_run_job(struct job *job, int worker, void *ud)
 		if (blank(it->text)) {
 			/* nothing to compare: no match, no request */
 			it->todo = 0;
-			it->d.status = CL_NO_MATCH;
+			it->d.status = CLASSIFY_NO_MATCH;
 			it->d.entry = -1;
 			it->d.score = NAN;
 			continue;
 		}
 		it->row = (long)rows++;
-		if (cl_reuse_embedding(run->emb, r->json, dim, q + (size_t)it->row * d)) {
+		if (classify_embed_reuse(run->emb, r->json, dim, q + (size_t)it->row * d)) {
 			atomic_fetch_add(&run->reused, 1);
 		} else {
 			it->embed = 1;
@@ -346,7 +346,7 @@ void cl_run_job(struct job *job, int worker, void *ud)
 		if (it->todo && it->row >= 0) {
 			h = top.hit + (size_t)it->row * (size_t)top.k;
 			nh = top.fill[it->row];
-			cl_decide(&run->dec, it->text, h, nh, &it->d);
+			classify_decide(&run->dec, it->text, h, nh, &it->d);
 		}
 		finish(run, it, h, nh);
 	}
@@ -357,9 +357,9 @@ void cl_run_job(struct job *job, int worker, void *ud)
 	free(text_item);
 }
 
-void cl_run_emitted(struct rec *r, void *ud)
+void classify_run_emitted(struct rec *r, void *ud)
 {
-	struct cl_run *run = ud;
+	struct classify_run *run = ud;
 	struct rec_info *in = r->extra;
 	if (!in)
 		return;
@@ -368,9 +368,9 @@ void cl_run_emitted(struct rec *r, void *ud)
 		run->status[in->status]++;
 	if (run->ev) {
 		if (in->gold >= GOLD_NONE && in->status >= 0) {
-			cl_eval_add(run->ev, in->gold, in->entry, (enum cl_status)in->status);
+			classify_eval_add(run->ev, in->gold, in->entry, (enum classify_status)in->status);
 		} else {
-			cl_eval_skip(run->ev);
+			classify_eval_skip(run->ev);
 			if (run->eval_warned++ < 10) {
 				if (in->gold == GOLD_UNKNOWN)
 					log_warn("%s:%ld: gold id %s is not in the taxonomy; item left "

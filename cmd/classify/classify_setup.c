@@ -35,13 +35,13 @@ static void size_inflight(struct app *a, long batch, int offline)
 		log_internal("classify.inflight: %s", err);
 }
 
-static enum cl_mode parse_mode(const char *s)
+static enum classify_mode parse_mode(const char *s)
 {
 	if (!strcmp(s, "verify"))
-		return CL_VERIFY;
+		return CLASSIFY_VERIFY;
 	if (!strcmp(s, "triage"))
-		return CL_TRIAGE;
-	return CL_EMBED;
+		return CLASSIFY_TRIAGE;
+	return CLASSIFY_EMBED;
 }
 
 void classify_setup_free(struct classify_setup *s)
@@ -49,8 +49,8 @@ void classify_setup_free(struct classify_setup *s)
 	if (s->in_fd > 0)
 		close(s->in_fd);
 	vec_index_free(s->ix);
-	cl_tax_vectors_free(&s->tv);
-	tax_free(s->tax);
+	classify_embed_taxonomy_free(&s->tv);
+	classify_taxonomy_free(s->tax);
 	ask_tpl_free(&s->tpl);
 	free(s->tax_path);
 	free(s->model);
@@ -79,14 +79,14 @@ int classify_setup_exit(struct app *a, struct classify_setup *s, int code)
  * where the examples go. */
 static void setup_fingerprint(struct app *a, struct classify_setup *s)
 {
-	int llm = s->mode != CL_EMBED;
+	int llm = s->mode != CLASSIFY_EMBED;
 	char *emb = !strcmp(s->embed_model, "hash") ? xasprintf("hash-%d", s->dim)
 						    : xstrdup(s->embed_model);
 	size_t n = 0;
 	char *src = llm && s->tpl.path ? read_file(s->tpl.path, &n) : NULL;
 	struct fingerprint_classify_in in = {
 		.taxonomy = s->tax_hex,
-		.mode = cl_mode_name[s->mode],
+		.mode = classify_mode_name[s->mode],
 		.embed_model = emb,
 		.model = llm ? s->model : NULL,
 		.prompt_src = src ? src : "",
@@ -133,9 +133,9 @@ int classify_setup_read(struct app *a, struct classify_setup *s, const char *eva
 		log_error("no taxonomy: give --taxonomy FILE or set classify.taxonomy");
 		return EXIT_USAGE;
 	}
-	if (!*s->embed_model || (s->mode != CL_EMBED && !*s->model)) {
+	if (!*s->embed_model || (s->mode != CLASSIFY_EMBED && !*s->model)) {
 		log_error("empty model name: set classify.embed_model (and classify.model for %s)",
-			  cl_mode_name[s->mode]);
+			  classify_mode_name[s->mode]);
 		return EXIT_USAGE;
 	}
 	s->in_name = "<stdin>";
@@ -149,19 +149,19 @@ int classify_setup_read(struct app *a, struct classify_setup *s, const char *eva
 		s->in_name = eval;
 	}
 	char err[1024];
-	if (s->mode != CL_EMBED &&
-	    cl_tpl_load(&s->tpl, s->mode, tun_str(a->tun, s->mode == CL_VERIFY
+	if (s->mode != CLASSIFY_EMBED &&
+	    classify_decide_tpl_load(&s->tpl, s->mode, tun_str(a->tun, s->mode == CLASSIFY_VERIFY
 						  ? "classify.prompt_verify"
 						  : "classify.prompt_triage"), err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	s->tax = tax_load(s->tax_path, err, sizeof err);
+	s->tax = classify_taxonomy_load(s->tax_path, err, sizeof err);
 	if (!s->tax) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	tax_hash_hex(s->tax, s->tax_hex);
+	classify_taxonomy_hash_hex(s->tax, s->tax_hex);
 	setup_fingerprint(a, s);
 	return 0;
 }
@@ -181,18 +181,18 @@ int classify_setup_start(struct app *a, struct classify_setup *s)
 	char extra[512];
 	snprintf(extra, sizeof extra, "taxonomy=%s entries=%zu mode=%s threshold=%g top_k=%d "
 		 "embed_model=%s examples=%s batch=%ld%s%s", s->tax_path, s->tax->n,
-		 cl_mode_name[s->mode], s->threshold, s->top_k, s->emb_name,
-		 s->examples ? "shortlist" : "prompt", s->batch, s->mode != CL_EMBED ? " prompt=" : "",
-		 s->mode != CL_EMBED ? s->tpl.path : "");
-	size_inflight(a, s->batch, s->mode == CL_EMBED && offline);
-	if (s->mode == CL_EMBED && offline) {
+		 classify_mode_name[s->mode], s->threshold, s->top_k, s->emb_name,
+		 s->examples ? "shortlist" : "prompt", s->batch, s->mode != CLASSIFY_EMBED ? " prompt=" : "",
+		 s->mode != CLASSIFY_EMBED ? s->tpl.path : "");
+	size_inflight(a, s->batch, s->mode == CLASSIFY_EMBED && offline);
+	if (s->mode == CLASSIFY_EMBED && offline) {
 		app_size_pool(a, cpu_count());
 		app_log_start(a, "backend=none (hash embedder, offline) %s", extra);
 		return 0;
 	}
-	llmapp_start(a, &s->la, s->mode == CL_EMBED ? s->embed_model : s->model, "%s", extra);
+	llmapp_start(a, &s->la, s->mode == CLASSIFY_EMBED ? s->embed_model : s->model, "%s", extra);
 	char err[1024];
-	if (s->mode == CL_EMBED) {
+	if (s->mode == CLASSIFY_EMBED) {
 		snprintf(s->emb_digest, sizeof s->emb_digest, "%s", s->la.digest);
 	} else if (!offline && llm_check_model(s->la.llm, s->embed_model, s->emb_digest,
 					       sizeof s->emb_digest, err, sizeof err)) {
@@ -216,7 +216,7 @@ int classify_setup_index(struct app *a, struct classify_setup *s)
 	/* at most 16 batches wait for the client's concurrency limit, so that a
 	 * stop signal ends the first embedding of a big taxonomy soon */
 	int workers = s->emb.hash_dim > 0 ? cpu_count() : a->workers < 16 ? a->workers : 16;
-	if (cl_tax_vectors(s->tax, &s->emb, s->examples, s->cache_dir, workers, &s->tv, err,
+	if (classify_embed_taxonomy(s->tax, &s->emb, s->examples, s->cache_dir, workers, &s->tv, err,
 			   sizeof err)) {
 		log_error("%s", err);
 		if (app_stop)
@@ -232,7 +232,7 @@ int classify_setup_index(struct app *a, struct classify_setup *s)
 	return 0;
 }
 
-void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl_run *run)
+void classify_setup_run(struct app *a, const struct classify_setup *s, struct classify_run *run)
 {
 	run->tax = s->tax;
 	memcpy(run->tax_hex, s->tax_hex, sizeof run->tax_hex);
@@ -244,7 +244,7 @@ void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl
 	run->force = s->force || s->eval;
 	run->fingerprint = s->fingerprint;
 	run->where = s->in_name;
-	run->dec = (struct cl_decider){
+	run->dec = (struct classify_decider){
 		.mode = s->mode,
 		.threshold = s->threshold,
 		.answer_attempts = (int)tun_int(a->tun, "classify.answer_attempts"),
@@ -257,14 +257,14 @@ void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl
 	atomic_init(&run->embedded, 0);
 	atomic_init(&run->reused, 0);
 	if (s->eval)
-		run->ev = cl_eval_new(s->tax);
+		run->ev = classify_eval_new(s->tax);
 }
 
-void classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run)
+void classify_setup_report(struct app *a, struct classify_setup *s, struct classify_run *run)
 {
 	struct buf st = {0};
-	for (int k = 0; k < CL_NSTATUS; k++)
-		buf_printf(&st, "%s%s %ld", k ? ", " : "", cl_status_name[k], run->status[k]);
+	for (int k = 0; k < CLASSIFY_NSTATUS; k++)
+		buf_printf(&st, "%s%s %ld", k ? ", " : "", classify_status_name[k], run->status[k]);
 	log_event("classes: %s; item vectors: %ld embedded, %ld reused from the records", st.p,
 		  atomic_load(&run->embedded), atomic_load(&run->reused));
 	buf_free(&st);
@@ -272,19 +272,19 @@ void classify_setup_report(struct app *a, struct classify_setup *s, struct cl_ru
 		llmapp_finish(a, &s->la);
 	if (!run->ev)
 		return;
-	struct cl_eval_info info = {
+	struct classify_eval_info info = {
 		.taxonomy_path = s->tax_path,
 		.taxonomy_hash = s->tax_hex,
-		.mode = cl_mode_name[s->mode],
-		.model = s->mode == CL_EMBED ? NULL : s->model,
+		.mode = classify_mode_name[s->mode],
+		.model = s->mode == CLASSIFY_EMBED ? NULL : s->model,
 		.embed_model = s->emb_name,
 		.threshold = s->threshold,
 		.top_k = s->top_k,
 	};
-	if (cl_eval_report(run->ev, &info, s->json, 10, stdout)) {
+	if (classify_eval_report(run->ev, &info, s->json, 10, stdout)) {
 		log_error("cannot write the report: %s", strerror(errno));
 		a->run_errors++;
 	}
-	cl_eval_free(run->ev);
+	classify_eval_free(run->ev);
 	run->ev = NULL;
 }

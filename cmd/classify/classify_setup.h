@@ -18,7 +18,7 @@
  * place (classify_setup_free), also on early exits. */
 struct classify_setup {
 	char *tax_path, *model, *embed_model, *field, *cache_dir, *emb_name;
-	enum cl_mode mode;
+	enum classify_mode mode;
 	double threshold;
 	int top_k, dim, dim_set;
 	int examples;          /* examples take part in the shortlist */
@@ -33,7 +33,7 @@ struct classify_setup {
 	struct llmapp la;
 	char emb_digest[64];
 	struct embedder emb;
-	struct cl_tax_vectors tv;
+	struct classify_tax_vectors tv;
 	struct vec_index *ix;
 };
 
@@ -51,11 +51,11 @@ int classify_setup_start(struct app *a, struct classify_setup *s);
 int classify_setup_index(struct app *a, struct classify_setup *s);
 /* Fills run from s and the tunables: the run reads s, which must outlive
  * it. */
-void classify_setup_run(struct app *a, const struct classify_setup *s, struct cl_run *run);
+void classify_setup_run(struct app *a, const struct classify_setup *s, struct classify_run *run);
 /* After the last record, before app_finish: logs the classes line and the
  * client's figures, prints the --eval report, frees run's tally. A report
  * that cannot be written is logged and counted in a->run_errors. */
-void classify_setup_report(struct app *a, struct classify_setup *s, struct cl_run *run);
+void classify_setup_report(struct app *a, struct classify_setup *s, struct classify_run *run);
 /* Ends the run before any record was read: releases the client, the
  * rejects file, the tunables and s; returns code. */
 int classify_setup_exit(struct app *a, struct classify_setup *s, int code);

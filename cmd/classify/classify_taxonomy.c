@@ -46,14 +46,14 @@ static void fail(struct loader *ld, long line, const char *fmt, ...)
 	buf_free(&b);
 }
 
-static struct tax_entry *new_entry(struct loader *ld, long line)
+static struct taxonomy_entry *new_entry(struct loader *ld, long line)
 {
 	struct taxonomy *t = ld->t;
 	if (t->n == ld->cap) {
 		ld->cap = ld->cap ? 2 * ld->cap : 64;
 		t->e = xrealloc(t->e, ld->cap * sizeof *t->e);
 	}
-	struct tax_entry *e = &t->e[t->n++];
+	struct taxonomy_entry *e = &t->e[t->n++];
 	memset(e, 0, sizeof *e);
 	e->line = line;
 	e->parent_index = -1;
@@ -67,7 +67,7 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-static void entry_free(struct tax_entry *e)
+static void entry_free(struct taxonomy_entry *e)
 {
 	free(e->id);
 	free(e->label);
@@ -78,7 +78,7 @@ static void entry_free(struct tax_entry *e)
 	free_list(e->examples, e->nex);
 }
 
-void tax_free(struct taxonomy *t)
+void classify_taxonomy_free(struct taxonomy *t)
 {
 	if (!t)
 		return;
@@ -158,7 +158,7 @@ static void y_entry(struct loader *ld, yaml_document_t *doc, const yaml_node_t *
 		fail(ld, yline(n), "a taxonomy entry must be a mapping with %s", keys_help);
 		return;
 	}
-	struct tax_entry *e = new_entry(ld, yline(n));
+	struct taxonomy_entry *e = new_entry(ld, yline(n));
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top && !ld->failed; p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
@@ -255,7 +255,7 @@ static char *j_string(struct loader *ld, long line, const char *obj, size_t len,
 	if (cJSON_IsNumber(v) && !strcmp(key, "id")) {
 		/* numeric ids keep their spelling */
 		size_t vs, ve;
-		if (rec_find(obj, len, key, NULL, NULL, &vs, &ve))
+		if (record_find(obj, len, key, NULL, NULL, &vs, &ve))
 			return xstrndup(obj + vs, ve - vs);
 	}
 	fail(ld, line, "'%s' must be a string", key);
@@ -307,7 +307,7 @@ static void load_ndjson(struct loader *ld, const char *text, size_t len)
 				fail(ld, line, "%s", perr);
 				break;
 			}
-			struct tax_entry *en = new_entry(ld, line);
+			struct taxonomy_entry *en = new_entry(ld, line);
 			const cJSON *m;
 			cJSON_ArrayForEach(m, j) {
 				const char *key = m->string;
@@ -342,7 +342,7 @@ static uint64_t id_hash(const char *id)
 	return fnv64(FNV64_INIT, id, strlen(id));
 }
 
-long tax_find(const struct taxonomy *t, const char *id)
+long classify_taxonomy_find(const struct taxonomy *t, const char *id)
 {
 	if (!t->cap)
 		return -1;
@@ -362,7 +362,7 @@ static void index_ids(struct loader *ld)
 	t->cap = 2 * t->n + 16;
 	t->slot = xcalloc(t->cap, sizeof *t->slot);
 	for (size_t k = 0; k < t->n && !ld->failed; k++) {
-		struct tax_entry *e = &t->e[k];
+		struct taxonomy_entry *e = &t->e[k];
 		if (!e->id || !*e->id) {
 			fail(ld, e->line, "entry without an id (every entry needs id and label)");
 			return;
@@ -371,7 +371,7 @@ static void index_ids(struct loader *ld)
 			fail(ld, e->line, "entry '%s' has an empty label", e->id);
 			return;
 		}
-		long prev = tax_find(t, e->id);
+		long prev = classify_taxonomy_find(t, e->id);
 		if (prev >= 0) {
 			fail(ld, e->line, "duplicate id '%s' (first at line %ld)", e->id,
 			     t->e[prev].line);
@@ -388,10 +388,10 @@ static void link_parents(struct loader *ld)
 {
 	struct taxonomy *t = ld->t;
 	for (size_t k = 0; k < t->n && !ld->failed; k++) {
-		struct tax_entry *e = &t->e[k];
+		struct taxonomy_entry *e = &t->e[k];
 		if (!e->parent || !*e->parent)
 			continue;
-		e->parent_index = tax_find(t, e->parent);
+		e->parent_index = classify_taxonomy_find(t, e->parent);
 		if (e->parent_index < 0)
 			fail(ld, e->line, "parent '%s' of entry '%s' is not in the taxonomy",
 			     e->parent, e->id);
@@ -409,7 +409,7 @@ static void link_parents(struct loader *ld)
 	}
 }
 
-char *tax_entry_text(const struct tax_entry *e)
+char *classify_taxonomy_entry_text(const struct taxonomy_entry *e)
 {
 	struct buf b = {0};
 	buf_puts(&b, e->label);
@@ -436,8 +436,8 @@ static void derive(struct taxonomy *t)
 {
 	uint64_t h = FNV64_INIT;
 	for (size_t k = 0; k < t->n; k++) {
-		struct tax_entry *e = &t->e[k];
-		e->text = tax_entry_text(e);
+		struct taxonomy_entry *e = &t->e[k];
+		e->text = classify_taxonomy_entry_text(e);
 		e->text_hash = fnv64(FNV64_INIT, e->text, strlen(e->text));
 		h = hash_str(h, e->id);
 		h = hash_str(h, e->text);
@@ -449,7 +449,7 @@ static void derive(struct taxonomy *t)
 	t->hash = h;
 }
 
-void tax_hash_hex(const struct taxonomy *t, char out[17])
+void classify_taxonomy_hash_hex(const struct taxonomy *t, char out[17])
 {
 	snprintf(out, 17, "%016llx", (unsigned long long)t->hash);
 }
@@ -460,7 +460,7 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
-struct taxonomy *tax_load(const char *path, char *err, size_t errlen)
+struct taxonomy *classify_taxonomy_load(const char *path, char *err, size_t errlen)
 {
 	struct taxonomy *t = xcalloc(1, sizeof *t);
 	t->path = xstrdup(path);
@@ -469,7 +469,7 @@ struct taxonomy *tax_load(const char *path, char *err, size_t errlen)
 	char *text = read_file(path, &len);
 	if (!text) {
 		fail(&ld, 0, "cannot read the taxonomy: %s", strerror(errno));
-		tax_free(t);
+		classify_taxonomy_free(t);
 		return NULL;
 	}
 	int ndjson;
@@ -491,7 +491,7 @@ struct taxonomy *tax_load(const char *path, char *err, size_t errlen)
 	if (!ld.failed)
 		link_parents(&ld);
 	if (ld.failed) {
-		tax_free(t);
+		classify_taxonomy_free(t);
 		return NULL;
 	}
 	derive(t);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tax_entry {
+struct taxonomy_entry {
 	char *id;
 	char *label;
 	char *description;  /* NULL when none */
@@ -19,13 +19,13 @@ struct tax_entry {
 	size_t nex;
 	long line;          /* where the entry starts in the file (1-based) */
 	long parent_index;  /* index of the parent entry, -1 when none */
-	char *text;         /* what is embedded: see tax_entry_text */
+	char *text;         /* what is embedded: see classify_taxonomy_entry_text */
 	uint64_t text_hash; /* fnv64 of text: the key of its cached vector */
 };
 
 struct taxonomy {
 	char *path;
-	struct tax_entry *e;
+	struct taxonomy_entry *e;
 	size_t n;
 	uint64_t hash;      /* content hash of every entry, in order */
 	size_t *slot;       /* id index: open addressing, entry index + 1 */
@@ -35,20 +35,20 @@ struct taxonomy {
 /* Reads and checks the taxonomy at path. The format is NDJSON when the
  * name ends in .ndjson, .jsonl or .json, YAML when it ends in .yaml or
  * .yml, else NDJSON if the first non-blank byte is '{'. Returns the
- * taxonomy (free with tax_free), or NULL with "<path>:<line>: <what>" in
+ * taxonomy (free with classify_taxonomy_free), or NULL with "<path>:<line>: <what>" in
  * err. */
-struct taxonomy *tax_load(const char *path, char *err, size_t errlen);
-void tax_free(struct taxonomy *t);
+struct taxonomy *classify_taxonomy_load(const char *path, char *err, size_t errlen);
+void classify_taxonomy_free(struct taxonomy *t);
 
 /* Index of the entry with this id, -1 when none. */
-long tax_find(const struct taxonomy *t, const char *id);
+long classify_taxonomy_find(const struct taxonomy *t, const char *id);
 
 /* The text embedded for an entry: the label, then "; " and each synonym,
  * then a newline and the description when there is one. Returns a new
  * string (caller frees). */
-char *tax_entry_text(const struct tax_entry *e);
+char *classify_taxonomy_entry_text(const struct taxonomy_entry *e);
 
 /* The content hash as 16 lowercase hex digits. */
-void tax_hash_hex(const struct taxonomy *t, char out[17]);
+void classify_taxonomy_hash_hex(const struct taxonomy *t, char out[17]);
 
 #endif

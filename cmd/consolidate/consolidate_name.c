@@ -1,7 +1,7 @@
 /* consolidate_name: keys, acronyms and initials of names, and the rules
  * that match names without embeddings (see the header). */
 #include "consolidate_name.h"
-#include "embed_hash.h"
+#include "embedder_hash.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -81,9 +81,9 @@ struct words {
 
 static void collect(int kind, const char *bytes, size_t len, void *ud)
 {
-	if (kind != EMBED_HASH_WORD)
+	if (kind != EMBEDDER_HASH_WORD)
 		return;
-	/* a text without letters is cut at spaces by embed_hash: no word */
+	/* a text without letters is cut at spaces by embedder_hash: no word */
 	size_t i = 0;
 	while (i < len && !isalnum((unsigned char)bytes[i]) && (unsigned char)bytes[i] < 0x80)
 		i++;
@@ -232,9 +232,9 @@ int consolidate_name_parse(const char *name, enum consolidate_kind kind,
 	struct buf main = {0}, paren = {0};
 	split_paren(name, &main, &paren);
 	struct words w = {0};
-	embed_hash_features(main.p, main.len, collect, &w);
+	embedder_hash_features(main.p, main.len, collect, &w);
 	if (!w.n && paren.len) /* "(WHO)" alone */
-		embed_hash_features(paren.p, paren.len, collect, &w);
+		embedder_hash_features(paren.p, paren.len, collect, &w);
 	n->acronym = acronym_of(main.p, main.len);
 	if (!n->acronym && paren.len)
 		n->acronym = acronym_of(paren.p, paren.len);

@@ -1,5 +1,5 @@
 /* consolidate_name: what consolidate compares of a name. A name is cut into
- * lower-cased words (embed_hash's words: letters and digits; accents of
+ * lower-cased words (embedder_hash's words: letters and digits; accents of
  * Latin letters folded, so René is rene), words that do not tell entities
  * apart are dropped (titles of people, legal forms of organisations,
  * articles and plurals of terms), and the rest is the name's key. Also

@@ -27,7 +27,7 @@ int embed_record_text(const struct rec *r, const char *field, const char **text,
 	/* cJSON strings end at the first NUL: an escaped \u0000 would cut the
 	 * text without a word, so it is refused */
 	size_t vs, ve;
-	if (rec_find(r->line, r->len, field, NULL, NULL, &vs, &ve) &&
+	if (record_find(r->line, r->len, field, NULL, NULL, &vs, &ve) &&
 	    memmem(r->line + vs, ve - vs, "\\u0000", 6)) {
 		*code = "bad_text";
 		snprintf(msg, msglen, "NUL character (\\u0000) in \"%s\"", field);

@@ -18,7 +18,7 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-void answer_minify(struct buf *out, const char *s, size_t n)
+void mine_answer_minify(struct buf *out, const char *s, size_t n)
 {
 	buf_reserve(out, n);
 	int in_str = 0;
@@ -60,7 +60,7 @@ static void excerpt(struct buf *b, const char *s, size_t n)
 	buf_free(&t);
 }
 
-int answer_check(const char *text, const struct jschema *schema, struct buf *compact,
+int mine_answer_check(const char *text, const struct jschema *schema, struct buf *compact,
 		 char *err, size_t errlen)
 {
 	buf_reset(compact);
@@ -122,11 +122,11 @@ int answer_check(const char *text, const struct jschema *schema, struct buf *com
 	cJSON_Delete(j);
 	if (rc)
 		return -1;
-	answer_minify(compact, s, used);
+	mine_answer_minify(compact, s, used);
 	return 0;
 }
 
-void answer_correction(struct buf *out, const char *err)
+void mine_answer_correction(struct buf *out, const char *err)
 {
 	buf_printf(out, "Your answer was not valid: %s. Answer again with only the corrected "
 		   "JSON object, following the schema you were given, with no other text.", err);

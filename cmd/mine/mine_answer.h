@@ -13,14 +13,14 @@
  * model wrote it minus insignificant whitespace, in compact (reset first);
  * or -1 with what is wrong in err ("the answer is not JSON: ...", or the
  * validator's "$.claims[0].type: ..."). Thread safe. */
-int answer_check(const char *text, const struct jschema *schema, struct buf *compact,
+int mine_answer_check(const char *text, const struct jschema *schema, struct buf *compact,
 		 char *err, size_t errlen);
 
 /* Appends the user turn sent after an invalid answer whose problem is err. */
-void answer_correction(struct buf *out, const char *err);
+void mine_answer_correction(struct buf *out, const char *err);
 
 /* Appends s[0..n) without the whitespace outside strings. s must be valid
  * JSON text. */
-void answer_minify(struct buf *out, const char *s, size_t n);
+void mine_answer_minify(struct buf *out, const char *s, size_t n);
 
 #endif

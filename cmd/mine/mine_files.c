@@ -51,7 +51,7 @@ struct jschema *mine_load_schema(const char *path, char **text, char *err, size_
 	}
 	/* compact: the prompt carries it, and whitespace costs tokens */
 	struct buf t = {0};
-	answer_minify(&t, raw, len);
+	mine_answer_minify(&t, raw, len);
 	*text = buf_steal(&t, NULL);
 	free(raw);
 	return s;

@@ -87,7 +87,7 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 			done = -1;
 			break;
 		}
-		if (answer_check(text, cfg->schema, &compact, err, sizeof err) == 0) {
+		if (mine_answer_check(text, cfg->schema, &compact, err, sizeof err) == 0) {
 			if (k > 1)
 				atomic_fetch_add(feedback ? &cfg->fixed : &cfg->later, 1);
 			char input[FINGERPRINT_LEN];
@@ -113,7 +113,7 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 			if (k == 1) {
 				first = text;
 				text = NULL;
-				answer_correction(&correction, err);
+				mine_answer_correction(&correction, err);
 			}
 		}
 		free(text);

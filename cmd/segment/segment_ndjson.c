@@ -41,8 +41,8 @@ static void split_converted(struct rec *r, const struct seg_cfg *cfg, const stru
 		rec_fail(r, "segment", fl.code, fl.msg, 1);
 		return;
 	}
-	int has_title = rec_find(r->line, r->len, "title", NULL, NULL, NULL, NULL);
-	int has_lang = rec_find(r->line, r->len, "lang", NULL, NULL, NULL, NULL);
+	int has_title = record_find(r->line, r->len, "title", NULL, NULL, NULL, NULL);
+	int has_lang = record_find(r->line, r->len, "lang", NULL, NULL, NULL, NULL);
 	if (cfg->extract) {
 		seg_render_extract(&r->out, c->doc, conv.text.p ? conv.text.p : "", conv.text.len,
 				   o->format, &conv);
@@ -72,7 +72,7 @@ static void split_doc(struct rec *r, const struct seg_cfg *cfg, const char *doc,
 	memcpy(skip, owned, sizeof owned);
 	skip[ARRAY_LEN(owned)] = cfg->field;
 	struct emit_ctx c = {.r = r, .doc = doc, .doc_len = strlen(doc)};
-	rec_members_except(&c.extra, r->line, r->len, skip, ARRAY_LEN(skip));
+	record_members_except(&c.extra, r->line, r->len, skip, ARRAY_LEN(skip));
 	char err[256];
 	if (seg_format_converted(o.format)) {
 		split_converted(r, cfg, &o, &c, text, len);
@@ -113,7 +113,7 @@ void seg_ndjson_work(struct job *job, int worker, void *ud)
 		/* cJSON strings end at the first NUL: an escaped \u0000 would
 		 * silently cut the text, so it is refused */
 		size_t vs, ve;
-		if (rec_find(r->line, r->len, cfg->field, NULL, NULL, &vs, &ve) &&
+		if (record_find(r->line, r->len, cfg->field, NULL, NULL, &vs, &ve) &&
 		    memmem(r->line + vs, ve - vs, "\\u0000", 6)) {
 			rec_fail(r, "segment", "bad_document", "NUL character (\\u0000) in the text", 1);
 			continue;

@@ -19,8 +19,8 @@ void store_body_free(struct store_body *b)
 	memset(b, 0, sizeof *b);
 }
 
-static int same_key(const char *a, const struct rec_member *ma, const char *b,
-		    const struct rec_member *mb)
+static int same_key(const char *a, const struct record_member *ma, const char *b,
+		    const struct record_member *mb)
 {
 	return ma->ke - ma->ks == mb->ke - mb->ks &&
 	       !memcmp(a + ma->ks, b + mb->ks, ma->ke - ma->ks);
@@ -31,7 +31,7 @@ static int merge(struct store_body *b, const char *old, size_t oldn, const char 
 		 size_t nwn)
 {
 	size_t oclose, nclose;
-	if (rec_scan(old, oldn, &b->mold, &oclose) || rec_scan(nw, nwn, &b->mnew, &nclose))
+	if (record_scan(old, oldn, &b->mold, &oclose) || record_scan(nw, nwn, &b->mnew, &nclose))
 		return -1;
 	if (b->used_cap < b->mnew.n) {
 		b->used_cap = b->mnew.cap;
@@ -42,11 +42,11 @@ static int merge(struct store_body *b, const char *old, size_t oldn, const char 
 	buf_reset(out);
 	size_t pos = 0;
 	for (size_t i = 0; i < b->mold.n; i++) {
-		const struct rec_member *mo = &b->mold.m[i];
+		const struct record_member *mo = &b->mold.m[i];
 		const char *val = old + mo->vs;
 		size_t vlen = mo->ve - mo->vs;
 		for (size_t j = 0; j < b->mnew.n; j++) {
-			const struct rec_member *mn = &b->mnew.m[j];
+			const struct record_member *mn = &b->mnew.m[j];
 			if (!b->used[j] && same_key(old, mo, nw, mn)) {
 				b->used[j] = 1;
 				val = nw + mn->vs;
@@ -63,7 +63,7 @@ static int merge(struct store_body *b, const char *old, size_t oldn, const char 
 	for (size_t j = 0; j < b->mnew.n; j++) {
 		if (b->used[j])
 			continue;
-		const struct rec_member *mn = &b->mnew.m[j];
+		const struct record_member *mn = &b->mnew.m[j];
 		if (!empty)
 			buf_putc(out, ',');
 		empty = 0;
@@ -78,8 +78,8 @@ static int text_changed(const char *old, size_t oldn, const char *nw, size_t nwn
 {
 	const char *text = stage_table[STAGE_SEGMENT].result;
 	size_t os, oe, ns, ne;
-	if (!rec_find(old, oldn, text, NULL, NULL, &os, &oe) ||
-	    !rec_find(nw, nwn, text, NULL, NULL, &ns, &ne))
+	if (!record_find(old, oldn, text, NULL, NULL, &os, &oe) ||
+	    !record_find(nw, nwn, text, NULL, NULL, &ns, &ne))
 		return 0;
 	return oe - os != ne - ns || memcmp(old + os, nw + ns, oe - os);
 }
@@ -87,10 +87,10 @@ static int text_changed(const char *old, size_t oldn, const char *nw, size_t nwn
 /* Drops key from b->merged unless nw brings it itself. */
 static void drop_member(struct store_body *b, const char *nw, size_t nwn, const char *key)
 {
-	if (!key || rec_find(nw, nwn, key, NULL, NULL, NULL, NULL) ||
-	    !rec_find(b->merged.p, b->merged.len, key, NULL, NULL, NULL, NULL))
+	if (!key || record_find(nw, nwn, key, NULL, NULL, NULL, NULL) ||
+	    !record_find(b->merged.p, b->merged.len, key, NULL, NULL, NULL, NULL))
 		return;
-	rec_del(&b->tmp, b->merged.p, b->merged.len, key);
+	record_del(&b->tmp, b->merged.p, b->merged.len, key);
 	buf_reset(&b->merged);
 	buf_append(&b->merged, b->tmp.p, b->tmp.len);
 }
@@ -159,7 +159,7 @@ void store_body_error(struct buf *errs, const char *stage, const char *raw, size
 	 * counted as a new failure */
 	if (raw && rawn >= 2 && raw[0] == '{') {
 		struct buf t = {0};
-		rec_set(&t, raw, rawn, "failures", nfail, (size_t)n);
+		record_set(&t, raw, rawn, "failures", nfail, (size_t)n);
 		buf_append(errs, t.p, t.len);
 		buf_free(&t);
 		return;

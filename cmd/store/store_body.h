@@ -16,7 +16,7 @@
 struct store_body {
 	struct buf merged;   /* the body to write */
 	struct buf tmp;
-	struct rec_members mold, mnew;
+	struct record_members mold, mnew;
 	unsigned char *used;
 	size_t used_cap;
 	unsigned char *le;   /* vector bytes on big-endian hosts */

@@ -125,7 +125,7 @@ struct store_item {
 
 /* Per-worker lists reused from record to record. */
 struct store_scratch {
-	struct sj_list top, cls, errs, entry;
+	struct store_json_list top, cls, errs, entry;
 };
 void store_scratch_free(struct store_scratch *sc);
 

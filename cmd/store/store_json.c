@@ -18,14 +18,14 @@
 /* numbers this long are read from a copy on the stack */
 #define SJ_NUMBER_MAX 63
 
-void sj_list_free(struct sj_list *l)
+void store_json_list_free(struct store_json_list *l)
 {
 	free(l->m);
 	l->m = NULL;
 	l->n = l->cap = 0;
 }
 
-static struct sj_member *list_add(struct sj_list *l)
+static struct store_json_member *list_add(struct store_json_list *l)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
@@ -160,7 +160,7 @@ static void fail_at(char *err, size_t errlen, size_t i)
 	snprintf(err, errlen, "not JSON (error near column %zu)", i + 1);
 }
 
-int sj_check_object(const char *s, size_t n, struct sj_list *top, char *err,
+int store_json_check_object(const char *s, size_t n, struct store_json_list *top, char *err,
 		    size_t errlen)
 {
 	const char *nul = memchr(s, '\0', n);
@@ -179,7 +179,7 @@ int sj_check_object(const char *s, size_t n, struct sj_list *top, char *err,
 	int esc;
 	size_t i = blank(s, 0, n), key = 0, key_end = 0, vstart = 0;
 	int key_esc = 0, in_member = 0;
-	enum sj_type vtype = SJ_NULL, top_type = SJ_NULL;
+	enum store_json_type vtype = SJ_NULL, top_type = SJ_NULL;
 
 value:
 	i = blank(s, i, n);
@@ -245,7 +245,7 @@ value:
 
 after:
 	if (depth == 1 && in_member && stack[0] == '{') {
-		struct sj_member *m = list_add(top);
+		struct store_json_member *m = list_add(top);
 		m->key = s + key + 1;
 		m->key_len = key_end - key - 2;
 		m->key_escaped = key_esc;
@@ -334,7 +334,7 @@ static size_t skip_value(const char *s, size_t i, size_t n)
 	return i;
 }
 
-static enum sj_type type_of(char c)
+static enum store_json_type type_of(char c)
 {
 	switch (c) {
 	case '"': return SJ_STRING;
@@ -347,7 +347,7 @@ static enum sj_type type_of(char c)
 	}
 }
 
-void sj_members(const char *s, size_t n, struct sj_list *out)
+void store_json_members(const char *s, size_t n, struct store_json_list *out)
 {
 	out->n = 0;
 	size_t i = blank(s, 0, n);
@@ -355,7 +355,7 @@ void sj_members(const char *s, size_t n, struct sj_list *out)
 		return;
 	i = blank(s, i + 1, n);
 	while (i < n && s[i] == '"') {
-		struct sj_member *m = list_add(out);
+		struct store_json_member *m = list_add(out);
 		int esc;
 		size_t ke = check_string(s, i, n, &esc);
 		m->key = s + i + 1;
@@ -400,7 +400,7 @@ static void put_utf8(struct buf *out, unsigned c)
 	buf_append(out, u, k);
 }
 
-void sj_unescape(const char *val, size_t len, struct buf *out)
+void store_json_unescape(const char *val, size_t len, struct buf *out)
 {
 	/* checked text: escapes are complete and well formed */
 	const char *p = val + 1, *end = val + len - 1;
@@ -437,20 +437,20 @@ void sj_unescape(const char *val, size_t len, struct buf *out)
 	}
 }
 
-const struct sj_member *sj_find(const struct sj_list *l, const char *key)
+const struct store_json_member *store_json_find(const struct store_json_list *l, const char *key)
 {
 	size_t klen = strlen(key);
 	struct buf tmp = {0};
-	const struct sj_member *found = NULL;
+	const struct store_json_member *found = NULL;
 	for (size_t i = 0; i < l->n && !found; i++) {
-		const struct sj_member *m = &l->m[i];
+		const struct store_json_member *m = &l->m[i];
 		if (!m->key_escaped) {
 			if (m->key_len == klen && !memcmp(m->key, key, klen))
 				found = m;
 			continue;
 		}
 		buf_reset(&tmp);
-		sj_unescape(m->key - 1, m->key_len + 2, &tmp);
+		store_json_unescape(m->key - 1, m->key_len + 2, &tmp);
 		if (tmp.len == klen && !memcmp(tmp.p, key, klen))
 			found = m;
 	}
@@ -511,7 +511,7 @@ static int number_fast(const char *p, size_t len, double *out)
 	return 0;
 }
 
-int sj_floats(const char *val, size_t len, float **out, size_t *dim, char *err,
+int store_json_floats(const char *val, size_t len, float **out, size_t *dim, char *err,
 	      size_t errlen)
 {
 	*out = NULL;
@@ -558,7 +558,7 @@ int sj_floats(const char *val, size_t len, float **out, size_t *dim, char *err,
 	return 0;
 }
 
-int sj_integer(const char *val, size_t len, long long *out)
+int store_json_integer(const char *val, size_t len, long long *out)
 {
 	if (!len || (val[0] != '-' && !is_digit(val[0])))
 		return -1;

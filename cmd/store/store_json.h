@@ -11,54 +11,54 @@
 
 #include "util.h"
 
-enum sj_type { SJ_STRING, SJ_NUMBER, SJ_OBJECT, SJ_ARRAY, SJ_TRUE, SJ_FALSE, SJ_NULL };
+enum store_json_type { SJ_STRING, SJ_NUMBER, SJ_OBJECT, SJ_ARRAY, SJ_TRUE, SJ_FALSE, SJ_NULL };
 
 /* One member of an object: the key between its quotes (raw, escapes as
  * written) and the value's text. */
-struct sj_member {
+struct store_json_member {
 	const char *key;
 	size_t key_len;
 	const char *val;
 	size_t val_len;
-	enum sj_type type;
+	enum store_json_type type;
 	int key_escaped; /* the key has a backslash */
 };
 
-/* A growable list, reused from record to record (sj_list_free frees). */
-struct sj_list {
-	struct sj_member *m;
+/* A growable list, reused from record to record (store_json_list_free frees). */
+struct store_json_list {
+	struct store_json_member *m;
 	size_t n, cap;
 };
-void sj_list_free(struct sj_list *l);
+void store_json_list_free(struct store_json_list *l);
 
 /* Checks that s[0..n) is one JSON object (and only blanks after it), with
  * no NUL byte and valid UTF-8, and lists its members in top. Returns 0, or
  * -1 with ndjson_parse's words in err ("not JSON (error near column N)",
  * "not a JSON object", "invalid UTF-8 at column N", "NUL byte at column N",
  * "text after the JSON value at column N"). */
-int sj_check_object(const char *s, size_t n, struct sj_list *top, char *err,
+int store_json_check_object(const char *s, size_t n, struct store_json_list *top, char *err,
 		    size_t errlen);
 
 /* Lists the members of an object whose text was checked (a member value of
  * type SJ_OBJECT). */
-void sj_members(const char *s, size_t n, struct sj_list *out);
+void store_json_members(const char *s, size_t n, struct store_json_list *out);
 
 /* The first member named key (compared unescaped), or NULL. */
-const struct sj_member *sj_find(const struct sj_list *l, const char *key);
+const struct store_json_member *store_json_find(const struct store_json_list *l, const char *key);
 
 /* Appends the unescaped text of a string value (with its quotes) to out,
  * without a terminating NUL in the count. */
-void sj_unescape(const char *val, size_t len, struct buf *out);
+void store_json_unescape(const char *val, size_t len, struct buf *out);
 
 /* Reads an array of numbers as float32 into *out (allocated, the caller
  * frees) and its length into *dim. Returns 0; or -1 with err naming the
  * first element that is not a number or does not fit a float32, or an
  * array that is empty (*out NULL). */
-int sj_floats(const char *val, size_t len, float **out, size_t *dim, char *err,
+int store_json_floats(const char *val, size_t len, float **out, size_t *dim, char *err,
 	      size_t errlen);
 
 /* A number value that is an integer within +-2^53. Returns 0 and sets
  * *out, or -1. */
-int sj_integer(const char *val, size_t len, long long *out);
+int store_json_integer(const char *val, size_t len, long long *out);
 
 #endif

@@ -16,19 +16,19 @@ int store_reuse_fill(struct store_reuse *r, const char *line, size_t len, struct
 				  err, errlen);
 	if (rc <= 0)
 		return rc;
-	struct rec_members ms = {0};
+	struct record_members ms = {0};
 	size_t close;
-	if (rec_scan(r->members.p, r->members.len, &ms, &close)) {
+	if (record_scan(r->members.p, r->members.len, &ms, &close)) {
 		free(ms.m);
 		return 0; /* not an object: cannot happen for what put kept */
 	}
 	buf_reset(out);
 	buf_append(out, line, len);
 	for (size_t i = 0; i < ms.n; i++) {
-		const struct rec_member *m = &ms.m[i];
+		const struct record_member *m = &ms.m[i];
 		/* keys are the stage table's names: no escapes */
 		char *key = xstrndup(r->members.p + m->ks + 1, m->ke - m->ks - 2);
-		rec_set(&r->tmp, out->p, out->len, key, r->members.p + m->vs, m->ve - m->vs);
+		record_set(&r->tmp, out->p, out->len, key, r->members.p + m->vs, m->ve - m->vs);
 		free(key);
 		buf_reset(out);
 		buf_append(out, r->tmp.p, r->tmp.len);
@@ -37,7 +37,7 @@ int store_reuse_fill(struct store_reuse *r, const char *line, size_t len, struct
 	if (r->stage->vector && r->vec.len) {
 		buf_reset(&r->json);
 		store_body_vec_json(&r->json, (const unsigned char *)r->vec.p, r->vec.len);
-		rec_set(&r->tmp, out->p, out->len, r->stage->result, r->json.p, r->json.len);
+		record_set(&r->tmp, out->p, out->len, r->stage->result, r->json.p, r->json.len);
 		buf_reset(out);
 		buf_append(out, r->tmp.p, r->tmp.len);
 	}

@@ -298,13 +298,13 @@ static int write_hits(struct store *s, const struct vec_topk *top, const char *m
 			if (self)
 				continue;
 		}
-		rec_del(&a, line.p, line.len, "embedding");
-		rec_del(&b, a.p, a.len, "embedding_model");
+		record_del(&a, line.p, line.len, "embedding");
+		record_del(&b, a.p, a.len, "embedding_model");
 		buf_reset(&sim);
 		buf_printf(&sim, "{\"rank\":%ld,\"score\":%.4f,\"model\":", ++rank, (double)h->score);
 		buf_json_str(&sim, model, strlen(model));
 		buf_putc(&sim, '}');
-		rec_set(&a, b.p, b.len, "similar", sim.p, sim.len);
+		record_set(&a, b.p, b.len, "similar", sim.p, sim.len);
 		if (ndjson_write(w, a.p, a.len))
 			break;
 	}

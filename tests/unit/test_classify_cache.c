@@ -20,48 +20,48 @@ int main(void)
 	}
 	char err[512];
 	char *sub = xasprintf("%s/deeper/still", dir);
-	char *path = vcache_path(sub, "/etc/hostname", "nomic-embed-text", 0);
+	char *path = classify_cache_path(sub, "/etc/hostname", "nomic-embed-text", 0);
 	T_OK(strncmp(path, sub, strlen(sub)) == 0 && strstr(path, "/classify-") &&
 	     strstr(path, ".vec"), "path in the directory: %s", path);
-	char *p2 = vcache_path(sub, "/etc/hostname", "other-model", 0);
-	char *p3 = vcache_path(sub, "/etc/passwd", "nomic-embed-text", 0);
-	char *p4 = vcache_path(sub, "/etc/hostname", "nomic-embed-text", 256);
+	char *p2 = classify_cache_path(sub, "/etc/hostname", "other-model", 0);
+	char *p3 = classify_cache_path(sub, "/etc/passwd", "nomic-embed-text", 0);
+	char *p4 = classify_cache_path(sub, "/etc/hostname", "nomic-embed-text", 256);
 	T_OK(strcmp(path, p2) && strcmp(path, p3) && strcmp(path, p4),
 	     "model, taxonomy and dimension each change the file name");
 
-	T_OK(vcache_read(path, "m", err, sizeof err) == NULL && err[0] == '\0',
+	T_OK(classify_cache_read(path, "m", err, sizeof err) == NULL && err[0] == '\0',
 	     "a missing file is no error");
 
 	uint64_t hash[3] = {11, 22, 33};
 	float vec[9] = {1, 0, 0, 0, 1, 0, 0.6f, 0, 0.8f};
-	T_EQ_INT(vcache_write(path, "nomic-embed-text@abc", 3, 3, hash, vec, err, sizeof err), 0,
+	T_EQ_INT(classify_cache_write(path, "nomic-embed-text@abc", 3, 3, hash, vec, err, sizeof err), 0,
 		 "write creates the directories");
 	struct stat st;
 	T_OK(stat(path, &st) == 0 && st.st_size == 32 + 24 + 24 + 36,
 	     "file size: header 32 + model 24 + hashes 24 + vectors 36");
-	struct vcache *c = vcache_read(path, "nomic-embed-text@abc", err, sizeof err);
+	struct classify_cache *c = classify_cache_read(path, "nomic-embed-text@abc", err, sizeof err);
 	T_OK(c != NULL, "read back");
 	if (c) {
 		T_EQ_INT(c->n, 3, "three vectors");
 		T_EQ_INT(c->dim, 3, "dim 3");
-		const float *v = vcache_get(c, 33);
+		const float *v = classify_cache_get(c, 33);
 		T_OK(v && v[0] == 0.6f && v[2] == 0.8f, "lookup by hash");
-		T_OK(vcache_get(c, 44) == NULL, "unknown hash misses");
-		vcache_free(c);
+		T_OK(classify_cache_get(c, 44) == NULL, "unknown hash misses");
+		classify_cache_free(c);
 	}
-	c = vcache_read(path, "nomic-embed-text@def", err, sizeof err);
+	c = classify_cache_read(path, "nomic-embed-text@def", err, sizeof err);
 	T_OK(!c && strstr(err, "another model"), "another digest: refused (%s)", err);
 
 	/* truncate by one byte */
 	int rc = truncate(path, st.st_size - 1);
 	T_OK(rc == 0, "truncate");
-	c = vcache_read(path, "nomic-embed-text@abc", err, sizeof err);
+	c = classify_cache_read(path, "nomic-embed-text@abc", err, sizeof err);
 	T_OK(!c && strstr(err, "truncated"), "truncated file refused (%s)", err);
 	FILE *f = fopen(path, "w");
 	int ok = f && fputs("not a cache at all, longer than a header....", f) >= 0;
 	ok = f && !fclose(f) && ok;
 	T_OK(ok, "overwrite");
-	c = vcache_read(path, "nomic-embed-text@abc", err, sizeof err);
+	c = classify_cache_read(path, "nomic-embed-text@abc", err, sizeof err);
 	T_OK(!c && strstr(err, "bad magic"), "bad magic refused (%s)", err);
 
 	/* no leftover temporary files */
@@ -74,16 +74,16 @@ int main(void)
 		pclose(ls);
 	free(cmd);
 
-	char *d = vcache_dir("/x/y");
+	char *d = classify_cache_dir("/x/y");
 	T_EQ_STR(d, "/x/y", "the setting wins");
 	free(d);
 	setenv("XDG_CACHE_HOME", "/xdg", 1);
-	d = vcache_dir("");
+	d = classify_cache_dir("");
 	T_EQ_STR(d, "/xdg/lanes", "XDG_CACHE_HOME/lanes");
 	free(d);
 	unsetenv("XDG_CACHE_HOME");
 	setenv("HOME", "/home/u", 1);
-	d = vcache_dir(NULL);
+	d = classify_cache_dir(NULL);
 	T_EQ_STR(d, "/home/u/.cache/lanes", "~/.cache/lanes");
 	free(d);
 

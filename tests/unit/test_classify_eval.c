@@ -23,22 +23,22 @@ int main(void)
 	if (!f || fputs("- {id: a, label: Alpha}\n- {id: b, label: Beta}\n- {id: c, label: Gamma}\n",
 			f) < 0 || fclose(f))
 		return 1;
-	struct taxonomy *t = tax_load(path, err, sizeof err);
+	struct taxonomy *t = classify_taxonomy_load(path, err, sizeof err);
 	T_OK(t != NULL, "taxonomy");
 	if (!t)
 		return t_done();
-	struct cl_eval *ev = cl_eval_new(t);
-	cl_eval_add(ev, 0, 0, CL_MATCHED);       /* right */
-	cl_eval_add(ev, 0, 1, CL_MATCHED);       /* a -> b */
-	cl_eval_add(ev, 0, 1, CL_LLM_YES);       /* a -> b again */
-	cl_eval_add(ev, 2, -1, CL_NO_MATCH);     /* c -> none */
-	cl_eval_add(ev, -1, -1, CL_LLM_NO);      /* none, right */
-	cl_eval_add(ev, -1, 2, CL_MATCHED);      /* none -> c */
-	cl_eval_add(ev, 1, -1, CL_LLM_UNCERTAIN); /* b -> none */
-	cl_eval_add(ev, 1, 1, CL_LLM_YES);       /* right */
-	cl_eval_skip(ev);
-	struct cl_eval_figures fg;
-	cl_eval_figures(ev, &fg);
+	struct classify_eval *ev = classify_eval_new(t);
+	classify_eval_add(ev, 0, 0, CLASSIFY_MATCHED);       /* right */
+	classify_eval_add(ev, 0, 1, CLASSIFY_MATCHED);       /* a -> b */
+	classify_eval_add(ev, 0, 1, CLASSIFY_LLM_YES);       /* a -> b again */
+	classify_eval_add(ev, 2, -1, CLASSIFY_NO_MATCH);     /* c -> none */
+	classify_eval_add(ev, -1, -1, CLASSIFY_LLM_NO);      /* none, right */
+	classify_eval_add(ev, -1, 2, CLASSIFY_MATCHED);      /* none -> c */
+	classify_eval_add(ev, 1, -1, CLASSIFY_LLM_UNCERTAIN); /* b -> none */
+	classify_eval_add(ev, 1, 1, CLASSIFY_LLM_YES);       /* right */
+	classify_eval_skip(ev);
+	struct classify_eval_figures fg;
+	classify_eval_figures(ev, &fg);
 	T_EQ_INT(fg.items, 8, "items");
 	T_EQ_INT(fg.correct, 3, "correct (a, none, b)");
 	T_EQ_INT(fg.labelled, 5, "labelled");
@@ -46,13 +46,13 @@ int main(void)
 	T_EQ_INT(fg.skipped, 1, "left out");
 	T_OK(fg.accuracy == 3.0 / 8 && fg.coverage == 5.0 / 8 && fg.precision == 2.0 / 5,
 	     "ratios");
-	T_EQ_INT(fg.status[CL_MATCHED], 3, "matched count");
-	T_EQ_INT(fg.status[CL_LLM_YES], 2, "llm_yes count");
+	T_EQ_INT(fg.status[CLASSIFY_MATCHED], 3, "matched count");
+	T_EQ_INT(fg.status[CLASSIFY_LLM_YES], 2, "llm_yes count");
 
-	struct cl_eval_info info = {path, "0123456789abcdef", "verify", "m", "hash-384", 0.5, 5};
+	struct classify_eval_info info = {path, "0123456789abcdef", "verify", "m", "hash-384", 0.5, 5};
 	char *jpath = xasprintf("%s/r.json", dir);
 	FILE *out = fopen(jpath, "w+");
-	T_EQ_INT(cl_eval_report(ev, &info, 1, 2, out), 0, "JSON report written");
+	T_EQ_INT(classify_eval_report(ev, &info, 1, 2, out), 0, "JSON report written");
 	rewind(out);
 	char text[4096] = "";
 	size_t n = fread(text, 1, sizeof text - 1, out);
@@ -74,7 +74,7 @@ int main(void)
 	cJSON_Delete(j);
 
 	out = fopen(jpath, "w+");
-	T_EQ_INT(cl_eval_report(ev, &info, 0, 10, out), 0, "text report written");
+	T_EQ_INT(classify_eval_report(ev, &info, 0, 10, out), 0, "text report written");
 	rewind(out);
 	n = fread(text, 1, sizeof text - 1, out);
 	text[n] = '\0';
@@ -85,8 +85,8 @@ int main(void)
 	T_OK(strstr(text, "(none) -> c Gamma") != NULL, "text: none -> c");
 
 	free(jpath);
-	cl_eval_free(ev);
-	tax_free(t);
+	classify_eval_free(ev);
+	classify_taxonomy_free(t);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -12,10 +12,10 @@
 
 static char dir[] = "/tmp/lanes-test-run.XXXXXX";
 
-static int done_for(const char *json, const struct cl_run *run)
+static int done_for(const char *json, const struct classify_run *run)
 {
 	cJSON *j = cJSON_Parse(json);
-	int r = cl_class_done(j, run);
+	int r = classify_run_class_done(j, run);
 	cJSON_Delete(j);
 	return r;
 }
@@ -32,37 +32,37 @@ int main(void)
 	if (!f || fputs("- {id: a, label: \"Al \\\"pha\\\"\"}\n- {id: b, label: Beta}\n", f) < 0 ||
 	    fclose(f))
 		return 1;
-	struct taxonomy *t = tax_load(path, err, sizeof err);
+	struct taxonomy *t = classify_taxonomy_load(path, err, sizeof err);
 	T_OK(t != NULL, "taxonomy");
 	if (!t)
 		return t_done();
 	struct embedder emb = {.model = "hash", .name = "hash-8", .digest = "", .hash_dim = 8};
-	static struct cl_run run;
+	static struct classify_run run;
 	run.tax = t;
 	snprintf(run.tax_hex, sizeof run.tax_hex, "0123456789abcdef");
 	run.emb = &emb;
 	run.model_digest = "";
-	run.dec.mode = CL_EMBED;
+	run.dec.mode = CLASSIFY_EMBED;
 	run.dec.model = "llama3.2:3b";
 
 	struct vec_hit hits[2] = {{0, 0.91234f}, {1, 0.5f}};
-	struct cl_decision d = {.status = CL_MATCHED, .entry = 0, .score = 0.91234f};
+	struct classify_decision d = {.status = CLASSIFY_MATCHED, .entry = 0, .score = 0.91234f};
 	struct buf b = {0};
-	cl_class_json(&b, &run, &d, hits, 2, NULL);
+	classify_run_class_json(&b, &run, &d, hits, 2, NULL);
 	T_EQ_STR(b.p, "{\"label\":\"Al \\\"pha\\\"\",\"id\":\"a\",\"score\":0.9123,\"status\":\"matched\","
 		 "\"candidates\":[{\"id\":\"a\",\"label\":\"Al \\\"pha\\\"\",\"score\":0.9123},"
 		 "{\"id\":\"b\",\"label\":\"Beta\",\"score\":0.5000}],\"model\":null,"
 		 "\"embed_model\":\"hash-8\",\"taxonomy\":\"0123456789abcdef\",\"mode\":\"embed\"}",
 		 "class object of embed mode, labels escaped");
-	d = (struct cl_decision){.status = CL_NO_MATCH, .entry = -1, .score = NAN};
-	cl_class_json(&b, &run, &d, NULL, 0, NULL);
+	d = (struct classify_decision){.status = CLASSIFY_NO_MATCH, .entry = -1, .score = NAN};
+	classify_run_class_json(&b, &run, &d, NULL, 0, NULL);
 	T_OK(strstr(b.p, "\"label\":null,\"id\":null,\"score\":null,\"status\":\"no_match\","
 			 "\"candidates\":[]") != NULL, "no_match without hits: nulls, no candidates");
-	run.dec.mode = CL_VERIFY;
+	run.dec.mode = CLASSIFY_VERIFY;
 	run.model_digest = "abcdef012345";
 	emb.digest = "fedcba987654";
-	d = (struct cl_decision){.status = CL_LLM_NO, .entry = -1, .score = 0.7f};
-	cl_class_json(&b, &run, &d, hits, 1, NULL);
+	d = (struct classify_decision){.status = CLASSIFY_LLM_NO, .entry = -1, .score = 0.7f};
+	classify_run_class_json(&b, &run, &d, hits, 1, NULL);
 	T_OK(strstr(b.p, "\"status\":\"llm_no\"") && strstr(b.p, "\"model\":\"llama3.2:3b\","
 							     "\"model_digest\":\"abcdef012345\"") &&
 	     strstr(b.p, "\"embed_digest\":\"fedcba987654\"") && strstr(b.p, "\"mode\":\"verify\""),
@@ -94,12 +94,12 @@ int main(void)
 	run.dec.model = "llama3.2:3b:latest";
 	T_OK(!done_for(same, &run), "a tag is part of the name");
 	run.dec.model = "llama3.2:3b";
-	run.dec.mode = CL_EMBED;
+	run.dec.mode = CLASSIFY_EMBED;
 	T_OK(done_for("{\"class\":{\"status\":\"no_match\",\"taxonomy\":\"0123456789abcdef\","
 		      "\"embed_model\":\"hash-8\",\"mode\":\"embed\",\"model\":null}}", &run),
 	     "embed mode ignores the chat model");
 
-	tax_free(t);
+	classify_taxonomy_free(t);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

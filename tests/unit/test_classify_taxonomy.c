@@ -28,7 +28,7 @@ static const char *put(const char *name, const char *text)
 static struct taxonomy *load(const char *name, const char *text, char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return tax_load(put(name, text), err, errlen);
+	return classify_taxonomy_load(put(name, text), err, errlen);
 }
 
 static int has(const char *err, const char *want)
@@ -74,10 +74,10 @@ static void test_yaml(void)
 	T_EQ_STR(t->e[1].text, "Software developers; programmer; software engineer\nWrite programs.",
 		 "embedded text: label; synonyms, newline, description");
 	T_EQ_STR(t->e[0].text, "Professionals", "embedded text of a bare label");
-	T_EQ_INT(tax_find(t, "2512"), 1, "find by id");
-	T_EQ_INT(tax_find(t, "9999"), -1, "unknown id");
+	T_EQ_INT(classify_taxonomy_find(t, "2512"), 1, "find by id");
+	T_EQ_INT(classify_taxonomy_find(t, "9999"), -1, "unknown id");
 	uint64_t h1 = t->hash, th = t->e[1].text_hash;
-	tax_free(t);
+	classify_taxonomy_free(t);
 
 	/* the same entries as {entries: [...]} with metadata, in flow style */
 	t = load("b.yml",
@@ -91,7 +91,7 @@ static void test_yaml(void)
 	if (t) {
 		T_OK(t->hash == h1, "same content, same taxonomy hash");
 		T_OK(t->e[1].text_hash == th, "same text, same text hash");
-		tax_free(t);
+		classify_taxonomy_free(t);
 	}
 	t = load("c.yaml",
 		 "- {id: \"1\", label: Professionals}\n"
@@ -102,7 +102,7 @@ static void test_yaml(void)
 	T_OK(t && t->hash != h1, "a dropped synonym changes the taxonomy hash");
 	T_OK(t && t->e[1].text_hash != th, "and the entry's text hash");
 	T_OK(t && t->e[0].text_hash != 0, "other entries keep theirs");
-	tax_free(t);
+	classify_taxonomy_free(t);
 	t = load("d.yaml",
 		 "- {id: \"1\", label: Professionals}\n"
 		 "- {id: 2512, label: Software developers, synonyms: [programmer, software engineer], "
@@ -111,7 +111,7 @@ static void test_yaml(void)
 		 err, sizeof err);
 	T_OK(t && t->hash != h1, "a changed example changes the taxonomy hash");
 	T_OK(t && t->e[1].text_hash == th, "but not the embedded text");
-	tax_free(t);
+	classify_taxonomy_free(t);
 }
 
 static void test_ndjson(void)
@@ -131,10 +131,10 @@ static void test_ndjson(void)
 	T_EQ_STR(t->e[1].id, "7", "numeric id as text");
 	T_EQ_INT(t->e[1].line, 3, "line number counts blank lines");
 	T_EQ_STR(t->e[0].text, "Alpha; first", "text with synonym");
-	tax_free(t);
+	classify_taxonomy_free(t);
 	t = load("noext", "{\"id\":\"x\",\"label\":\"X\"}\n", err, sizeof err);
 	T_OK(t && t->n == 1, "sniffed as NDJSON without an extension");
-	tax_free(t);
+	classify_taxonomy_free(t);
 }
 
 static void test_errors(void)
@@ -170,7 +170,7 @@ static void test_errors(void)
 	t = load("scalar.yaml", "just a string\n", err, sizeof err);
 	T_OK(!t && has(err, "expected a list"), "not a list");
 	err[0] = '\0';
-	t = tax_load("/nonexistent/tax.yaml", err, sizeof err);
+	t = classify_taxonomy_load("/nonexistent/tax.yaml", err, sizeof err);
 	T_OK(!t && has(err, "/nonexistent/tax.yaml: cannot read the taxonomy: No such file"),
 	     "missing file");
 }

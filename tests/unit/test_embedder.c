@@ -2,7 +2,7 @@
  * results and costs, and which records already hold a model's vector.
  * Splitting refused requests is proven against the test double in
  * tests/shell/test_embed.sh and test_classify.sh. */
-#include "embed_hash.h"
+#include "embedder_hash.h"
 #include "embedder.h"
 #include "t.h"
 #include "util.h"
@@ -19,9 +19,9 @@ static void test_hash(void)
 	struct embedder_stats st = {0};
 	embedder_run(&e, texts, 3, res, &st);
 	float want[16];
-	embed_hash("alpha beta", 10, 16, want);
+	embedder_hash("alpha beta", 10, 16, want);
 	T_OK(res[0].vec && res[0].dim == 16 && !memcmp(res[0].vec, want, sizeof want),
-	     "hash: the first text gets embed_hash's vector");
+	     "hash: the first text gets embedder_hash's vector");
 	T_OK(!res[1].vec && !strcmp(res[1].err.code, "no_text"),
 	     "hash: a blank text fails with no_text (%s)", res[1].err.code);
 	T_OK(res[2].vec != NULL, "hash: the text after a failure still gets its vector");

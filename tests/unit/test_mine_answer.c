@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* answer_check's result: the compact JSON or "ERR <message>". */
+/* mine_answer_check's result: the compact JSON or "ERR <message>". */
 static const char *check(const char *answer, const char *schema)
 {
 	static char out[1024];
 	char err[512];
 	struct jschema *s = schema ? jschema_parse(schema, strlen(schema), err, sizeof err) : NULL;
 	struct buf b = {0};
-	if (answer_check(answer, s, &b, err, sizeof err))
+	if (mine_answer_check(answer, s, &b, err, sizeof err))
 		snprintf(out, sizeof out, "ERR %s", err);
 	else
 		snprintf(out, sizeof out, "%s", b.p);
@@ -53,11 +53,11 @@ static void test_answers(void)
 		 "an empty object is not a valid answer for this schema");
 	T_EQ_STR(check("{\"claims\": []}", schema), "{\"claims\":[]}", "empty lists are valid");
 	struct buf b = {0};
-	answer_correction(&b, "$.a: expected string, got number");
+	mine_answer_correction(&b, "$.a: expected string, got number");
 	T_OK(strstr(b.p, "not valid: $.a: expected string, got number.") != NULL,
 	     "the correction names the error");
 	buf_free(&b);
-	answer_minify(&b, "{ \"a b\" : [ 1 , \"\\\\\" , \"\\\" \" ] }", 33);
+	mine_answer_minify(&b, "{ \"a b\" : [ 1 , \"\\\\\" , \"\\\" \" ] }", 33);
 	T_EQ_STR(b.p, "{\"a b\":[1,\"\\\\\",\"\\\" \"]}", "minify keeps strings with escapes");
 	buf_free(&b);
 }

@@ -7,7 +7,7 @@
 static void set(const char *in, const char *key, const char *val, const char *want)
 {
 	struct buf b = {0};
-	rec_set(&b, in, strlen(in), key, val, strlen(val));
+	record_set(&b, in, strlen(in), key, val, strlen(val));
 	T_EQ_STR(b.p, want, in);
 	buf_free(&b);
 }
@@ -15,7 +15,7 @@ static void set(const char *in, const char *key, const char *val, const char *wa
 static void del(const char *in, const char *key, const char *want)
 {
 	struct buf b = {0};
-	rec_del(&b, in, strlen(in), key);
+	record_del(&b, in, strlen(in), key);
 	T_EQ_STR(b.p, want, in);
 	buf_free(&b);
 }
@@ -41,19 +41,19 @@ int main(void)
 
 	size_t ms, me, vs, ve;
 	const char *j = "{\"k\":\"v\",\"e\":[1,2,3]}";
-	T_OK(rec_find(j, strlen(j), "e", &ms, &me, &vs, &ve), "find e");
+	T_OK(record_find(j, strlen(j), "e", &ms, &me, &vs, &ve), "find e");
 	T_EQ_INT(ve - vs, 7, "value span of e");
-	T_OK(!rec_find(j, strlen(j), "v", NULL, NULL, NULL, NULL), "a value is not a key");
-	struct rec_members mems = {0};
+	T_OK(!record_find(j, strlen(j), "v", NULL, NULL, NULL, NULL), "a value is not a key");
+	struct record_members mems = {0};
 	size_t close;
 	const char *o = " {\"a\" : [1,{\"b\":\"}\"}], \"c\":\"x\\\"y\"} ";
-	T_EQ_INT(rec_scan(o, strlen(o), &mems, &close), 0, "scan an object");
+	T_EQ_INT(record_scan(o, strlen(o), &mems, &close), 0, "scan an object");
 	T_EQ_INT(mems.n, 2, "two members");
 	T_OK(mems.n == 2 && !strncmp(o + mems.m[0].vs, "[1,{\"b\":\"}\"}]", mems.m[0].ve - mems.m[0].vs),
 	     "first value span");
 	T_OK(mems.n == 2 && !strncmp(o + mems.m[1].ks, "\"c\"", mems.m[1].ke - mems.m[1].ks), "second key span");
 	T_EQ_INT(o[close], '}', "close is the final brace");
-	T_EQ_INT(rec_scan("[1]", 3, &mems, &close), -1, "an array is not an object");
+	T_EQ_INT(record_scan("[1]", 3, &mems, &close), -1, "an array is not an object");
 	free(mems.m);
 	return t_done();
 }

@@ -13,9 +13,9 @@
 static int agree(const char *s, size_t n, char *why, size_t whylen)
 {
 	char e1[256] = "", e2[256] = "";
-	struct sj_list l = {0};
+	struct store_json_list l = {0};
 	cJSON *j = ndjson_parse(s, n, e1, sizeof e1);
-	int ours = sj_check_object(s, n, &l, e2, sizeof e2) == 0;
+	int ours = store_json_check_object(s, n, &l, e2, sizeof e2) == 0;
 	int ok = 1;
 	if (!!j != ours) {
 		snprintf(why, whylen, "cJSON %s, store_json %s", j ? "accepts" : e1,
@@ -40,7 +40,7 @@ static int agree(const char *s, size_t n, char *why, size_t whylen)
 		size_t i = 0;
 		for (cJSON *c = j->child; ok && c; c = c->next, i++) {
 			struct buf k = {0};
-			sj_unescape(l.m[i].key - 1, l.m[i].key_len + 2, &k);
+			store_json_unescape(l.m[i].key - 1, l.m[i].key_len + 2, &k);
 			if (!k.p || strcmp(k.p, c->string))
 				ok = 0;
 			int type_ok = (cJSON_IsString(c) && l.m[i].type == SJ_STRING) ||
@@ -59,7 +59,7 @@ static int agree(const char *s, size_t n, char *why, size_t whylen)
 		}
 	}
 	cJSON_Delete(j);
-	sj_list_free(&l);
+	store_json_list_free(&l);
 	return ok;
 }
 
@@ -179,43 +179,43 @@ static void mutations(void)
 
 static void readers(void)
 {
-	struct sj_list l = {0};
+	struct store_json_list l = {0};
 	char err[256];
 	const char *s = "{\"s\":\"a\\tb\\u00e9\\ud83d\\ude42\",\"i\":-42,\"f\":4.5,\"big\":1e300,"
 			"\"v\":[0.5,-0.25,1e-3, 7 ],\"bad\":[1,\"x\"],\"huge\":[1e39],\"e\":[]}";
-	T_EQ_INT(sj_check_object(s, strlen(s), &l, err, sizeof err), 0, "check");
+	T_EQ_INT(store_json_check_object(s, strlen(s), &l, err, sizeof err), 0, "check");
 	struct buf b = {0};
-	const struct sj_member *m = sj_find(&l, "s");
+	const struct store_json_member *m = store_json_find(&l, "s");
 	if (m)
-		sj_unescape(m->val, m->val_len, &b);
+		store_json_unescape(m->val, m->val_len, &b);
 	T_EQ_STR(b.p, "a\tb\xc3\xa9\xf0\x9f\x99\x82", "unescape: tab, BMP and a surrogate pair");
 	buf_free(&b);
 	long long v = 0;
-	m = sj_find(&l, "i");
-	T_OK(m && sj_integer(m->val, m->val_len, &v) == 0 && v == -42, "integer");
-	m = sj_find(&l, "f");
-	T_OK(m && sj_integer(m->val, m->val_len, &v) != 0, "4.5 is not an integer");
-	m = sj_find(&l, "big");
-	T_OK(m && sj_integer(m->val, m->val_len, &v) != 0, "1e300 is out of range");
+	m = store_json_find(&l, "i");
+	T_OK(m && store_json_integer(m->val, m->val_len, &v) == 0 && v == -42, "integer");
+	m = store_json_find(&l, "f");
+	T_OK(m && store_json_integer(m->val, m->val_len, &v) != 0, "4.5 is not an integer");
+	m = store_json_find(&l, "big");
+	T_OK(m && store_json_integer(m->val, m->val_len, &v) != 0, "1e300 is out of range");
 	float *f = NULL;
 	size_t dim = 0;
-	m = sj_find(&l, "v");
-	T_OK(m && sj_floats(m->val, m->val_len, &f, &dim, err, sizeof err) == 0 && dim == 4 &&
+	m = store_json_find(&l, "v");
+	T_OK(m && store_json_floats(m->val, m->val_len, &f, &dim, err, sizeof err) == 0 && dim == 4 &&
 		     f[0] == 0.5f && f[1] == -0.25f && f[2] == 1e-3f && f[3] == 7.0f,
 	     "a vector");
 	free(f);
-	m = sj_find(&l, "bad");
-	T_OK(m && sj_floats(m->val, m->val_len, &f, &dim, err, sizeof err) != 0 &&
+	m = store_json_find(&l, "bad");
+	T_OK(m && store_json_floats(m->val, m->val_len, &f, &dim, err, sizeof err) != 0 &&
 		     strstr(err, "[1] is not a number"),
 	     "a vector with a string: %s", err);
-	m = sj_find(&l, "huge");
-	T_OK(m && sj_floats(m->val, m->val_len, &f, &dim, err, sizeof err) != 0 &&
+	m = store_json_find(&l, "huge");
+	T_OK(m && store_json_floats(m->val, m->val_len, &f, &dim, err, sizeof err) != 0 &&
 		     strstr(err, "out of the float32 range"),
 	     "a number beyond float32: %s", err);
-	m = sj_find(&l, "e");
-	T_OK(m && sj_floats(m->val, m->val_len, &f, &dim, err, sizeof err) != 0, "an empty vector");
-	T_OK(sj_find(&l, "nope") == NULL, "a missing member");
-	sj_list_free(&l);
+	m = store_json_find(&l, "e");
+	T_OK(m && store_json_floats(m->val, m->val_len, &f, &dim, err, sizeof err) != 0, "an empty vector");
+	T_OK(store_json_find(&l, "nope") == NULL, "a missing member");
+	store_json_list_free(&l);
 
 	/* the fast path of numbers gives strtod's float, digit for digit */
 	long mismatches = 0;
@@ -223,7 +223,7 @@ static void readers(void)
 		char t[64];
 		snprintf(t, sizeof t, "[%s%u.%0*u]", rnd(2) ? "-" : "", rnd(1000), (int)(1 + rnd(9)),
 			 rnd(1000000000));
-		if (sj_floats(t, strlen(t), &f, &dim, err, sizeof err) == 0) {
+		if (store_json_floats(t, strlen(t), &f, &dim, err, sizeof err) == 0) {
 			if (f[0] != (float)strtod(t + 1, NULL))
 				mismatches++;
 			free(f);

@@ -1,10 +1,10 @@
-/* embed_hash: the offline feature-hashing embedder (`--model hash`). The
+/* embedder_hash: the offline feature-hashing embedder (`--model hash`). The
  * text is decoded as UTF-8, lower-cased, cut into words; each word, each
  * pair of adjacent words and each character 3-, 4- and 5-gram of "<word>"
  * is hashed (FNV-1a 64) to a signed bucket; a feature seen tf times adds
  * 1 + ln tf; the vector is L2-normalised. man/embed.1 has the
  * exact definition; keep the two in step. */
-#include "embed_hash.h"
+#include "embedder_hash.h"
 #include "util.h"
 
 #include <math.h>
@@ -162,7 +162,7 @@ static void normalise(const char *text, size_t len, struct buf *out)
 	}
 }
 
-uint64_t embed_hash_feature(int kind, const char *bytes, size_t len)
+uint64_t embedder_hash_feature(int kind, const char *bytes, size_t len)
 {
 	unsigned char tag = (unsigned char)kind;
 	return fnv64(fnv64(FNV64_INIT, &tag, 1), bytes, len);
@@ -170,7 +170,7 @@ uint64_t embed_hash_feature(int kind, const char *bytes, size_t len)
 
 /* Character n-grams of "<word>", n = 3..5, never splitting a code point. */
 static size_t char_grams(const char *w, size_t wlen, struct buf *pad, size_t **offs,
-			 size_t *offcap, embed_hash_feature_fn fn, void *ud)
+			 size_t *offcap, embedder_hash_feature_fn fn, void *ud)
 {
 	buf_reset(pad);
 	buf_putc(pad, '<');
@@ -189,13 +189,13 @@ static size_t char_grams(const char *w, size_t wlen, struct buf *pad, size_t **o
 	size_t ncp = k - 1, count = 0;
 	for (size_t n = 3; n <= 5; n++)
 		for (size_t i = 0; i + n <= ncp; i++) {
-			fn(EMBED_HASH_CHAR, pad->p + (*offs)[i], (*offs)[i + n] - (*offs)[i], ud);
+			fn(EMBEDDER_HASH_CHAR, pad->p + (*offs)[i], (*offs)[i + n] - (*offs)[i], ud);
 			count++;
 		}
 	return count;
 }
 
-size_t embed_hash_features(const char *text, size_t len, embed_hash_feature_fn fn, void *ud)
+size_t embedder_hash_features(const char *text, size_t len, embedder_hash_feature_fn fn, void *ud)
 {
 	struct buf norm = {0}, pad = {0};
 	size_t *offs = NULL, offcap = 0, count = 0;
@@ -206,11 +206,11 @@ size_t embed_hash_features(const char *text, size_t len, embed_hash_feature_fn f
 		size_t e = i;
 		while (e < norm.len && norm.p[e] != ' ')
 			e++;
-		fn(EMBED_HASH_WORD, norm.p + i, e - i, ud);
+		fn(EMBEDDER_HASH_WORD, norm.p + i, e - i, ud);
 		count++;
 		if (have_prev) {
 			/* the two words and the one space between them */
-			fn(EMBED_HASH_BIGRAM, norm.p + prev, e - prev, ud);
+			fn(EMBEDDER_HASH_BIGRAM, norm.p + prev, e - prev, ud);
 			count++;
 		}
 		count += char_grams(norm.p + i, e - i, &pad, &offs, &offcap, fn, ud);
@@ -235,7 +235,7 @@ static void collect(int kind, const char *bytes, size_t len, void *ud)
 		f->cap = f->cap ? 2 * f->cap : 256;
 		f->v = xrealloc(f->v, f->cap * sizeof *f->v);
 	}
-	f->v[f->n++] = embed_hash_feature(kind, bytes, len);
+	f->v[f->n++] = embedder_hash_feature(kind, bytes, len);
 }
 
 static int by_hash(const void *a, const void *b)
@@ -244,10 +244,10 @@ static int by_hash(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int embed_hash(const char *text, size_t len, int dim, float *v)
+int embedder_hash(const char *text, size_t len, int dim, float *v)
 {
 	struct feats f = {0};
-	embed_hash_features(text, len, collect, &f);
+	embedder_hash_features(text, len, collect, &f);
 	double *acc = xcalloc((size_t)dim, sizeof *acc);
 	uint64_t first = f.n ? f.v[0] : 0; /* the first word's feature */
 	if (f.n)
