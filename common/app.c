@@ -23,6 +23,8 @@ static struct tunables *live_tunables;
 
 /* The stop state, written by the signal handler: lock-free atomics only. */
 static atomic_int signals_seen;
+/* The first signal: its time (ms on mono_ms()) << 8 | its number; 0: none. */
+static atomic_llong first_signal;
 static atomic_llong abort_at = LLONG_MAX; /* ms on the now_ms() clock */
 static atomic_llong grace_ms = 10000;
 static atomic_int writing;                /* writes under way; -1: exiting */
@@ -105,19 +107,32 @@ void app_write_end(void)
 		exit_when_idle();
 }
 
+/* A repeat of the first signal within this many ms is the same stop
+ * request, not a second one: timeout(1) and a signal sent to a process
+ * group as well as to a process deliver one request twice, microseconds
+ * apart, and a cron job under timeout must still drain. */
+#define SIGNAL_REPEAT_MS 250
+
 static void on_signal(int sig)
 {
+	long long now = mono_ms();
+	long long none = 0, first = (now << 8) | (sig & 0xff);
+	if (!atomic_compare_exchange_strong(&first_signal, &none, first)) {
+		/* none now holds the first signal */
+		if ((none & 0xff) == sig && now - (none >> 8) < SIGNAL_REPEAT_MS)
+			return;
+	}
 	int n = atomic_fetch_add(&signals_seen, 1) + 1;
 	if (n == 1) {
 		/* the first signal is the reason, whatever stopped lanes before */
 		atomic_store(&app_stop, sig);
-		abort_by(mono_ms() + atomic_load(&grace_ms));
+		abort_by(now + atomic_load(&grace_ms));
 		const char *line = stop_line[sig == SIGTERM];
 		ssize_t w = write(2, line, strlen(line));
 		(void)w;
 		return;
 	}
-	abort_by(mono_ms());
+	abort_by(now);
 	if (n == 2)
 		exit_when_idle();
 	else

@@ -36,6 +36,7 @@ RUN_DIR=""
 STEP_PID=""
 STOP_SIGNAL=""
 SIGNALS=0
+FIRST_SIGNAL_US=0 # when the first signal came, in microseconds
 GUARD_FD=""
 GUARD_PID=""
 declare -a FILES=()
@@ -535,10 +536,18 @@ exit_interrupted() {
 # at once, whole lines still whole; what was in flight stays pending) and
 # exit as soon as the step is gone, without the report.
 on_signal() {
-  local sig="$1"
+  local sig="$1" now
+  # the same signal again within 0.25 s is the same request (timeout(1)
+  # signals ingest.sh and its process group: one stop, delivered twice)
+  now="${EPOCHREALTIME/[.,]/}"
+  if ((SIGNALS >= 1)) && [[ "${sig}" == "${STOP_SIGNAL}" ]] &&
+    ((now - FIRST_SIGNAL_US < 250000)); then
+    return 0
+  fi
   SIGNALS=$((SIGNALS + 1))
   if ((SIGNALS == 1)); then
     STOP_SIGNAL="${sig}"
+    FIRST_SIGNAL_US="${now}"
     log "${sig} received: the current step finishes what is in flight" \
       "(a second signal stops at once)"
   else

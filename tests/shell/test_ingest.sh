@@ -956,6 +956,7 @@ second_signal() {
   done
   kill -TERM "${RUN_PID}"
   wait_line "${TMP}/second.err" 'TERM received' || true
+  sleep 0.3 # past the 0.25 s in which the same signal is the same request
   kill -TERM "${RUN_PID}"
   end_run
   local answered

@@ -67,6 +67,7 @@ second_signal() {
     # the first is handled
     wait_for "the stop line" grep -q "^mine: SIG${sig}: stopping" "${TMP}/second.err"
     t "SIG${sig} once: mine keeps waiting for its requests in flight" kill -0 "${pid}"
+    sleep 0.3 # past the 0.25 s in which the same signal is the same request
     kill "-${sig}" "${pid}"
     local rc=0
     wait "${pid}" || rc=$?
@@ -77,11 +78,39 @@ second_signal() {
   done
 }
 
+# no_line PATTERN FILE: no line of FILE matches PATTERN.
+no_line() {
+  ! grep -q "$1" "$2"
+}
+
+# timeout(1) passes its SIGTERM to the tool and then to its process group:
+# one stop request delivered twice, microseconds apart. It is one request:
+# the tool finishes what is in flight (a cron job under timeout drains).
+timeout_stop() {
+  start_llmd --lanes 4 --latency-ms 1500
+  printf '{"id":"t1","text":"One."}\n{"id":"t2","text":"Two."}\n' >"${TMP}/t.ndjson"
+  LANES_LLM_BASE_URL="${URL}" LANES_MINE_STOP_GRACE_MS=600000 timeout 600 "${BIN}/mine" \
+    --prompt "${TMP}/text.txt" --progress never <"${TMP}/t.ndjson" \
+    >"${TMP}/timeout.out" 2>"${TMP}/timeout.err" &
+  local pid=$! rc=0
+  PIDS+=("${pid}")
+  wait_for "2 requests in flight" in_flight_at_least 2
+  kill -TERM "${pid}"
+  wait "${pid}" || rc=$?
+  t "timeout's SIGTERM (twice): exit 143" test "${rc}" -eq 143
+  t "timeout's SIGTERM (twice): one stop request, no 'second signal'" \
+    no_line "second signal: exiting" "${TMP}/timeout.err"
+  t "timeout's SIGTERM (twice): the records in flight were finished" \
+    test "$(grep -c '"mined"' "${TMP}/timeout.out")" -eq 2
+  stop_llmd
+}
+
 main() {
   TMP="$(mktemp -d)"
   trap cleanup EXIT
   printf '{{text}}' >"${TMP}/text.txt"
   second_signal
+  timeout_stop
   summary
 }
 
