@@ -1,5 +1,6 @@
 /* app: flags, tunables, signals, progress and summary shared by the tools. */
 #include "app.h"
+#include "json.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -242,6 +243,7 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 	a->section = sections[0];
 	a->t_start = now_ms();
 	log_init(tool);
+	json_init();
 
 	size_t ntool = 0, ncommon = ARRAY_LEN(common_flags) - 1;
 	while (flags && flags[ntool].name)

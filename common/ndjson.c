@@ -2,6 +2,7 @@
  * whole-line writer. */
 #include "ndjson.h"
 #include "app.h"
+#include "json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -129,6 +130,11 @@ enum ndjson_status ndjson_read(struct ndjson_reader *r, char **text,
 		}
 		if (linelen && start[linelen - 1] == '\r')
 			linelen--;
+		/* a byte order mark, as editors write at the start of a file */
+		if (linelen >= 3 && !memcmp(start, "\xEF\xBB\xBF", 3)) {
+			start += 3;
+			linelen -= 3;
+		}
 		if (is_blank(start, linelen))
 			continue;
 		*text = xstrndup(start, linelen);
@@ -149,36 +155,13 @@ int ndjson_ready(struct ndjson_reader *r)
 
 cJSON *ndjson_parse(const char *text, size_t len, char *err, size_t errlen)
 {
-	const char *nul = memchr(text, '\0', len);
-	if (nul) {
-		snprintf(err, errlen, "NUL byte at column %zu", (size_t)(nul - text) + 1);
+	if (json_check_object(text, len, NULL, err, errlen))
 		return NULL;
-	}
-	long bad = utf8_check(text, len);
-	if (bad >= 0) {
-		snprintf(err, errlen, "invalid UTF-8 at column %ld", bad + 1);
-		return NULL;
-	}
-	const char *end = NULL;
-	cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!v) {
-		size_t col = end ? (size_t)(end - text) + 1 : 1;
-		const char *at = cJSON_GetErrorPtr();
-		if (at >= text && at <= text + len)
-			col = (size_t)(at - text) + 1;
-		snprintf(err, errlen, "not JSON (error near column %zu)", col);
-		return NULL;
-	}
-	/* only whitespace may follow the value */
-	if (end && !is_blank(end, len - (size_t)(end - text))) {
+	/* what json_check_object accepts, cJSON reads the same way */
+	cJSON *v = cJSON_ParseWithLength(text, len);
+	if (!v || !cJSON_IsObject(v)) {
 		cJSON_Delete(v);
-		snprintf(err, errlen, "text after the JSON value at column %zu",
-			 (size_t)(end - text) + 1);
-		return NULL;
-	}
-	if (!cJSON_IsObject(v)) {
-		cJSON_Delete(v);
-		snprintf(err, errlen, "not a JSON object");
+		snprintf(err, errlen, "not JSON (refused by cJSON)");
 		return NULL;
 	}
 	return v;

@@ -24,7 +24,8 @@ struct ndjson_reader *ndjson_open(int fd, const char *name, size_t max_line,
 				  atomic_int *stop);
 void ndjson_close(struct ndjson_reader *r);
 const char *ndjson_name(const struct ndjson_reader *r);
-/* Next non-blank line without its '\n' (and '\r'). On NDJSON_LINE, *text is
+/* Next non-blank line without its '\n' (and '\r') and without a UTF-8 byte
+ * order mark at its start (as jq drops one). On NDJSON_LINE, *text is
  * a malloc'd NUL-terminated copy the caller frees. *lineno is 1-based. */
 enum ndjson_status ndjson_read(struct ndjson_reader *r, char **text,
 			       size_t *len, long *lineno);
@@ -33,9 +34,10 @@ enum ndjson_status ndjson_read(struct ndjson_reader *r, char **text,
  * buffered, the input has ended, or the fd has bytes to read now. */
 int ndjson_ready(struct ndjson_reader *r);
 
-/* Validates one line as a JSON object: no NUL bytes, valid UTF-8, JSON, an
- * object. Returns the parsed object (caller frees with cJSON_Delete), or NULL
- * with a message in err. */
+/* Validates one line as a JSON object with json_check_object (no NUL byte,
+ * valid UTF-8, JSON that every reader reads alike, an object) and parses
+ * it. Returns the parsed object (caller frees with cJSON_Delete), or NULL
+ * with json_check_object's message in err. */
 cJSON *ndjson_parse(const char *text, size_t len, char *err, size_t errlen);
 
 /* Output: lines buffered and written whole with write(2). */

@@ -1,56 +1,19 @@
-/* record: a minimal scanner over valid JSON text that finds top-level
- * members, used to set and delete fields without touching the others. */
+/* record: finds, sets and deletes top-level members on the text of a
+ * checked record, with json.c's scanner (names compared unescaped, the
+ * blanks JSON allows), leaving the other bytes as they are. */
 #include "record.h"
+#include "json.h"
 
 #include <string.h>
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static size_t skip_ws(const char *s, size_t i, size_t n)
 {
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-		i++;
-	return i;
-}
-
-/* s[i] is '"'; returns the index after the closing quote. */
-static size_t skip_string(const char *s, size_t i, size_t n)
-{
-	for (i++; i < n; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			return i + 1;
-	}
-	return n;
-}
-
-/* Returns the index just past the value starting at s[i]. */
-static size_t skip_value(const char *s, size_t i, size_t n)
-{
-	if (i >= n)
-		return n;
-	if (s[i] == '"')
-		return skip_string(s, i, n);
-	if (s[i] == '{' || s[i] == '[') {
-		int depth = 0;
-		while (i < n) {
-			char c = s[i];
-			if (c == '"') {
-				i = skip_string(s, i, n);
-				continue;
-			}
-			if (c == '{' || c == '[')
-				depth++;
-			else if (c == '}' || c == ']') {
-				depth--;
-				if (depth == 0)
-					return i + 1;
-			}
-			i++;
-		}
-		return n;
-	}
-	while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' &&
-	       s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+	while (i < n && is_ws(s[i]))
 		i++;
 	return i;
 }
@@ -58,34 +21,21 @@ static size_t skip_value(const char *s, size_t i, size_t n)
 int record_find(const char *s, size_t n, const char *key, size_t *mstart,
 	     size_t *mend, size_t *vstart, size_t *vend)
 {
-	size_t klen = strlen(key);
-	size_t i = skip_ws(s, 0, n);
-	if (i >= n || s[i] != '{')
-		return 0;
-	i = skip_ws(s, i + 1, n);
-	while (i < n && s[i] == '"') {
-		size_t ks = i;
-		size_t ke = skip_string(s, i, n);
-		i = skip_ws(s, ke, n);
-		if (i < n && s[i] == ':')
-			i++;
-		i = skip_ws(s, i, n);
-		size_t vs = i;
-		size_t ve = skip_value(s, i, n);
-		if (ke - ks == klen + 2 && memcmp(s + ks + 1, key, klen) == 0) {
-			if (mstart)
-				*mstart = ks;
-			if (mend)
-				*mend = ve;
-			if (vstart)
-				*vstart = vs;
-			if (vend)
-				*vend = ve;
-			return 1;
-		}
-		i = skip_ws(s, ve, n);
-		if (i < n && s[i] == ',')
-			i = skip_ws(s, i + 1, n);
+	size_t pos = 0;
+	struct json_member m;
+	while (json_next_member(s, n, &pos, &m)) {
+		if (!json_key_is(&m, key))
+			continue;
+		size_t vs = (size_t)(m.val - s), ve = vs + m.val_len;
+		if (mstart)
+			*mstart = (size_t)(m.key - s) - 1;
+		if (mend)
+			*mend = ve;
+		if (vstart)
+			*vstart = vs;
+		if (vend)
+			*vend = ve;
+		return 1;
 	}
 	return 0;
 }
@@ -111,8 +61,7 @@ void record_set(struct buf *out, const char *s, size_t n, const char *key,
 	}
 	close--;
 	size_t last = close;
-	while (last > 0 && (s[last - 1] == ' ' || s[last - 1] == '\t' ||
-			    s[last - 1] == '\n' || s[last - 1] == '\r'))
+	while (last > 0 && is_ws(s[last - 1]))
 		last--;
 	int empty = last > 0 && s[last - 1] == '{';
 	buf_append(out, s, last);
@@ -139,8 +88,7 @@ void record_del(struct buf *out, const char *s, size_t n, const char *key)
 		b = skip_ws(s, j + 1, n);
 	} else {
 		size_t k = a;
-		while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t' ||
-				 s[k - 1] == '\n' || s[k - 1] == '\r'))
+		while (k > 0 && is_ws(s[k - 1]))
 			k--;
 		if (k > 0 && s[k - 1] == ',')
 			a = k - 1;
@@ -152,63 +100,41 @@ void record_del(struct buf *out, const char *s, size_t n, const char *key)
 void record_members_except(struct buf *out, const char *s, size_t n,
 			const char *const *keys, size_t nkeys)
 {
-	size_t i = skip_ws(s, 0, n);
-	if (i >= n || s[i] != '{')
-		return;
-	i = skip_ws(s, i + 1, n);
+	size_t pos = 0;
+	struct json_member m;
 	int first = 1;
-	while (i < n && s[i] == '"') {
-		size_t ks = i;
-		size_t ke = skip_string(s, i, n);
-		i = skip_ws(s, ke, n);
-		if (i < n && s[i] == ':')
-			i++;
-		i = skip_ws(s, i, n);
-		size_t ve = skip_value(s, i, n);
+	while (json_next_member(s, n, &pos, &m)) {
 		int skip = 0;
-		for (size_t k = 0; k < nkeys && !skip; k++) {
-			size_t kl = strlen(keys[k]);
-			skip = ke - ks == kl + 2 && memcmp(s + ks + 1, keys[k], kl) == 0;
-		}
-		if (!skip) {
-			if (!first)
-				buf_putc(out, ',');
-			buf_append(out, s + ks, ve - ks);
-			first = 0;
-		}
-		i = skip_ws(s, ve, n);
-		if (i < n && s[i] == ',')
-			i = skip_ws(s, i + 1, n);
+		for (size_t k = 0; k < nkeys && !skip; k++)
+			skip = json_key_is(&m, keys[k]);
+		if (skip)
+			continue;
+		if (!first)
+			buf_putc(out, ',');
+		const char *ks = m.key - 1;
+		buf_append(out, ks, (size_t)(m.val + m.val_len - ks));
+		first = 0;
 	}
 }
 
 int record_scan(const char *s, size_t n, struct record_members *ms, size_t *close)
 {
 	ms->n = 0;
-	size_t i = skip_ws(s, 0, n);
-	if (i >= n || s[i] != '{')
-		return -1;
-	i = skip_ws(s, i + 1, n);
-	while (i < n && s[i] == '"') {
-		struct record_member m;
-		m.ks = i;
-		m.ke = skip_string(s, i, n);
-		i = skip_ws(s, m.ke, n);
-		if (i < n && s[i] == ':')
-			i++;
-		m.vs = skip_ws(s, i, n);
-		m.ve = skip_value(s, m.vs, n);
+	size_t pos = 0;
+	struct json_member m;
+	while (json_next_member(s, n, &pos, &m)) {
 		if (ms->n == ms->cap) {
 			ms->cap = ms->cap ? ms->cap * 2 : 32;
 			ms->m = xrealloc(ms->m, ms->cap * sizeof *ms->m);
 		}
-		ms->m[ms->n++] = m;
-		i = skip_ws(s, m.ve, n);
-		if (i < n && s[i] == ',')
-			i = skip_ws(s, i + 1, n);
+		struct record_member *r = &ms->m[ms->n++];
+		r->ks = (size_t)(m.key - s) - 1;
+		r->ke = r->ks + m.key_len + 2;
+		r->vs = (size_t)(m.val - s);
+		r->ve = r->vs + m.val_len;
 	}
-	if (i >= n || s[i] != '}')
+	if (pos >= n || s[pos] != '}')
 		return -1;
-	*close = i;
+	*close = pos;
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* mine_answer: checks a model's answer and compacts it for the record. */
 #include "mine_answer.h"
 
+#include "json.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,25 +22,7 @@ static void trim(const char **s, size_t *n)
 
 void mine_answer_minify(struct buf *out, const char *s, size_t n)
 {
-	buf_reserve(out, n);
-	int in_str = 0;
-	size_t run = 0; /* start of the bytes not yet copied */
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-		} else if (is_space(c)) {
-			buf_append(out, s + run, i - run);
-			run = i + 1;
-		}
-	}
-	if (n > run)
-		buf_append(out, s + run, n - run);
+	json_minify(out, s, n);
 	if (!out->p)
 		buf_puts(out, "");
 }
@@ -88,18 +72,23 @@ int mine_answer_check(const char *text, const struct jschema *schema, struct buf
 			trim(&s, &n);
 		}
 	}
-	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-	if (!j) {
+	/* the scanner every tool reads records with; it refuses what cJSON
+	 * would read differently from other readers (json.h) */
+	size_t used = 0;
+	char why[256];
+	int type = json_scan(s, n, &used, NULL, why, sizeof why);
+	if (type < 0) {
 		struct buf b = {0};
 		excerpt(&b, s, n);
-		size_t at = end && end >= s && end <= s + n ? (size_t)(end - s) : 0;
-		snprintf(err, errlen, "the answer is not JSON (it starts %s and breaks at byte %zu)",
-			 b.p, at + 1);
+		if (!strncmp(why, "not JSON", 8))
+			snprintf(err, errlen, "the answer is not JSON (it starts %s and breaks at "
+				 "byte %zu)", b.p, used + 1);
+		else
+			snprintf(err, errlen, "the answer is not JSON that every reader reads "
+				 "alike: %s (it starts %s)", why, b.p);
 		buf_free(&b);
 		return -1;
 	}
-	size_t used = end && end >= s && end <= s + n ? (size_t)(end - s) : n;
 	const char *rest = s + used;
 	size_t rest_n = n - used;
 	trim(&rest, &rest_n);
@@ -108,14 +97,18 @@ int mine_answer_check(const char *text, const struct jschema *schema, struct buf
 		excerpt(&b, rest, rest_n);
 		snprintf(err, errlen, "the answer has more text after the JSON value: %s", b.p);
 		buf_free(&b);
-		cJSON_Delete(j);
 		return -1;
 	}
-	if (!cJSON_IsObject(j)) {
+	if (type != JSON_OBJECT) {
 		snprintf(err, errlen, "the answer is a JSON %s, not an object",
-			 cJSON_IsArray(j) ? "array" : cJSON_IsString(j) ? "string"
-			 : cJSON_IsNumber(j) ? "number" : cJSON_IsBool(j) ? "boolean" : "null");
-		cJSON_Delete(j);
+			 type == JSON_ARRAY ? "array" : type == JSON_STRING ? "string"
+			 : type == JSON_NUMBER ? "number"
+			 : type == JSON_TRUE || type == JSON_FALSE ? "boolean" : "null");
+		return -1;
+	}
+	cJSON *j = cJSON_ParseWithLength(s, used);
+	if (!j) { /* cannot happen: cJSON reads what json_scan accepts */
+		snprintf(err, errlen, "the answer is not JSON (refused by cJSON)");
 		return -1;
 	}
 	int rc = schema ? jschema_validate(schema, j, err, errlen) : 0;

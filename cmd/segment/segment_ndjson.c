@@ -110,14 +110,7 @@ void seg_ndjson_work(struct job *job, int worker, void *ud)
 			rec_fail(r, "segment", "no_text", msg, 1);
 			continue;
 		}
-		/* cJSON strings end at the first NUL: an escaped \u0000 would
-		 * silently cut the text, so it is refused */
-		size_t vs, ve;
-		if (record_find(r->line, r->len, cfg->field, NULL, NULL, &vs, &ve) &&
-		    memmem(r->line + vs, ve - vs, "\\u0000", 6)) {
-			rec_fail(r, "segment", "bad_document", "NUL character (\\u0000) in the text", 1);
-			continue;
-		}
+		/* whole: ndjson_parse refused lines with \u0000 (json.h) */
 		split_doc(r, cfg, id->valuestring, text->valuestring, strlen(text->valuestring));
 	}
 }

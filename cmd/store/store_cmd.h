@@ -10,7 +10,7 @@
 
 #include "app.h"
 #include "stage.h"
-#include "store_json.h"
+#include "json.h"
 #include "store.h"
 #include "util.h"
 
@@ -125,7 +125,7 @@ struct store_item {
 
 /* Per-worker lists reused from record to record. */
 struct store_scratch {
-	struct store_json_list top, cls, errs, entry;
+	struct json_list top, cls, errs, entry;
 };
 void store_scratch_free(struct store_scratch *sc);
 

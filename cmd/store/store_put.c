@@ -284,7 +284,7 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	c.scratch = xcalloc((size_t)a->workers, sizeof *c.scratch);
 	c.f = filter_new(a, PUT_JOB, work, emitted, idle, &c);
 	filter_set_eager(c.f, 1);
-	/* lines are checked by store_json.c, which reads what store needs
+	/* lines are checked by common/json.c, which reads what store needs
 	 * without building a tree */
 	filter_set_raw(c.f, 1);
 	filter_read_fd(c.f, 0, "<stdin>");

@@ -1,7 +1,7 @@
 /* store_record: reads what one record line says for the store (its id,
  * doc and seq, its vector, which stages produced output or failed) and cuts
  * the members that live in their own tables out of the body, all on the
- * text (store_json.c), in the worker threads. */
+ * text (common/json.c), in the worker threads. */
 #include "store_cmd.h"
 #include "record.h"
 #include "stage.h"
@@ -49,9 +49,9 @@ static void set_owned(struct store_item *it, const char **p, size_t *n, size_t o
 /* Points *p at a string value: into the line when it has no escape, else
  * at its unescaped copy in it->sbuf. */
 static void set_str(struct store_item *it, const char **p, size_t *n,
-		    const struct store_json_member *m)
+		    const struct json_member *m)
 {
-	if (!m || m->type != SJ_STRING) {
+	if (!m || m->type != JSON_STRING) {
 		set_span(it, p, n, NULL, 0);
 		return;
 	}
@@ -60,7 +60,7 @@ static void set_str(struct store_item *it, const char **p, size_t *n,
 		return;
 	}
 	size_t off = it->sbuf.len;
-	store_json_unescape(m->val, m->val_len, &it->sbuf);
+	json_unescape(m->val, m->val_len, &it->sbuf);
 	set_owned(it, p, n, off, it->sbuf.len - off);
 }
 
@@ -110,13 +110,13 @@ static void cut(struct store_item *it, const char *key)
 	it->rec.body_len = it->body.len;
 }
 
-static int is_string(const struct store_json_member *m)
+static int is_string(const struct json_member *m)
 {
-	return m && m->type == SJ_STRING;
+	return m && m->type == JSON_STRING;
 }
 
 /* A string value equal to want once unescaped. */
-static int string_is(const struct store_json_member *m, const char *want)
+static int string_is(const struct json_member *m, const char *want)
 {
 	if (!is_string(m))
 		return 0;
@@ -124,7 +124,7 @@ static int string_is(const struct store_json_member *m, const char *want)
 	if (!memchr(m->val, '\\', m->val_len))
 		return m->val_len == n + 2 && !memcmp(m->val + 1, want, n);
 	struct buf b = {0};
-	store_json_unescape(m->val, m->val_len, &b);
+	json_unescape(m->val, m->val_len, &b);
 	int same = b.len == n && !memcmp(b.p, want, n);
 	buf_free(&b);
 	return same;
@@ -135,10 +135,10 @@ static int string_is(const struct store_json_member *m, const char *want)
  * by content: the result (but a vector, stored as a vector) and its stamp
  * as the record has them, or the whole result object of a nested stage. */
 static void stamp_members(struct store_item *it, struct store_event *e, const struct stage *st,
-			  const struct store_json_member *res, const struct store_json_list *owner)
+			  const struct json_member *res, const struct json_list *owner)
 {
-	const struct store_json_member *fp = st->fingerprint ? store_json_find(owner, st->fingerprint) : NULL;
-	const struct store_json_member *in = st->input ? store_json_find(owner, st->input) : NULL;
+	const struct json_member *fp = st->fingerprint ? json_find(owner, st->fingerprint) : NULL;
+	const struct json_member *in = st->input ? json_find(owner, st->input) : NULL;
 	set_str(it, &e->fingerprint, &e->fingerprint_len, fp);
 	set_str(it, &e->input, &e->input_len, in);
 	if (!is_string(fp) || !is_string(in))
@@ -153,7 +153,7 @@ static void stamp_members(struct store_item *it, struct store_event *e, const st
 	}
 	const char *const keys[] = {st->model, st->digest, st->fingerprint, st->input};
 	for (size_t i = 0; !st->nested && i < ARRAY_LEN(keys); i++) {
-		const struct store_json_member *m = keys[i] ? store_json_find(owner, keys[i]) : NULL;
+		const struct json_member *m = keys[i] ? json_find(owner, keys[i]) : NULL;
 		if (!m)
 			continue;
 		if (b->len > off + 1)
@@ -168,12 +168,12 @@ static void stamp_members(struct store_item *it, struct store_event *e, const st
 
 /* errors.<stage> entries: each the stage's latest word, over any output
  * the record still carries. */
-static int read_errors(struct store_item *it, const struct store_json_member *errs,
-		       const struct store_json_list *top, struct store_scratch *sc)
+static int read_errors(struct store_item *it, const struct json_member *errs,
+		       const struct json_list *top, struct store_scratch *sc)
 {
-	store_json_members(errs->val, errs->val_len, &sc->errs);
+	json_members(errs->val, errs->val_len, &sc->errs);
 	for (size_t i = 0; i < sc->errs.n; i++) {
-		const struct store_json_member *x = &sc->errs.m[i];
+		const struct json_member *x = &sc->errs.m[i];
 		/* errors.store: a failure of an earlier store, which this put
 		 * retries */
 		if (!x->key_escaped && x->key_len == 5 && !memcmp(x->key, "store", 5))
@@ -200,15 +200,15 @@ static int read_errors(struct store_item *it, const struct store_json_member *er
 		 * any (a nested one came with the output's event) */
 		const struct stage *st = stage_find(e->stage, e->stage_len);
 		if (st && st->model && !st->nested && !e->model)
-			set_str(it, &e->model, &e->model_len, store_json_find(top, st->model));
-		if (x->type != SJ_OBJECT)
+			set_str(it, &e->model, &e->model_len, json_find(top, st->model));
+		if (x->type != JSON_OBJECT)
 			continue;
-		store_json_members(x->val, x->val_len, &sc->entry);
-		set_str(it, &e->code, &e->code_len, store_json_find(&sc->entry, "code"));
-		set_str(it, &e->message, &e->message_len, store_json_find(&sc->entry, "message"));
-		const struct store_json_member *fl = store_json_find(&sc->entry, "failures");
+		json_members(x->val, x->val_len, &sc->entry);
+		set_str(it, &e->code, &e->code_len, json_find(&sc->entry, "code"));
+		set_str(it, &e->message, &e->message_len, json_find(&sc->entry, "message"));
+		const struct json_member *fl = json_find(&sc->entry, "failures");
 		long long nfail;
-		if (fl && fl->type == SJ_NUMBER && store_json_integer(fl->val, fl->val_len, &nfail) == 0 &&
+		if (fl && fl->type == JSON_NUMBER && json_integer(fl->val, fl->val_len, &nfail) == 0 &&
 		    nfail >= 1 && nfail < 1000000000)
 			e->carried = (long)nfail;
 	}
@@ -230,40 +230,40 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 	it->rec.body = line;
 	it->rec.body_len = len;
 
-	if (store_json_check_object(line, len, &sc->top, reject, rejlen))
+	if (json_check_object(line, len, &sc->top, reject, rejlen))
 		return -1;
-	const struct store_json_list *top = &sc->top;
-	const struct store_json_member *id = store_json_find(top, "id");
+	const struct json_list *top = &sc->top;
+	const struct json_member *id = json_find(top, "id");
 	if (!is_string(id))
 		return fail(it, "no_id", xstrdup("record has no \"id\""));
 	if (id->val_len == 2)
 		return fail(it, "no_id", xstrdup("record has an empty \"id\""));
 	set_str(it, &it->rec.id, &it->rec.id_len, id);
-	set_str(it, &it->rec.doc, &it->rec.doc_len, store_json_find(top, "doc"));
-	const struct store_json_member *seq = store_json_find(top, "seq");
-	if (seq && seq->type == SJ_NUMBER && store_json_integer(seq->val, seq->val_len, &it->rec.seq) == 0)
+	set_str(it, &it->rec.doc, &it->rec.doc_len, json_find(top, "doc"));
+	const struct json_member *seq = json_find(top, "seq");
+	if (seq && seq->type == JSON_NUMBER && json_integer(seq->val, seq->val_len, &it->rec.seq) == 0)
 		it->rec.has_seq = 1;
 
 	/* the outputs of the stages */
 	const struct stage *vst = NULL;
 	for (size_t k = 0; k < STAGE_COUNT; k++) {
 		const struct stage *st = &stage_table[k];
-		const struct store_json_member *res = store_json_find(top, st->result);
+		const struct json_member *res = json_find(top, st->result);
 		if (!res)
 			continue;
 		struct store_event *e = add_event(it, st->name);
 		e->ok = 1;
-		const struct store_json_list *owner = top;
+		const struct json_list *owner = top;
 		if (st->nested) {
-			if (res->type != SJ_OBJECT)
+			if (res->type != JSON_OBJECT)
 				continue;
-			store_json_members(res->val, res->val_len, &sc->cls);
+			json_members(res->val, res->val_len, &sc->cls);
 			owner = &sc->cls;
 		}
-		const struct store_json_member *model = st->model ? store_json_find(owner, st->model) : NULL;
+		const struct json_member *model = st->model ? json_find(owner, st->model) : NULL;
 		set_str(it, &e->model, &e->model_len, model);
 		stamp_members(it, e, st, res, owner);
-		if (st->status && string_is(store_json_find(owner, st->status), "error")) {
+		if (st->status && string_is(json_find(owner, st->status), "error")) {
 			/* replaced by errors.<stage> when the record has it */
 			struct buf *b = &it->sbuf;
 			size_t off = b->len;
@@ -284,7 +284,7 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 		}
 		if (st->vector) {
 			char why[128];
-			if (store_json_floats(res->val, res->val_len, &it->vec, &it->rec.dim, why, sizeof why))
+			if (json_floats(res->val, res->val_len, &it->vec, &it->rec.dim, why, sizeof why))
 				return fail(it, "bad_embedding", xstrdup(why));
 			it->rec.vec = it->vec;
 			if (is_string(model))
@@ -294,8 +294,8 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 			vst = st;
 		}
 	}
-	const struct store_json_member *errs = store_json_find(top, "errors");
-	if (errs && errs->type == SJ_OBJECT) {
+	const struct json_member *errs = json_find(top, "errors");
+	if (errs && errs->type == JSON_OBJECT) {
 		int rc = read_errors(it, errs, top, sc);
 		if (rc)
 			return rc;
@@ -306,7 +306,7 @@ int store_item_parse(struct store_item *it, const char *line, size_t len,
 		cut(it, vst->result);
 		cut(it, vst->model);
 	}
-	if (errs && errs->type == SJ_OBJECT)
+	if (errs && errs->type == JSON_OBJECT)
 		cut(it, "errors");
 	resolve_strings(it);
 	return 0;
@@ -324,8 +324,8 @@ void store_item_free(struct store_item *it)
 
 void store_scratch_free(struct store_scratch *sc)
 {
-	store_json_list_free(&sc->top);
-	store_json_list_free(&sc->cls);
-	store_json_list_free(&sc->errs);
-	store_json_list_free(&sc->entry);
+	json_list_free(&sc->top);
+	json_list_free(&sc->cls);
+	json_list_free(&sc->errs);
+	json_list_free(&sc->entry);
 }

@@ -38,6 +38,11 @@ int main(void)
 	del("{\"a\":1}", "a", "{}");
 	del("{\"a\":1 , \"b\":2 , \"c\":3}", "b", "{\"a\":1 , \"c\":3}");
 	del("{\"a\":1}", "zz", "{\"a\":1}");
+	/* a name written with escapes is that name (issue 8: embed and store
+	 * added a second "embedding" beside "\u0065mbedding") */
+	set("{\"\\u0065mbedding\":[1],\"x\":2}", "embedding", "[3]",
+	    "{\"\\u0065mbedding\":[3],\"x\":2}");
+	del("{\"id\":1,\"\\u0074ext\":\"t\"}", "text", "{\"id\":1}");
 
 	size_t ms, me, vs, ve;
 	const char *j = "{\"k\":\"v\",\"e\":[1,2,3]}";
