@@ -549,6 +549,9 @@ int app_finish(struct app *a)
 	struct buf b = {0};
 	fmt_counts(a, &b, secs);
 	const char *how = ending(a);
+	if (a->tokens)
+		buf_printf(&b, ", tokens %ld prompt + %ld completion", a->prompt_tokens,
+			   a->completion_tokens);
 	log_event("%s: %s, %s %ld in %.2fs%s", how, b.p, a->written_as ? a->written_as : "wrote",
 		  atomic_load(&a->st.written), secs,
 		  code == EXIT_FAILURES && bad > 0 && (double)bad > a->max_failure_ratio * (double)read
@@ -564,6 +567,12 @@ int app_finish(struct app *a)
 			   atomic_load(&a->st.failed), atomic_load(&a->st.retried),
 			   atomic_load(&a->st.rejected), atomic_load(&a->st.written), secs,
 			   secs > 0 ? (double)read / secs : 0.0, how, code);
+		if (a->tokens) {
+			/* the same object with the tokens before its closing brace */
+			j.len -= 2;
+			buf_printf(&j, ",\"prompt_tokens\":%ld,\"completion_tokens\":%ld}\n",
+				   a->prompt_tokens, a->completion_tokens);
+		}
 		if (!strcmp(a->summary_json, "-")) {
 			ssize_t w = write(2, j.p, j.len);
 			(void)w;

@@ -66,6 +66,10 @@ struct app {
 	const char *written_as;
 	double t_start;          /* now_ms() at start */
 	long total;              /* expected records for the ETA, 0 = unknown */
+	/* tokens the LLM server counted for the run's requests (llmapp):
+	 * in the summary when tokens is set */
+	int tokens;
+	long prompt_tokens, completion_tokens;
 	/* Optional: appends live details to the progress/stats line. */
 	void (*progress_extra)(char *out, size_t outlen, void *ud);
 	void *progress_ud;

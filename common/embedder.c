@@ -35,14 +35,15 @@ static int all_finite(const float *v, int dim)
 }
 
 /* One request for texts[0..n), split on refusal. */
-static void send_part(const struct embedder *e, const char *const *texts, size_t n,
-		      struct embedder_result *res, struct embedder_stats *st)
+static void send_part(const struct embedder *e, const char *const *texts,
+		      const char *const *ids, size_t n, struct embedder_result *res,
+		      struct embedder_stats *st)
 {
 	st->texts += (long)n;
 	st->calls++;
 	struct llm_result lr;
 	int dim = 0;
-	float *v = llm_embed(e->llm, e->model, texts, n, e->dim_hint, &dim, &lr);
+	float *v = llm_embed(e->llm, e->model, texts, ids, n, e->dim_hint, &dim, &lr);
 	st->attempts += lr.attempts;
 	if (v) {
 		for (size_t i = 0; i < n; i++) {
@@ -61,8 +62,8 @@ static void send_part(const struct embedder *e, const char *const *texts, size_t
 	}
 	if (refused_whole(&lr) && n > 1) {
 		size_t h = n / 2;
-		send_part(e, texts, h, res, st);
-		send_part(e, texts + h, n - h, res + h, st);
+		send_part(e, texts, ids, h, res, st);
+		send_part(e, texts + h, ids ? ids + h : NULL, n - h, res + h, st);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -71,8 +72,8 @@ static void send_part(const struct embedder *e, const char *const *texts, size_t
 	}
 }
 
-void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
-		  struct embedder_result *res, struct embedder_stats *st)
+void embedder_run(const struct embedder *e, const char *const *texts, const char *const *ids,
+		  size_t n, struct embedder_result *res, struct embedder_stats *st)
 {
 	struct embedder_stats mine = {0};
 	if (e->hash_dim > 0) {
@@ -89,7 +90,8 @@ void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
 	} else {
 		size_t batch = e->batch ? e->batch : n;
 		for (size_t off = 0; off < n; off += batch)
-			send_part(e, texts + off, n - off < batch ? n - off : batch, res + off, &mine);
+			send_part(e, texts + off, ids ? ids + off : NULL,
+				  n - off < batch ? n - off : batch, res + off, &mine);
 	}
 	if (st) {
 		st->texts += mine.texts;

@@ -54,9 +54,10 @@ struct embedder_stats {
 
 /* Embeds texts[0..n) into res[0..n) (zeroed by the caller), in order, and
  * adds the cost to *st (may be NULL). Every text gets a vector or an
- * error. */
-void embedder_run(const struct embedder *e, const char *const *texts, size_t n,
-		  struct embedder_result *res, struct embedder_stats *st);
+ * error. ids: the records of the texts, named in the request log (may be
+ * NULL). */
+void embedder_run(const struct embedder *e, const char *const *texts, const char *const *ids,
+		  size_t n, struct embedder_result *res, struct embedder_stats *st);
 
 /* Whether rec holds e's vector: `embedding_model` names e's model (Ollama's
  * m = m:latest), `embedding_digest` and `embedding_fingerprint`, when both

@@ -4,6 +4,7 @@
 #include "ndjson.h"
 #include "pool.h"
 #include "record.h"
+#include "reqlog.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -233,9 +234,8 @@ void rec_pass(struct rec *r)
 	rec_emit(r, r->line, r->len);
 }
 
-void rec_set_error(struct buf *out, const char *line, size_t len,
-		   const char *stage, const char *code, const char *message,
-		   int attempts)
+static void set_error(struct buf *out, const char *line, size_t len, const char *stage,
+		      const char *code, const char *message, int attempts, const char *answer)
 {
 	size_t vs, ve;
 	cJSON *errs = NULL;
@@ -251,6 +251,14 @@ void rec_set_error(struct buf *out, const char *line, size_t len,
 		cJSON_AddStringToObject(e, "code", code);
 		cJSON_AddStringToObject(e, "message", message ? message : "");
 		cJSON_AddNumberToObject(e, "attempts", attempts);
+		if (answer) {
+			int cut;
+			char *t = reqlog_clean_text(answer, strlen(answer), REQLOG_TEXT_MAX, &cut);
+			cJSON_AddStringToObject(e, "answer", t);
+			if (cut)
+				cJSON_AddTrueToObject(e, "answer_cut");
+			free(t);
+		}
 		cJSON_AddItemToObject(errs, stage, e);
 	}
 	if (!errs->child) {
@@ -263,14 +271,27 @@ void rec_set_error(struct buf *out, const char *line, size_t len,
 	cJSON_Delete(errs);
 }
 
-void rec_fail(struct rec *r, const char *stage, const char *code,
-	      const char *message, int attempts)
+void rec_set_error(struct buf *out, const char *line, size_t len,
+		   const char *stage, const char *code, const char *message,
+		   int attempts)
+{
+	set_error(out, line, len, stage, code, message, attempts, NULL);
+}
+
+void rec_fail_answer(struct rec *r, const char *stage, const char *code,
+		     const char *message, int attempts, const char *answer)
 {
 	struct buf b = {0};
-	rec_set_error(&b, r->line, r->len, stage, code, message, attempts);
+	set_error(&b, r->line, r->len, stage, code, message, attempts, answer);
 	rec_emit(r, b.p, b.len);
 	buf_free(&b);
 	r->outcome = REC_FAILED;
 	if (!r->log)
 		r->log = xasprintf("%s: %s", stage, message ? message : code);
+}
+
+void rec_fail(struct rec *r, const char *stage, const char *code,
+	      const char *message, int attempts)
+{
+	rec_fail_answer(r, stage, code, message, attempts, NULL);
 }

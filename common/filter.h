@@ -92,6 +92,11 @@ void rec_pass(struct rec *r);
 #define FILTER_LOG_MAX 20
 void rec_fail(struct rec *r, const char *stage, const char *code,
 	      const char *message, int attempts);
+/* As rec_fail, with the model's last answer kept in errors.<stage>.answer
+ * (at most REQLOG_TEXT_MAX bytes, then "answer_cut": true), so that an
+ * answer that failed can always be read. */
+void rec_fail_answer(struct rec *r, const char *stage, const char *code,
+		     const char *message, int attempts, const char *answer);
 /* Writes into out the record text with errors.<stage> set, or removed when
  * code is NULL (the "errors" member goes when it becomes empty). */
 void rec_set_error(struct buf *out, const char *line, size_t len,

@@ -18,6 +18,7 @@
 #include "llm_wire.h"
 #include "log.h"
 #include "pool.h"
+#include "reqlog.h"
 #include "util.h"
 
 #include <errno.h>
@@ -47,6 +48,8 @@ struct llm {
 	double started;
 	atomic_int json_schema_unsupported; /* OpenAI server refused json_schema */
 	atomic_int capped_said;
+	atomic_long prompt_tokens, completion_tokens;
+	struct reqlog *log;   /* NULL: no request log */
 };
 
 static int aborting(void)
@@ -88,6 +91,7 @@ void llm_free(struct llm *c)
 {
 	if (!c)
 		return;
+	reqlog_close(c->log);
 	llm_http_free(c->http);
 	llm_rate_free(c->rate);
 	llm_slots_free(c->slots);
@@ -95,6 +99,11 @@ void llm_free(struct llm *c)
 	free(c->started_at);
 	llm_config_free(&c->cfg);
 	free(c);
+}
+
+void llm_set_log(struct llm *c, struct reqlog *log)
+{
+	c->log = log;
 }
 
 const char *llm_backend_name(const struct llm *c)
@@ -290,18 +299,58 @@ static double capped(struct llm *c, double ms, const char *what)
 	return cap;
 }
 
-/* Reader of a 200 body; returns 0 and fills out, or LLM_WIRE_CUT /
- * LLM_WIRE_SHAPE with a message. */
+/* Reader of a 200 body; returns 0 and fills out (and the tokens in res),
+ * or LLM_WIRE_CUT / LLM_WIRE_SHAPE with a message. */
 typedef int (*parse_fn)(const struct llm *c, const struct llm_http_resp *r, void *out,
-			char *err, size_t errlen);
+			struct llm_result *res, char *err, size_t errlen);
+
+/* What a request was for, as the request log names it; NULL for requests
+ * that are not model work. answer: the text a reader found (chat), logged
+ * instead of the raw body; vectors: the embeddings answered. */
+struct who {
+	struct reqlog_entry e;
+	const char *const *answer;
+	const int *vectors, *dim;
+};
+
+/* One attempt in the request log. */
+static void log_attempt(struct llm *c, const struct who *who, const struct llm_result *res,
+			int ok, double rtt, const struct llm_http_resp *r)
+{
+	if (!c->log || !who)
+		return;
+	struct reqlog_entry e = who->e;
+	e.kind = "request";
+	e.attempt = res->attempts;
+	e.http_status = res->http_status;
+	e.latency_ms = rtt;
+	e.code = ok ? NULL : res->code;
+	e.message = ok ? NULL : res->message;
+	e.prompt_tokens = ok ? res->prompt_tokens : -1;
+	e.completion_tokens = ok ? res->completion_tokens : -1;
+	if (ok && who->answer && *who->answer) {
+		e.answer = *who->answer;
+		e.answer_len = strlen(*who->answer);
+	} else if (!ok || !who->vectors) {
+		e.answer = r->body.p;
+		e.answer_len = r->body.len;
+	}
+	if (ok && who->vectors) {
+		e.vectors = *who->vectors;
+		e.dim = *who->dim;
+	}
+	reqlog_write(c->log, &e);
+}
 
 /* Sends body to path (GET when body is NULL) with retries. model, when
- * set, names the model in the message of a 404. */
+ * set, names the model in the message of a 404; who, when set, what the
+ * request log says of each attempt. */
 static int call(struct llm *c, const char *path, const char *body, size_t body_len,
 		int streamed, parse_fn parse, void *out, const char *model,
-		struct llm_result *res, int max_attempts)
+		struct llm_result *res, int max_attempts, const struct who *who)
 {
 	memset(res, 0, sizeof *res);
+	res->prompt_tokens = res->completion_tokens = -1;
 	long tokens = (long)(body_len / 4) + 1;
 	/* model lists and versions are not model work: they neither take a
 	 * slot nor teach the limit anything */
@@ -356,9 +405,13 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 			snprintf(res->message, sizeof res->message, "%s%s: %s", c->cfg.shown_url, path,
 				 r.curl_err[0] ? r.curl_err : curl_easy_strerror(r.curl));
 		} else if (r.status >= 200 && r.status < 300) {
-			int prc = parse(c, &r, out, msg, sizeof msg);
+			int prc = parse(c, &r, out, res, msg, sizeof msg);
 			if (prc == 0) {
 				ok = 1;
+				if (res->prompt_tokens > 0)
+					atomic_fetch_add(&c->prompt_tokens, res->prompt_tokens);
+				if (res->completion_tokens > 0)
+					atomic_fetch_add(&c->completion_tokens, res->completion_tokens);
 			} else if (prc == LLM_WIRE_SHAPE) {
 				/* well-formed, not what was asked: the same again */
 				snprintf(res->code, sizeof res->code, "bad_answer");
@@ -380,11 +433,14 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 			llm_rate_pause(c->rate, capped(c, r.reset_ms, "x-ratelimit-reset"));
 		double retry_after = r.retry_after_ms;
 		long status = r.status;
+		if (ok) {
+			res->code[0] = '\0';
+			res->message[0] = '\0';
+		}
+		log_attempt(c, who, res, ok, rtt, &r);
 		llm_http_resp_free(&r);
 		if (ok) {
 			res->status = LLM_OK;
-			res->code[0] = '\0';
-			res->message[0] = '\0';
 			return 0;
 		}
 		if (!retry) {
@@ -470,11 +526,19 @@ double llm_parse_duration(const char *v)
 
 /* ---- chat ---- */
 
-static int parse_chat(const struct llm *c, const struct llm_http_resp *r, void *out, char *err,
-		      size_t errlen)
+static int parse_chat(const struct llm *c, const struct llm_http_resp *r, void *out,
+		      struct llm_result *res, char *err, size_t errlen)
 {
-	return llm_wire_chat_parse(r->body.p, r->body.len, out, c->wire->content, c->wire->usage,
-				   err, errlen);
+	struct llm_answer *a = out;
+	a->prompt_tokens = a->completion_tokens = -1;
+	a->truncated = 0;
+	int rc = llm_wire_chat_parse(r->body.p, r->body.len, a, c->wire->content, c->wire->usage,
+				     err, errlen);
+	if (rc == 0) {
+		res->prompt_tokens = a->prompt_tokens;
+		res->completion_tokens = a->completion_tokens;
+	}
+	return rc;
 }
 
 /* An OpenAI-compatible server that does not take the response_format
@@ -497,8 +561,14 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 		struct buf b = {0};
 		c->wire->chat_body(&b, &c->cfg, req, schema, schema_ok, c->cfg.stream, seed);
 		struct llm_answer a = {0};
+		struct who who = {
+			.e = {.stage = c->tool, .model = req->model, .ids = &req->id,
+			      .nids = req->id ? 1 : 0, .system = req->system, .prompt = req->user,
+			      .feedback = req->prev_answer ? req->correction : NULL},
+			.answer = (const char *const *)&a.text,
+		};
 		int rc = call(c, c->wire->chat_path, b.p, b.len, c->cfg.stream, parse_chat, &a,
-			      req->model, res, c->cfg.max_attempts);
+			      req->model, res, c->cfg.max_attempts, &who);
 		buf_free(&b);
 		/* a server without json_schema answers 400: json_object instead
 		 * (the schema is still in the prompt), decided once for the run
@@ -516,8 +586,6 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 		free(schema);
 		if (rc)
 			return NULL;
-		res->prompt_tokens = a.prompt_tokens;
-		res->completion_tokens = a.completion_tokens;
 		res->truncated = a.truncated;
 		return a.text;
 	}
@@ -528,25 +596,35 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 struct embed_out {
 	size_t n;
 	int dim;
+	int got;   /* vectors answered */
 	float *v;
 };
 
 static int parse_embed(const struct llm *c, const struct llm_http_resp *r, void *outp,
-		       char *err, size_t errlen)
+		       struct llm_result *res, char *err, size_t errlen)
 {
 	struct embed_out *o = outp;
-	return llm_wire_embed_parse(c->wire, r->body.p, r->body.len, o->n, &o->v, &o->dim, err,
-				    errlen);
+	int rc = llm_wire_embed_parse(c->wire, r->body.p, r->body.len, o->n, &o->v, &o->dim,
+				      &res->prompt_tokens, err, errlen);
+	o->got = rc ? 0 : (int)o->n;
+	return rc;
 }
 
 float *llm_embed(struct llm *c, const char *model, const char *const *texts,
-		 size_t n, int dim_hint, int *dim, struct llm_result *res)
+		 const char *const *ids, size_t n, int dim_hint, int *dim,
+		 struct llm_result *res)
 {
 	struct buf b = {0};
 	c->wire->embed_body(&b, &c->cfg, model, texts, n, dim_hint);
 	struct embed_out o = {.n = n};
+	struct who who = {
+		.e = {.stage = c->tool, .model = model, .ids = ids, .nids = ids ? n : 0,
+		      .texts = texts, .ntexts = n},
+		.vectors = &o.got,
+		.dim = &o.dim,
+	};
 	int rc = call(c, c->wire->embed_path, b.p, b.len, 0, parse_embed, &o, model, res,
-		      c->cfg.max_attempts);
+		      c->cfg.max_attempts, &who);
 	buf_free(&b);
 	if (rc)
 		return NULL;
@@ -557,9 +635,10 @@ float *llm_embed(struct llm *c, const char *model, const char *const *texts,
 /* ---- start-up check ---- */
 
 static int parse_any_json(const struct llm *c, const struct llm_http_resp *r, void *outp,
-			  char *err, size_t errlen)
+			  struct llm_result *res, char *err, size_t errlen)
 {
 	(void)c;
+	(void)res;
 	cJSON **j = outp;
 	*j = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
 	if (!*j) {
@@ -577,7 +656,7 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 	const char *path = c->wire->models_path;
 	int attempts = c->cfg.max_attempts < 3 ? c->cfg.max_attempts : 3;
 	info[0] = '\0';
-	if (call(c, path, NULL, 0, 0, parse_any_json, &list, NULL, &res, attempts)) {
+	if (call(c, path, NULL, 0, 0, parse_any_json, &list, NULL, &res, attempts, NULL)) {
 		if (c->wire == &llm_openai_wire && res.http_status == 404) {
 			/* some servers have no model list: the first request will tell */
 			log_warn("%s has no /models list; not checking model '%s'", c->cfg.shown_url,
@@ -641,6 +720,8 @@ void llm_totals(struct llm *c, struct llm_totals *t)
 	t->retries = atomic_load(&c->retries);
 	t->connections = llm_http_connections(c->http);
 	t->failures = atomic_load(&c->failures);
+	t->prompt_tokens = atomic_load(&c->prompt_tokens);
+	t->completion_tokens = atomic_load(&c->completion_tokens);
 	struct llm_slots_figures f;
 	llm_slots_figures(c->slots, &f);
 	t->limit = f.limit;

@@ -66,6 +66,9 @@ struct llm_result {
 	 * input_too_large): a smaller request may pass */
 	int refused;
 	int truncated;      /* the answer was cut by max_tokens or the context */
+	/* tokens of the answered request as the server counts them (OpenAI
+	 * usage, Ollama prompt_eval_count and eval_count), -1 when it does
+	 * not say */
 	long prompt_tokens, completion_tokens;
 };
 
@@ -74,6 +77,10 @@ struct llm;
  * global init failure aborts). */
 struct llm *llm_new(const struct llm_config *cfg, const char *tool);
 void llm_free(struct llm *c);
+/* Writes every model request of c to log (reqlog.h; NULL: none), which c
+ * then owns: llm_free closes it. */
+struct reqlog;
+void llm_set_log(struct llm *c, struct reqlog *log);
 
 /* Before reading input: the server answers and has the model. Returns 0
  * and, when the server tells it, a digest or version in info (may be ""),
@@ -82,6 +89,7 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 		    char *err, size_t errlen);
 
 struct llm_chat {
+	const char *id;          /* the record asked about, for the log; may be NULL */
 	const char *model;
 	const char *system;      /* may be NULL */
 	const char *user;
@@ -104,9 +112,11 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 
 /* Embeds n texts in one request. On success returns n*dim floats (caller
  * frees), vectors in the order of texts (OpenAI answers are matched back by
- * index), and sets *dim. NULL with res on failure. */
+ * index), and sets *dim. NULL with res on failure. ids: the records of the
+ * texts, for the log (may be NULL). */
 float *llm_embed(struct llm *c, const char *model, const char *const *texts,
-		 size_t n, int dim_hint, int *dim, struct llm_result *res);
+		 const char *const *ids, size_t n, int dim_hint, int *dim,
+		 struct llm_result *res);
 
 /* Live figures for the progress line: "requests in flight 4/6 (oldest
  * 12s), 12.3 req/s, latency 210ms, retries 3". */
@@ -114,6 +124,8 @@ void llm_progress(struct llm *c, char *out, size_t outlen);
 /* Totals for the summary. */
 struct llm_totals {
 	long requests, retries, connections, failures;
+	/* tokens of the answered requests, as the server counted them */
+	long prompt_tokens, completion_tokens;
 	int limit, peak_inflight;
 };
 void llm_totals(struct llm *c, struct llm_totals *t);

@@ -149,14 +149,18 @@ static int vector(const cJSON *arr, size_t idx, float **v, size_t n, int *dim, c
 }
 
 int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_body, size_t n,
-			 float **v, int *dim, char *err, size_t errlen)
+			 float **v, int *dim, long *tokens, char *err, size_t errlen)
 {
 	*v = NULL;
+	*tokens = -1;
 	cJSON *j = cJSON_ParseWithLength(body ? body : "", n_body);
 	if (!j) {
 		snprintf(err, errlen, "the answer is not JSON");
 		return -1;
 	}
+	struct llm_answer a = {.prompt_tokens = -1, .completion_tokens = -1};
+	w->usage(&a, j);
+	*tokens = a.prompt_tokens;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, w->vectors_key);
 	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != n) {
 		snprintf(err, errlen, "expected %zu embeddings, got %d", n,

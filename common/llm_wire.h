@@ -15,7 +15,7 @@
 /* A chat answer read from a 200 body. */
 struct llm_answer {
 	char *text;        /* the model's text (owned) */
-	long prompt_tokens, completion_tokens;
+	long prompt_tokens, completion_tokens; /* -1 until the answer says */
 	int truncated;     /* finish_reason / done_reason "length" */
 };
 
@@ -71,10 +71,12 @@ int llm_wire_chat_parse(const char *body, size_t n, struct llm_answer *a,
 			size_t errlen);
 
 /* Reads the n vectors of an embedding answer in input order into *v
- * (n x *dim floats, the caller frees). Returns 0, or LLM_WIRE_CUT (not
- * JSON) / LLM_WIRE_SHAPE with a message in err and *v NULL. */
+ * (n x *dim floats, the caller frees), and the request's tokens into
+ * *tokens (OpenAI usage.prompt_tokens, Ollama prompt_eval_count; -1 when
+ * the answer has none). Returns 0, or LLM_WIRE_CUT (not JSON) /
+ * LLM_WIRE_SHAPE with a message in err and *v NULL. */
 int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_body, size_t n,
-			 float **v, int *dim, char *err, size_t errlen);
+			 float **v, int *dim, long *tokens, char *err, size_t errlen);
 
 /* Looks model up in a parsed model list, by name or by one of an entry's
  * "aliases" (llama-server): returns 1 when listed (info gets the first 12

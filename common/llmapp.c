@@ -2,6 +2,7 @@
 #include "llmapp.h"
 #include "fingerprint.h"
 #include "log.h"
+#include "reqlog.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -25,6 +26,11 @@ void llmapp_start(struct app *a, struct llmapp *la, const char *model,
 	}
 	snprintf(la->model, sizeof la->model, "%s", model);
 	la->llm = llm_new(&cfg, a->tool);
+	if (reqlog_open(a->tun, a->tool, &la->log, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_USAGE);
+	}
+	llm_set_log(la->llm, la->log);
 	if (llm_check_model(la->llm, model, la->digest, sizeof la->digest, err, sizeof err)) {
 		log_error("%s", err);
 		exit(EXIT_BACKEND);
@@ -79,12 +85,16 @@ int llmapp_print_fingerprint(struct app *a, const char *fp, const char *const *f
 
 void llmapp_finish(struct app *a, struct llmapp *la)
 {
-	(void)a;
 	struct llm_totals t;
 	llm_totals(la->llm, &t);
 	log_event("llm: %ld requests, %ld retries, %ld failed calls, %ld connections opened, "
 		  "peak %d in flight, final limit %d",
 		  t.requests, t.retries, t.failures, t.connections, t.peak_inflight, t.limit);
+	if (la->log)
+		log_event("llm: request log %s: %ld entries", reqlog_path(la->log), reqlog_count(la->log));
+	a->tokens = 1;
+	a->prompt_tokens += t.prompt_tokens;
+	a->completion_tokens += t.completion_tokens;
 	llm_free(la->llm);
 	la->llm = NULL;
 }

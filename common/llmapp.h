@@ -9,8 +9,11 @@
 #include "app.h"
 #include "llm.h"
 
+struct reqlog;
 struct llmapp {
 	struct llm *llm;
+	/* the request log (llm.log), owned by llm; NULL when off */
+	struct reqlog *log;
 	char digest[64];    /* server-reported digest of the model, or "" */
 	char model[256];
 };
@@ -42,7 +45,8 @@ int llmapp_flag(struct llmapp_opts *o, int id);
 int llmapp_print_fingerprint(struct app *a, const char *fp, const char *const *fields,
 			     size_t nfields);
 
-/* Logs the client's totals (requests, retries, connections, limit). */
+/* Logs the client's totals (requests, retries, connections, limit), puts
+ * its tokens in the run's summary, closes the request log. */
 void llmapp_finish(struct app *a, struct llmapp *la);
 
 #endif

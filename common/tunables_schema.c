@@ -64,6 +64,10 @@ const struct tun_def tun_schema[] = {
 	 "Ollama context length (0 = server default)"},
 	{"llm", "keep_alive", TUN_STR, "", 0, 0, 0, NULL,
 	 "Ollama keep_alive (e.g. 30m; empty = server default)"},
+	{"llm", "log", TUN_ENUM, "off", 0, 0, 0, "off|errors|all",
+	 "request log: errors = failed requests and invalid answers whole, the others as one short line (tokens, latency); all = every prompt and answer"},
+	{"llm", "log_file", TUN_STR, "", 0, 0, 0, NULL,
+	 "NDJSON file the request log is appended to (store log --add moves it into the store; ingest.sh picks one)"},
 
 	FILTER_KEYS("segment"),
 	{"segment", "target", TUN_INT, "1000", 1, 100000000, 0, NULL,

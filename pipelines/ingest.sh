@@ -33,6 +33,7 @@ OFFLINE_MODE="never"
 OFFLINE=0
 OFFLINE_WHY=""
 RUN_DIR=""
+REQUEST_LOG=""  # the request log file moved into the store after each step
 STEP_PID=""
 STOP_SIGNAL=""
 SIGNALS=0
@@ -142,6 +143,27 @@ load_settings() {
     TAXONOMY="$(classify --print-config | config_value classify taxonomy)"
   fi
   LOCK="${LOCK:-${DB}.lock}"
+  # the request log (llm.log) goes into the store after each step, through
+  # a file beside it, unless the tunables name a file of their own
+  conf="$(mine --print-config)"
+  if [[ "$(config_value llm log <<<"${conf}")" != off &&
+    -z "$(config_value llm log_file <<<"${conf}")" ]]; then
+    REQUEST_LOG="${DB}.requests.ndjson"
+    export LANES_LLM_LOG_FILE="${REQUEST_LOG}"
+  fi
+}
+
+# Moves the request log file of the steps into the store (store log
+# --add); kept when the store cannot take it, so the next run does.
+store_request_log() {
+  [[ -n "${REQUEST_LOG}" && -s "${REQUEST_LOG}" ]] || return 0
+  local rc=0
+  store log --add "${REQUEST_LOG}" || rc=$?
+  if ((rc == 0 || rc == 1)); then
+    rm -f "${REQUEST_LOG}"
+  else
+    log "the request log stays in ${REQUEST_LOG} (store log --add failed: exit ${rc})"
+  fi
 }
 
 # Copies a --print-config listing without SECTION (and its keys).
@@ -611,6 +633,7 @@ step_llm() {
   run_step_pipeline stage "${stage}" "${pending}" "$@"
   read -r -a rc <"${RUN_DIR}/rc"
   rm -f "${pending}"
+  store_request_log
   finish_step "${stage}" "${start}" "${RUN_DIR}/${stage}.json" "${rc[@]}"
 }
 

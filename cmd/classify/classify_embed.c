@@ -68,7 +68,7 @@ static int tv_part(struct tv_run *run, struct tv_job *j, const char **texts)
 {
 	struct embedder_result *res = xcalloc(j->n, sizeof *res);
 	struct embedder_stats st = {0};
-	embedder_run(run->e, texts, j->n, res, &st);
+	embedder_run(run->e, texts, NULL, j->n, res, &st);
 	j->requests += st.attempts;
 	int rc = 0;
 	for (size_t i = 0; i < j->n; i++) {

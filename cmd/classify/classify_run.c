@@ -1,6 +1,7 @@
 /* classify_run: one job of records from input to output (see the header). */
 #include "classify_run.h"
 #include "fingerprint.h"
+#include "reqlog.h"
 #include "log.h"
 #include "record.h"
 #include "stage.h"
@@ -248,7 +249,11 @@ static void embed_items(struct classify_run *run, struct item *items, const size
 	const size_t d = (size_t)dim;
 	struct embedder_result *res = xcalloc(n, sizeof *res);
 	struct embedder_stats st = {0};
-	embedder_run(run->emb, texts, n, res, &st);
+	const char **ids = xcalloc(n ? n : 1, sizeof *ids);
+	for (size_t k = 0; k < n; k++)
+		ids[k] = reqlog_id(items[which[k]].r->json);
+	embedder_run(run->emb, texts, ids, n, res, &st);
+	free(ids);
 	*retries += st.attempts - st.calls;
 	long ok = 0;
 	for (size_t k = 0; k < n; k++) {

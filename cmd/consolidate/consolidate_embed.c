@@ -20,7 +20,7 @@ static void work(void *jp, int worker, void *ud)
 	(void)worker;
 	const struct consolidate_embedder *ce = ud;
 	struct job *j = jp;
-	embedder_run(&ce->e, j->texts, j->n, j->res, &j->st);
+	embedder_run(&ce->e, j->texts, NULL, j->n, j->res, &j->st);
 }
 
 static void emitted(void *jp, void *ud)

@@ -5,6 +5,7 @@
 #include "embed_batch.h"
 #include "embed_record.h"
 #include "fingerprint.h"
+#include "reqlog.h"
 #include "stage.h"
 #include "util.h"
 
@@ -60,6 +61,7 @@ void embed_work(struct job *job, int worker, void *ud)
 	struct item *it = xcalloc(job->n ? job->n : 1, sizeof *it);
 	struct item **owner = xcalloc(job->n ? job->n : 1, sizeof *owner);
 	const char **send = xcalloc(job->n ? job->n : 1, sizeof *send);
+	const char **send_ids = xcalloc(job->n ? job->n : 1, sizeof *send_ids);
 	size_t nit = 0, nsend = 0;
 
 	for (size_t i = 0; i < job->n; i++) {
@@ -85,6 +87,7 @@ void embed_work(struct job *job, int worker, void *ud)
 					     &m->vec, &m->dim);
 		if (m->claim == EMBED_MINE) {
 			owner[nsend] = m;
+			send_ids[nsend] = reqlog_id(r->json);
 			send[nsend++] = text;
 		}
 	}
@@ -92,7 +95,7 @@ void embed_work(struct job *job, int worker, void *ud)
 	if (nsend) {
 		struct embedder_result *res = xcalloc(nsend, sizeof *res);
 		struct embedder_stats st = {0};
-		embedder_run(&x->emb, send, nsend, res, &st);
+		embedder_run(&x->emb, send, send_ids, nsend, res, &st);
 		atomic_fetch_add(&x->texts_sent, st.texts);
 		atomic_fetch_add(&x->requests, st.calls);
 		/* retries count requests repeated, once per request */
@@ -132,4 +135,5 @@ void embed_work(struct job *job, int worker, void *ud)
 	free(it);
 	free(owner);
 	free(send);
+	free(send_ids);
 }

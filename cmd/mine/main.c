@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 		     cfg.answer_attempts, cfg.fingerprint, cfg.force ? " force" : "");
 	buf_free(&fields);
 	cfg.llm = la.llm;
+	cfg.log = la.log;
 	cfg.digest = la.digest;
 
 	app_start_reporting(&a);

@@ -1,6 +1,7 @@
 /* mine_record: one record through the prompt, the model and the schema. */
 #include "mine_record.h"
 #include "mine_answer.h"
+#include "reqlog.h"
 #include "stage.h"
 
 #include <stdio.h>
@@ -19,15 +20,31 @@ static int already_mined(const struct mine_cfg *cfg, const cJSON *rec)
 	       stage_stamped(st, rec, &run);
 }
 
-/* errors.mine; the writer logs the first failures of the run in order. */
-static void fail(struct rec *r, const char *code, const char *msg, int attempts)
+/* errors.mine, with the last answer when there is one; the writer logs
+ * the first failures of the run in order. */
+static void fail(struct rec *r, const char *code, const char *msg, int attempts,
+		 const char *answer)
 {
 	if (!r->log && attempts > 0)
 		r->log = xasprintf("mine: %s after %d request%s: %s", code, attempts,
 				   attempts == 1 ? "" : "s", msg);
 	else if (!r->log)
 		r->log = xasprintf("mine: %s: %s", code, msg);
-	rec_fail(r, st->name, code, msg, attempts);
+	rec_fail_answer(r, st->name, code, msg, attempts, answer);
+}
+
+/* An answer that came back but is not one: in the request log whole. */
+static void log_invalid(const struct mine_cfg *cfg, const struct llm_chat *req,
+			const char *code, const char *why, const char *text)
+{
+	struct reqlog_entry e = {
+		.kind = "answer", .stage = st->name, .model = cfg->model, .ids = &req->id,
+		.nids = req->id ? 1 : 0, .system = req->system, .prompt = req->user,
+		.feedback = req->prev_answer ? req->correction : NULL, .code = code,
+		.message = why, .answer = text, .answer_len = strlen(text),
+		.prompt_tokens = -1, .completion_tokens = -1,
+	};
+	reqlog_write(cfg->log, &e);
 }
 
 void mine_record(struct mine_cfg *cfg, struct rec *r)
@@ -44,11 +61,12 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 		char msg[400];
 		snprintf(msg, sizeof msg, "the record has no field \"%s\", which the prompt "
 			 "template uses", missing);
-		fail(r, "missing_field", msg, 0);
+		fail(r, "missing_field", msg, 0, NULL);
 		buf_free(&prompt);
 		return;
 	}
 	struct llm_chat req = {
+		.id = reqlog_id(r->json),
 		.model = cfg->model,
 		.user = prompt.p,
 		.schema = jschema_json(cfg->schema),
@@ -57,6 +75,7 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 	struct buf compact = {0}, correction = {0};
 	char err[1024] = "";
 	char *first = NULL; /* the first invalid answer, fed back once */
+	char *last = NULL;  /* the last invalid answer, kept with the error */
 	int requests = 0, done = 0, plain = 0, no_feedback = 0;
 	struct llm_result res;
 	for (int k = 1; k <= cfg->answer_attempts && !done; k++) {
@@ -83,7 +102,8 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 			continue;
 		}
 		if (!text) {
-			fail(r, res.code[0] ? res.code : "request_failed", res.message, requests);
+			fail(r, res.code[0] ? res.code : "request_failed", res.message, requests,
+			     last);
 			done = -1;
 			break;
 		}
@@ -106,10 +126,14 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 			snprintf(msg, sizeof msg, "the server cut the answer before it was complete "
 				 "(at max_tokens %ld or the end of the context): raise --max-tokens "
 				 "(mine.max_tokens) or the server's context; %s", cfg->max_tokens, err);
-			fail(r, "truncated_answer", msg, requests);
+			log_invalid(cfg, &req, "truncated_answer", err, text);
+			fail(r, "truncated_answer", msg, requests, text);
 			done = -1;
 		} else {
 			atomic_fetch_add(&cfg->invalid_answers, 1);
+			log_invalid(cfg, &req, "invalid_answer", err, text);
+			free(last);
+			last = xstrdup(text);
 			if (k == 1) {
 				first = text;
 				text = NULL;
@@ -119,9 +143,10 @@ void mine_record(struct mine_cfg *cfg, struct rec *r)
 		free(text);
 	}
 	if (!done)
-		fail(r, "invalid_answer", err, requests);
+		fail(r, "invalid_answer", err, requests, last);
 	r->retries = requests > 1 ? requests - 1 : 0;
 	free(first);
+	free(last);
 	buf_free(&compact);
 	buf_free(&correction);
 	buf_free(&prompt);

@@ -14,8 +14,10 @@
 #include "llm.h"
 #include "template.h"
 
+struct reqlog;
 struct mine_cfg {
 	struct llm *llm;
+	struct reqlog *log;       /* the request log, NULL when off */
 	const char *model;
 	const char *digest;       /* server-reported digest, "" when none */
 	const struct tpl *tpl;
@@ -41,7 +43,8 @@ struct mine_cfg {
  * context); later answers are plain retries with another seed.
  * Thread safe; cfg is only read apart from its atomic figures. A record
  * that cannot be mined comes out with errors.mine {code, message,
- * attempts}: missing_field (the template names a field it lacks),
+ * attempts} (and "answer", the last answer, when one came back):
+ * missing_field (the template names a field it lacks),
  * invalid_answer (no valid answer in answer_attempts), truncated_answer
  * (the server cut the answer: max_tokens or the context), or the client's
  * code (http_500, timeout, ...) when the requests failed. */

@@ -20,6 +20,7 @@ static const char usage[] =
 	"       store docs\n"
 	"       store delete --id ID... | --doc D...   (- reads them from stdin, one a line)\n"
 	"       store backup FILE\n"
+	"       store log [--errors] [--stage S] [ID...]   |   store log --add FILE|-\n"
 	"\n"
 	"Keeps NDJSON records in a SQLite database (--db, store.db, $LANES_STORE_DB),\n"
 	"upserted by \"id\" and merged stage by stage; vectors as float32 BLOBs; the\n"
@@ -38,7 +39,11 @@ static const struct app_flag flags[] = {
 	 "dump, pending: only the records of document D; delete: its records (repeatable)"},
 	{"fingerprint", 0, 1, NULL, SF_FINGERPRINT, "FP[:FIELDS]",
 	 "pending: results of other settings are pending; with FIELDS, results kept for the same input are reused (`mine --fingerprint` prints it)"},
-	{"stage", 0, 1, NULL, SF_STAGE, "S", "dump, pending: the stage (segment, mine, embed, classify)"},
+	{"stage", 0, 1, NULL, SF_STAGE, "S",
+	 "dump, pending: the stage (segment, mine, embed, classify); log: the tool (mine, embed, classify, consolidate)"},
+	{"add", 0, 1, NULL, SF_ADD, "FILE",
+	 "log: move the entries of a request log file (llm.log_file; - = stdin) into the store"},
+	{"errors", 0, 0, NULL, SF_ERRORS, NULL, "log: only failed requests and invalid answers"},
 	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
 	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
 	{"json", 0, 0, NULL, SF_JSON, NULL, "stats: as one JSON object"},
@@ -85,6 +90,8 @@ static int on_flag(int id, const char *arg, void *ud)
 		break;
 	case SF_STAGE: c->stage = arg; break;
 	case SF_FINGERPRINT: c->fingerprint = arg; break;
+	case SF_ADD: c->add = arg; break;
+	case SF_ERRORS: c->errors = 1; break;
 	case SF_STATUS: c->status = arg; break;
 	case SF_ORDER: c->order = arg; break;
 	case SF_ID:
@@ -145,6 +152,7 @@ static const struct subcommand {
 	{"export", store_cmd_export,
 	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_WHERE) | F(SF_ORDER) |
 	 F(SF_FORMAT) | F(SF_FIELDS) | F(SF_EXPLODE) | F(SF_VECTORS) | F(SF_IDS)},
+	{"log", store_cmd_log, F(SF_STAGE) | F(SF_ADD) | F(SF_ERRORS)},
 };
 
 int main(int argc, char **argv)
@@ -186,7 +194,7 @@ int main(int argc, char **argv)
 		return code;
 	}
 	log_error("unknown subcommand '%s': put, get, dump, pending, stats, docs, delete, "
-		  "backup, similar or export (try --help)", name);
+		  "backup, similar, export or log (try --help)", name);
 	tun_free(a.tun);
 	free(cli.id_list);
 	free(cli.doc_list);

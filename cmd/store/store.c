@@ -126,6 +126,18 @@ int store_result_get(struct store *s, const char *stage, const char *fingerprint
 	return s->be->result_get(s->c, stage, fingerprint, input, members, vec, err, errlen);
 }
 
+int store_log_add(struct store *s, const struct store_log_entry *e, long *lost, char *err,
+		  size_t errlen)
+{
+	return s->be->log_add(s->c, e, lost, err, errlen);
+}
+
+int store_log_scan(struct store *s, const struct store_log_query *q, store_row_fn fn,
+		   void *ud, char *err, size_t errlen)
+{
+	return s->be->log_scan(s->c, q, fn, ud, err, errlen);
+}
+
 int store_docs(struct store *s, store_doc_fn fn, void *ud, char *err, size_t errlen)
 {
 	return s->be->docs(s->c, fn, ud, err, errlen);
@@ -168,8 +180,11 @@ void store_stats_free(struct store_stats *st)
 		free(st->stages[i].stage);
 	for (size_t i = 0; i < st->nmodels; i++)
 		free(st->models[i].model);
+	for (size_t i = 0; i < st->nusage; i++)
+		free(st->usage[i].stage);
 	free(st->stages);
 	free(st->models);
+	free(st->usage);
 	memset(st, 0, sizeof *st);
 }
 

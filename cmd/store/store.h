@@ -216,6 +216,44 @@ typedef int (*store_doc_fn)(const struct store_doc *d, void *ud);
  * Returns 0, 1 when fn stopped, -1 with err. */
 int store_docs(struct store *s, store_doc_fn fn, void *ud, char *err, size_t errlen);
 
+/* The request log (llm.log, reqlog.h): entries the tools wrote to their
+ * log file, which `store log --add` moves in. One entry of it; strings
+ * are NUL terminated. */
+struct store_log_entry {
+	const char *ts;          /* as written: 2026-12-05T02:18:42Z */
+	const char *kind;        /* "request", or "answer" (one the tool judged) */
+	const char *stage;
+	const char *model;       /* NULL when none */
+	const char *code;        /* NULL: the request went through */
+	const char *const *ids;  /* the records it was for */
+	size_t nids;
+	long prompt_tokens, completion_tokens; /* -1: not known */
+	const char *line;        /* the whole entry, one JSON object */
+	size_t len;
+};
+/* Adds e inside the current batch (as store_write). Returns 0, or -1
+ * with err (the batch is then rolled back, *lost as for store_write). */
+int store_log_add(struct store *s, const struct store_log_entry *e, long *lost, char *err,
+		  size_t errlen);
+/* Which entries store_log_scan reads: those of record id (NULL: any),
+ * only failures (errors), of stage (NULL: any). */
+struct store_log_query {
+	const char *id;
+	int errors;
+	const char *stage;
+};
+/* Streams the entries q selects to fn (their lines), oldest first.
+ * Returns 0, 1 when fn stopped, -1 with err. */
+int store_log_scan(struct store *s, const struct store_log_query *q, store_row_fn fn,
+		   void *ud, char *err, size_t errlen);
+
+/* What the logged requests of one stage cost (from the request log). */
+struct store_usage {
+	char *stage;
+	long requests, failed;
+	long prompt_tokens, completion_tokens;
+};
+
 struct store_stage_count {
 	char *stage;
 	long ok, error, given_up, missing;
@@ -237,6 +275,8 @@ struct store_stats {
 	struct store_stage_count *stages; /* the stages of stage.h first */
 	size_t nmodels;
 	struct store_model_count *models;
+	size_t nusage;
+	struct store_usage *usage; /* by stage name */
 };
 /* Fills st (free with store_stats_free). Returns 0, or -1 with err and st
  * empty. */

@@ -35,7 +35,17 @@ struct store_backend {
 	int (*result_get)(void *c, const char *stage, const char *fingerprint, const char *input,
 			  struct buf *members, struct buf *vec, char *err, size_t errlen);
 	int (*docs)(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
+	/* fills the counts of st, and st->usage from the request log */
 	int (*stats)(void *c, struct store_stats *st, char *err, size_t errlen);
+	/* The request log, a table of its own apart from the records (a
+	 * deleted record keeps its entries): log_add keeps one entry in the
+	 * open batch (begun as write begins one, committed by commit),
+	 * findable by each of its ids; log_scan streams the lines of the
+	 * entries a query selects, in the order they were added. */
+	int (*log_add)(void *c, const struct store_log_entry *e, long *lost, char *err,
+		       size_t errlen);
+	int (*log_scan)(void *c, const struct store_log_query *q, store_row_fn fn, void *ud,
+			char *err, size_t errlen);
 	int (*backup)(void *c, const char *path, char *err, size_t errlen);
 };
 

@@ -1,7 +1,8 @@
 /* store_cmd: what the subcommands of store share: the parsed flags, opening
  * the database from the tunables, turning a record into a store_rec, and
  * one entry point per subcommand (store_put.c, store_read.c,
- * store_delete.c, store_backup.c, store_similar.c, store_export.c; their
+ * store_delete.c, store_backup.c, store_similar.c, store_export.c,
+ * store_log.c; their
  * filters in store_where.c). The database itself is behind store.h. */
 #ifndef LANES_STORE_CMD_H
 #define LANES_STORE_CMD_H
@@ -34,6 +35,8 @@ enum store_flag {
 	SF_VECTORS,
 	SF_IDS,
 	SF_FINGERPRINT,
+	SF_ADD,
+	SF_ERRORS,
 };
 
 /* --where conditions at most. */
@@ -66,6 +69,8 @@ struct store_cli {
 	const char **doc_list; /* delete: every --doc, in order (owned array) */
 	size_t ndoc_list;
 	const char *fingerprint;
+	const char *add;       /* log: --add FILE */
+	int errors;            /* log: --errors */
 };
 
 /* Opens the database named by store.db with the store tunables; create
@@ -74,6 +79,24 @@ struct store_cli {
 struct store *store_cli_open(struct app *a, int create);
 /* The options store_cli_open opens with (strings are the tunables'). */
 void store_cli_opts(struct app *a, int create, struct store_opts *o);
+
+/* Writes in steps, a transaction every size steps (delete, log --add):
+ * the caller counts what its steps did in done; a commit sets committed
+ * to it. After a failure (said on stderr) failed is set and nothing more
+ * is committed; the open batch is rolled back when the store closes. */
+struct store_batches {
+	struct store *s;
+	long size;
+	long done, pending, committed;
+	int failed;
+};
+/* Counts one step (committing every size). */
+void store_batches_step(struct store_batches *b);
+void store_batches_commit(struct store_batches *b);
+/* Ends a read subcommand (store_read.c): flushes stdout (w may be NULL),
+ * closes, frees the tunables; returns code, or 1 after a write error. */
+struct ndjson_writer;
+int store_read_finish(struct app *a, struct store *s, struct ndjson_writer *w, int code);
 
 /* Entry points: each returns the exit status. args/nargs: the positional
  * arguments after the subcommand name. */
@@ -87,6 +110,7 @@ int store_cmd_delete(struct app *a, struct store_cli *c, char **args, int nargs)
 int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_similar(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_export(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_log(struct app *a, struct store_cli *c, char **args, int nargs);
 
 /* store_where.c: the filters of dump, similar and export (--doc, --stage
  * with --status, --where FIELD=VALUE) into q. Returns 0, or -1 after

@@ -12,44 +12,28 @@
 /* Keys deleted per transaction. */
 #define DELETE_BATCH 1000
 
+/* b.done: the records removed */
 struct deleter {
-	struct store *s;
+	struct store_batches b;
 	int by_doc;
-	long keys, found, removed, pending;
-	long committed; /* records removed in committed batches */
-	int failed;
+	long keys, found;
 };
-
-static void del_commit(struct deleter *d)
-{
-	char err[1024];
-	if (d->failed)
-		return;
-	if (store_commit(d->s, NULL, err, sizeof err)) {
-		log_error("%s", err);
-		d->failed = 1;
-		return;
-	}
-	d->pending = 0;
-	d->committed = d->removed;
-}
 
 static void del_one(struct deleter *d, const char *key, size_t len)
 {
-	if (d->failed)
+	if (d->b.failed)
 		return;
 	char err[1024];
 	long n = 0;
 	d->keys++;
-	if (store_delete(d->s, key, len, d->by_doc, &n, NULL, err, sizeof err)) {
+	if (store_delete(d->b.s, key, len, d->by_doc, &n, NULL, err, sizeof err)) {
 		log_error("%s", err);
-		d->failed = 1;
+		d->b.failed = 1;
 		return;
 	}
 	d->found += n > 0;
-	d->removed += n;
-	if (++d->pending >= DELETE_BATCH)
-		del_commit(d);
+	d->b.done += n;
+	store_batches_step(&d->b);
 }
 
 /* One key per line of stdin; blank lines are skipped, a final line
@@ -59,7 +43,7 @@ static int del_stdin(struct deleter *d)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	while (!d->failed && !app_stop && (n = getline(&line, &cap, stdin)) >= 0) {
+	while (!d->b.failed && !app_stop && (n = getline(&line, &cap, stdin)) >= 0) {
 		size_t len = (size_t)n;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
@@ -85,13 +69,13 @@ int store_cmd_delete(struct app *a, struct store_cli *c, char **args, int nargs)
 			  "from stdin), not both");
 		return EXIT_USAGE;
 	}
-	struct deleter d = {0};
+	struct deleter d = {.b.size = DELETE_BATCH};
 	d.by_doc = c->ndoc_list > 0;
 	const char *const *keys = d.by_doc ? c->doc_list : c->id_list;
 	size_t nkeys = d.by_doc ? c->ndoc_list : c->nid_list;
-	d.s = store_cli_open(a, 0);
+	d.b.s = store_cli_open(a, 0);
 	int code = EXIT_DONE;
-	for (size_t i = 0; i < nkeys && !d.failed; i++) {
+	for (size_t i = 0; i < nkeys && !d.b.failed; i++) {
 		if (!strcmp(keys[i], "-")) {
 			if (del_stdin(&d))
 				code = EXIT_FAILURES;
@@ -99,19 +83,19 @@ int store_cmd_delete(struct app *a, struct store_cli *c, char **args, int nargs)
 			del_one(&d, keys[i], strlen(keys[i]));
 		}
 	}
-	if (!d.failed && !app_stop)
-		del_commit(&d);
-	if (d.failed || app_stop) {
+	if (!d.b.failed && !app_stop)
+		store_batches_commit(&d.b);
+	if (d.b.failed || app_stop) {
 		/* the open batch is rolled back at close: nothing half done */
 		log_error("stopped: %ld records deleted before (committed), the rest left",
-			  d.committed);
+			  d.b.committed);
 		code = app_stop == SIGINT ? EXIT_SIGINT : app_stop ? EXIT_SIGTERM : EXIT_FAILURES;
 	} else {
-		log_event("deleted %ld record%s: %ld of %ld %s found", d.removed,
-			  d.removed == 1 ? "" : "s", d.found, d.keys,
+		log_event("deleted %ld record%s: %ld of %ld %s found", d.b.done,
+			  d.b.done == 1 ? "" : "s", d.found, d.keys,
 			  d.by_doc ? (d.keys == 1 ? "document" : "documents") : (d.keys == 1 ? "id" : "ids"));
 	}
-	store_close(d.s);
+	store_close(d.b.s);
 	tun_free(a->tun);
 	a->tun = NULL;
 	return code;

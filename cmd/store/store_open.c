@@ -1,4 +1,5 @@
-/* store_open: the database of a store run, from the store tunables. */
+/* store_open: the database of a store run, from the store tunables, and
+ * the batches of the subcommands that write in steps. */
 #include "store_cmd.h"
 #include "log.h"
 
@@ -26,4 +27,24 @@ struct store *store_cli_open(struct app *a, int create)
 		exit(EXIT_BACKEND);
 	}
 	return s;
+}
+
+void store_batches_commit(struct store_batches *b)
+{
+	char err[1024];
+	if (b->failed)
+		return;
+	if (store_commit(b->s, NULL, err, sizeof err)) {
+		log_error("%s", err);
+		b->failed = 1;
+		return;
+	}
+	b->pending = 0;
+	b->committed = b->done;
+}
+
+void store_batches_step(struct store_batches *b)
+{
+	if (++b->pending >= b->size)
+		store_batches_commit(b);
 }

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Ends a read subcommand: flushes stdout, closes, frees the tunables. */
-static int finish(struct app *a, struct store *s, struct ndjson_writer *w, int code)
+int store_read_finish(struct app *a, struct store *s, struct ndjson_writer *w, int code)
 {
 	if (w) {
 		ndjson_flush(w);
@@ -68,7 +67,7 @@ int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs)
 		}
 	}
 	buf_free(&line);
-	return finish(a, s, w, code);
+	return store_read_finish(a, s, w, code);
 }
 
 static int scan(struct app *a, const struct store_query *q)
@@ -81,7 +80,7 @@ static int scan(struct app *a, const struct store_query *q)
 		log_error("%s", err);
 		code = EXIT_FAILURES;
 	}
-	return finish(a, s, w, code);
+	return store_read_finish(a, s, w, code);
 }
 
 int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs)
@@ -169,7 +168,7 @@ static int pending_fingerprint(struct app *a, struct store_cli *c, struct store_
 	store_reuse_free(&x.reuse);
 	buf_free(&x.line);
 	fingerprint_fields_free(fields, nfields);
-	return finish(a, s, x.w, code);
+	return store_read_finish(a, s, x.w, code);
 }
 
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs)
@@ -227,7 +226,7 @@ int store_cmd_docs(struct app *a, struct store_cli *c, char **args, int nargs)
 		log_error("%s", err);
 		code = EXIT_FAILURES;
 	}
-	return finish(a, s, w, code);
+	return store_read_finish(a, s, w, code);
 }
 
 static void stats_json(struct buf *b, const char *db, const struct store_stats *st)
@@ -252,6 +251,16 @@ static void stats_json(struct buf *b, const char *db, const struct store_stats *
 		buf_json_str(b, c->stage, strlen(c->stage));
 		buf_printf(b, ":{\"ok\":%ld,\"error\":%ld,\"given_up\":%ld,\"missing\":%ld,"
 			   "\"stale\":%ld}", c->ok, c->error, c->given_up, c->missing, c->stale);
+	}
+	buf_puts(b, "},\"requests\":{");
+	for (size_t i = 0; i < st->nusage; i++) {
+		const struct store_usage *u = &st->usage[i];
+		if (i)
+			buf_putc(b, ',');
+		buf_json_str(b, u->stage, strlen(u->stage));
+		buf_printf(b, ":{\"requests\":%ld,\"failed\":%ld,\"prompt_tokens\":%ld,"
+			   "\"completion_tokens\":%ld}", u->requests, u->failed, u->prompt_tokens,
+			   u->completion_tokens);
 	}
 	buf_puts(b, "}}\n");
 }
@@ -284,6 +293,15 @@ static void stats_text(struct buf *b, const char *db, const struct store_stats *
 		buf_printf(b, "stale     %s (ok, made with other settings than the stage's latest)\n",
 			   stale.p);
 	buf_free(&stale);
+	/* from the request log: only the requests logged (llm.log) */
+	if (st->nusage)
+		buf_printf(b, "%-12s %10s %10s %14s %14s\n", "requests", "sent", "failed",
+			   "prompt_tok", "completion_tok");
+	for (size_t i = 0; i < st->nusage; i++) {
+		const struct store_usage *u = &st->usage[i];
+		buf_printf(b, "%-12s %10ld %10ld %14ld %14ld\n", u->stage, u->requests, u->failed,
+			   u->prompt_tokens, u->completion_tokens);
+	}
 }
 
 int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs)
@@ -297,7 +315,7 @@ int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs)
 	char err[1024];
 	if (store_stats(s, &st, err, sizeof err)) {
 		log_error("%s", err);
-		return finish(a, s, NULL, EXIT_FAILURES);
+		return store_read_finish(a, s, NULL, EXIT_FAILURES);
 	}
 	struct buf b = {0};
 	const char *db = tun_str(a->tun, "store.db");
@@ -310,5 +328,5 @@ int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs)
 	/* the text is whole lines: written as one, without the final '\n' */
 	ndjson_write(w, b.p, b.len - 1);
 	buf_free(&b);
-	return finish(a, s, w, EXIT_DONE);
+	return store_read_finish(a, s, w, EXIT_DONE);
 }

@@ -123,7 +123,7 @@ static int query_of_text(struct app *a, const char *text, const char *model, flo
 		e.digest = la.digest;
 	}
 	struct embedder_result r = {0};
-	embedder_run(&e, &text, 1, &r, NULL);
+	embedder_run(&e, &text, NULL, 1, &r, NULL);
 	int rc = 0;
 	if (!r.vec) {
 		log_error("cannot embed the query with %s: %s", model, r.err.message);

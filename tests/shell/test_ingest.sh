@@ -195,6 +195,24 @@ rerun() {
     cmp "${TMP}/rerun.sql.before" <(sql_dump "${db}")
 }
 
+# llm.log: each LLM step's request log goes into the store, through a file
+# beside it that is gone after the step.
+request_log() {
+  local db="${TMP}/reqlog.db"
+  double_reset
+  LANES_LLM_LOG=errors run_ingest reqlog --db "${db}" --steps segment,mine,embed "${DOCS}"
+  t "llm.log errors: the run exits 0" eq "${RC}" 0
+  t "llm.log errors: one entry per mine request in the store (store log --stage mine)" \
+    eq "$("${BIN}/store" --db "${db}" log --stage mine | jq -r .id | sort -u | wc -l)" \
+    "${EXPECTED}"
+  t "llm.log errors: store stats counts the requests and the tokens per stage" \
+    eq "$("${BIN}/store" --db "${db}" stats --json |
+      jq -c '[.requests.mine.requests, .requests.mine.prompt_tokens > 0, .requests.embed.requests > 0]')" \
+    "[${EXPECTED},true,true]"
+  t "llm.log errors: the log file beside the store is gone once moved in" \
+    test ! -e "${db}.requests.ndjson"
+}
+
 print_config() {
   run_ingest config --db "${TMP}/cfg.db" --print-config
   t "--print-config exits 0" eq "${RC}" 0
@@ -1019,6 +1037,7 @@ main() {
 
   full_run
   rerun
+  request_log
   print_config
   tool_finder
   identity

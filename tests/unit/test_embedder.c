@@ -17,7 +17,7 @@ static void test_hash(void)
 	const char *texts[] = {"alpha beta", "   ", "gamma"};
 	struct embedder_result res[3] = {0};
 	struct embedder_stats st = {0};
-	embedder_run(&e, texts, 3, res, &st);
+	embedder_run(&e, texts, NULL, 3, res, &st);
 	float want[16];
 	embedder_hash("alpha beta", 10, 16, want);
 	T_OK(res[0].vec && res[0].dim == 16 && !memcmp(res[0].vec, want, sizeof want),

@@ -263,5 +263,7 @@ const struct store_backend store_backend_sqlite = {
 	.docs = sqlite_docs,
 	.result_get = sqlite_result_get,
 	.stats = sqlite_stats,
+	.log_add = sqlite_log_add,
+	.log_scan = sqlite_log_scan,
 	.backup = sqlite_backup,
 };

@@ -16,7 +16,7 @@
 #include "../store_body.h"
 
 /* The schema this binary writes; PRAGMA user_version of the database. */
-#define SQLITE_SCHEMA_VERSION 2
+#define SQLITE_SCHEMA_VERSION 3
 /* 'lane' in PRAGMA application_id marks a lanes database. */
 #define SQLITE_APP_ID 0x6c616e65
 
@@ -45,6 +45,8 @@ enum {
 	Q_DELETE_DOC,
 	Q_GET,
 	Q_ERRORS,
+	Q_LOG_ADD,
+	Q_LOG_ID,
 	Q_COUNT,
 };
 
@@ -126,6 +128,10 @@ int sqlite_result_get(void *c, const char *stage, const char *fingerprint, const
 		      struct buf *members, struct buf *vec, char *err, size_t errlen);
 int sqlite_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
 int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen);
+int sqlite_log_add(void *c, const struct store_log_entry *e, long *lost, char *err,
+		   size_t errlen);
+int sqlite_log_scan(void *c, const struct store_log_query *q, store_row_fn fn, void *ud,
+		    char *err, size_t errlen);
 int sqlite_vectors(void *c, const struct store_query *q, const char *model, int part,
 		   int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
 int sqlite_models(void *c, struct store_model_count **models, size_t *n, char *err,

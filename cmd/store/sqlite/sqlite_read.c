@@ -349,6 +349,26 @@ int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen)
 	}
 	sqlite3_finalize(q);
 	q = NULL;
+	/* what the logged requests cost, by stage */
+	if (sqlite_prepare_retry(s, "SELECT stage, count(*), count(code),"
+				 " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)"
+				 " FROM llm_log WHERE kind = 'request'"
+				 " GROUP BY stage ORDER BY stage", &q) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite_step_retry(s, q)) == SQLITE_ROW) {
+		st->usage = xrealloc(st->usage, (st->nusage + 1) * sizeof *st->usage);
+		struct store_usage *u = &st->usage[st->nusage++];
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		u->stage = xstrdup(name ? name : "");
+		u->requests = (long)sqlite3_column_int64(q, 1);
+		u->failed = (long)sqlite3_column_int64(q, 2);
+		u->prompt_tokens = (long)sqlite3_column_int64(q, 3);
+		u->completion_tokens = (long)sqlite3_column_int64(q, 4);
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto fail;
 	snapshot_end(s, own);
 	return 0;
 fail:
@@ -357,4 +377,47 @@ fail:
 	if (own > 0 && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+struct log_ctx {
+	store_row_fn fn;
+	void *ud;
+};
+
+static int log_row(struct sqlite_db *s, sqlite3_stmt *st, void *ud, char *err, size_t errlen)
+{
+	(void)s;
+	(void)err;
+	(void)errlen;
+	struct log_ctx *x = ud;
+	const char *line = (const char *)sqlite3_column_text(st, 0);
+	return x->fn(line ? line : "{}", line ? (size_t)sqlite3_column_bytes(st, 0) : 2, x->ud)
+		? 1 : 0;
+}
+
+int sqlite_log_scan(void *c, const struct store_log_query *q, store_row_fn fn, void *ud,
+		    char *err, size_t errlen)
+{
+	struct sqlite_db *s = c;
+	struct buf sql = {0};
+	buf_puts(&sql, "SELECT l.entry FROM llm_log l");
+	if (q->id)
+		buf_puts(&sql, " JOIN llm_log_ids i ON i.n = l.n AND i.id = ?1");
+	buf_puts(&sql, " WHERE 1");
+	if (q->errors)
+		buf_puts(&sql, " AND l.code IS NOT NULL");
+	if (q->stage)
+		buf_puts(&sql, " AND l.stage = ?2");
+	buf_puts(&sql, " ORDER BY l.n");
+	int own;
+	sqlite3_stmt *st = prepare_read(s, sql.p, &own, err, errlen);
+	buf_free(&sql);
+	if (!st)
+		return -1;
+	if (q->id)
+		sqlite3_bind_text(st, 1, q->id, -1, SQLITE_STATIC);
+	if (q->stage)
+		sqlite3_bind_text(st, 2, q->stage, -1, SQLITE_STATIC);
+	struct log_ctx x = {fn, ud};
+	return each_row(s, st, own, log_row, &x, err, errlen);
 }

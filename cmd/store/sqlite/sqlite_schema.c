@@ -63,6 +63,23 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	" vec BLOB,"                  /* a vector stage's result */
 	" updated REAL NOT NULL,"
 	" PRIMARY KEY (stage, fingerprint, input));",
+	/* 2 -> 3: the request log (store log), kept apart from the records,
+	 * each entry found by each record id it names */
+	"CREATE TABLE llm_log ("
+	" n INTEGER PRIMARY KEY,"     /* order added */
+	" ts TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"        /* request, or answer (judged by the tool) */
+	" stage TEXT NOT NULL,"
+	" model TEXT,"
+	" code TEXT,"                 /* NULL: the request went through */
+	" prompt_tokens INTEGER,"
+	" completion_tokens INTEGER,"
+	" entry TEXT NOT NULL);"      /* the entry, one JSON object */
+	"CREATE INDEX llm_log_failed ON llm_log(code) WHERE code IS NOT NULL;"
+	"CREATE TABLE llm_log_ids ("
+	" id TEXT NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" PRIMARY KEY (id, n)) WITHOUT ROWID;",
 };
 
 int sqlite_migrate(struct sqlite_db *s, char *err, size_t errlen)

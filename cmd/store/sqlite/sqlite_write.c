@@ -371,3 +371,49 @@ double sqlite_batch_age_ms(const void *c)
 	const struct sqlite_db *s = c;
 	return s->in_txn ? now_ms() - s->batch_t0 : 0;
 }
+
+static const char *const sql_log_add =
+	"INSERT INTO llm_log(ts, stage, model, code, prompt_tokens, completion_tokens, entry, kind)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char *const sql_log_id =
+	"INSERT OR IGNORE INTO llm_log_ids(id, n) VALUES(?1, ?2)";
+
+int sqlite_log_add(void *c, const struct store_log_entry *e, long *lost, char *err,
+		   size_t errlen)
+{
+	struct sqlite_db *s = c;
+	if (lost)
+		*lost = 0;
+	sqlite3_stmt *add, *idq;
+	if (begin(s, err, errlen))
+		return -1;
+	if (sqlite_stmt(s, Q_LOG_ADD, sql_log_add, &add, err, errlen) ||
+	    sqlite_stmt(s, Q_LOG_ID, sql_log_id, &idq, err, errlen)) {
+		abandon_batch(s, lost);
+		return -1;
+	}
+	sqlite3_bind_text(add, 1, e->ts, -1, SQLITE_STATIC);
+	sqlite3_bind_text(add, 2, e->stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(add, 3, e->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(add, 4, e->code, -1, SQLITE_STATIC);
+	if (e->prompt_tokens >= 0)
+		sqlite3_bind_int64(add, 5, e->prompt_tokens);
+	if (e->completion_tokens >= 0)
+		sqlite3_bind_int64(add, 6, e->completion_tokens);
+	sqlite3_bind_text(add, 7, e->line, (int)e->len, SQLITE_STATIC);
+	sqlite3_bind_text(add, 8, e->kind, -1, SQLITE_STATIC);
+	int rc = sqlite_run(add);
+	sqlite3_int64 n = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; rc == SQLITE_OK && i < e->nids; i++) {
+		sqlite3_bind_text(idq, 1, e->ids[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(idq, 2, n);
+		rc = sqlite_run(idq);
+	}
+	if (rc != SQLITE_OK) {
+		sqlite_db_error(s, err, errlen, "cannot add to the request log");
+		abandon_batch(s, lost);
+		return -1;
+	}
+	s->batch_n++;
+	return 0;
+}
