@@ -157,6 +157,46 @@ static void test_errors(void)
 	t = load("loop.yaml", "- {id: a, label: A, parent: b}\n- {id: b, label: B, parent: a}\n",
 		 err, sizeof err);
 	T_OK(!t && has(err, "loop.yaml:1: the parents of entry 'a' form a loop"), "parent loop");
+	/* a loop met from an entry outside it names an entry of the loop */
+	t = load("loop2.yaml", "- {id: c, label: C, parent: a}\n- {id: a, label: A, parent: b}\n"
+		 "- {id: b, label: B, parent: a}\n", err, sizeof err);
+	T_OK(!t && has(err, "loop2.yaml:2: the parents of entry 'a' form a loop"),
+	     "a chain into a loop: %s", err);
+	t = load("self.yaml", "- {id: a, label: A, parent: a}\n", err, sizeof err);
+	T_OK(!t && has(err, "self.yaml:1: the parents of entry 'a' form a loop"), "own parent");
+	/* issue 8: aliases were expanded without limit (billion laughs) */
+	t = load("alias.yaml", "- &e {id: a, label: A}\n- {id: b, label: B, synonyms: *x}\n",
+		 err, sizeof err);
+	T_OK(!t && has(err, "alias.yaml:"), "an alias to no anchor is an error: %s", err);
+	{
+		/* each alias to a 10 KB synonym used to be a 10 KB copy */
+		struct buf y = {0};
+		buf_puts(&y, "- id: a\n  label: A\n  synonyms: [&s \"");
+		for (int k = 0; k < 10000; k++)
+			buf_putc(&y, 'x');
+		buf_puts(&y, "\"");
+		for (int k = 0; k < 1000; k++)
+			buf_puts(&y, ", *s");
+		buf_puts(&y, "]\n");
+		t = load("laughs.yaml", y.p, err, sizeof err);
+		T_OK(!t && has(err, "laughs.yaml:3: YAML alias *s: a taxonomy takes no aliases"),
+		     "aliases are refused at the first one: %s", err);
+		classify_taxonomy_free(t);
+		buf_free(&y);
+	}
+	t = load("docs.yaml", "- {id: a, label: A}\n---\n- {id: b, label: B}\n", err, sizeof err);
+	T_OK(!t && has(err, "docs.yaml:2: a second YAML document"), "a second document: %s", err);
+	/* a chain of 20000 parents loads (each entry walked once) */
+	{
+		struct buf y = {0};
+		buf_puts(&y, "- {id: e0, label: E0}\n");
+		for (int k = 1; k < 20000; k++)
+			buf_printf(&y, "- {id: e%d, label: E%d, parent: e%d}\n", k, k, k - 1);
+		t = load("chain.yaml", y.p, err, sizeof err);
+		T_OK(t && t->n == 20000, "a chain of 20000 parents: %s", t ? "loaded" : err);
+		classify_taxonomy_free(t);
+		buf_free(&y);
+	}
 	t = load("key.yaml", "- id: a\n  label: A\n  synonym: [x]\n", err, sizeof err);
 	T_OK(!t && has(err, "key.yaml:3: unknown key 'synonym'"), "unknown key, with its line");
 	t = load("list.yaml", "- id: a\n  label: A\n  synonyms: x\n", err, sizeof err);
