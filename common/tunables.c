@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 struct tun_val {
@@ -42,11 +43,25 @@ static int find_name(const char *name)
 	return find_def(name, (size_t)(dot - name), dot + 1);
 }
 
-static int section_known(const char *s)
+/* The index of the first tunable of section s, or -1 when s is unknown. */
+static int section_first(const char *s)
 {
 	for (size_t i = 0; i < tun_schema_len; i++)
 		if (!strcmp(tun_schema[i].section, s))
+			return (int)i;
+	return -1;
+}
+
+/* 1 when LANES_<rest> names a known section: rest is "SECTION_..." in
+ * upper case. */
+static int env_has_section(const char *rest)
+{
+	for (size_t i = 0; i < tun_schema_len; i++) {
+		const char *sec = tun_schema[i].section;
+		size_t n = strlen(sec);
+		if (!strncasecmp(rest, sec, n) && rest[n] == '_')
 			return 1;
+	}
 	return 0;
 }
 
@@ -191,8 +206,12 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 
 	/* depth 0: stream/document; 1: top mapping (section keys); 2: section
 	 * mapping (key: scalar). */
-	int depth = 0, rc = 0, done = 0;
+	int depth = 0, rc = 0, done = 0, docs = 0;
 	char *section = NULL, *key = NULL;
+	/* the line each key was set on, and each section opened on (0: not
+	 * yet): a second one is an error, not a silent override */
+	size_t *key_line = xcalloc(tun_schema_len, sizeof *key_line);
+	size_t *sec_line = xcalloc(tun_schema_len, sizeof *sec_line);
 	while (!done && rc == 0) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&p, &ev)) {
@@ -205,6 +224,13 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 		switch (ev.type) {
 		case YAML_STREAM_END_EVENT:
 			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				snprintf(err, errlen, "%s:%zu: a second YAML document (---): a tunables "
+					 "file is one document", path, line);
+				rc = -1;
+			}
 			break;
 		case YAML_MAPPING_START_EVENT:
 			if (depth == 0)
@@ -236,11 +262,18 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 		case YAML_SCALAR_EVENT: {
 			const char *s = (const char *)ev.data.scalar.value;
 			if (depth == 1 && !section) {
-				if (!section_known(s)) {
+				int first = section_first(s);
+				if (first < 0) {
 					snprintf(err, errlen, "%s:%zu: unknown section '%s'", path, line, s);
 					rc = -1;
-				} else
+				} else if (sec_line[first]) {
+					snprintf(err, errlen, "%s:%zu: section '%s' given twice (first at line "
+						 "%zu)", path, line, s, sec_line[first]);
+					rc = -1;
+				} else {
+					sec_line[first] = line;
 					section = xstrdup(s);
+				}
 			} else if (depth == 1 && section) {
 				/* "section:" with an empty value */
 				if (*s) {
@@ -251,7 +284,12 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 				free(section);
 				section = NULL;
 			} else if (depth == 2 && !key) {
-				if (find_def(section, strlen(section), s) < 0) {
+				int k = find_def(section, strlen(section), s);
+				if (k >= 0 && key_line[k]) {
+					snprintf(err, errlen, "%s:%zu: '%s.%s' given twice (first at line %zu)",
+						 path, line, section, s, key_line[k]);
+					rc = -1;
+				} else if (k < 0) {
 					/* only the name: a mistyped line may hold a
 					 * secret after it ("api_key sk-...: x") */
 					int n = (int)strspn(s, "abcdefghijklmnopqrstuvwxyz"
@@ -259,8 +297,10 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 					snprintf(err, errlen, "%s:%zu: unknown key '%s.%.*s'%s", path, line,
 						 section, n, s, s[n] ? " (followed by more, not shown)" : "");
 					rc = -1;
-				} else
+				} else {
+					key_line[k] = line;
 					key = xstrdup(s);
+				}
 			} else if (depth == 2) {
 				int k = find_def(section, strlen(section), key);
 				char origin[512], msg[256];
@@ -286,6 +326,8 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 	}
 	free(section);
 	free(key);
+	free(key_line);
+	free(sec_line);
 	yaml_parser_delete(&p);
 	fclose(f);
 	return rc;
@@ -330,6 +372,34 @@ int tun_load_env(struct tunables *t, char *err, size_t errlen)
 		char msg[256];
 		if (assign(t, (int)i, v, TUN_SRC_ENV, name, msg, sizeof msg)) {
 			snprintf(err, errlen, "%s: %s", name, msg);
+			return -1;
+		}
+	}
+	/* LANES_<SECTION>_<KEY> for a key that does not exist: a typo, found
+	 * as an unknown key of the file is (other LANES_ names belong to the
+	 * scripts and are left alone) */
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "LANES_", 6) || !env_has_section(*e + 6))
+			continue;
+		const char *eq = strchr(*e, '=');
+		size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+		char name[128];
+		snprintf(name, sizeof name, "%.*s", (int)(n < 127 ? n : 127), *e);
+		for (char *c = name + 6; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		/* section_key -> section.key at the first '_' after a section */
+		int known = 0;
+		for (size_t i = 0; i < tun_schema_len && !known; i++) {
+			const char *sec = tun_schema[i].section;
+			size_t sl = strlen(sec);
+			known = !strncmp(name + 6, sec, sl) && name[6 + sl] == '_' &&
+				!strcmp(name + 7 + sl, tun_schema[i].key);
+		}
+		if (!known) {
+			for (char *c = name + 6; *c; c++)
+				*c = (char)toupper((unsigned char)*c);
+			snprintf(err, errlen, "%s: unknown setting (no such key in its section; see "
+				 "tunables(5) or --print-config); unset it or fix the name", name);
 			return -1;
 		}
 	}

@@ -98,5 +98,24 @@ int main(void)
 	bad_file("segment:\n  target: [1, 2]\n", "lists are not settings");
 	bad_file("segment:\n  target: 3\n bad", "YAML error");
 	bad_file("segment:\n  max_failure_ratio: 2\n", "is not a number in [0, 1]");
+	/* issue 8: a second value, section or document no longer wins in silence */
+	bad_file("segment:\n  target: 3\n  target: 4\n",
+		 ":3: 'segment.target' given twice (first at line 2)");
+	bad_file("segment:\n  target: 3\nsegment:\n  max: 4\n",
+		 ":3: section 'segment' given twice (first at line 1)");
+	bad_file("segment:\n  target: 3\n---\nsegment:\n  target: 4\n",
+		 ":3: a second YAML document (---)");
+	struct tunables *e = tun_new(secs);
+	setenv("LANES_SEGMENT_TARGT", "3", 1);
+	T_EQ_INT(tun_load_env(e, err, sizeof err), -1, "an unknown LANES_SEGMENT_ key");
+	T_OK(strstr(err, "LANES_SEGMENT_TARGT: unknown setting") != NULL, "... named: %s", err);
+	unsetenv("LANES_SEGMENT_TARGT");
+	setenv("LANES_LLM_BASE_URLL", "x", 1);
+	T_EQ_INT(tun_load_env(e, err, sizeof err), -1, "an unknown LANES_LLM_ key");
+	unsetenv("LANES_LLM_BASE_URLL");
+	setenv("LANES_SOMETHING_ELSE", "x", 1);
+	T_EQ_INT(tun_load_env(e, err, sizeof err), 0, "a LANES_ name of no section is the scripts'");
+	unsetenv("LANES_SOMETHING_ELSE");
+	tun_free(e);
 	return t_done();
 }
