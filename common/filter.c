@@ -24,6 +24,9 @@ struct filter {
 	int eager;         /* send part-filled jobs when the input would block */
 	int raw;           /* lines left unparsed: the tool checks them */
 	long logged;       /* failures logged so far (writer thread) */
+	size_t max_bytes;  /* cap on the bytes of input lines in flight (0: none) */
+	size_t bytes;      /* ... in flight now, under blk */
+	struct lock *blk;
 };
 
 static void work(void *jp, int worker, void *ud)
@@ -97,6 +100,12 @@ static void emit(void *jp, void *ud)
 		cJSON_Delete(r->json);
 		buf_free(&r->out);
 	}
+	if (f->blk && job->bytes) {
+		lock_take(f->blk);
+		f->bytes -= job->bytes;
+		lock_signal(f->blk);
+		lock_give(f->blk);
+	}
 	free(job->recs);
 	free(job);
 }
@@ -138,6 +147,27 @@ void filter_submit(struct filter *f, struct job *job)
 	pool_submit(f->pool, job);
 }
 
+void filter_set_max_bytes(struct filter *f, size_t bytes)
+{
+	f->max_bytes = bytes;
+	if (bytes && !f->blk)
+		f->blk = lock_new();
+}
+
+/* Submits a job read from the input, after waiting for the bytes in flight
+ * to leave room for it. */
+static void submit_read(struct filter *f, struct job *job)
+{
+	if (f->blk) {
+		lock_take(f->blk);
+		while (f->bytes && f->bytes + job->bytes > f->max_bytes)
+			lock_wait(f->blk);
+		f->bytes += job->bytes;
+		lock_give(f->blk);
+	}
+	pool_submit(f->pool, job);
+}
+
 static struct job *job_new(size_t cap)
 {
 	struct job *j = xcalloc(1, sizeof *j);
@@ -156,7 +186,7 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 		long lineno = 0;
 		/* eager: a part-filled job goes now rather than wait for input */
 		if (f->eager && job && !ndjson_ready(r)) {
-			pool_submit(f->pool, job);
+			submit_read(f, job);
 			job = NULL;
 		}
 		enum ndjson_status st = ndjson_read(r, &text, &len, &lineno);
@@ -178,14 +208,15 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 		} else {
 			rc->line = text;
 			rc->len = len;
+			job->bytes += len;
 		}
 		if (job->n == f->batch) {
-			pool_submit(f->pool, job);
+			submit_read(f, job);
 			job = NULL;
 		}
 	}
 	if (job)
-		pool_submit(f->pool, job);
+		submit_read(f, job);
 	ndjson_close(r);
 }
 
@@ -208,6 +239,8 @@ void filter_finish(struct filter *f)
 {
 	pool_finish(f->pool);
 	f->pool = NULL;
+	if (f->blk)
+		lock_free(f->blk);
 	/* a last idle call, now that every record is emitted, so that a tool
 	 * can commit its final batch */
 	if (f->on_idle)

@@ -36,6 +36,7 @@ struct rec {
 struct job {
 	size_t n;
 	struct rec *recs;
+	size_t bytes; /* of its input lines, counted by filter_read_fd */
 };
 
 /* Processes every record of a job whose outcome is not REC_REJECTED; sets
@@ -70,6 +71,10 @@ void filter_set_raw(struct filter *f, int raw);
 void filter_read_fd(struct filter *f, int fd, const char *name);
 /* Submits a job made by the caller (records need no line). */
 void filter_submit(struct filter *f, struct job *job);
+/* Caps the bytes of input lines in flight (0: no cap, the default) beside
+ * the records cap: filter_read_fd waits before a job that would pass it,
+ * unless nothing is in flight (a job always goes). */
+void filter_set_max_bytes(struct filter *f, size_t bytes);
 /* Jobs submitted and not yet emitted (0: the writer has caught up with the
  * input). Safe from any thread. */
 size_t filter_inflight(struct filter *f);

@@ -111,6 +111,8 @@ const struct tun_def tun_schema[] = {
 	{"embed", "field", TUN_STR, "text", 0, 0, 0, NULL, "field holding the text"},
 	{"embed", "dim", TUN_INT, "384", 8, 65536, 0, NULL,
 	 "dimension of the hash embedder (and `dimensions` for OpenAI)"},
+	{"embed", "max_inflight_bytes", TUN_INT, "268435456", 65536, 1099511627776.0, 0, NULL,
+	 "bytes of input lines in flight at most, beside the records cap (inflight): reading pauses at either"},
 
 	FILTER_KEYS("classify"),
 	{"classify", "taxonomy", TUN_STR, "", 0, 0, 0, NULL, "taxonomy file (YAML or NDJSON)"},

@@ -28,6 +28,8 @@ static const struct app_flag flags[] = {
 	{"batch", 'b', 1, "embed.batch", 0, "N", "texts per request"},
 	{"field", 0, 1, "embed.field", 0, "NAME", "field holding the text (default text)"},
 	{"dim", 0, 1, "embed.dim", 0, "N", "size of hash vectors; `dimensions` asked of OpenAI servers"},
+	{"max-inflight-bytes", 0, 1, "embed.max_inflight_bytes", 0, "BYTES",
+	 "bytes of input lines in flight at most (default 256 MiB)"},
 	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
 	LLMAPP_FLAGS("embed"),
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
 
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, (size_t)batch, embed_work, NULL, NULL, &run);
+	filter_set_max_bytes(f, (size_t)tun_int(a.tun, "embed.max_inflight_bytes"));
 	/* in a pipe behind a slow stage, a part-filled batch goes when the
 	 * input pauses instead of waiting to fill */
 	filter_set_eager(f, 1);
