@@ -20,7 +20,6 @@
 #endif
 
 atomic_int app_stop;
-static struct tunables *live_tunables;
 
 /* The stop state, written by the signal handler: lock-free atomics only. */
 static atomic_int signals_seen;
@@ -327,9 +326,6 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 
 	char err[1024];
 	a->tun = tun_new(sections);
-	/* reachable until app_finish, so that an early return or exit after
-	 * app_init is not a leak */
-	live_tunables = a->tun;
 	if (tun_path && *tun_path && tun_load_file(a->tun, tun_path, err, sizeof err)) {
 		log_error("%s", err);
 		exit(EXIT_USAGE);
@@ -591,6 +587,5 @@ int app_finish(struct app *a)
 	}
 	tun_free(a->tun);
 	a->tun = NULL;
-	live_tunables = NULL;
 	return code;
 }

@@ -37,7 +37,7 @@ void fingerprint_embed(const char *model, long dimensions, const char *field,
  * and the sampling settings; the threshold, top_k, the field and where
  * the examples go. */
 struct fingerprint_classify_in {
-	const char *taxonomy;   /* the taxonomy's hash (classify.c: tax_hex) */
+	const char *taxonomy;   /* the taxonomy's hash (classify_setup.c: tax_hex) */
 	const char *mode;       /* embed, verify, triage */
 	const char *embed_model;
 	const char *model;      /* chat model; NULL in embed mode */

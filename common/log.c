@@ -20,11 +20,6 @@ void log_init(const char *tool)
 	tool_name = tool;
 }
 
-const char *log_tool(void)
-{
-	return tool_name;
-}
-
 void log_set_progress_active(int active)
 {
 	atomic_store(&progress_active, active);
@@ -36,7 +31,8 @@ static int stamps_wanted(void)
 	return !(v && (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")));
 }
 
-void log_vline(int stamp, const char *fmt, va_list ap)
+/* One line: "<tool>: " [stamp] [kind] message. */
+static void line(int stamp, const char *kind, const char *fmt, va_list ap)
 {
 	struct buf b = {0};
 	if (atomic_load(&progress_active))
@@ -47,6 +43,7 @@ void log_vline(int stamp, const char *fmt, va_list ap)
 		utc_stamp(wall_time(), ts);
 		buf_printf(&b, "%s ", ts);
 	}
+	buf_puts(&b, kind);
 	buf_vprintf(&b, fmt, ap);
 	buf_putc(&b, '\n');
 	pthread_mutex_lock(&log_lock);
@@ -62,6 +59,11 @@ void log_vline(int stamp, const char *fmt, va_list ap)
 	buf_free(&b);
 }
 
+void log_vline(int stamp, const char *fmt, va_list ap)
+{
+	line(stamp, "", fmt, ap);
+}
+
 void log_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -74,7 +76,7 @@ void log_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vline(0, fmt, ap);
+	line(0, "warning: ", fmt, ap);
 	va_end(ap);
 }
 

@@ -7,9 +7,9 @@
 
 /* Sets the tool name used as the prefix. The string must outlive the run. */
 void log_init(const char *tool);
-const char *log_tool(void);
-/* "<tool>: <msg>" */
+/* "<tool>: <msg>": something failed. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "<tool>: warning: <msg>": the run goes on, maybe not as the user meant. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "<tool>: 2026-11-22T09:13:25Z <msg>" unless LANES_LOG_TIME=0. */
 void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -46,11 +46,6 @@ void ndjson_close(struct ndjson_reader *r)
 	free(r);
 }
 
-const char *ndjson_name(const struct ndjson_reader *r)
-{
-	return r->name;
-}
-
 /* Reads more bytes after compacting; returns bytes read, 0 at EOF, -1 on
  * error, -2 when a stop was requested. */
 static ssize_t fill_more(struct ndjson_reader *r)

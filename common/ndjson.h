@@ -23,7 +23,6 @@ enum ndjson_status {
 struct ndjson_reader *ndjson_open(int fd, const char *name, size_t max_line,
 				  atomic_int *stop);
 void ndjson_close(struct ndjson_reader *r);
-const char *ndjson_name(const struct ndjson_reader *r);
 /* Next non-blank line without its '\n' (and '\r') and without a UTF-8 byte
  * order mark at its start (as jq drops one). On NDJSON_LINE, *text is
  * a malloc'd NUL-terminated copy the caller frees. *lineno is 1-based. */

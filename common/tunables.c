@@ -65,19 +65,6 @@ static int env_has_section(const char *rest)
 	return 0;
 }
 
-static int parse_bool(const char *s, int *out)
-{
-	static const char *yes[] = {"true", "yes", "on", "1"};
-	static const char *no[] = {"false", "no", "off", "0"};
-	for (size_t i = 0; i < 4; i++) {
-		if (!strcasecmp(s, yes[i]))
-			return *out = 1, 0;
-		if (!strcasecmp(s, no[i]))
-			return *out = 0, 0;
-	}
-	return -1;
-}
-
 static int choice_ok(const char *choices, const char *s)
 {
 	size_t n = strlen(s);
@@ -97,7 +84,6 @@ static const char *type_name(const struct tun_def *d)
 	switch (d->type) {
 	case TUN_INT: return d->auto_ok ? "an integer or auto" : "an integer";
 	case TUN_FLOAT: return "a number";
-	case TUN_BOOL: return "true or false";
 	case TUN_ENUM: return d->choices;
 	default: return "a string";
 	}
@@ -130,15 +116,6 @@ static int assign(struct tunables *t, int k, const char *text,
 			return -1;
 		}
 		nv.d = v;
-	} else if (d->type == TUN_BOOL) {
-		int b;
-		if (parse_bool(text, &b)) {
-			snprintf(err, errlen, "%s.%s: '%s' is not true or false",
-				 d->section, d->key, text);
-			return -1;
-		}
-		nv.i = b;
-		text = b ? "true" : "false";
 	} else if (d->type == TUN_ENUM) {
 		if (!choice_ok(d->choices, text)) {
 			snprintf(err, errlen, "%s.%s: '%s' is not one of %s",
@@ -424,11 +401,6 @@ long tun_int(const struct tunables *t, const char *name)
 double tun_float(const struct tunables *t, const char *name)
 {
 	return t->v[must_find(name)].d;
-}
-
-int tun_bool(const struct tunables *t, const char *name)
-{
-	return (int)t->v[must_find(name)].i;
 }
 
 const char *tun_str(const struct tunables *t, const char *name)

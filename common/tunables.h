@@ -11,7 +11,6 @@
 enum tun_type {
 	TUN_INT,    /* integer in [min, max]; "auto" allowed when auto_ok (value 0) */
 	TUN_FLOAT,  /* number in [min, max] */
-	TUN_BOOL,   /* true/false/yes/no/on/off/1/0 */
 	TUN_STR,    /* any string */
 	TUN_ENUM,   /* one of choices ("a|b|c") */
 	TUN_SECRET, /* string never printed */
@@ -53,7 +52,6 @@ int tun_set(struct tunables *t, const char *name, const char *value,
  * error). Strings are owned by t. */
 long tun_int(const struct tunables *t, const char *name);
 double tun_float(const struct tunables *t, const char *name);
-int tun_bool(const struct tunables *t, const char *name);
 const char *tun_str(const struct tunables *t, const char *name);
 enum tun_source tun_source_of(const struct tunables *t, const char *name);
 /* Whether the user chose this value: given by a flag or the environment,

@@ -1,6 +1,6 @@
 /* tunables_schema: every tunable of every tool, with its type, default and
  * meaning. pipelines/tunables.yaml and man/tunables.5 mirror this table
- * (tests/shell/test_tunables_doc.sh checks that they agree). */
+ * (tests/unit/test_tunables_doc.c checks that they agree). */
 #include "tunables.h"
 
 #include <float.h>
