@@ -47,6 +47,24 @@ static void work(void *jp, int worker, void *ud)
 	f->fn(job, worker, f->ud);
 }
 
+/* Logs why record r failed, naming it by its id (a non-empty string, as the
+ * input spells it): a line number means little three tools down a
+ * pipeline. A record without one is named by where it was read. */
+static void log_failure(const struct filter *f, const struct rec *r)
+{
+	size_t vs, ve;
+	if (record_find(r->line, r->len, "id", NULL, NULL, &vs, &ve)) {
+		cJSON *id = cJSON_ParseWithLength(r->line + vs, ve - vs);
+		int named = cJSON_IsString(id) && *id->valuestring;
+		cJSON_Delete(id);
+		if (named) {
+			log_error("id %.*s: %s", (int)(ve - vs), r->line + vs, r->log);
+			return;
+		}
+	}
+	log_error("%s:%ld: %s", f->where, r->lineno, r->log);
+}
+
 static void emit(void *jp, void *ud)
 {
 	struct filter *f = ud;
@@ -63,7 +81,7 @@ static void emit(void *jp, void *ud)
 				f->emitted(r, f->ud);
 			if (r->log) {
 				if (f->logged < FILTER_LOG_MAX)
-					log_error("%s:%ld: %s", f->where, r->lineno, r->log);
+					log_failure(f, r);
 				else if (f->logged == FILTER_LOG_MAX)
 					log_error("more records failed; the rest are not logged one by one "
 						  "(each carries \"errors\" in the output)");

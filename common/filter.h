@@ -29,7 +29,8 @@ struct rec {
 	enum rec_outcome outcome;
 	int retries;         /* requests repeated for this record */
 	char *log;           /* why it failed, logged by the writer in input
-			      * order as "<where>:<line>: <log>" (owned) */
+			      * order as "id \"<id>\": <log>", or "<where>:<line>: <log>"
+			      * when the record has no id (owned) */
 	void *extra;         /* the tool's own data; freed by the tool */
 };
 

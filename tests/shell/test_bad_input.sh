@@ -48,7 +48,7 @@ table() {
   run_row "${tool}" "${tool}-nul" "<stdin>:2: NUL byte at column 20" 1
   make_input "${tool}-dup" '{"id":"g1","text":"Same id again."}'
   if [[ "${tool}" == segment ]]; then
-    run_row "${tool}" "${tool}-dup" "<stdin>:2: segment: a document with this id came earlier" 1
+    run_row "${tool}" "${tool}-dup" "id \"g1\": segment: a document with this id came earlier" 1
   else
     run_row "${tool}" "${tool}-dup" "read 3, ok 3" 0
     t "store dup: one row for the duplicated id" \
@@ -56,7 +56,7 @@ table() {
   fi
   if [[ "${tool}" == segment ]]; then
     make_input "${tool}-notext" '{"id":"m","body":"no text"}'
-    run_row "${tool}" "${tool}-notext" "<stdin>:2: segment: document has no \"text\" string" 1
+    run_row "${tool}" "${tool}-notext" "id \"m\": segment: document has no \"text\" string" 1
   else
     make_input "${tool}-noid" '{"text":"no id"}'
     run_row "${tool}" "${tool}-noid" "<stdin>:2:" 1

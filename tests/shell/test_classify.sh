@@ -176,8 +176,8 @@ EOF
     jq -e -s '.[0].class | .id == .candidates[0].id and .model == "llama3.2:3b"
       and (.model_digest | length) == 12 and .mode == "verify"' "${TMP}/out"
   t "verify: exit 1 for the failed record" test "${rc}" = 1
-  t "verify: stderr logs it with its line" \
-    grep_q "classify: <stdin>:4: classify: 3 answers not in the required form" "${TMP}/err"
+  t "verify: stderr logs it with its record id" \
+    grep_q "classify: id \"b\": classify: 3 answers not in the required form" "${TMP}/err"
 
   reset_stats
   run -t "${TMP}/tax.yaml" -m verify --threshold 1 <"${TMP}/v.ndjson" >"${TMP}/out" \

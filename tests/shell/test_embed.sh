@@ -185,8 +185,8 @@ test_fail_all() {
     cmp <(jq -c '{id, text, keep}' "${TMP}/in56") <(jq -c '{id, text, keep}' "${TMP}/r1")
   t "fail-all 500: the summary is loud (failed 56, FAILED)" \
     grep -Eq 'done: read 56, ok 0, skipped 0, failed 56, .*FAILED' "${TMP}/h1"
-  t "fail-all 500: failures logged with line numbers" \
-    grep -q '^embed: <stdin>:1: embed: HTTP 500' "${TMP}/h1"
+  t "fail-all 500: failures logged with their record ids" \
+    grep -q '^embed: id "r0": embed: HTTP 500' "${TMP}/h1"
   config '{"fail_all":null}'
 }
 

@@ -239,8 +239,8 @@ test_faults() {
               and .keep == {"a": [1, 2.50]})' "${TMP}/fail.out"
   t "a server that always fails: the summary shows failed 200" \
     grep -q "done: read 200, ok 0, skipped 0, failed 200" "${TMP}/fail.err"
-  t "a server that always fails: the first failures are logged with their line" \
-    grep -q "<stdin>:1: mine: http_500 after 2 requests: HTTP 500" "${TMP}/fail.err"
+  t "a server that always fails: the first failures are logged with their record id" \
+    grep -q '^mine: id "r00000": mine: http_500 after 2 requests: HTTP 500' "${TMP}/fail.err"
 }
 
 test_sequential() {
