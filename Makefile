@@ -11,10 +11,10 @@ SAN ?=
 
 # Debian packages the build and tests need; installed when missing (as root).
 APT_BUILD = pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
-	libsqlite3-dev libxml2-dev libpoppler-glib-dev libzip-dev
+	libsqlite3-dev libxml2-dev libpoppler-glib-dev libzip-dev libpq-dev
 APT_TEST = jq sqlite3 shellcheck python3 util-linux procps time curl gnuplot-nox \
-	zlib1g-dev groff qpdf pandoc poppler-utils libtasn1-doc
-PKGS = libcurl libcjson yaml-0.1 sqlite3 libxml-2.0 poppler-glib libzip
+	zlib1g-dev groff qpdf pandoc poppler-utils libtasn1-doc postgresql postgresql-client
+PKGS = libcurl libcjson yaml-0.1 sqlite3 libxml-2.0 poppler-glib libzip libpq
 
 TOOLS := $(notdir $(wildcard cmd/*))
 COMMON_SRC := $(wildcard common/*.c)

@@ -353,6 +353,28 @@ char *read_file(const char *path, size_t *len)
 	return buf_steal(&b, len);
 }
 
+/* The value of a password=... parameter of url's query (libpq takes
+ * one there too) replaced; url is owned and may be freed. */
+static char *redact_query(char *url)
+{
+	for (;;) {
+		char *hit = NULL;
+		for (char *p = strchr(url, '?'); p && *p && *p != '#';
+		     p += 1 + strcspn(p + 1, "&#")) {
+			if (!strncmp(p + 1, "password=", 9) && strncmp(p + 10, "<redacted>", 10)) {
+				hit = p + 10;
+				break;
+			}
+		}
+		if (!hit)
+			return url;
+		char *out = xasprintf("%.*s<redacted>%s", (int)(hit - url), url,
+				      hit + strcspn(hit, "&#"));
+		free(url);
+		url = out;
+	}
+}
+
 char *redact_url(const char *url)
 {
 	const char *auth = strstr(url, "://");
@@ -363,6 +385,6 @@ char *redact_url(const char *url)
 	const char *at = memrchr(auth, '@', host_len);
 	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 	if (!colon)
-		return xstrdup(url);
-	return xasprintf("%.*s<redacted>%s", (int)(colon + 1 - url), url, at);
+		return redact_query(xstrdup(url));
+	return redact_query(xasprintf("%.*s<redacted>%s", (int)(colon + 1 - url), url, at));
 }

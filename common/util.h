@@ -65,7 +65,8 @@ uint64_t fnv64(uint64_t h, const void *data, size_t n);
 char *read_file(const char *path, size_t *len);
 
 /* A copy of url (caller frees) with the password of its user info, if
- * any, replaced by "<redacted>": scheme://user:<redacted>@host/... Other
+ * any, replaced by "<redacted>": scheme://user:<redacted>@host/..., and
+ * so the value of each password=... of its query (libpq's URLs). Other
  * strings come back unchanged. Never fails. */
 char *redact_url(const char *url);
 

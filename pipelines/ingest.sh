@@ -29,6 +29,11 @@ PRINT_CONFIG=0
 BACKUP=0
 BACKUP_FILE=""
 LOCK=""
+DB_SHOWN=""
+WORKER=0
+WORKER_NAME=""
+CLAIM_LIMIT=50
+LEASE=10m
 OFFLINE_MODE="never"
 OFFLINE=0
 OFFLINE_WHY=""
@@ -58,7 +63,8 @@ pending, so reruns redo nothing and an interrupted run resumes.
 
 Options:
   --tunables FILE   settings (default: \$LANES_TUNABLES or ${SCRIPT_DIR}/tunables.yaml)
-  --db FILE         the store (default: store.db of the tunables)
+  --db FILE|URL     the store: a SQLite file or a postgresql:// URL (default:
+                    store.db of the tunables)
   --taxonomy FILE   classify onto this taxonomy (default: classify.taxonomy)
   --root DIR        document ids are file paths relative to DIR (default:
                     segment.root, else the DIR named, else the deepest
@@ -66,7 +72,15 @@ Options:
   --steps LIST      steps to run, from ${ALL_STEPS} (default: all)
   --backup          online backup of the store before the run (to DB.backup)
   --backup-to FILE  the same, to FILE
-  --lock FILE       lock file (default: DB.lock); a run finding it taken exits 0
+  --lock FILE       lock file (default: DB.lock, for a URL one in \$TMPDIR); a
+                    run finding it taken exits 0
+  --worker          drain the backlog of the store with other workers: each
+                    LLM step claims records (store claim), runs its tool on
+                    them and puts them, until none is pending; no segment
+                    step, no lock (see lanes(7), Scale-out)
+  --claim N         worker: records per claim (default ${CLAIM_LIMIT})
+  --lease DURATION  worker: how long a claim holds without a put (default
+                    ${LEASE}); a worker that dies leaves its records to the others
   --offline         offline mode: no LLM server; embed and classify use the
                     hash embedder, mine and LLM verification are skipped
   --offline=auto    offline mode only when the LLM server does not answer
@@ -90,6 +104,9 @@ parse_args() {
       --backup) BACKUP=1; shift ;;
       --backup-to) BACKUP=1; BACKUP_FILE="${2:?--backup-to needs a file}"; shift 2 ;;
       --lock) LOCK="${2:?--lock needs a file}"; shift 2 ;;
+      --worker) WORKER=1; shift ;;
+      --claim) CLAIM_LIMIT="${2:?--claim needs a number}"; shift 2 ;;
+      --lease) LEASE="${2:?--lease needs a duration}"; shift 2 ;;
       --offline) OFFLINE_MODE=always; shift ;;
       --offline=*)
         OFFLINE_MODE="${1#--offline=}"
@@ -139,16 +156,27 @@ load_settings() {
     DB="$(config_value store db <<<"${conf}")"
   fi
   export LANES_STORE_DB="${DB}"
+  # shown without a password a URL may hold
+  DB_SHOWN="$(printf '%s' "${DB}" | sed -E 's#(://[^/?@]*:)[^@/]*@#\1<redacted>@#; s#([?&]password=)[^&]*#\1<redacted>#g')"
   if [[ -z "${TAXONOMY}" ]]; then
     TAXONOMY="$(classify --print-config | config_value classify taxonomy)"
   fi
-  LOCK="${LOCK:-${DB}.lock}"
+  local local_name="${DB}"
+  if db_is_url; then
+    # a database server's store: the files of this box go to $TMPDIR, the
+    # request log one per run (workers on one box run side by side)
+    local_name="${TMPDIR:-/tmp}/lanes-$(printf '%s' "${DB}" | cksum | cut -d ' ' -f 1)"
+  fi
+  LOCK="${LOCK:-${local_name}.lock}"
   # the request log (llm.log) goes into the store after each step, through
   # a file beside it, unless the tunables name a file of their own
   conf="$(mine --print-config)"
   if [[ "$(config_value llm log <<<"${conf}")" != off &&
     -z "$(config_value llm log_file <<<"${conf}")" ]]; then
-    REQUEST_LOG="${DB}.requests.ndjson"
+    REQUEST_LOG="${local_name}.requests.ndjson"
+    if db_is_url; then
+      REQUEST_LOG="${local_name}-$$.requests.ndjson"
+    fi
     export LANES_LLM_LOG_FILE="${REQUEST_LOG}"
   fi
 }
@@ -166,6 +194,19 @@ store_request_log() {
   fi
 }
 
+# The store is a database server's (a URL), not a file.
+db_is_url() {
+  [[ "${DB}" == postgres://* || "${DB}" == postgresql://* ]]
+}
+
+# The store exists: a file there, or a server's database (store says so).
+db_exists() {
+  if db_is_url; then
+    return 0
+  fi
+  [[ -e "${DB}" ]]
+}
+
 # Copies a --print-config listing without SECTION (and its keys).
 without_section() {
   awk -v s="$1:" '/^[^ #]/ { skip = ($1 == s) } !skip'
@@ -176,7 +217,7 @@ print_config() {
     decide_offline
   fi
   printf '# ingest.sh: tunables %s, db %s, taxonomy %s, steps %s%s\n' \
-    "${TUNABLES}" "${DB}" "${TAXONOMY:-(none)}" "${STEPS}" "${ROOT:+, root ${ROOT}}"
+    "${TUNABLES}" "${DB_SHOWN}" "${TAXONOMY:-(none)}" "${STEPS}" "${ROOT:+, root ${ROOT}}"
   printf '\n# ---- %s ----\n' segment
   segment --print-config
   if ((OFFLINE)); then
@@ -597,11 +638,65 @@ exec_stage_tool() {
   esac
 }
 
+# Worker mode: the tool of STAGE, with ARGS, over rounds of records
+# claimed from the store (store claim leases them; the put of each result
+# releases its claim) until no record is pending and unclaimed; a round
+# that fails ends the step. The counts of the rounds add up in the report.
+step_llm_worker() {
+  local stage="$1"
+  shift
+  local start model claimed round=0 n total=0
+  local -a sums=(0 0 0 0 0) rc=(0 0)
+  start="$(date +%s.%N)"
+  model="$(stage_model "${stage}")"
+  claimed="${RUN_DIR}/${stage}.claimed"
+  local -a claim_args=(claim --stage "${stage}" --limit "${CLAIM_LIMIT}" --lease "${LEASE}"
+    --worker "${WORKER_NAME}")
+  if [[ -n "${model}" ]]; then
+    claim_args+=(--model "${model}")
+  fi
+  while [[ -z "${STOP_SIGNAL}" ]]; do
+    if ! store "${claim_args[@]}" >"${claimed}"; then
+      [[ -n "${STOP_SIGNAL}" ]] && break
+      record_step "${stage}" FAILED "store claim failed" "$(elapsed_since "${start}")"
+      return 0
+    fi
+    n="$(wc -l <"${claimed}" | tr -d ' ')"
+    ((n > 0)) || break
+    round=$((round + 1))
+    total=$((total + n))
+    run_step_pipeline stage "${stage}" "${claimed}" "$@"
+    read -r -a rc <"${RUN_DIR}/rc"
+    local i f
+    i=0
+    for f in read ok skipped failed rejected; do
+      sums[i]=$((sums[i] + $(summary_field "${RUN_DIR}/${stage}.json" "${f}")))
+      i=$((i + 1))
+    done
+    if [[ "${rc[0]}" != 0 || "${rc[1]}" != 0 ]]; then
+      break
+    fi
+  done
+  rm -f "${claimed}"
+  printf '{"read":%s,"ok":%s,"skipped":%s,"failed":%s,"rejected":%s}\n' "${sums[@]}" \
+    >"${RUN_DIR}/${stage}.rounds.json"
+  if ((round == 0)) && [[ -z "${STOP_SIGNAL}" ]]; then
+    record_step "${stage}" ok "nothing pending" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  log "step ${stage}: ${total} records claimed in ${round} rounds"
+  finish_step "${stage}" "${start}" "${RUN_DIR}/${stage}.rounds.json" "${rc[@]}"
+}
+
 # Runs the tool of STAGE, with ARGS, over the store's pending records of
 # STAGE and puts the results.
 step_llm() {
   local stage="$1"
   shift
+  if ((WORKER)); then
+    step_llm_worker "${stage}" "$@"
+    return 0
+  fi
   local start model pending
   start="$(date +%s.%N)"
   model="$(stage_model "${stage}")"
@@ -675,7 +770,13 @@ should_run() {
 }
 
 run_steps() {
-  if should_run segment; then
+  # a worker drains what is stored; documents come in through a run
+  # without --worker
+  if ((WORKER)); then
+    if step_wanted segment && ((${#FILES[@]} > 0)); then
+      record_step segment skipped "a worker segments nothing (run ingest.sh without --worker)" 0.0
+    fi
+  elif should_run segment; then
     step_segment
   fi
   if should_run mine; then
@@ -709,13 +810,13 @@ dry_run() {
     decide_offline
   fi
   if step_wanted segment; then
-    log "would segment ${#FILES[@]} documents into ${DB}${ROOT:+ (ids relative to ${ROOT})}"
+    log "would segment ${#FILES[@]} documents into ${DB_SHOWN}${ROOT:+ (ids relative to ${ROOT})}"
     if [[ -n "${SKIPPED_NOTE}" ]]; then
       log "would leave out files: ${SKIPPED_NOTE}"
     fi
   fi
-  if [[ ! -e "${DB}" ]]; then
-    log "the store ${DB} does not exist yet: every step has all its work pending"
+  if ! db_exists; then
+    log "the store ${DB_SHOWN} does not exist yet: every step has all its work pending"
     return 0
   fi
   local stage model n
@@ -742,10 +843,10 @@ dry_run() {
 health_report() {
   local started="$1"
   {
-    printf '\n%s: health report for %s (%s)\n' "${PROG}" "${DB}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '\n%s: health report for %s (%s)\n' "${PROG}" "${DB_SHOWN}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     printf '%s\n' "${STEP_LINES[@]}"
     printf '\n'
-    if [[ -e "${DB}" ]]; then
+    if db_exists; then
       store stats 2>/dev/null | sed 's/^/  /' || printf '  (store stats failed)\n'
     fi
     if [[ -n "${STOP_SIGNAL}" ]]; then
@@ -770,19 +871,25 @@ main() {
     print_config
     return 0
   fi
-  collect_files
-  choose_root
+  WORKER_NAME="$(hostname 2>/dev/null || echo host):$$"
+  if ((WORKER)) && ((${#ARGS[@]} == 0)); then
+    :
+  else
+    collect_files
+    choose_root
+  fi
   if ((DRY_RUN)); then
     dry_run
     return 0
   fi
 
   local lock_fd
-  if ! { exec {lock_fd}>>"${LOCK}"; } 2>/dev/null; then
+  # workers share the store by its claims, not by a lock
+  if ((!WORKER)) && ! { exec {lock_fd}>>"${LOCK}"; } 2>/dev/null; then
     err "cannot open the lock file ${LOCK} (is its directory there and writable?)"
     return 2
   fi
-  if ! flock -n "${lock_fd}"; then
+  if ((!WORKER)) && ! flock -n "${lock_fd}"; then
     log "another ingest run holds ${LOCK}; skipping this run"
     return 0
   fi
@@ -792,18 +899,25 @@ main() {
   trap 'on_signal TERM' TERM
   start_guard
 
-  local started
+  local started worker_note=""
   started="$(date +%s.%N)"
+  if ((WORKER)); then
+    worker_note=", worker ${WORKER_NAME} (claims of ${CLAIM_LIMIT}, lease ${LEASE})"
+  fi
   log "start: ${#FILES[@]} documents${ROOT:+ under ${ROOT}}${SKIPPED_NOTE:+ (${SKIPPED_NOTE})}," \
-    "db ${DB}, steps ${STEPS}, tunables ${TUNABLES}"
+    "db ${DB_SHOWN}, steps ${STEPS}, tunables ${TUNABLES}${worker_note}"
   if ((BACKUP)); then
     local dest="${BACKUP_FILE:-${DB}.backup}"
-    if [[ ! -e "${DB}" ]]; then
-      log "backup: no ${DB} yet, nothing to back up"
+    if db_is_url && [[ -z "${BACKUP_FILE}" ]]; then
+      err "--backup of a database server's store needs --backup-to FILE"
+      return 2
+    fi
+    if ! db_exists; then
+      log "backup: no ${DB_SHOWN} yet, nothing to back up"
     elif store backup "${dest}"; then
-      log "backup: ${DB} -> ${dest}"
+      log "backup: ${DB_SHOWN} -> ${dest}"
     else
-      err "backup of ${DB} to ${dest} failed; not running the steps"
+      err "backup of ${DB_SHOWN} to ${dest} failed; not running the steps"
       return 1
     fi
   fi

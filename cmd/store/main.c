@@ -13,6 +13,7 @@ static const char usage[] =
 	"       store get [--model M] ID...\n"
 	"       store dump [--order id|doc] [--doc D] [--stage S --status STATUS] [--model M]\n"
 	"       store pending --stage S [--model M] [--fingerprint FP[:FIELDS]] [--doc D]\n"
+	"       store claim --stage S [--limit N] [--lease DURATION] [--worker NAME] [PENDING FLAGS]\n"
 	"       store stats [--json]\n"
 	"       store similar [-k N] [--min-score X] [--model M] [FILTERS] (TEXT | --id ID | < VECTOR)\n"
 	"       store export [--format ndjson|csv|tsv] [--fields F,...] [--explode LIST] [FILTERS]\n"
@@ -22,28 +23,35 @@ static const char usage[] =
 	"       store backup FILE\n"
 	"       store log [--errors] [--stage S] [ID...]   |   store log --add FILE|-\n"
 	"\n"
-	"Keeps NDJSON records in a SQLite database (--db, store.db, $LANES_STORE_DB),\n"
-	"upserted by \"id\" and merged stage by stage; vectors as float32 BLOBs; the\n"
-	"status of each stage (segment, mine, embed, classify) per record.\n"
+	"Keeps NDJSON records in a SQLite database or a PostgreSQL one (--db FILE or\n"
+	"--db postgresql://USER@HOST/DB; store.db, $LANES_STORE_DB), upserted by \"id\"\n"
+	"and merged stage by stage; vectors as float32; the status of each stage\n"
+	"(segment, mine, embed, classify) per record. claim leases pending records\n"
+	"to one of many workers (a put of the result releases them).\n"
 	"STATUS is ok, error, given_up or missing. FILTERS: --doc D, --stage S --status\n"
 	"STATUS, --where FIELD=VALUE (repeatable).\n";
 
 static const struct app_flag flags[] = {
-	{"db", 0, 1, "db", 0, "FILE", "SQLite database (store.db, $LANES_STORE_DB)"},
+	{"db", 0, 1, "db", 0, "FILE|URL",
+	 "SQLite file or postgresql:// URL (store.db, $LANES_STORE_DB)"},
 	{"tee", 0, 0, NULL, SF_TEE, NULL, "put: write each record to stdout once committed"},
 	{"prune-docs", 0, 0, NULL, SF_PRUNE, NULL,
 	 "put: input is whole documents' segments (segment's output): drop a document's stored segments past its last"},
 	{"model", 0, 1, NULL, SF_MODEL, "M",
-	 "get, dump: the vector of model M; pending: output of another model is pending"},
+	 "get, dump: the vector of model M; pending, claim: output of another model is pending"},
 	{"doc", 0, 1, NULL, SF_DOC, "D",
-	 "dump, pending: only the records of document D; delete: its records (repeatable)"},
+	 "dump, pending, claim: only the records of document D; delete: its records (repeatable)"},
 	{"fingerprint", 0, 1, NULL, SF_FINGERPRINT, "FP[:FIELDS]",
-	 "pending: results of other settings are pending; with FIELDS, results kept for the same input are reused (`mine --fingerprint` prints it)"},
+	 "pending, claim: results of other settings are pending; with FIELDS, results kept for the same input are reused (`mine --fingerprint` prints it)"},
 	{"stage", 0, 1, NULL, SF_STAGE, "S",
-	 "dump, pending: the stage (segment, mine, embed, classify); log: the tool (mine, embed, classify, consolidate)"},
+	 "dump, pending, claim: the stage (segment, mine, embed, classify); log: the tool (mine, embed, classify, consolidate)"},
 	{"add", 0, 1, NULL, SF_ADD, "FILE",
 	 "log: move the entries of a request log file (llm.log_file; - = stdin) into the store"},
 	{"errors", 0, 0, NULL, SF_ERRORS, NULL, "log: only failed requests and invalid answers"},
+	{"limit", 0, 1, NULL, SF_LIMIT, "N", "claim: records at most (100)"},
+	{"lease", 0, 1, NULL, SF_LEASE, "DURATION",
+	 "claim: how long the records stay claimed without a put (600s; 30s, 5m, 1h)"},
+	{"worker", 0, 1, NULL, SF_WORKER, "NAME", "claim: who claims (HOST:PID)"},
 	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
 	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
 	{"json", 0, 0, NULL, SF_JSON, NULL, "stats: as one JSON object"},
@@ -92,6 +100,15 @@ static int on_flag(int id, const char *arg, void *ud)
 	case SF_FINGERPRINT: c->fingerprint = arg; break;
 	case SF_ADD: c->add = arg; break;
 	case SF_ERRORS: c->errors = 1; break;
+	case SF_LEASE: c->lease = arg; break;
+	case SF_WORKER: c->worker = arg; break;
+	case SF_LIMIT:
+		if (parse_long(arg, 1, 1000000, &c->limit)) {
+			log_error("--limit '%s' is not a number from 1 to 1000000", arg);
+			exit(EXIT_USAGE);
+		}
+		c->limit_set = 1;
+		break;
 	case SF_STATUS: c->status = arg; break;
 	case SF_ORDER: c->order = arg; break;
 	case SF_ID:
@@ -142,6 +159,9 @@ static const struct subcommand {
 	{"dump", store_cmd_dump,
 	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_STATUS) | F(SF_ORDER) | F(SF_WHERE)},
 	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_FINGERPRINT)},
+	{"claim", store_cmd_claim,
+	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_FINGERPRINT) | F(SF_LIMIT) | F(SF_LEASE) |
+	 F(SF_WORKER)},
 	{"stats", store_cmd_stats, F(SF_JSON)},
 	{"docs", store_cmd_docs, 0},
 	{"delete", store_cmd_delete, F(SF_ID) | F(SF_DOC)},
@@ -193,7 +213,7 @@ int main(int argc, char **argv)
 		free(cli.doc_list);
 		return code;
 	}
-	log_error("unknown subcommand '%s': put, get, dump, pending, stats, docs, delete, "
+	log_error("unknown subcommand '%s': put, get, dump, pending, claim, stats, docs, delete, "
 		  "backup, similar, export or log (try --help)", name);
 	tun_free(a.tun);
 	free(cli.id_list);

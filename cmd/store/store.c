@@ -15,13 +15,14 @@ struct store {
 
 /* In order: the first whose handles() says yes; SQLite takes the rest. */
 static const struct store_backend *const backends[] = {
+	&store_backend_pg,
 	&store_backend_sqlite,
 };
 
 struct store *store_open(const struct store_opts *o, char *err, size_t errlen)
 {
 	const char *db = o->db ? o->db : "";
-	const struct store_backend *be = backends[0];
+	const struct store_backend *be = &store_backend_sqlite;
 	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
 		if (backends[i]->handles(db)) {
 			be = backends[i];
@@ -88,6 +89,12 @@ int store_scan(struct store *s, const struct store_query *q, store_row_fn fn, vo
 	       char *err, size_t errlen)
 {
 	return s->be->scan(s->c, q, fn, ud, err, errlen);
+}
+
+int store_claim(struct store *s, const struct store_query *q, const struct store_claim *cl,
+		store_row_fn fn, void *ud, char *err, size_t errlen)
+{
+	return s->be->claim(s->c, q, cl, fn, ud, err, errlen);
 }
 
 int store_vectors(struct store *s, const struct store_query *q, const char *model, int part,
@@ -172,6 +179,17 @@ struct store_stage_count *store_stats_stage(struct store_stats *st, const char *
 	memset(c, 0, sizeof *c);
 	c->stage = xstrdup(name);
 	return c;
+}
+
+void store_stats_add(struct store_stats *st, const char *name, const char *status, long n)
+{
+	struct store_stage_count *sc = store_stats_stage(st, name ? name : "");
+	switch (store_status_parse(status ? status : "")) {
+	case STORE_OK: sc->ok += n; break;
+	case STORE_ERROR: sc->error += n; break;
+	case STORE_GIVEN_UP: sc->given_up += n; break;
+	default: break;
+	}
 }
 
 void store_stats_free(struct store_stats *st)

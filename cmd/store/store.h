@@ -20,7 +20,8 @@ enum store_status {
 };
 
 struct store_opts {
-	const char *db;          /* the database: a SQLite file */
+	const char *db;          /* the database: a SQLite file, or a
+				  * postgres:// or postgresql:// URL */
 	long busy_timeout_ms;    /* wait for another writer this long */
 	const char *synchronous; /* "off", "normal" or "full" */
 	long max_attempts;       /* failures of a stage before given_up */
@@ -157,6 +158,8 @@ struct store_query {
 				    * pending; otherwise: the vector's model */
 	const char *fingerprint;   /* pending: output made with another
 				    * fingerprint is pending (none: not) */
+	const char *claimed;       /* for the backends: only the records of
+				    * these keys, a JSON array (a claim's) */
 };
 /* Called per record with its line; a nonzero return stops the scan. */
 typedef int (*store_row_fn)(const char *line, size_t len, void *ud);
@@ -166,6 +169,23 @@ typedef int (*store_row_fn)(const char *line, size_t len, void *ud);
  * Returns 0, 1 when fn stopped, -1 with err. */
 int store_scan(struct store *s, const struct store_query *q, store_row_fn fn,
 	       void *ud, char *err, size_t errlen);
+
+/* store_claim: hands out records pending for a stage to one of many
+ * workers, each leased for lease_s seconds: a record under a live lease
+ * is handed to no one else; a put of the record's result (a stage event)
+ * releases it; a lease that runs out (its worker died) lets another
+ * worker take it. */
+struct store_claim {
+	long limit;          /* records at most */
+	double lease_s;      /* how long the claim holds */
+	const char *worker;  /* who holds it (shown in the claims table) */
+};
+/* Leases up to cl->limit records that store_scan with q (q->pending and
+ * q->stage set) would give and that no live lease holds, and streams them
+ * to fn in doc order, as store_scan. Returns 0 (none left: fn never
+ * called), 1 when fn stopped, -1 with err. */
+int store_claim(struct store *s, const struct store_query *q, const struct store_claim *cl,
+		store_row_fn fn, void *ud, char *err, size_t errlen);
 
 /* Called per vector with the record's key (an integer the backend gives
  * each record, stable while the record exists), its id and the vector:
@@ -285,6 +305,9 @@ void store_stats_free(struct store_stats *st);
 /* The count of stage name in st, added (zeroed) when it has none yet. For
  * the backends, which fill st. */
 struct store_stage_count *store_stats_stage(struct store_stats *st, const char *name);
+/* Adds n (record, stage) pairs of stage name in state status ("ok",
+ * "error", "given_up"; NULLs read as "") to st. */
+void store_stats_add(struct store_stats *st, const char *name, const char *status, long n);
 
 /* Copies the database to path, from one consistent snapshot while writers
  * go on; writes path.tmp first, checks it, then renames it over path.

@@ -1,7 +1,7 @@
 /* store_backend: what a database backend of the store implements, one
  * function per call of store.h, on its own connection type. store.c holds
  * the table of backends and passes each store.h call on; a backend lives
- * in a folder of its own (sqlite/). */
+ * in a folder of its own (sqlite/, pg/). */
 #ifndef LANES_STORE_BACKEND_H
 #define LANES_STORE_BACKEND_H
 
@@ -26,6 +26,8 @@ struct store_backend {
 		   size_t errlen);
 	int (*scan)(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		    size_t errlen);
+	int (*claim)(void *c, const struct store_query *q, const struct store_claim *cl,
+		     store_row_fn fn, void *ud, char *err, size_t errlen);
 	int (*vectors)(void *c, const struct store_query *q, const char *model, int part,
 		       int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
 	int (*models)(void *c, struct store_model_count **models, size_t *n, char *err,
@@ -51,5 +53,7 @@ struct store_backend {
 
 /* sqlite/: a SQLite file (any name that no other backend claims). */
 extern const struct store_backend store_backend_sqlite;
+/* pg/: a PostgreSQL database, by its URL (postgres://, postgresql://). */
+extern const struct store_backend store_backend_pg;
 
 #endif

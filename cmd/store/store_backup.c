@@ -17,7 +17,7 @@ int store_cmd_backup(struct app *a, struct store_cli *c, char **args, int nargs)
 		log_error("%s", err);
 		code = EXIT_FAILURES;
 	} else {
-		log_event("backup of %s written to %s", tun_str(a->tun, "store.db"), args[0]);
+		log_event("backup of %s written to %s", store_cli_db_shown(a), args[0]);
 	}
 	store_close(s);
 	tun_free(a->tun);

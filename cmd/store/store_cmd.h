@@ -37,6 +37,9 @@ enum store_flag {
 	SF_FINGERPRINT,
 	SF_ADD,
 	SF_ERRORS,
+	SF_LIMIT,
+	SF_LEASE,
+	SF_WORKER,
 };
 
 /* --where conditions at most. */
@@ -71,12 +74,19 @@ struct store_cli {
 	const char *fingerprint;
 	const char *add;       /* log: --add FILE */
 	int errors;            /* log: --errors */
+	long limit;          /* claim: --limit */
+	int limit_set;
+	const char *lease;   /* claim: --lease */
+	const char *worker;  /* claim: --worker */
 };
 
 /* Opens the database named by store.db with the store tunables; create
  * for put. On failure logs "cannot open database ..." and exits 3. The
  * caller closes it with store_close. */
 struct store *store_cli_open(struct app *a, int create);
+/* store.db as it may be shown: a password in a URL redacted (valid
+ * until the next call). */
+const char *store_cli_db_shown(struct app *a);
 /* The options store_cli_open opens with (strings are the tunables'). */
 void store_cli_opts(struct app *a, int create, struct store_opts *o);
 
@@ -104,6 +114,7 @@ int store_cmd_put(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_dump(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs);
+int store_cmd_claim(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_docs(struct app *a, struct store_cli *c, char **args, int nargs);
 int store_cmd_delete(struct app *a, struct store_cli *c, char **args, int nargs);

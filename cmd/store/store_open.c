@@ -3,7 +3,17 @@
 #include "store_cmd.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+const char *store_cli_db_shown(struct app *a)
+{
+	static char shown[2048];
+	char *r = redact_url(tun_str(a->tun, "store.db"));
+	snprintf(shown, sizeof shown, "%s", r);
+	free(r);
+	return shown;
+}
 
 void store_cli_opts(struct app *a, int create, struct store_opts *o)
 {

@@ -278,7 +278,7 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	/* records are written in input order, so the last of an id wins */
 	a->unordered = 0;
 	app_log_start(a, "db=%s synchronous=%s batch=%ld records/%.0f ms%s",
-		      tun_str(a->tun, "store.db"), tun_str(a->tun, "store.synchronous"),
+		      store_cli_db_shown(a), tun_str(a->tun, "store.synchronous"),
 		      c.batch_records, c.batch_ms, c.tee ? " tee" : "");
 	app_start_reporting(a);
 	c.scratch = xcalloc((size_t)a->workers, sizeof *c.scratch);

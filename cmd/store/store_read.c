@@ -7,7 +7,9 @@
 #include "store_reuse.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int store_read_finish(struct app *a, struct store *s, struct ndjson_writer *w, int code)
 {
@@ -70,13 +72,25 @@ int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs)
 	return store_read_finish(a, s, w, code);
 }
 
+/* store claim's lease, or NULL: pending and claim share their code */
+static const struct store_claim *claiming;
+
+/* The records of q: scanned, or (store claim) leased first. */
+static int read_rows(struct store *s, const struct store_query *q, store_row_fn fn, void *ud,
+		     char *err, size_t errlen)
+{
+	if (claiming)
+		return store_claim(s, q, claiming, fn, ud, err, errlen);
+	return store_scan(s, q, fn, ud, err, errlen);
+}
+
 static int scan(struct app *a, const struct store_query *q)
 {
 	struct store *s = store_cli_open(a, 0);
 	struct ndjson_writer *w = ndjson_writer_new(1);
 	char err[1024];
 	int code = EXIT_DONE;
-	if (store_scan(s, q, write_row, w, err, sizeof err) < 0) {
+	if (read_rows(s, q, write_row, w, err, sizeof err) < 0) {
 		log_error("%s", err);
 		code = EXIT_FAILURES;
 	}
@@ -157,12 +171,13 @@ static int pending_fingerprint(struct app *a, struct store_cli *c, struct store_
 	x.reuse = (struct store_reuse){.s = s, .stage = st, .fingerprint = fp,
 				       .fields = (const char *const *)fields, .nfields = nfields};
 	int code = EXIT_DONE;
-	if (store_scan(s, q, write_pending, &x, x.err, sizeof x.err) < 0 || x.failed) {
+	if (read_rows(s, q, write_pending, &x, x.err, sizeof x.err) < 0 || x.failed) {
 		log_error("%s", x.err);
 		code = EXIT_FAILURES;
 	} else if (nfields) {
-		log_event("pending %s: %ld records, %ld of them reused from results kept for the "
-			  "same input and settings (fingerprint %s)", st->name, x.rows,
+		log_event("%s %s: %ld records, %ld of them reused from results kept for the "
+			  "same input and settings (fingerprint %s)", claiming ? "claim" : "pending",
+			  st->name, x.rows,
 			  x.reuse.reused, fp);
 	}
 	store_reuse_free(&x.reuse);
@@ -173,12 +188,13 @@ static int pending_fingerprint(struct app *a, struct store_cli *c, struct store_
 
 int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs)
 {
+	const char *name = claiming ? "claim" : "pending";
 	if (nargs > 0) {
-		log_error("pending takes no arguments ('%s'; try --help)", args[0]);
+		log_error("%s takes no arguments ('%s'; try --help)", name, args[0]);
 		return EXIT_USAGE;
 	}
 	if (!c->stage) {
-		log_error("pending needs --stage S (segment, mine, embed or classify)");
+		log_error("%s needs --stage S (segment, mine, embed or classify)", name);
 		return EXIT_USAGE;
 	}
 	if (check_stage(c->stage))
@@ -196,6 +212,37 @@ int store_cmd_pending(struct app *a, struct store_cli *c, char **args, int nargs
 	if (!c->fingerprint)
 		return scan(a, &q);
 	return pending_fingerprint(a, c, &q);
+}
+
+/* "30", "30s", "500ms", "5m", "1h": seconds in *out. */
+static int parse_lease(const char *text, double *out)
+{
+	char *end;
+	double v = strtod(text, &end);
+	double unit = !*end || !strcmp(end, "s") ? 1 : !strcmp(end, "ms") ? 0.001
+		    : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : -1;
+	if (end == text || unit < 0 || !(v > 0) || v * unit > 7 * 86400.0)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
+int store_cmd_claim(struct app *a, struct store_cli *c, char **args, int nargs)
+{
+	struct store_claim cl = {.limit = c->limit_set ? c->limit : 100, .lease_s = 600};
+	if (c->lease && parse_lease(c->lease, &cl.lease_s)) {
+		log_error("--lease '%s' is not a duration from 1ms to 7 days (30s, 5m, 1h)", c->lease);
+		return EXIT_USAGE;
+	}
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	char *worker = c->worker ? xstrdup(c->worker) : xasprintf("%s:%ld", host, (long)getpid());
+	cl.worker = worker;
+	claiming = &cl;
+	int code = store_cmd_pending(a, c, args, nargs);
+	claiming = NULL;
+	free(worker);
+	return code;
 }
 
 static int write_doc(const struct store_doc *d, void *ud)
@@ -318,7 +365,7 @@ int store_cmd_stats(struct app *a, struct store_cli *c, char **args, int nargs)
 		return store_read_finish(a, s, NULL, EXIT_FAILURES);
 	}
 	struct buf b = {0};
-	const char *db = tun_str(a->tun, "store.db");
+	const char *db = store_cli_db_shown(a);
 	if (c->json)
 		stats_json(&b, db, &st);
 	else

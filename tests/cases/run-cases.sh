@@ -14,6 +14,15 @@
 # Lines starting with '#' outside sections are comments. Inputs are taken
 # literally; bytes that are not text (NUL, bad UTF-8) are tested in
 # tests/shell/test_bad_input.sh.
+#
+# With CASES_DB (a database URL) and CASES_DB_RESET (a command that empties
+# it), each case whose command names the database t.db only through store
+# runs with that database in place of t.db, emptied first, and its output
+# shows t.db where it shows the URL, and `sqlite3 t.db SQL` runs SQL with
+# psql: the cases of store.test run against PostgreSQL
+# (tests/shell/test_store_pg.sh). Cases that name other files, and those
+# named in CASES_SKIP ("|name|name|"), are counted as not portable and
+# printed, never run.
 set -euo pipefail
 
 table="$1"
@@ -69,11 +78,30 @@ stderr_matches() {
   done <"${want}"
 }
 
+not_portable=0
+
 run_case() {
   [[ -n "${name}" ]] || return 0
   local dir="${tmp}/case/files" got_out="${tmp}/case/got.out" got_err="${tmp}/case/got.err"
   local rc=0
+  if [[ -n "${CASES_DB:-}" ]]; then
+    local rest="${cmd//t.db/}"
+    if [[ "${rest}" == *.db* || "${CASES_SKIP:-}" == *"|${name}|"* ]]; then
+      not_portable=$((not_portable + 1))
+      echo "# not portable to ${CASES_DB%%:*}: ${name}"
+      return 0
+    fi
+    bash -c "${CASES_DB_RESET}"
+    # sqlite3 t.db "SQL": the same SQL through psql (the views and
+    # tables are the same), its answer as sqlite3 prints it
+    cmd="sqlite3() { psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -d \"\$1\" -c \"\$2\"; }; ${cmd//t.db/\"\$CASES_DB\"}"
+  fi
   (cd "${dir}" && bash -o pipefail -c "${cmd}" <"${tmp}/case/stdin.bin" >"${got_out}" 2>"${got_err}") || rc=$?
+  if [[ -n "${CASES_DB:-}" ]]; then
+    local re
+    re="$(printf '%s' "${CASES_DB}" | sed 's/[][\\.*^$|]/\\&/g')"
+    sed -i "s|${re}|t.db|g" "${got_out}" "${got_err}"
+  fi
   if (( rc != want_exit )); then
     report 0 "exit ${rc}, want ${want_exit}; stderr: $(head -c 400 "${got_err}")"
     return
@@ -155,6 +183,9 @@ main() {
   if [[ -n "${name}" ]]; then
     finish_inputs
     run_case
+  fi
+  if [[ -n "${CASES_DB:-}" ]]; then
+    echo "# ${pass} cases run against ${CASES_DB%%:*}, ${not_portable} not portable"
   fi
   echo "${pass} passed, ${fail} failed"
   (( fail == 0 ))

@@ -23,7 +23,15 @@ main() {
     t "bin/${tool}: libraries expanded at link time" grep -qF '$(LDLIBS)' <<<"${recipe}"
     t "bin/${tool}: flags expanded at link time" grep -qF '$(ALL_CFLAGS)' <<<"${recipe}"
   done
-  t "no libpq before PostgreSQL code exists" bash -c "! grep -nE -- '-lpq|libpq' '${ROOT}/Makefile'"
+  # the PostgreSQL backend of store (cmd/store/pg/) links libpq, which
+  # `make deps` installs on a fresh machine (libpq-dev)
+  t "libpq is a package of the build (PKGS) and of apt (libpq-dev)" \
+    bash -c "grep -qE '^PKGS = .*\\blibpq\\b' '${ROOT}/Makefile' && grep -qE '^APT_BUILD = .*libpq-dev|libpq-dev' '${ROOT}/Makefile'"
+  t "PostgreSQL code exists (cmd/store/pg/)" test -f "${ROOT}/cmd/store/pg/pg_conn.c"
+  t "bin/store is linked against libpq" \
+    bash -c "ldd '${LANES_BIN:-${ROOT}/bin}/store' | grep -q 'libpq\\.so'"
+  t "the tests' packages include the PostgreSQL server and psql" \
+    bash -c "grep -A2 '^APT_TEST' '${ROOT}/Makefile' | grep -q 'postgresql postgresql-client'"
   summary
 }
 

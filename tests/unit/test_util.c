@@ -78,6 +78,9 @@ int main(void)
 		{"http://h:1/a:b@c", "http://h:1/a:b@c"},
 		{"not a url", "not a url"},
 		{"postgres://me:secret@db/lanes", "postgres://me:<redacted>@db/lanes"},
+		{"postgresql:///lanes?host=/tmp&password=pw&port=5", "postgresql:///lanes?host=/tmp&password=<redacted>&port=5"},
+		{"postgresql://u:a@h/l?password=b", "postgresql://u:<redacted>@h/l?password=<redacted>"},
+		{"postgresql://h/l?xpassword=b#password=c", "postgresql://h/l?xpassword=b#password=c"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
 		char *r = redact_url(urls[i][0]);

@@ -257,6 +257,7 @@ const struct store_backend store_backend_sqlite = {
 	.batch_age_ms = sqlite_batch_age_ms,
 	.get = sqlite_get,
 	.scan = sqlite_scan,
+	.claim = sqlite_claim,
 	.vectors = sqlite_vectors,
 	.models = sqlite_models,
 	.get_key = sqlite_get_key,

@@ -47,6 +47,7 @@ enum {
 	Q_ERRORS,
 	Q_LOG_ADD,
 	Q_LOG_ID,
+	Q_UNCLAIM,
 	Q_COUNT,
 };
 
@@ -59,6 +60,7 @@ struct sqlite_db {
 	double contended_at; /* last time this connection had to wait */
 	uint64_t rng;
 	int in_txn;
+	int claims;          /* the batch began with claims held: puts release them */
 	long batch_n;
 	double batch_t0;
 	sqlite3_stmt *q[Q_COUNT];
@@ -124,6 +126,8 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 	       size_t errlen);
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		size_t errlen);
+int sqlite_claim(void *c, const struct store_query *q, const struct store_claim *cl,
+		 store_row_fn fn, void *ud, char *err, size_t errlen);
 int sqlite_result_get(void *c, const char *stage, const char *fingerprint, const char *input,
 		      struct buf *members, struct buf *vec, char *err, size_t errlen);
 int sqlite_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);

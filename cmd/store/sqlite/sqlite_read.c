@@ -5,6 +5,8 @@
 #include "sqlite_db.h"
 #include "stage.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const sql_get =
@@ -103,6 +105,12 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 
 /* The first parameter of the --where conditions of a scan. */
 #define WHERE_FIRST 8
+/* Parameters past those of the conditions (STORE_WHERE_MAX of 3 each):
+ * the keys of a claim's records, a JSON array; the time and the limit of a
+ * claim. */
+#define CLAIMED_PARAM "60"
+#define CLAIM_NOW 61
+#define CLAIM_LIMIT 62
 
 /* The SELECT of a scan; its parameters: ?1 the vector's model, ?2 the
  * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts, ?6 the
@@ -114,10 +122,12 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 	buf_puts(sql, "SELECT r.rid, r.body, v.model, v.vec FROM records r"
 		      " LEFT JOIN vector_data v ON v.rid = r.rid"
 		      " AND v.model = coalesce(?1, r.vec_model)");
-	int by_stage = q->stage && (q->pending || q->status != STORE_ANY);
+	int by_stage = q->stage && (q->pending || q->status != STORE_ANY) && !q->claimed;
 	if (by_stage)
 		buf_puts(sql, " LEFT JOIN stage_data s ON s.rid = r.rid AND s.stage = ?2");
 	buf_puts(sql, " WHERE 1");
+	if (q->claimed)
+		buf_puts(sql, " AND r.rid IN (SELECT value FROM json_each(?" CLAIMED_PARAM "))");
 	if (q->doc)
 		buf_puts(sql, " AND r.doc = ?3");
 	if (by_stage && q->pending) {
@@ -142,7 +152,7 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 		sqlite_status_sql(sql, q->status);
 	}
 	sqlite_where_sql(sql, q, WHERE_FIRST);
-	if (q->pending || q->order == STORE_BY_DOC)
+	if (q->pending || q->order == STORE_BY_DOC || q->claimed)
 		buf_puts(sql, " ORDER BY r.doc, r.seq, r.id");
 	else
 		buf_puts(sql, " ORDER BY r.id");
@@ -199,16 +209,9 @@ static int scan_row(struct sqlite_db *s, sqlite3_stmt *st, void *ud, char *err, 
 	return x->fn(x->line.p, x->line.len, x->ud) ? 1 : 0;
 }
 
-int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
-		size_t errlen)
+static void scan_bind(struct sqlite_db *s, sqlite3_stmt *st, const struct store_query *q,
+		      int by_stage)
 {
-	struct sqlite_db *s = c;
-	struct buf sql = {0};
-	int by_stage = scan_sql(&sql, q), own;
-	sqlite3_stmt *st = prepare_read(s, sql.p, &own, err, errlen);
-	buf_free(&sql);
-	if (!st)
-		return -1;
 	if (!q->pending && q->model)
 		sqlite3_bind_text(st, 1, q->model, -1, SQLITE_STATIC);
 	if (by_stage)
@@ -224,10 +227,107 @@ int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud,
 			sqlite3_bind_text(st, 7, q->fingerprint, -1, SQLITE_STATIC);
 	}
 	sqlite_where_bind(st, q, WHERE_FIRST);
+	if (q->claimed)
+		sqlite3_bind_text(st, atoi(CLAIMED_PARAM), q->claimed, -1, SQLITE_STATIC);
+}
+
+int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
+		size_t errlen)
+{
+	struct sqlite_db *s = c;
+	struct buf sql = {0};
+	int by_stage = scan_sql(&sql, q), own;
+	sqlite3_stmt *st = prepare_read(s, sql.p, &own, err, errlen);
+	buf_free(&sql);
+	if (!st)
+		return -1;
+	scan_bind(s, st, q, by_stage);
 	struct scan_ctx x = {fn, ud, {0}};
 	int ret = each_row(s, st, own, scan_row, &x, err, errlen);
 	buf_free(&x.line);
 	return ret;
+}
+
+/* The claims of `store claim`: kept in a table created by the first claim
+ * (no schema change: a lease is not data), written under BEGIN IMMEDIATE,
+ * so that one claim at a time picks pending records no live lease holds.
+ * Workers on one machine share a backlog this way; across machines a
+ * SQLite file is not shared, PostgreSQL is. */
+static const char *const sql_claims =
+	"CREATE TABLE IF NOT EXISTS claims (rid INTEGER NOT NULL, stage TEXT NOT NULL,"
+	" worker TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (rid, stage)) WITHOUT ROWID";
+
+int sqlite_claim(void *c, const struct store_query *q, const struct store_claim *cl,
+		 store_row_fn fn, void *ud, char *err, size_t errlen)
+{
+	struct sqlite_db *s = c;
+	if (s->in_txn) {
+		snprintf(err, errlen, "cannot claim inside a batch of writes");
+		return -1;
+	}
+	if (sqlite_exec_retry(s, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		sqlite_db_error(s, err, errlen, "cannot claim");
+		return -1;
+	}
+	struct buf sql = {0}, keys = {0};
+	sqlite3_stmt *st = NULL, *ins = NULL;
+	int ret = -1, rc;
+	if (sqlite3_exec(s->db, sql_claims, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	buf_puts(&sql, "SELECT x.rid FROM (");
+	int by_stage = scan_sql(&sql, q);
+	buf_printf(&sql, ") x WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.rid = x.rid"
+		   " AND c.stage = ?2 AND c.until > ?%d) LIMIT ?%d", CLAIM_NOW, CLAIM_LIMIT);
+	if (sqlite_prepare_retry(s, sql.p, &st) != SQLITE_OK ||
+	    sqlite_prepare_retry(s, "INSERT OR REPLACE INTO claims(rid, stage, worker, until)"
+				 " VALUES(?1, ?2, ?3, ?4)", &ins) != SQLITE_OK)
+		goto fail;
+	scan_bind(s, st, q, by_stage);
+	if (!by_stage)
+		sqlite3_bind_text(st, 2, q->stage, -1, SQLITE_STATIC);
+	double now = wall_time();
+	sqlite3_bind_double(st, CLAIM_NOW, now);
+	sqlite3_bind_int64(st, CLAIM_LIMIT, cl->limit);
+	sqlite3_bind_text(ins, 2, q->stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 3, cl->worker, -1, SQLITE_STATIC);
+	sqlite3_bind_double(ins, 4, now + cl->lease_s);
+	long n = 0;
+	buf_putc(&keys, '[');
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 rid = sqlite3_column_int64(st, 0);
+		buf_printf(&keys, "%s%lld", n++ ? "," : "", (long long)rid);
+		sqlite3_bind_int64(ins, 1, rid);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(ins);
+	}
+	buf_putc(&keys, ']');
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	sqlite3_finalize(ins);
+	st = ins = NULL;
+	if (sqlite_exec_retry(s, "COMMIT") != SQLITE_OK)
+		goto fail;
+	ret = 0;
+	if (n > 0) {
+		struct store_query cq = *q;
+		cq.pending = 0;
+		cq.claimed = keys.p;
+		ret = sqlite_scan(s, &cq, fn, ud, err, errlen);
+	}
+	buf_free(&sql);
+	buf_free(&keys);
+	return ret;
+fail:
+	sqlite_db_error(s, err, errlen, "cannot claim");
+	sqlite3_finalize(st);
+	sqlite3_finalize(ins);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	buf_free(&sql);
+	buf_free(&keys);
+	return -1;
 }
 
 struct docs_ctx {
@@ -319,16 +419,9 @@ int sqlite_stats(void *c, struct store_stats *st, char *err, size_t errlen)
 				 " GROUP BY stage, status ORDER BY stage", &q) != SQLITE_OK)
 		goto fail;
 	while ((rc = sqlite_step_retry(s, q)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(q, 0);
-		const char *status = (const char *)sqlite3_column_text(q, 1);
-		long n = (long)sqlite3_column_int64(q, 2);
-		struct store_stage_count *sc = store_stats_stage(st, name ? name : "");
-		switch (store_status_parse(status ? status : "")) {
-		case STORE_OK: sc->ok += n; break;
-		case STORE_ERROR: sc->error += n; break;
-		case STORE_GIVEN_UP: sc->given_up += n; break;
-		default: break;
-		}
+		store_stats_add(st, (const char *)sqlite3_column_text(q, 0),
+				(const char *)sqlite3_column_text(q, 1),
+				(long)sqlite3_column_int64(q, 2));
 	}
 	sqlite3_finalize(q);
 	q = NULL;

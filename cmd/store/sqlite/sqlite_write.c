@@ -97,6 +97,13 @@ static int begin(struct sqlite_db *s, char *err, size_t errlen)
 	s->in_txn = 1;
 	s->batch_n = 0;
 	s->batch_t0 = now_ms();
+	/* claims held (store claim) when the batch begins: puts release them */
+	long held = 0;
+	if (sqlite_query_long(s, "SELECT count(*) FROM sqlite_master WHERE name = 'claims'",
+			      &held) == SQLITE_OK && held &&
+	    sqlite_query_long(s, "SELECT EXISTS (SELECT 1 FROM claims)", &held) != SQLITE_OK)
+		held = 0;
+	s->claims = held > 0;
 	return 0;
 }
 
@@ -284,6 +291,21 @@ static int put_event(struct sqlite_db *s, const struct store_rec *r, const struc
 	return sqlite_run(st);
 }
 
+/* A put of a stage's result releases the record's claim of that stage. */
+static int unclaim(struct sqlite_db *s, const struct store_event *e, sqlite3_int64 rid)
+{
+	sqlite3_stmt *st;
+	char err[256];
+	if (!s->claims)
+		return SQLITE_OK;
+	if (sqlite_stmt(s, Q_UNCLAIM, "DELETE FROM claims WHERE rid = ?1 AND stage = ?2", &st, err,
+			sizeof err))
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_text(st, 2, e->stage, (int)e->stage_len, SQLITE_STATIC);
+	return sqlite_run(st);
+}
+
 int sqlite_write(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen)
 {
 	struct sqlite_db *s = c;
@@ -327,8 +349,11 @@ int sqlite_write(void *c, const struct store_rec *r, long *lost, char *err, size
 		sqlite3_bind_double(vec, 5, now);
 		rc = sqlite_run(vec);
 	}
-	for (size_t i = 0; rc == SQLITE_OK && i < r->nevents; i++)
+	for (size_t i = 0; rc == SQLITE_OK && i < r->nevents; i++) {
 		rc = put_event(s, r, &r->events[i], rid, now);
+		if (rc == SQLITE_OK)
+			rc = unclaim(s, &r->events[i], rid);
+	}
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot write record: %s", sqlite3_errmsg(s->db));
 		abandon_batch(s, lost);

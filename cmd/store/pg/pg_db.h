@@ -1,0 +1,133 @@
+/* pg_db: what the files of the PostgreSQL backend share: the connection
+ * (struct pg_db, one libpq connection), statements with bound parameters
+ * only (struct pg_q: the SQL with its $n and their values, never a value
+ * spliced into the text), and reading binary results. The backend's
+ * files: pg_conn.c (open, close, the schema and its migrations, backup
+ * through pg_dump), pg_write.c (batches, merges, prune, delete), pg_read.c
+ * (get, scan, docs, stats, vectors, claims). The database is named by a
+ * URL, postgres://... or postgresql://...; its password is never written
+ * anywhere (redact_url). */
+#ifndef LANES_PG_DB_H
+#define LANES_PG_DB_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "../store_backend.h"
+#include "../store_body.h"
+
+/* The schema this binary writes: lanes_schema.version. */
+#define PG_SCHEMA_VERSION 1
+
+/* Parameters of one statement at most. */
+#define PG_MAX_PARAMS 96
+
+/* One statement and its parameters, built together: pg_q_text and
+ * pg_q_int append "$n" to the SQL and keep the value. Strings are sent in
+ * binary format (their bytes and length: spans need no NUL), integers and
+ * doubles as text; NULL strings as SQL NULL. */
+struct pg_q {
+	struct buf sql;
+	int n;
+	const char *val[PG_MAX_PARAMS];
+	int len[PG_MAX_PARAMS];
+	int fmt[PG_MAX_PARAMS];
+	char num[PG_MAX_PARAMS][32];
+};
+void pg_q_reset(struct pg_q *q);
+void pg_q_free(struct pg_q *q);
+void pg_q_sql(struct pg_q *q, const char *sql);
+/* Each appends "$n::type" and returns n, which the SQL may name again
+ * (buf_printf(&q->sql, "$%d", n)). pg_q_text: the span p[0..n) (NULL:
+ * SQL NULL). pg_q_bytes: n bytes as bytea. */
+int pg_q_text(struct pg_q *q, const char *p, size_t n);
+int pg_q_str(struct pg_q *q, const char *s);
+int pg_q_int(struct pg_q *q, long long v);
+int pg_q_double(struct pg_q *q, double v);
+int pg_q_bytes(struct pg_q *q, const void *p, size_t n);
+
+/* The statements used once per record, prepared once per connection. */
+enum {
+	P_INSERT,
+	P_FIND,
+	P_UPDATE,
+	P_VEC,
+	P_STAGE_OK,
+	P_STAGE_ERR,
+	P_STAGE_CARRIED,
+	P_RESULT_PUT,
+	P_STALE_VECS,
+	P_STALE_STAGES,
+	P_STALE_VEC_MODEL,
+	P_UNCLAIM,
+	P_ERRORS,
+	P_COUNT,
+};
+
+struct pg_db {
+	PGconn *conn;
+	char *shown;         /* the URL as it may be shown: password redacted */
+	long max_attempts;
+	int in_txn;
+	int claims;          /* the batch began with claims held: puts release them */
+	long batch_n;
+	double batch_t0;
+	int prepared[P_COUNT];
+	long cursors;        /* names of cursors opened so far */
+	struct store_body body;
+	struct buf errs;
+	struct pg_q q;
+};
+
+/* "<what>: <the server's message>" (its first line). */
+void pg_error(struct pg_db *s, char *err, size_t errlen, const char *what, const PGresult *r);
+/* Runs q (dynamic SQL). Results in binary format. Returns the result
+ * (PGRES_COMMAND_OK or PGRES_TUPLES_OK), or NULL with err (the result is
+ * cleared). */
+PGresult *pg_exec(struct pg_db *s, const struct pg_q *q, char *err, size_t errlen,
+		  const char *what);
+/* As pg_exec, the statement of slot k (sql, prepared on first use). */
+PGresult *pg_exec_slot(struct pg_db *s, int k, const char *sql, const struct pg_q *q,
+		       char *err, size_t errlen, const char *what);
+/* Runs plain SQL without parameters. Returns 0, or -1 with err. */
+int pg_cmd(struct pg_db *s, const char *sql, char *err, size_t errlen, const char *what);
+
+/* Binary result values: an integer column of 2, 4 or 8 bytes, a float8. */
+long long pg_int(const PGresult *r, int row, int col);
+double pg_double(const PGresult *r, int row, int col);
+/* A text column (NULL when SQL NULL). */
+const char *pg_text(const PGresult *r, int row, int col);
+
+/* pg_conn.c */
+int pg_migrate(struct pg_db *s, char *err, size_t errlen);
+
+/* The backend's entries (store_backend.h), by file. */
+void *pg_open(const struct store_opts *o, char *err, size_t errlen);
+void pg_close(void *c);
+int pg_backup(void *c, const char *path, char *err, size_t errlen);
+int pg_write(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen);
+int pg_prune_doc(void *c, const char *doc, size_t doc_len, long long max_seq, long *removed,
+		 long *lost, char *err, size_t errlen);
+int pg_delete(void *c, const char *key, size_t len, int by_doc, long *removed, long *lost,
+	      char *err, size_t errlen);
+int pg_commit(void *c, long *lost, char *err, size_t errlen);
+long pg_batch_records(const void *c);
+double pg_batch_age_ms(const void *c);
+int pg_get(void *c, const char *id, const char *model, struct buf *out, char *err,
+	   size_t errlen);
+int pg_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
+	    size_t errlen);
+int pg_claim(void *c, const struct store_query *q, const struct store_claim *cl,
+	     store_row_fn fn, void *ud, char *err, size_t errlen);
+int pg_vectors(void *c, const struct store_query *q, const char *model, int part, int nparts,
+	       int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
+int pg_models(void *c, struct store_model_count **models, size_t *n, char *err,
+	      size_t errlen);
+int pg_get_key(void *c, long long key, const char *model, struct buf *out, char *err,
+	       size_t errlen);
+int pg_result_get(void *c, const char *stage, const char *fingerprint, const char *input,
+		  struct buf *members, struct buf *vec, char *err, size_t errlen);
+int pg_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
+int pg_stats(void *c, struct store_stats *st, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,360 @@
+/* pg_write: the PostgreSQL backend's write path: records put in batches,
+ * one transaction each; a new record is one INSERT, a stored one is read
+ * FOR UPDATE (a concurrent writer of the same id waits, so merges are
+ * never lost between processes), merged on its text (store_body.c) and
+ * updated only when it changed; vectors as bytea of little-endian
+ * float32; the status of each stage; a put releases the claims of the
+ * stages it reports on. The statements are prepared once per connection
+ * and every value is a bound parameter. */
+#include "pg_db.h"
+#include "stage.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const sql_insert =
+	"INSERT INTO records(id, doc, seq, body, vec_model, updated)"
+	" VALUES($1::text, $2::text, $3::int8, $4::text, $5::text, $6::float8)"
+	" ON CONFLICT (id) DO NOTHING RETURNING rid";
+static const char *const sql_find = "SELECT rid, body FROM records WHERE id = $1::text FOR UPDATE";
+/* rows are only written when something changes: a rerun rewrites nothing */
+static const char *const sql_update =
+	"UPDATE records SET doc = coalesce($2::text, doc), seq = coalesce($3::int8, seq),"
+	" body = $4::text, vec_model = coalesce($5::text, vec_model), updated = $6::float8"
+	" WHERE rid = $1::int8 AND (body IS DISTINCT FROM $4::text"
+	" OR doc IS DISTINCT FROM coalesce($2::text, doc)"
+	" OR seq IS DISTINCT FROM coalesce($3::int8, seq)"
+	" OR vec_model IS DISTINCT FROM coalesce($5::text, vec_model))";
+static const char *const sql_vec =
+	"INSERT INTO vector_data(rid, model, dim, vec, updated)"
+	" VALUES($1::int8, $2::text, $3::int8, $4::bytea, $5::float8)"
+	" ON CONFLICT (rid, model) DO UPDATE SET dim = excluded.dim, vec = excluded.vec,"
+	" updated = excluded.updated WHERE vector_data.vec IS DISTINCT FROM excluded.vec";
+static const char *const sql_stage_ok =
+	"INSERT INTO stage_data(rid, stage, status, model, failures, updated, fingerprint)"
+	" VALUES($1::int8, $2::text, 'ok', $3::text, 0, $4::float8, $5::text)"
+	" ON CONFLICT (rid, stage) DO UPDATE SET status = 'ok', model = excluded.model,"
+	" failures = 0, code = NULL, message = NULL, error = NULL, updated = excluded.updated,"
+	" fingerprint = excluded.fingerprint WHERE stage_data.status <> 'ok'"
+	" OR stage_data.model IS DISTINCT FROM excluded.model"
+	" OR stage_data.fingerprint IS DISTINCT FROM excluded.fingerprint";
+static const char *const sql_result_put =
+	"INSERT INTO results(stage, fingerprint, input, members, vec, updated)"
+	" VALUES($1::text, $2::text, $3::text, $4::text, $5::bytea, $6::float8)"
+	" ON CONFLICT (stage, fingerprint, input) DO UPDATE SET members = excluded.members,"
+	" vec = excluded.vec, updated = excluded.updated"
+	" WHERE results.members IS DISTINCT FROM excluded.members"
+	" OR results.vec IS DISTINCT FROM excluded.vec";
+static const char *const sql_stage_err =
+	"INSERT INTO stage_data(rid, stage, status, model, failures, code, message, error, updated)"
+	" VALUES($1::int8, $2::text, CASE WHEN $7::int8 <= 1 THEN 'given_up' ELSE 'error' END,"
+	" $3::text, 1, $4::text, $5::text, $6::text, $8::float8)"
+	" ON CONFLICT (rid, stage) DO UPDATE SET failures = stage_data.failures + 1,"
+	" status = CASE WHEN stage_data.status = 'given_up'"
+	" OR stage_data.failures + 1 >= $7::int8 THEN 'given_up' ELSE 'error' END,"
+	" model = coalesce(excluded.model, stage_data.model), code = excluded.code,"
+	" message = excluded.message, error = excluded.error, updated = excluded.updated";
+/* an error the store itself wrote out, passing through again */
+static const char *const sql_stage_carried =
+	"INSERT INTO stage_data(rid, stage, status, model, failures, code, message, error, updated)"
+	" VALUES($1::int8, $2::text, CASE WHEN $7::int8 >= $9::int8 THEN 'given_up' ELSE 'error' END,"
+	" $3::text, $7::int8, $4::text, $5::text, $6::text, $8::float8)"
+	" ON CONFLICT (rid, stage) DO NOTHING";
+static const char *const sql_stale_vecs = "DELETE FROM vector_data WHERE rid = $1::int8";
+static const char *const sql_stale_stages =
+	"DELETE FROM stage_data WHERE rid = $1::int8 AND stage = $2::text";
+static const char *const sql_stale_vec_model =
+	"UPDATE records SET vec_model = NULL WHERE rid = $1::int8";
+static const char *const sql_unclaim = "DELETE FROM claims WHERE rid = $1::int8 AND stage = $2::text";
+
+static int begin(struct pg_db *s, char *err, size_t errlen)
+{
+	if (s->in_txn)
+		return 0;
+	if (pg_cmd(s, "BEGIN", err, errlen, "cannot begin a transaction"))
+		return -1;
+	s->in_txn = 1;
+	s->batch_n = 0;
+	s->batch_t0 = now_ms();
+	/* claims held when the batch begins: the puts of claimed records */
+	PGresult *r = PQexecParams(s->conn, "SELECT EXISTS (SELECT 1 FROM claims)", 0, NULL, NULL,
+				   NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_error(s, err, errlen, "cannot read the claims", r);
+		PQclear(r);
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+		s->in_txn = 0;
+		return -1;
+	}
+	s->claims = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return 0;
+}
+
+/* After a failed statement the transaction is aborted: the batch is
+ * gone. Rolls it back so the records of the batch are never half
+ * written. */
+static void abandon_batch(struct pg_db *s, long *lost)
+{
+	if (lost)
+		*lost = s->in_txn ? s->batch_n : 0;
+	if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_txn = 0;
+	s->batch_n = 0;
+}
+
+/* Deletes the records `cond` selects ($1 the doc or id, $2 a seq), with
+ * their vectors, stages and claims, in the batch; the count to *removed. */
+static int delete_rows(struct pg_db *s, const char *cond, const char *key, size_t len,
+		       const long long *seq, long *removed, long *lost, char *err, size_t errlen)
+{
+	if (lost)
+		*lost = 0;
+	*removed = 0;
+	if (begin(s, err, errlen))
+		return -1;
+	struct pg_q *q = &s->q;
+	/* cond names $1 and $2: the parameters, then the SQL */
+	pg_q_reset(q);
+	pg_q_text(q, key, len);
+	if (seq)
+		pg_q_int(q, *seq);
+	buf_reset(&q->sql);
+	buf_printf(&q->sql, "WITH d AS (DELETE FROM records WHERE %s RETURNING rid),"
+		   " v AS (DELETE FROM vector_data WHERE rid IN (SELECT rid FROM d)),"
+		   " g AS (DELETE FROM stage_data WHERE rid IN (SELECT rid FROM d)),"
+		   " c AS (DELETE FROM claims WHERE rid IN (SELECT rid FROM d))"
+		   " SELECT count(*) FROM d", cond);
+	PGresult *r = pg_exec(s, q, err, errlen, "cannot delete records");
+	if (!r) {
+		abandon_batch(s, lost);
+		return -1;
+	}
+	*removed = (long)pg_int(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int pg_prune_doc(void *c, const char *doc, size_t doc_len, long long max_seq, long *removed,
+		 long *lost, char *err, size_t errlen)
+{
+	/* the segments past the new last one, and the record of the document
+	 * itself that a failed segment run left (id = doc, no seq) */
+	return delete_rows(c, "doc = $1::text AND (seq > $2::int8 OR (seq IS NULL AND id = $1::text))",
+			   doc, doc_len, &max_seq, removed, lost, err, errlen);
+}
+
+int pg_delete(void *c, const char *key, size_t len, int by_doc, long *removed, long *lost,
+	      char *err, size_t errlen)
+{
+	return delete_rows(c, by_doc ? "doc = $1::text" : "id = $1::text", key, len, NULL, removed,
+			   lost, err, errlen);
+}
+
+/* Runs slot k with q's parameters; 0, or -1 with err. */
+static int run(struct pg_db *s, int k, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = pg_exec_slot(s, k, sql, &s->q, err, errlen, "cannot write record");
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+/* The record's row: inserted when new (one statement), else read FOR
+ * UPDATE, merged and updated. Sets *rid and *stale (the text changed). */
+static int put_row(struct pg_db *s, const struct store_rec *r, double now, long long *rid,
+		   int *stale, char *err, size_t errlen)
+{
+	struct pg_q *q = &s->q;
+	*stale = 0;
+	pg_q_reset(q);
+	pg_q_text(q, r->id, r->id_len);
+	pg_q_text(q, r->doc, r->doc_len);
+	if (r->has_seq)
+		pg_q_int(q, r->seq);
+	else
+		pg_q_text(q, NULL, 0);
+	pg_q_text(q, r->body, r->body_len);
+	if (r->vec)
+		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
+	else
+		pg_q_text(q, NULL, 0);
+	pg_q_double(q, now);
+	PGresult *res = pg_exec_slot(s, P_INSERT, sql_insert, q, err, errlen, "cannot write record");
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*rid = pg_int(res, 0, 0);
+		PQclear(res);
+		return 0;
+	}
+	PQclear(res);
+	/* q's first parameter is the id: FIND takes it alone */
+	int n = q->n;
+	q->n = 1;
+	res = pg_exec_slot(s, P_FIND, sql_find, q, err, errlen, "cannot write record");
+	q->n = n;
+	if (!res)
+		return -1;
+	if (PQntuples(res) != 1) {
+		snprintf(err, errlen, "cannot write record: its row went away meanwhile");
+		PQclear(res);
+		return -1;
+	}
+	*rid = pg_int(res, 0, 0);
+	const char *body = r->body;
+	size_t body_len = r->body_len;
+	store_body_merge(&s->body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1), r->body,
+			 r->body_len, &body, &body_len, stale);
+	PQclear(res);
+	/* the update: the same parameters with the rid first, the merged body */
+	char rid_text[32];
+	snprintf(rid_text, sizeof rid_text, "%lld", *rid);
+	q->val[0] = rid_text;
+	q->fmt[0] = 0;
+	q->val[3] = body;
+	q->len[3] = (int)body_len;
+	int rc = run(s, P_UPDATE, sql_update, err, errlen);
+	q->n = 0;
+	return rc;
+}
+
+static void q_rid(struct pg_q *q, long long rid)
+{
+	pg_q_reset(q);
+	pg_q_int(q, rid);
+}
+
+/* A record whose text changed: its vectors and the stages derived from
+ * the text go; the record's own come next. */
+static int drop_stale(struct pg_db *s, const struct store_rec *r, long long rid, char *err,
+		      size_t errlen)
+{
+	q_rid(&s->q, rid);
+	if (run(s, P_STALE_VECS, sql_stale_vecs, err, errlen))
+		return -1;
+	for (size_t k = 0; k < STAGE_COUNT; k++) {
+		if (!stage_table[k].derived)
+			continue;
+		q_rid(&s->q, rid);
+		pg_q_str(&s->q, stage_table[k].name);
+		if (run(s, P_STALE_STAGES, sql_stale_stages, err, errlen))
+			return -1;
+	}
+	if (r->vec)
+		return 0;
+	q_rid(&s->q, rid);
+	return run(s, P_STALE_VEC_MODEL, sql_stale_vec_model, err, errlen);
+}
+
+static int put_event(struct pg_db *s, const struct store_rec *r, const struct store_event *e,
+		     long long rid, double now, char *err, size_t errlen)
+{
+	struct pg_q *q = &s->q;
+	q_rid(q, rid);
+	pg_q_text(q, e->stage, e->stage_len);
+	pg_q_text(q, e->model, e->model_len);
+	if (e->ok) {
+		pg_q_double(q, now);
+		pg_q_text(q, e->fingerprint, e->fingerprint_len);
+		if (run(s, P_STAGE_OK, sql_stage_ok, err, errlen))
+			return -1;
+		if (e->fingerprint && e->input && e->members) {
+			const struct stage *sd = stage_find(e->stage, e->stage_len);
+			pg_q_reset(q);
+			pg_q_text(q, e->stage, e->stage_len);
+			pg_q_text(q, e->fingerprint, e->fingerprint_len);
+			pg_q_text(q, e->input, e->input_len);
+			pg_q_text(q, e->members, e->members_len);
+			if (sd && sd->vector && r->vec)
+				pg_q_bytes(q, store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
+			else
+				pg_q_bytes(q, NULL, 0);
+			pg_q_double(q, now);
+			if (run(s, P_RESULT_PUT, sql_result_put, err, errlen))
+				return -1;
+		}
+	} else {
+		pg_q_text(q, e->code, e->code_len);
+		pg_q_text(q, e->message, e->message_len);
+		pg_q_text(q, e->error, e->error_len);
+		pg_q_int(q, e->carried > 0 ? e->carried : s->max_attempts);
+		pg_q_double(q, now);
+		if (e->carried > 0) {
+			pg_q_int(q, s->max_attempts);
+			if (run(s, P_STAGE_CARRIED, sql_stage_carried, err, errlen))
+				return -1;
+		} else if (run(s, P_STAGE_ERR, sql_stage_err, err, errlen)) {
+			return -1;
+		}
+	}
+	if (!s->claims)
+		return 0;
+	q_rid(q, rid);
+	pg_q_text(q, e->stage, e->stage_len);
+	return run(s, P_UNCLAIM, sql_unclaim, err, errlen);
+}
+
+int pg_write(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen)
+{
+	struct pg_db *s = c;
+	if (lost)
+		*lost = 0;
+	if (r->id_len > 0x3fffffff || r->body_len > 0x3fffffff || r->dim > 0xfffffff) {
+		snprintf(err, errlen, "record too big for the database");
+		return -1;
+	}
+	if (begin(s, err, errlen))
+		return -1;
+	double now = wall_time();
+	long long rid = 0;
+	int stale = 0;
+	int rc = put_row(s, r, now, &rid, &stale, err, errlen);
+	if (!rc && stale)
+		rc = drop_stale(s, r, rid, err, errlen);
+	if (!rc && r->vec) {
+		struct pg_q *q = &s->q;
+		q_rid(q, rid);
+		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
+		pg_q_int(q, (long long)r->dim);
+		pg_q_bytes(q, store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
+		pg_q_double(q, now);
+		rc = run(s, P_VEC, sql_vec, err, errlen);
+	}
+	for (size_t i = 0; !rc && i < r->nevents; i++)
+		rc = put_event(s, r, &r->events[i], rid, now, err, errlen);
+	if (rc) {
+		abandon_batch(s, lost);
+		return -1;
+	}
+	s->batch_n++;
+	return 0;
+}
+
+int pg_commit(void *c, long *lost, char *err, size_t errlen)
+{
+	struct pg_db *s = c;
+	if (lost)
+		*lost = 0;
+	if (!s->in_txn)
+		return 0;
+	if (pg_cmd(s, "COMMIT", err, errlen, "cannot commit")) {
+		abandon_batch(s, lost);
+		return -1;
+	}
+	s->in_txn = 0;
+	s->batch_n = 0;
+	return 0;
+}
+
+long pg_batch_records(const void *c)
+{
+	const struct pg_db *s = c;
+	return s->in_txn ? s->batch_n : 0;
+}
+
+double pg_batch_age_ms(const void *c)
+{
+	const struct pg_db *s = c;
+	return s->in_txn ? now_ms() - s->batch_t0 : 0;
+}
