@@ -360,7 +360,7 @@ static char *redact_query(char *url)
 	for (;;) {
 		char *hit = NULL;
 		for (char *p = strchr(url, '?'); p && *p && *p != '#';
-		     p += 1 + strcspn(p + 1, "&#")) {
+		     p += 1 + strcspn(p + 1, "&?#")) {
 			if (!strncmp(p + 1, "password=", 9) && strncmp(p + 10, "<redacted>", 10)) {
 				hit = p + 10;
 				break;

@@ -640,13 +640,14 @@ exec_stage_tool() {
 
 # Worker mode: the tool of STAGE, with ARGS, over rounds of records
 # claimed from the store (store claim leases them; the put of each result
-# releases its claim) until no record is pending and unclaimed; a round
-# that fails ends the step. The counts of the rounds add up in the report.
+# releases its claim) until no record is pending (records leased to other
+# workers are waited for: put by them, or taken over when the lease of one
+# that died runs out); a round that fails ends the step. The counts of the rounds add up in the report.
 step_llm_worker() {
   local stage="$1"
   shift
   local start model claimed round=0 n total=0
-  local -a sums=(0 0 0 0 0) rc=(0 0)
+  local -a sums=(0 0 0 0 0) rc=(0 0) pend_args=()
   start="$(date +%s.%N)"
   model="$(stage_model "${stage}")"
   claimed="${RUN_DIR}/${stage}.claimed"
@@ -662,7 +663,17 @@ step_llm_worker() {
       return 0
     fi
     n="$(wc -l <"${claimed}" | tr -d ' ')"
-    ((n > 0)) || break
+    if ((n == 0)); then
+      # records still pending are leased to other workers: wait for them
+      # to be put, or for the lease of a worker that died to end
+      pend_args=(pending --stage "${stage}")
+      [[ -z "${model}" ]] || pend_args+=(--model "${model}")
+      if [[ -z "$(store "${pend_args[@]}" | head -c 1)" ]]; then
+        break
+      fi
+      sleep 1
+      continue
+    fi
     round=$((round + 1))
     total=$((total + n))
     run_step_pipeline stage "${stage}" "${claimed}" "$@"

@@ -12,7 +12,7 @@
 PG_DIR=""   # the server's directory: data/, the socket, the log
 PG_BIN=""   # initdb, pg_ctl, ...
 PG_PORT=""
-PG_URL=""   # postgresql://lanes@/lanes?host=PG_DIR&port=PG_PORT
+export PG_URL="" # postgresql://lanes@/lanes?host=PG_DIR&port=PG_PORT
 
 # as_pg COMMAND...: COMMAND as the user the server runs as.
 as_pg() {
@@ -57,8 +57,9 @@ start_pg() {
     err "initdb failed: $(tail -n 5 "${PG_DIR}/initdb.log")"
     return 1
   fi
-  local try
-  for try in 1 2 3; do
+
+  local _try
+  for _try in 1 2 3; do
     PG_PORT="$(free_port)"
     if as_pg "${PG_BIN}/pg_ctl" -D "${PG_DIR}/data" -l "${PG_DIR}/server.log" -w -t 60 \
         -o "-p ${PG_PORT} -k ${PG_DIR} -c listen_addresses= -c fsync=off -c max_connections=200" \
@@ -85,7 +86,7 @@ pg_sql() {
 
 # pg_new_db NAME: a new empty database NAME; prints its URL.
 pg_new_db() {
-  pg_sql postgres "DROP DATABASE IF EXISTS \"$1\"" >/dev/null &&
+  pg_sql postgres "DROP DATABASE IF EXISTS \"$1\"" >/dev/null 2>&1 &&
     pg_sql postgres "CREATE DATABASE \"$1\"" >/dev/null &&
     echo "postgresql://lanes@/$1?host=${PG_DIR}&port=${PG_PORT}"
 }

@@ -69,7 +69,9 @@ main() {
   printf '%s' 'Facts of: {{text}}' >"${TMP}/t.txt"
   printf '%s' '{"type":"object","properties":{"topic":{"type":"string"}},"required":["topic"]}' \
     >"${TMP}/s.json"
-  local db="${TMP}/r.db" dir="${TMP}/docs"
+  # LANES_TEST_STORE_DB: another store (test_store_pg.sh runs this test
+  # on PostgreSQL)
+  local db="${LANES_TEST_STORE_DB:-${TMP}/r.db}" dir="${TMP}/docs"
   mkdir -p "${dir}"
   paragraphs 1 20 >"${dir}/doc.md"
   run_stages "${db}" "${dir}"

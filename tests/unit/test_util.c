@@ -81,6 +81,7 @@ int main(void)
 		{"postgresql:///lanes?host=/tmp&password=pw&port=5", "postgresql:///lanes?host=/tmp&password=<redacted>&port=5"},
 		{"postgresql://u:a@h/l?password=b", "postgresql://u:<redacted>@h/l?password=<redacted>"},
 		{"postgresql://h/l?xpassword=b#password=c", "postgresql://h/l?xpassword=b#password=c"},
+		{"postgresql://h/l?port=1?password=c", "postgresql://h/l?port=1?password=<redacted>"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
 		char *r = redact_url(urls[i][0]);
