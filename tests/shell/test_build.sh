@@ -3,7 +3,10 @@
 # lines of the tools must name the libraries when they run, after `make
 # deps` installed the packages, not when make read the Makefile (when
 # pkg-config found nothing yet). Checked from make's own rule database.
+# the recipes are matched as make holds them: $(...) on purpose
+# shellcheck disable=SC2016
 set -euo pipefail
+# shellcheck source=tests/shell/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly ROOT="${LANES_ROOT:-$(dirname "${BASH_SOURCE[0]}")/../..}"
 

@@ -109,6 +109,7 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
  * the keys of a claim's records, a JSON array; the time and the limit of a
  * claim. */
 #define CLAIMED_PARAM "60"
+#define CLAIMED_PARAM_N 60
 #define CLAIM_NOW 61
 #define CLAIM_LIMIT 62
 
@@ -228,7 +229,7 @@ static void scan_bind(struct sqlite_db *s, sqlite3_stmt *st, const struct store_
 	}
 	sqlite_where_bind(st, q, WHERE_FIRST);
 	if (q->claimed)
-		sqlite3_bind_text(st, atoi(CLAIMED_PARAM), q->claimed, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, CLAIMED_PARAM_N, q->claimed, -1, SQLITE_STATIC);
 }
 
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
