@@ -678,6 +678,7 @@ step_llm_worker() {
     total=$((total + n))
     run_step_pipeline stage "${stage}" "${claimed}" "$@"
     read -r -a rc <"${RUN_DIR}/rc"
+    store_request_log
     local i f
     i=0
     for f in read ok skipped failed rejected; do

@@ -40,7 +40,7 @@ readonly SKIP_CASES="|a rerun writes nothing: every row keeps its bytes and its 
 |a SQLite database of something else is refused: exit 3\
 |schema: user_version and application_id\
 |backup where the copy written first (FILE.tmp) would be the live database is refused\
-|a database of schema 1 is brought to schema 2 on open, its records kept|"
+|a database of schema 1 is brought to schema 3 on open, its records kept|"
 
 eq() {
   if [[ "$1" != "$2" ]]; then
@@ -227,6 +227,22 @@ claim_worker() {
   done
 }
 
+# The request log (store log) on PostgreSQL: the example log of lanes(7)
+# goes in, comes back whole, by id, and stats counts its requests.
+request_log() {
+  local db ex="${HERE}/../../pipelines/examples/requests.ndjson" n
+  db="$(pg_new_db reqlog)"
+  n="$(wc -l <"${ex}")"
+  store --db "${db}" log --add - <"${ex}" 2>/dev/null
+  t "store log on PostgreSQL gives back the ${n} entries added, in order" \
+    bash -c "store --db '${db}' log | cmp -s - '${ex}'"
+  t "store log ID on PostgreSQL: the entries of one record" \
+    eq "$(store --db "${db}" log field-report.txt:0 | wc -l)" \
+    "$(jq -c 'select(.id == "field-report.txt:0" or ((.ids // []) | index("field-report.txt:0")))' "${ex}" | wc -l)"
+  t "stats on PostgreSQL counts the logged requests" \
+    bash -c "store --db '${db}' stats --json | jq -e '[.requests[].requests] | add > 0' >/dev/null"
+}
+
 # Three workers drain one backlog of 400 records; a fourth claimed 20 and
 # died before putting them (their lease runs out, another worker takes
 # them); a fifth is killed mid-run. No record is put twice, none is left.
@@ -364,6 +380,7 @@ main() {
   backup_under_load
   secrets
   refusals
+  request_log
   claim_usage "$(pg_new_db usage)"
   claims PostgreSQL "$(pg_new_db claims)"
   claims SQLite "${TMP}/claims.db"

@@ -178,7 +178,8 @@ const char *pg_text(const PGresult *r, int row, int col)
 
 /* Migration i brings the schema from version i to i + 1; they run in
  * order, in one transaction; never edit one that has shipped. The tables
- * are those of the SQLite backend (sqlite_schema.c), plus claims: the
+ * are those of the SQLite backend (sqlite_schema.c, with the request log),
+ * plus claims: the
  * records handed out by `store claim`, each until its lease ends (seconds
  * since the epoch on the server's clock, which every worker shares). */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
@@ -226,6 +227,23 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
 	" worker text NOT NULL,"
 	" until float8 NOT NULL,"
 	" PRIMARY KEY (rid, stage));"
+	/* the request log (store log), apart from the records, each entry
+	 * found by each record id it names */
+	"CREATE TABLE llm_log ("
+	" n bigserial PRIMARY KEY,"
+	" ts text NOT NULL,"
+	" kind text NOT NULL,"
+	" stage text COLLATE \"C\" NOT NULL,"
+	" model text,"
+	" code text,"
+	" prompt_tokens bigint,"
+	" completion_tokens bigint,"
+	" entry text NOT NULL);"
+	"CREATE INDEX llm_log_failed ON llm_log(code) WHERE code IS NOT NULL;"
+	"CREATE TABLE llm_log_ids ("
+	" id text COLLATE \"C\" NOT NULL,"
+	" n bigint NOT NULL,"
+	" PRIMARY KEY (id, n));"
 	"CREATE VIEW vectors AS SELECT r.id, v.model, v.dim, v.vec, v.updated"
 	" FROM vector_data v JOIN records r ON r.rid = v.rid;"
 	"CREATE VIEW stages AS SELECT r.id, s.stage, s.status, s.model, s.failures,"
@@ -461,5 +479,7 @@ const struct store_backend store_backend_pg = {
 	.docs = pg_docs,
 	.result_get = pg_result_get,
 	.stats = pg_stats,
+	.log_add = pg_log_add,
+	.log_scan = pg_log_scan,
 	.backup = pg_backup,
 };

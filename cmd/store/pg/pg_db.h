@@ -129,5 +129,8 @@ int pg_result_get(void *c, const char *stage, const char *fingerprint, const cha
 		  struct buf *members, struct buf *vec, char *err, size_t errlen);
 int pg_docs(void *c, store_doc_fn fn, void *ud, char *err, size_t errlen);
 int pg_stats(void *c, struct store_stats *st, char *err, size_t errlen);
+int pg_log_add(void *c, const struct store_log_entry *e, long *lost, char *err, size_t errlen);
+int pg_log_scan(void *c, const struct store_log_query *q, store_row_fn fn, void *ud, char *err,
+		size_t errlen);
 
 #endif

@@ -483,10 +483,64 @@ int pg_stats(void *c, struct store_stats *st, char *err, size_t errlen)
 		st->stages[i].stale = (long)pg_int(r, 0, 0);
 		PQclear(r);
 	}
+	/* what the logged requests cost, by stage */
+	pg_q_reset(&q);
+	pg_q_sql(&q, "SELECT stage, count(*), count(code), coalesce(sum(prompt_tokens), 0)::int8,"
+		     " coalesce(sum(completion_tokens), 0)::int8 FROM llm_log WHERE kind = 'request'"
+		     " GROUP BY stage ORDER BY stage");
+	if (!(r = pg_exec(s, &q, err, errlen, "cannot count")))
+		goto out;
+	for (int i = 0; i < PQntuples(r); i++) {
+		st->usage = xrealloc(st->usage, (st->nusage + 1) * sizeof *st->usage);
+		struct store_usage *u = &st->usage[st->nusage++];
+		u->stage = xstrdup(pg_text(r, i, 0) ? pg_text(r, i, 0) : "");
+		u->requests = (long)pg_int(r, i, 1);
+		u->failed = (long)pg_int(r, i, 2);
+		u->prompt_tokens = (long)pg_int(r, i, 3);
+		u->completion_tokens = (long)pg_int(r, i, 4);
+	}
+	PQclear(r);
 	ret = 0;
 out:
 	pg_q_free(&q);
 	snapshot_end(s, own);
+	return ret;
+}
+
+struct log_ctx {
+	store_row_fn fn;
+	void *ud;
+};
+
+static int log_row(struct pg_db *s, const PGresult *r, int i, void *ud)
+{
+	(void)s;
+	struct log_ctx *x = ud;
+	const char *line = pg_text(r, i, 0);
+	return x->fn(line ? line : "{}", line ? (size_t)PQgetlength(r, i, 0) : 2, x->ud);
+}
+
+int pg_log_scan(void *c, const struct store_log_query *lq, store_row_fn fn, void *ud, char *err,
+		size_t errlen)
+{
+	struct pg_db *s = c;
+	struct pg_q q = {0};
+	pg_q_sql(&q, "SELECT l.entry FROM llm_log l");
+	if (lq->id) {
+		pg_q_sql(&q, " JOIN llm_log_ids i ON i.n = l.n AND i.id = ");
+		pg_q_str(&q, lq->id);
+	}
+	pg_q_sql(&q, " WHERE true");
+	if (lq->errors)
+		pg_q_sql(&q, " AND l.code IS NOT NULL");
+	if (lq->stage) {
+		pg_q_sql(&q, " AND l.stage = ");
+		pg_q_str(&q, lq->stage);
+	}
+	pg_q_sql(&q, " ORDER BY l.n");
+	struct log_ctx x = {fn, ud};
+	int ret = each_row(s, &q, log_row, &x, err, errlen, "cannot read the request log");
+	pg_q_free(&q);
 	return ret;
 }
 

@@ -358,3 +358,61 @@ double pg_batch_age_ms(const void *c)
 	const struct pg_db *s = c;
 	return s->in_txn ? now_ms() - s->batch_t0 : 0;
 }
+
+/* One entry of the request log, in the batch, with one row per record id. */
+int pg_log_add(void *c, const struct store_log_entry *e, long *lost, char *err, size_t errlen)
+{
+	struct pg_db *s = c;
+	if (lost)
+		*lost = 0;
+	if (begin(s, err, errlen))
+		return -1;
+	struct pg_q *q = &s->q;
+	pg_q_reset(q);
+	pg_q_sql(q, "INSERT INTO llm_log(ts, stage, model, code, prompt_tokens, completion_tokens,"
+		    " entry, kind) VALUES(");
+	pg_q_str(q, e->ts);
+	pg_q_sql(q, ", ");
+	pg_q_str(q, e->stage);
+	pg_q_sql(q, ", ");
+	pg_q_str(q, e->model);
+	pg_q_sql(q, ", ");
+	pg_q_str(q, e->code);
+	pg_q_sql(q, ", ");
+	if (e->prompt_tokens >= 0)
+		pg_q_int(q, e->prompt_tokens);
+	else
+		pg_q_sql(q, "NULL");
+	pg_q_sql(q, ", ");
+	if (e->completion_tokens >= 0)
+		pg_q_int(q, e->completion_tokens);
+	else
+		pg_q_sql(q, "NULL");
+	pg_q_sql(q, ", ");
+	pg_q_text(q, e->line, e->len);
+	pg_q_sql(q, ", ");
+	pg_q_str(q, e->kind);
+	pg_q_sql(q, ") RETURNING n");
+	PGresult *r = pg_exec(s, q, err, errlen, "cannot add to the request log");
+	if (!r) {
+		abandon_batch(s, lost);
+		return -1;
+	}
+	long long n = pg_int(r, 0, 0);
+	PQclear(r);
+	for (size_t i = 0; i < e->nids; i++) {
+		pg_q_reset(q);
+		pg_q_sql(q, "INSERT INTO llm_log_ids(id, n) VALUES(");
+		pg_q_str(q, e->ids[i]);
+		pg_q_sql(q, ", ");
+		pg_q_int(q, n);
+		pg_q_sql(q, ") ON CONFLICT DO NOTHING");
+		if (!(r = pg_exec(s, q, err, errlen, "cannot add to the request log"))) {
+			abandon_batch(s, lost);
+			return -1;
+		}
+		PQclear(r);
+	}
+	s->batch_n++;
+	return 0;
+}
