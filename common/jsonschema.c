@@ -1,6 +1,7 @@
 /* jsonschema: checks schemas of the supported subset at load time and
  * validates JSON values against them, naming the path of each error. */
 #include "jsonschema.h"
+#include "json.h"
 #include "util.h"
 
 #include <math.h>
@@ -298,14 +299,24 @@ struct jschema *jschema_new(const cJSON *schema, char *err, size_t errlen)
 
 struct jschema *jschema_parse(const char *text, size_t len, char *err, size_t errlen)
 {
-	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	/* the scanner of the records (json.h): a schema means what jq reads */
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) { /* as editors save it */
+		text += 3;
+		len -= 3;
+	}
+	size_t at = 0;
+	char why[256] = "not JSON";
+	cJSON *j = NULL;
+	if (json_scan(text, len, &at, NULL, why, sizeof why) >= 0)
+		j = cJSON_ParseWithLength(text, at);
 	if (!j) {
-		size_t at = end && end >= text ? (size_t)(end - text) : 0;
 		long line = 1;
 		for (size_t i = 0; i < at && i < len; i++)
 			line += text[i] == '\n';
-		snprintf(err, errlen, "not valid JSON (near line %ld, byte %zu)", line, at + 1);
+		if (!strncmp(why, "not JSON", 8))
+			snprintf(err, errlen, "not valid JSON (near line %ld, byte %zu)", line, at + 1);
+		else
+			snprintf(err, errlen, "not valid JSON (line %ld): %s", line, why);
 		return NULL;
 	}
 	struct jschema *s = jschema_new(j, err, errlen);

@@ -51,7 +51,8 @@ struct jschema *mine_load_schema(const char *path, char **text, char *err, size_
 	}
 	/* compact: the prompt carries it, and whitespace costs tokens */
 	struct buf t = {0};
-	mine_answer_minify(&t, raw, len);
+	size_t bom = len >= 3 && !memcmp(raw, "\xEF\xBB\xBF", 3) ? 3 : 0;
+	mine_answer_minify(&t, raw + bom, len - bom);
 	*text = buf_steal(&t, NULL);
 	free(raw);
 	return s;

@@ -233,6 +233,17 @@ static void test_api(void)
 	jschema_free(s);
 	jschema_free(NULL);
 	T_OK(jschema_new(NULL, err, sizeof err) == NULL, "NULL schema refused");
+	/* issue 8: a schema file is read as records are (json.h) */
+	char e2[256];
+	s = load("{\"type\":\"object\",\"type\":\"array\"}", e2, sizeof e2);
+	T_OK(!s && strstr(e2, "duplicate member \"type\""), "a schema with a key twice: %s", e2);
+	s = load("\v{\"type\":\"object\"}", e2, sizeof e2);
+	T_OK(!s && strstr(e2, "control byte 0x0B"), "a \\v before the schema: %s", e2);
+	s = load("\xEF\xBB\xBF{\"type\":\"object\"}", e2, sizeof e2);
+	T_OK(s != NULL, "a schema file with a byte order mark loads: %s", s ? "" : e2);
+	jschema_free(s);
+	s = load("{\"type\":", e2, sizeof e2);
+	T_OK(!s && strstr(e2, "not valid JSON (near line 1, byte"), "a cut schema: %s", e2);
 }
 
 static void test_default_schema(void)
