@@ -25,6 +25,7 @@ TAXONOMY=""
 ROOT=""
 STEPS="${ALL_STEPS}"
 DRY_RUN=0
+CLEANUP=0
 PRINT_CONFIG=0
 BACKUP=0
 BACKUP_FILE=""
@@ -46,6 +47,7 @@ FIRST_SIGNAL_US=0 # when the first signal came, in microseconds
 GUARD_FD=""
 GUARD_PID=""
 declare -a FILES=()
+declare -a CLEANUP_DIRS=() # --cleanup: the directories named, whose gone documents go
 declare -a UNSUPPORTED=()
 SKIPPED_NOTE=""
 EXT=""
@@ -85,7 +87,14 @@ Options:
                     hash embedder, mine and LLM verification are skipped
   --offline=auto    offline mode only when the LLM server does not answer
                     (without either, a run with no server fails, loudly)
-  --dry-run         show what would run and how much is pending; change nothing
+  --cleanup         after segmenting, delete from the store the documents
+                    under the DIRs named that are gone from them (removed,
+                    renamed, moved out): only ids under those DIRs, only
+                    when the file is not there, never when listing failed
+                    or a DIR that has stored documents now lists none;
+                    counted in the health report (see lanes(7), Cleanup)
+  --dry-run         show what would run and how much is pending (with
+                    --cleanup: list the documents it would delete); change nothing
   --print-config    show the effective settings of every step and exit
   -h, --help        this help
 Exit status: 0 all steps ok; 1 a step failed (see the health report);
@@ -117,6 +126,7 @@ parse_args() {
         shift
         ;;
       --dry-run) DRY_RUN=1; shift ;;
+      --cleanup) CLEANUP=1; shift ;;
       --print-config) PRINT_CONFIG=1; shift ;;
       -h | --help) usage; exit 0 ;;
       --) shift; FILES+=("$@"); break ;;
@@ -124,6 +134,10 @@ parse_args() {
       *) FILES+=("$1"); shift ;;
     esac
   done
+  if ((CLEANUP && WORKER)); then
+    err "--cleanup runs with the documents (ingest.sh --cleanup DIR), not with --worker"
+    exit 2
+  fi
   local s
   for s in ${STEPS//,/ }; do
     case ",${ALL_STEPS}," in
@@ -252,6 +266,7 @@ collect_files() {
   local -a named=()
   for arg in "${ARGS[@]}"; do
     if [[ -d "${arg}" ]]; then
+      CLEANUP_DIRS+=("${arg}")
       local -a found=()
       mapfile -d '' -t found < <(find "${arg}" -mindepth 1 -name '.*' -prune -o -type f -print0)
       if ! wait "$!"; then
@@ -781,6 +796,154 @@ should_run() {
   fi
 }
 
+# Cleanup (--cleanup): the plan. Into directory WORK: the stored
+# documents under the CLEANUP_DIRS that this run did not find there and
+# whose file is not there either, one "RECORDS<tab>ID" line each in
+# WORK/gone; sets GONE_DOCS, GONE_RECORDS. Ids are compared as segment
+# --names and store docs both write them (the same JSON encoder), so an id
+# is never guessed from a path spelled in the shell. Returns 1, with the
+# reason in CLEANUP_WHY, when it must not delete anything: the names or
+# the stored documents cannot be read, or a DIR under which the store
+# holds documents lists none now (an unmounted or emptied source).
+cleanup_plan() {
+  local work="$1"
+  GONE_DOCS=0
+  GONE_RECORDS=0
+  CLEANUP_WHY=""
+  : >"${work}/gone"
+  if ! segment --names --root "${ROOT}" -- "${CLEANUP_DIRS[@]}" "${FILES[@]}" \
+    >"${work}/names" 2>"${work}/names.err"; then
+    CLEANUP_WHY="cannot name the documents under --root ${ROOT}: $(head -n 1 "${work}/names.err")"
+    return 1
+  fi
+  if ! db_exists; then
+    return 0
+  fi
+  if ! store docs >"${work}/docs"; then
+    CLEANUP_WHY="store docs failed (see its message above)"
+    return 1
+  fi
+  local out
+  out="$(awk -v gone="${work}/gone" -v odd="${work}/odd" '
+    # the JSON string of a line starting {"dir":" or {"doc":", still encoded
+    FNR == NR {
+      v = substr($0, 9, length($0) - 10)
+      if (substr($0, 1, 8) == "{\"dir\":\"") { dirs[++nd] = v }
+      else { listed[v] = 1; for (i = 1; i <= nd; i++) if (under(v, dirs[i])) found[i]++ }
+      next
+    }
+    {
+      e = index($0, "\",\"records\":")
+      id = substr($0, 9, e - 9)
+      n = substr($0, e + 12) + 0
+      inside = 0
+      for (i = 1; i <= nd; i++) if (under(id, dirs[i])) { inside = 1; stored[i]++ }
+      if (inside && !(id in listed)) {
+        name = decoded(id)
+        if (name == "") print id > odd
+        else print n "\t" name > gone
+      }
+    }
+    END { for (i = 1; i <= nd; i++) if (stored[i] && !found[i]) print i "\t" stored[i] }
+    function under(id, dir) { return dir == "" || substr(id, 1, length(dir) + 1) == dir "/" }
+    # the name an encoded id stands for: only \" \\ \/ are undone; "" for
+    # any other escape (control bytes: a name no stdin list can carry)
+    function decoded(s,   r, i, c) {
+      r = ""
+      for (i = 1; i <= length(s); i++) {
+        c = substr(s, i, 1)
+        if (c == "\\") {
+          c = substr(s, ++i, 1)
+          if (c != "\"" && c != "\\" && c != "/") return ""
+        }
+        r = r c
+      }
+      return r
+    }' "${work}/names" "${work}/docs")" || {
+    CLEANUP_WHY="cannot compare the documents (awk failed)"
+    return 1
+  }
+  if [[ -n "${out}" ]]; then
+    local i n
+    IFS=$'\t' read -r i n <<<"${out}"
+    CLEANUP_WHY="${CLEANUP_DIRS[i - 1]} lists no documents now, and the store holds ${n} under it:"
+    CLEANUP_WHY+=" not deleting them all (an unmounted or emptied source? store delete --doc deletes them)"
+    return 1
+  fi
+  if [[ -s "${work}/odd" ]]; then
+    log "cleanup: $(wc -l <"${work}/odd" | tr -d ' ') documents under the DIRs are kept: their ids" \
+      "hold control characters (delete them with store delete --doc)"
+  fi
+  local name kept=0
+  : >"${work}/gone.checked"
+  while IFS=$'\t' read -r n name; do
+    if [[ -e "${ROOT}/${name}" ]]; then
+      # not found by this run's search (a hidden or linked file), but there
+      kept=$((kept + 1))
+      continue
+    fi
+    printf '%s\t%s\n' "${n}" "${name}" >>"${work}/gone.checked"
+    GONE_DOCS=$((GONE_DOCS + 1))
+    GONE_RECORDS=$((GONE_RECORDS + n))
+  done <"${work}/gone"
+  mv "${work}/gone.checked" "${work}/gone"
+  if ((kept > 0)); then
+    log "cleanup: ${kept} documents not found by the search are kept: their files are there"
+  fi
+}
+
+# Lists the documents of WORK/gone in the log, with VERB ("deleting",
+# "would delete"): every one, or the first LIST_MAX (ALL=0).
+list_gone() {
+  local work="$1" verb="$2" all="$3" i=0 n name
+  while IFS=$'\t' read -r n name; do
+    if ((all || i < LIST_MAX)); then
+      log "cleanup: ${verb} ${name} (${n} records): gone from the source"
+    fi
+    i=$((i + 1))
+  done <"${work}/gone"
+  if ((!all && i > LIST_MAX)); then
+    log "cleanup: ${verb} $((i - LIST_MAX)) more documents gone from the source"
+  fi
+}
+
+# "under DIR" or "under DIR1, DIR2" for the log and the report.
+cleanup_scope() {
+  local IFS=,
+  printf 'under %s' "${CLEANUP_DIRS[*]}" | sed 's/,/, /g'
+}
+
+# The cleanup step: deletes the documents of cleanup_plan from the store
+# (store delete --doc -). Not after a failed segment step, not without a
+# plan, never a partial plan.
+step_cleanup() {
+  local start
+  start="$(date +%s.%N)"
+  if [[ " ${FAILED_STEPS[*]} " == *" segment "* ]]; then
+    record_step cleanup skipped "not run: the segment step failed" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  local work="${RUN_DIR}/cleanup"
+  mkdir -p "${work}"
+  if ! cleanup_plan "${work}"; then
+    record_step cleanup FAILED "nothing deleted: ${CLEANUP_WHY}" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  if ((GONE_DOCS == 0)); then
+    record_step cleanup ok "no document gone from the source ($(cleanup_scope))" \
+      "$(elapsed_since "${start}")"
+    return 0
+  fi
+  list_gone "${work}" deleting 0
+  if ! cut -f 2- "${work}/gone" | store delete --doc -; then
+    record_step cleanup FAILED "store delete failed (see its message above)" \
+      "$(elapsed_since "${start}")"
+    return 0
+  fi
+  record_step cleanup ok "deleted ${GONE_DOCS} documents (${GONE_RECORDS} records) gone from the source ($(cleanup_scope))" \
+    "$(elapsed_since "${start}")"
+}
+
 run_steps() {
   # a worker drains what is stored; documents come in through a run
   # without --worker
@@ -790,6 +953,11 @@ run_steps() {
     fi
   elif should_run segment; then
     step_segment
+  fi
+  if ((CLEANUP)) && [[ -z "${STOP_SIGNAL}" ]]; then
+    step_cleanup
+  elif ((CLEANUP)); then
+    record_step cleanup skipped "not started: ${STOP_SIGNAL} received" 0.0
   fi
   if should_run mine; then
     if ((OFFLINE)); then
@@ -816,6 +984,21 @@ run_steps() {
   fi
 }
 
+# --dry-run --cleanup: every document the cleanup would delete.
+dry_run_cleanup() {
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/lanes-ingest.XXXXXX")"
+  if ! cleanup_plan "${work}"; then
+    log "cleanup would delete nothing: ${CLEANUP_WHY}"
+  elif ((GONE_DOCS == 0)); then
+    log "cleanup would delete nothing: no document gone from the source ($(cleanup_scope))"
+  else
+    list_gone "${work}" "would delete" 1
+    log "cleanup would delete ${GONE_DOCS} documents (${GONE_RECORDS} records) gone from the source ($(cleanup_scope))"
+  fi
+  rm -rf "${work}"
+}
+
 dry_run() {
   log "dry run: nothing is changed"
   if step_wanted mine || step_wanted embed || step_wanted classify; then
@@ -826,6 +1009,9 @@ dry_run() {
     if [[ -n "${SKIPPED_NOTE}" ]]; then
       log "would leave out files: ${SKIPPED_NOTE}"
     fi
+  fi
+  if ((CLEANUP)); then
+    dry_run_cleanup
   fi
   if ! db_exists; then
     log "the store ${DB_SHOWN} does not exist yet: every step has all its work pending"
@@ -890,6 +1076,10 @@ main() {
     collect_files
     choose_root
   fi
+  if ((CLEANUP)) && ((${#CLEANUP_DIRS[@]} == 0)); then
+    err "--cleanup needs a DIR: it deletes the stored documents gone from the DIRs named"
+    exit 2
+  fi
   if ((DRY_RUN)); then
     dry_run
     return 0
@@ -917,7 +1107,7 @@ main() {
     worker_note=", worker ${WORKER_NAME} (claims of ${CLAIM_LIMIT}, lease ${LEASE})"
   fi
   log "start: ${#FILES[@]} documents${ROOT:+ under ${ROOT}}${SKIPPED_NOTE:+ (${SKIPPED_NOTE})}," \
-    "db ${DB_SHOWN}, steps ${STEPS}, tunables ${TUNABLES}${worker_note}"
+    "db ${DB_SHOWN}, steps ${STEPS}$( ((CLEANUP)) && echo ' + cleanup'), tunables ${TUNABLES}${worker_note}"
   if ((BACKUP)); then
     local dest="${BACKUP_FILE:-${DB}.backup}"
     if db_is_url && [[ -z "${BACKUP_FILE}" ]]; then

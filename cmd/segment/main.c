@@ -18,7 +18,7 @@ static const char usage[] =
 	"document id is the file name; without, stdin carries NDJSON documents\n"
 	"{\"id\", \"text\", ...} whose other fields are copied to every segment.\n";
 
-enum { OPT_DOC = 1, OPT_EXTRACT };
+enum { OPT_DOC = 1, OPT_EXTRACT, OPT_NAMES };
 
 static const struct app_flag flags[] = {
 	{"target", 't', 1, "segment.target", 0, "N", "segment size to aim for"},
@@ -33,6 +33,7 @@ static const struct app_flag flags[] = {
 	{"max-pages", 0, 1, "segment.max_pages", 0, "N", "most PDF pages read; a longer PDF fails"},
 	{"max-depth", 0, 1, "segment.max_depth", 0, "N", "deepest HTML/XML nesting read"},
 	{"extract", 0, 0, NULL, OPT_EXTRACT, NULL, "print each document's (extracted) text as NDJSON, do not split"},
+	{"names", 0, 0, NULL, OPT_NAMES, NULL, "print each FILE's document id ({\"doc\"}; a DIR: {\"dir\"}, the start of its ids), read nothing"},
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -43,6 +44,8 @@ static int on_flag(int id, const char *arg, void *ud)
 		cfg->stdin_doc = arg;
 	else if (id == OPT_EXTRACT)
 		cfg->extract = 1;
+	else if (id == OPT_NAMES)
+		cfg->names = 1;
 	return 0;
 }
 
@@ -85,6 +88,15 @@ int main(int argc, char **argv)
 			tun_free(a.tun);
 			return EXIT_USAGE;
 		}
+	}
+
+	if (cfg.names) {
+		int code = a.nargs ? seg_files_names(&cfg, a.args, a.nargs) : EXIT_USAGE;
+		if (!a.nargs)
+			log_error("--names needs FILEs or DIRs");
+		seg_root_free(cfg.root);
+		tun_free(a.tun);
+		return code;
 	}
 
 	app_size_pool(&a, 0);

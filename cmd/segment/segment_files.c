@@ -3,10 +3,12 @@
  * that workers render, so a big document is written while it is being
  * split and its output never piles up in memory. */
 #include "log.h"
+#include "ndjson.h"
 #include "segment_out.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -257,6 +259,37 @@ static enum read_status read_doc(int fd, size_t cap, char **text, size_t *len, s
 	return READ_OK;
 }
 
+/* The id of the document in file path (- for stdin): relative to the
+ * root, else as typed without a leading ./; NULL when it is not under the
+ * root. The caller frees it. */
+static char *doc_name(const struct seg_cfg *cfg, const char *path)
+{
+	if (!strcmp(path, "-"))
+		return xstrdup(cfg->stdin_doc ? cfg->stdin_doc : "stdin");
+	if (cfg->root)
+		return seg_root_id(cfg->root, path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	return xstrdup(path);
+}
+
+/* The start of the ids of the documents under directory path: as
+ * seg_root_prefix, or without a root the path as typed (no leading ./, no
+ * trailing /; "" for "."). NULL when it is not under the root. */
+static char *dir_prefix(const struct seg_cfg *cfg, const char *path)
+{
+	if (cfg->root)
+		return seg_root_prefix(cfg->root, path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 1 && path[0] == '.')
+		n = 0;
+	return xstrndup(path, n);
+}
+
 static void run_one(struct seg_files *sf, struct filter *f, const char *path)
 {
 	const struct seg_cfg *cfg = sf->cfg;
@@ -265,17 +298,10 @@ static void run_one(struct seg_files *sf, struct filter *f, const char *path)
 	const char *code = NULL;
 	char *msg = NULL;
 	int fd = 0;
-	if (!strcmp(path, "-")) {
-		d->name = xstrdup(cfg->stdin_doc ? cfg->stdin_doc : "stdin");
-	} else if (cfg->root && !(d->name = seg_root_id(cfg->root, path))) {
+	if (!(d->name = doc_name(cfg, path))) {
 		d->name = xstrdup(path);
 		code = "not_under_root";
 		msg = xasprintf("not under --root %s", seg_root_dir(cfg->root));
-	} else if (!cfg->root) {
-		const char *name = path;
-		while (name[0] == '.' && name[1] == '/')
-			name += 2;
-		d->name = xstrdup(name);
 	}
 	if (!code && idset_add(&sf->seen, fnv64(FNV64_INIT, d->name, strlen(d->name)))) {
 		/* the first one was segmented: no error record that store
@@ -401,4 +427,40 @@ void seg_files_free(struct seg_files *sf)
 {
 	idset_free(&sf->seen);
 	free(sf);
+}
+
+int seg_files_names(const struct seg_cfg *cfg, char **paths, int n)
+{
+	struct ndjson_writer *w = ndjson_writer_new(1);
+	struct buf b = {0};
+	int failed = 0;
+	for (int i = 0; i < n && !app_stopping(); i++) {
+		struct stat st;
+		int dir = strcmp(paths[i], "-") && stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode);
+		char *name = dir ? dir_prefix(cfg, paths[i]) : doc_name(cfg, paths[i]);
+		if (!name) {
+			log_error("%s: not under --root %s", paths[i], seg_root_dir(cfg->root));
+			failed++;
+			continue;
+		}
+		buf_reset(&b);
+		buf_puts(&b, dir ? "{\"dir\":" : "{\"doc\":");
+		buf_json_str(&b, name, strlen(name));
+		buf_putc(&b, '}');
+		free(name);
+		if (ndjson_write(w, b.p, b.len))
+			break;
+	}
+	ndjson_flush(w);
+	int state = ndjson_writer_state(w);
+	int err = ndjson_writer_errno(w);
+	ndjson_writer_free(w);
+	buf_free(&b);
+	if (state < 0) {
+		log_error("cannot write to stdout: %s", strerror(err));
+		return EXIT_FAILURES;
+	}
+	if (app_stop > 0)
+		return app_stop == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
+	return failed ? EXIT_FAILURES : EXIT_DONE;
 }

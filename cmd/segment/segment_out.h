@@ -20,6 +20,7 @@ struct seg_cfg {
 	size_t max_document;   /* largest file read, in bytes */
 	struct seg_caps caps;  /* bounds on converted documents */
 	int extract;           /* --extract: print the text, do not split */
+	int names;             /* --names: print the ids of the files, read nothing */
 };
 
 /* Appends one output line {id, doc, seq, text, start, end[, t0, t1,
@@ -68,5 +69,11 @@ struct seg_files *seg_files_new(struct seg_cfg *cfg);
 void seg_files_work(struct job *job, int worker, void *ud);
 void seg_files_run(struct seg_files *sf, struct filter *f, char **paths, int n);
 void seg_files_free(struct seg_files *sf);
+
+/* --names: writes the document id of each of the n paths, {"doc": ID},
+ * or for a directory the start of its documents' ids, {"dir": PREFIX},
+ * without reading them. Returns the exit status: EXIT_FAILURES when a
+ * path is not under the root (said on stderr) or stdout failed. */
+int seg_files_names(const struct seg_cfg *cfg, char **paths, int n);
 
 #endif

@@ -124,6 +124,19 @@ char *seg_root_id(const struct seg_root *r, const char *path)
 	return id;
 }
 
+char *seg_root_prefix(const struct seg_root *r, const char *dir)
+{
+	char *cwd = logical_cwd();
+	char *abs = normalise(cwd, dir);
+	char *prefix = !strcmp(abs, r->lex) ? xstrdup("") : relative(abs, r->lex);
+	char real[PATH_MAX];
+	if (!prefix && realpath(dir, real))
+		prefix = !strcmp(real, r->phys) ? xstrdup("") : relative(real, r->phys);
+	free(abs);
+	free(cwd);
+	return prefix;
+}
+
 const char *seg_root_dir(const struct seg_root *r)
 {
 	return r->lex;

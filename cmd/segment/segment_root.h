@@ -15,6 +15,12 @@ struct seg_root *seg_root_new(const char *dir, char **err);
  * root, even with symbolic links resolved. */
 char *seg_root_id(const struct seg_root *r, const char *path);
 
+/* The start of the ids of the documents under directory dir: "" for the
+ * root itself, else dir relative to the root ("sub", "sub/deeper"), found
+ * the way seg_root_id finds a file's (lexically, else with links
+ * resolved). Returns a new string, or NULL when dir is not under the root. */
+char *seg_root_prefix(const struct seg_root *r, const char *dir);
+
 /* The root as an absolute, normalised path; owned by r. */
 const char *seg_root_dir(const struct seg_root *r);
 
