@@ -432,7 +432,6 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 		if (r.remaining_zero && r.reset_ms > 0)
 			llm_rate_pause(c->rate, capped(c, r.reset_ms, "x-ratelimit-reset"));
 		double retry_after = r.retry_after_ms;
-		long status = r.status;
 		if (ok) {
 			res->code[0] = '\0';
 			res->message[0] = '\0';
@@ -454,11 +453,12 @@ static int call(struct llm *c, const char *path, const char *body, size_t body_l
 		lock_take(c->l);
 		delay = llm_backoff_ms(c->cfg.backoff_ms, c->cfg.backoff_max_ms, attempt, &c->seed);
 		lock_give(c->l);
-		if (retry_after >= 0) {
+		/* Retry-After is this request's wait; the whole client pauses
+		 * only when the server says its quota is spent
+		 * (x-ratelimit-remaining 0, above): one 429 among answers
+		 * says "slow down", which the limit does (issue 12) */
+		if (retry_after >= 0)
 			delay = capped(c, retry_after, "Retry-After");
-			if (status == 429)
-				llm_rate_pause(c->rate, delay);
-		}
 		struct waiter again = {.first = 0};
 		if (wait_ms(delay, &again))
 			return abandon(res, attempt);
@@ -648,6 +648,30 @@ static int parse_any_json(const struct llm *c, const struct llm_http_resp *r, vo
 	return 0;
 }
 
+/* llama-server states its slots (--parallel) in GET /props total_slots,
+ * at the root of the server (curl removes the dot segments): the adaptive
+ * limit starts there instead of searching. Other servers answer 404, which
+ * is no error. */
+static void server_slots(struct llm *c)
+{
+	if (c->wire != &llm_openai_wire || c->cfg.concurrency > 0)
+		return;
+	struct llm_result res;
+	cJSON *props = NULL;
+	if (call(c, "/../props", NULL, 0, 0, parse_any_json, &props, NULL, &res, 1, NULL)) {
+		if (res.status != LLM_ABANDONED)
+			atomic_fetch_sub(&c->failures, 1); /* not a failed record */
+		return;
+	}
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(props, "total_slots");
+	if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
+		llm_slots_server(c->slots, (int)n->valuedouble);
+		log_event("llm: %s has %d slots (/props total_slots): %d requests in flight",
+			  c->cfg.shown_url, (int)n->valuedouble, llm_limit(c));
+	}
+	cJSON_Delete(props);
+}
+
 int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen,
 		    char *err, size_t errlen)
 {
@@ -682,6 +706,8 @@ int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen
 	struct buf have = {0};
 	int found = llm_wire_model_listed(c->wire, list, model, info, infolen, &have);
 	cJSON_Delete(list);
+	if (found)
+		server_slots(c);
 	if (!found)
 		c->wire->model_missing(err, errlen, model, c->cfg.shown_url, have.len ? have.p : "",
 				       NULL);

@@ -22,8 +22,19 @@ struct llm_slots *llm_slots_new(int fixed, int max)
 	s->l = lock_new();
 	s->adaptive = fixed <= 0;
 	s->debug = getenv("LANES_DEBUG_LIMIT") != NULL;
-	limit_init(&s->lim, s->adaptive ? 4 : fixed, s->adaptive ? max : fixed);
+	limit_init(&s->lim, s->adaptive ? LIMIT_START : fixed, s->adaptive ? max : fixed);
 	return s;
+}
+
+void llm_slots_server(struct llm_slots *s, int slots)
+{
+	lock_take(s->l);
+	int before = s->lim.value;
+	if (s->adaptive)
+		limit_server_slots(&s->lim, slots);
+	if (s->lim.value > before)
+		lock_broadcast(s->l);
+	lock_give(s->l);
 }
 
 void llm_slots_free(struct llm_slots *s)

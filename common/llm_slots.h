@@ -8,9 +8,13 @@
 
 struct llm_slots;
 
-/* fixed > 0: that many slots, always; else adaptive from 4 up to max.
+/* fixed > 0: that many slots, always; else adaptive from LIMIT_START (8)
+ * up to max.
  * Never fails. */
 struct llm_slots *llm_slots_new(int fixed, int max);
+/* The server stated its slots (llama-server /props total_slots): an
+ * adaptive limit takes them plus one, never more than plus two. */
+void llm_slots_server(struct llm_slots *s, int slots);
 void llm_slots_free(struct llm_slots *s);
 /* Waits for a slot and takes it: returns 0. Gives up when stop(ud) (asked
  * at least every 100 ms; may be NULL) says so: returns -1. */

@@ -32,7 +32,7 @@ static const char usage[] =
 	"            [--models a,b,c] [--dim N] [--api-key KEY] [--fault-rate P]\n"
 	"            [--faults LIST] [--retry-after S] [--retry-after-date] [--slow-ms X]\n"
 	"            [--fail-all CODE|drop] [--seed N] [--max-batch N] [--script FILE]\n"
-	"            [--api both|ollama|openai] [--aliases a,b] [--ctx N]\n"
+	"            [--api both|ollama|openai] [--aliases a,b] [--ctx N] [--llama-props]\n"
 	"            [--no-embeddings] [--quiet] [--verbose]\n"
 	"An HTTP server speaking the Ollama and OpenAI wire formats with deterministic\n"
 	"answers, for tests. See tests/llmd/README.md.\n";
@@ -175,6 +175,10 @@ static void parse_flags(int argc, char **argv, struct llmd_tunables *t)
 		}
 		if (!strcmp(a, "--no-embeddings")) {
 			llmd.no_embeddings = 1;
+			continue;
+		}
+		if (!strcmp(a, "--llama-props")) {
+			llmd.llama_props = 1;
 			continue;
 		}
 		if (strncmp(a, "--", 2))

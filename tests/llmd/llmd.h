@@ -69,6 +69,7 @@ struct llmd_fixed {
 	size_t naliases;
 	long ctx;            /* --ctx: llama-server's tokens per slot, 0 = none */
 	int no_embeddings;   /* --no-embeddings: /v1/embeddings answers 501 */
+	int llama_props;     /* --llama-props: GET /props and /slots as llama-server */
 	const char *host;
 	long port;
 	const char *port_file;
@@ -119,6 +120,8 @@ void stats_model_used(const struct llmd_model *m);
 /* Seconds since the epoch of the last use of model i, 0 if never. */
 double stats_model_last_used(size_t i);
 void stats_json(struct buf *out);
+/* Model requests holding a lane now. */
+long stats_in_flight(void);
 void stats_reset(void);
 
 /* Connections: registered so shutdown can unblock them. */

@@ -357,9 +357,44 @@ void api_error_llama(struct conn *c, int status, const char *msg, const char *ty
 	buf_free(&b);
 }
 
+/* llama-server's GET /props (total_slots: its --parallel, here the lanes)
+ * and GET /slots (one object a slot, is_processing for the busy ones), at
+ * the root of the server whatever the API prefix. */
+static void llama_props(struct conn *c, int slots)
+{
+	struct llmd_tunables t;
+	state_tunables(&t);
+	long n_ctx = llmd.ctx > 0 ? llmd.ctx : 4096;
+	const char *model = llmd.nmodels ? llmd.models[0].name : "";
+	struct buf b = {0};
+	if (!slots) {
+		buf_printf(&b, "{\"default_generation_settings\":{\"n_ctx\":%ld,"
+			   "\"params\":{\"temperature\":0.8,\"n_predict\":-1}},"
+			   "\"total_slots\":%ld,\"model_path\":", n_ctx, t.lanes);
+		buf_json_str(&b, model, strlen(model));
+		buf_puts(&b, ",\"chat_template\":\"\",\"modalities\":{\"vision\":false,"
+			 "\"audio\":false},\"build_info\":\"llmd\"}");
+	} else {
+		long busy = stats_in_flight();
+		buf_putc(&b, '[');
+		for (long i = 0; i < t.lanes; i++)
+			buf_printf(&b, "%s{\"id\":%ld,\"id_task\":%ld,\"n_ctx\":%ld,"
+				   "\"speculative\":false,\"is_processing\":%s}", i ? "," : "", i,
+				   i < busy ? i : -1L, n_ctx, i < busy ? "true" : "false");
+		buf_putc(&b, ']');
+	}
+	http_respond(c, 200, CT_OPENAI, NULL, b.p, b.len);
+	buf_free(&b);
+}
+
 static void dispatch(struct conn *c, struct req *r)
 {
 	const char *p = r->path;
+	if (llmd.llama_props && (!strcmp(p, "/props") || !strcmp(p, "/slots")) &&
+	    (!strcmp(r->method, "GET") || r->head)) {
+		llama_props(c, !strcmp(p, "/slots"));
+		return;
+	}
 	int openai = !strncmp(p, "/v1/", 4) || !strcmp(p, "/v1");
 	/* --api openai plays vLLM or llama-server, --api ollama an Ollama
 	 * without its OpenAI layer: the other API is not there */

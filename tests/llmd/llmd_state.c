@@ -584,6 +584,14 @@ double stats_model_last_used(size_t i)
 	return t;
 }
 
+long stats_in_flight(void)
+{
+	lock();
+	long n = st.in_use;
+	unlock();
+	return n;
+}
+
 void stats_json(struct buf *out)
 {
 	lock();

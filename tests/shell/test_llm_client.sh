@@ -104,6 +104,43 @@ api_key() {
   t "right API key: both records mined" test "$(grep -c '"mined"' "${TMP}/key2.out")" -eq 2
 }
 
+# Issue 12: a llama-server that states its slots (/props total_slots) gets
+# them plus one in flight, never more than plus two; the double counts the
+# peak it saw.
+stated_slots() {
+  start_llmd --lanes 4 --latency-ms 20 --api openai --llama-props
+  records 40 >"${TMP}/in40"
+  local rc=0
+  LANES_LLM_BASE_URL="${URL}/v1" LANES_MINE_MODEL=gpt-4o-mini "${BIN}/mine" <"${TMP}/in40" \
+    >"${TMP}/slots.out" 2>"${TMP}/slots.err" || rc=$?
+  t "stated slots: the run succeeds" test "${rc}" -eq 0
+  t "stated slots: the log says what the server stated" \
+    grep -q "has 4 slots (/props total_slots): 5 requests in flight" "${TMP}/slots.err"
+  local peak
+  peak="$(grep -o 'peak [0-9]* in flight' "${TMP}/slots.err" | awk '{ print $2 }')"
+  t "stated slots: at most 6 requests in flight (peak ${peak})" test "${peak:-99}" -le 6
+  # Ollama's API has no /props: nothing asked, nothing said
+  start_llmd --lanes 4 --llama-props
+  LANES_LLM_BASE_URL="${URL}" "${BIN}/mine" <"${TMP}/in40" >/dev/null 2>"${TMP}/ollama.err"
+  t "Ollama API: no slots read" bash -c "! grep -q 'total_slots' '${TMP}/ollama.err'"
+}
+
+# Issue 12: one 429 makes that request wait its Retry-After, not the whole
+# client, and does not bring the limit down: with 5% of answers 429 and 8
+# lanes of 20 ms, the limit stays near the lanes.
+lone_429() {
+  start_llmd --lanes 8 --latency-ms 20 --fault-rate 0.05 --faults 429 --retry-after 1 --seed 7
+  records 200 >"${TMP}/in200"
+  local rc=0
+  LANES_LLM_BASE_URL="${URL}" LANES_LLM_BACKOFF_MAX_MS=2000 "${BIN}/mine" <"${TMP}/in200" \
+    >"${TMP}/l429.out" 2>"${TMP}/l429.err" || rc=$?
+  t "lone 429s: the run succeeds" test "${rc}" -eq 0
+  t "lone 429s: every record is mined" test "$(grep -c '"mined"' "${TMP}/l429.out")" -eq 200
+  local limit
+  limit="$(grep -o 'final limit [0-9]*' "${TMP}/l429.err" | awk '{ print $3 }')"
+  t "lone 429s: the limit did not collapse (final limit ${limit})" test "${limit:-0}" -ge 4
+}
+
 main() {
   TMP="$(mktemp -d)"
   trap cleanup EXIT
@@ -112,6 +149,8 @@ main() {
   retry_after
   fail_fast
   api_key
+  stated_slots
+  lone_429
   summary
 }
 

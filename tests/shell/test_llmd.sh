@@ -420,6 +420,20 @@ test_api_key() {
     "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "${URL}/api/tags")" = 200
 }
 
+# llama-server's /props and /slots, as llama-server answers them.
+test_llama_props() {
+  t "without --llama-props: /props is 404" test \
+    "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "${URL}/props")" = 404
+  start_llmd --llama-props --lanes 3 --ctx 512 --api openai
+  "${CURL[@]}" "${URL}/props" >"${TMP}/props"
+  t "/props: total_slots is the lanes" jq_file "${TMP}/props" '.total_slots == 3'
+  t "/props: n_ctx is --ctx" jq_file "${TMP}/props" '.default_generation_settings.n_ctx == 512'
+  "${CURL[@]}" "${URL}/slots" >"${TMP}/slots"
+  t "/slots: one idle object a slot" \
+    jq_file "${TMP}/slots" '[.[] | select(.is_processing == false)] | length == 3'
+  t "/slots: ids 0..2" jq_file "${TMP}/slots" '[.[].id] == [0, 1, 2]'
+}
+
 test_stop() {
   local rc=0
   stop_llmd || rc=$?
@@ -447,6 +461,9 @@ main() {
   test_script
   test_stop
   test_api_key
+  test_stop
+  start_llmd
+  test_llama_props
   test_stop
   summary
 }
