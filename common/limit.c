@@ -113,10 +113,14 @@ static int burst_lanes(const struct limit *l)
 	double slow = 1.5 * lo + NOISE_MS;
 	if (l->rtt[l->n - 1] <= slow)
 		return 0;
+	/* two slow answers, not one: a single late answer is as likely the
+	 * client's own delay (a thread scheduled late on a busy machine, a
+	 * connection opened) as a queue, and a queue that matters (the
+	 * limit above lanes + 1) holds at least two */
 	int fast = 0;
 	for (int i = 0; i < l->n; i++)
 		fast += l->rtt[i] <= slow;
-	return fast;
+	return l->n - fast >= 2 ? fast : 0;
 }
 
 static void refuse(struct limit *l, int dir, double x, double cv, double now)
@@ -292,7 +296,9 @@ void limit_done(struct limit *l, double now, double rtt, int overload, int infli
 		 * refusals; while a cut is tested, none unless the server
 		 * refuses half of the requests, which is full whatever
 		 * the cause */
-		int over = l->ov_share > l->ov_bg * 1.5 + OV_MARGIN;
+		/* and never for one refusal alone: at a low limit the moving
+		 * share weighs one answer in 16, above the margin */
+		int over = l->ov_share > l->ov_bg * 1.5 + OV_MARGIN && l->ov_share > 1.5 * a;
 		if (l->cutting && l->probing > 0) {
 			/* going back above the cut brought many more refusals:
 			 * the server is full there */

@@ -10,7 +10,8 @@
  * there is no queue to drain).
  * A server that states its slots (llama-server's /props total_slots) gets
  * them plus one at once, and never more than plus two.
- * 429/503 say "slow down": the limit is cut by a quarter, at most once per
+ * 429/503 say "slow down" (two close together, never one alone): the limit
+ * is cut by a quarter, at most once per
  * round trip, and the cut is measured like a step down: when the level
  * below serves less, the refusals did not come from load (a rate limit, a
  * flaky proxy) and the limit goes back up, counting that share of refusals

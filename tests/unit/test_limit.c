@@ -287,6 +287,25 @@ static void random_faults(void)
 	}
 }
 
+/* Issue 12: lone 429s (5% of answers, whatever the load) against 8 lanes
+ * of 20 ms: each waits its own Retry-After; one refusal alone never cuts
+ * the limit, and the cuts that two close together make are tested and
+ * undone. */
+static void lone_refusals(void)
+{
+	struct sim s = {.lanes = 8, .kind = JITTER10, .service = 20, .start = LIMIT_START,
+			.max = 64, .total = 60000, .ramp = 5000, .p429 = 0.05};
+	run(&s);
+	struct sim f = s;
+	f.fixed = 9;
+	run(&f);
+	T_OK(s.x_half >= 0.9 * f.x_half, "5%% lone 429s, 8 lanes: %.3f of a fixed 9 (limit %d, "
+	     "%d..%d after ramp-up)", s.x_half / f.x_half, s.final_limit, s.min_limit_after,
+	     s.max_limit_after);
+	T_OK(s.min_limit_after >= 4, "5%% lone 429s: the limit does not collapse (lowest %d)",
+	     s.min_limit_after);
+}
+
 /* A server that refuses for load (503 past a short queue) is full: the
  * limit comes down to lanes + queue and stays near it. */
 static void real_overload(void)
@@ -335,6 +354,11 @@ static void units(void)
 	limit_sent(&l, 0, 16);
 	limit_done(&l, 1, 1, 1, 15);
 	T_EQ_INT(l.value, 16, "one refusal in 32 answers is not the server being full");
+	struct limit one;
+	limit_init(&one, 8, 64);
+	limit_sent(&one, 0, 8);
+	limit_done(&one, 1, 1, 1, 7);
+	T_EQ_INT(one.value, 8, "at a limit of 8, one refusal alone does not cut either");
 	limit_done(&l, 1, 1, 1, 14);
 	T_EQ_INT(l.value, 12, "two cut a quarter");
 	limit_done(&l, 2, 1, 1, 13);
@@ -355,6 +379,7 @@ int main(void)
 	steady_state();
 	ramp_up();
 	random_faults();
+	lone_refusals();
 	real_overload();
 	stated_slots();
 	return t_done();
