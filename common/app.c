@@ -3,6 +3,7 @@
 #include "json.h"
 #include "log.h"
 #include "pool.h"
+#include "prompts.h"
 #include "util.h"
 
 #include <errno.h>
@@ -159,7 +160,7 @@ enum {
 };
 
 static const struct app_flag common_flags[] = {
-	{"tunables", 0, 1, NULL, OPT_TUNABLES, "FILE", "read settings from FILE (also $LANES_TUNABLES)"},
+	{"tunables", 0, 1, NULL, OPT_TUNABLES, "FILE", "read settings from FILE (also $LANES_TUNABLES; '' = none)"},
 	{"print-config", 0, 0, NULL, OPT_PRINT_CONFIG, NULL, "print every effective setting and its source, then exit"},
 	{"workers", 'w', 1, NULL, OPT_WORKERS, "N|auto", "worker threads (1 = sequential)"},
 	{"inflight", 0, 1, NULL, OPT_INFLIGHT, "N|auto", "records in flight at most"},
@@ -214,6 +215,46 @@ int app_print_line(struct app *a, const char *line)
 	return EXIT_DONE;
 }
 
+/* The tunables file a tool reads when neither --tunables nor
+ * $LANES_TUNABLES names one: the tunables.yaml shipped beside the binary,
+ * share/lanes/ of an installed prefix or pipelines/ of a source checkout
+ * (prompt_find_shipped). Returns its real path (the caller frees it), or
+ * NULL when there is none: built-in defaults. */
+static char *default_tunables(void)
+{
+	struct buf tried = {0};
+	char *found = prompt_find_shipped("tunables.yaml", &tried);
+	buf_free(&tried);
+	if (!found)
+		return NULL;
+	char real[PATH_MAX];
+	if (realpath(found, real)) {
+		free(found);
+		return xstrdup(real);
+	}
+	return found;
+}
+
+/* The settings lines of --help: which file is read, as things stand. */
+static void print_settings_line(const char *tool)
+{
+	const char *env = getenv("LANES_TUNABLES");
+	char *dflt = env ? NULL : default_tunables();
+	if (env && *env)
+		printf("\nSettings: read from %s ($LANES_TUNABLES).\n", env);
+	else if (env)
+		printf("\nSettings: built-in defaults ($LANES_TUNABLES is empty).\n");
+	else if (dflt)
+		printf("\nSettings: read from %s, the default file\n"
+		       "(--tunables FILE or $LANES_TUNABLES names another; LANES_TUNABLES= none).\n",
+		       dflt);
+	else
+		printf("\nSettings: built-in defaults: no share/lanes/tunables.yaml or\n"
+		       "pipelines/tunables.yaml beside this program (--tunables FILE names one).\n");
+	printf("See tunables(5). Manual: %s(1).\n", tool);
+	free(dflt);
+}
+
 static void usage_exit(const char *tool, const char *usage, const struct app_flag *flags)
 {
 	printf("%s", usage);
@@ -223,7 +264,7 @@ static void usage_exit(const char *tool, const char *usage, const struct app_fla
 	}
 	printf("\nCommon options:\n");
 	print_flags(stdout, common_flags);
-	printf("\nSettings: pipelines/tunables.yaml; see tunables(5). Manual: %s(1).\n", tool);
+	print_settings_line(tool);
 	stdout_exit();
 }
 
@@ -266,6 +307,7 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 
 	const char *tun_path = getenv("LANES_TUNABLES");
 	int print_config = 0;
+	char *tun_default = NULL; /* the default file, read when none is named */
 	struct pending *pend = xcalloc((size_t)argc + 1, sizeof *pend);
 	size_t npend = 0;
 	char *sec_key = NULL;
@@ -326,6 +368,8 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 
 	char err[1024];
 	a->tun = tun_new(sections);
+	if (!tun_path)
+		tun_path = tun_default = default_tunables();
 	if (tun_path && *tun_path && tun_load_file(a->tun, tun_path, err, sizeof err)) {
 		log_error("%s", err);
 		exit(EXIT_USAGE);
@@ -355,7 +399,10 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 	a->max_failure_ratio = tun_float(a->tun, key);
 
 	if (print_config) {
-		if (tun_path && *tun_path)
+		if (tun_default)
+			printf("# tunables file: %s (the default: neither --tunables nor "
+			       "$LANES_TUNABLES names one)\n", tun_path);
+		else if (tun_path && *tun_path)
 			printf("# tunables file: %s\n", tun_path);
 		else
 			printf("# tunables file: none (built-in defaults)\n");
@@ -363,6 +410,7 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 		tun_free(a->tun);
 		stdout_exit();
 	}
+	free(tun_default);
 	snprintf(key, sizeof key, "%s.stop_grace_ms", a->section);
 	atomic_store(&grace_ms, tun_int(a->tun, key));
 	static char lines[3][256];

@@ -17,4 +17,11 @@
  * from_cwd: a bare name may be found in the current directory. */
 char *prompt_find(const char *name, int from_cwd, struct buf *tried);
 
+/* A file lanes ships under pipelines/ (rel: "tunables.yaml",
+ * "prompts/mine.txt"), looked for as in 2. and 3. above:
+ * <dir of the binary>/../share/lanes/rel, then <dir of the binary or a
+ * parent, up to 4 levels>/pipelines/rel. Returns its path (caller frees),
+ * or NULL with the places tried appended to tried. */
+char *prompt_find_shipped(const char *rel, struct buf *tried);
+
 #endif

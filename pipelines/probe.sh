@@ -56,7 +56,8 @@ Options:
   --url URL          the server (default: llm.base_url, OLLAMA_HOST, OPENAI_BASE_URL)
   --model NAME       the model (default: the tool's)
   --batch N          embed: texts per request (default: embed.batch)
-  --tunables FILE    settings (default: \$LANES_TUNABLES or the tools' defaults)
+  --tunables FILE    settings (default: \$LANES_TUNABLES, else the tools' default
+                     file; see tunables(5))
   --max N            the highest number of requests in flight (default: ${MAX_LEVEL})
   --per-level N      requests per request in flight at each level (default: ${PER_LEVEL};
                      at least ${MIN_RECORDS} per level)

@@ -60,6 +60,15 @@ lines_are() {
   fi
 }
 
+# has FILE TEXT: FILE holds TEXT (a fixed string); shows FILE when not.
+has() {
+  grep -qF -- "$2" "$1" || {
+    echo "no '$2' in:"
+    cat "$1"
+    return 1
+  }
+}
+
 # summary: the line tests/run.sh adds up, "N passed, M failed"; fails when
 # a check failed.
 summary() {

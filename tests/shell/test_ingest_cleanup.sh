@@ -30,22 +30,6 @@ eq() {
   fi
 }
 
-has() {
-  grep -qF -- "$2" "$1" || {
-    echo "no '$2' in:"
-    cat "$1"
-    return 1
-  }
-}
-
-hasnt() {
-  if grep -qF -- "$2" "$1"; then
-    echo "'$2' found in:"
-    cat "$1"
-    return 1
-  fi
-}
-
 # run_ingest NAME ARGS...: ingest.sh ARGS, stderr to TMP/NAME.err, exit
 # status to RC.
 run_ingest() {
