@@ -7,7 +7,8 @@
 # `nobody` (PostgreSQL refuses to run as root). The Debian packages
 # postgresql and postgresql-client come with `make test-deps`; a machine
 # without them fails the tests that need it, loudly: they never pass by
-# skipping.
+# skipping. PG_FSYNC (default off: the tests' data is scratch) is the
+# server's fsync setting; the benchmarks run with it on.
 
 PG_DIR=""   # the server's directory: data/, the socket, the log
 PG_BIN=""   # initdb, pg_ctl, ...
@@ -62,7 +63,7 @@ start_pg() {
   for _try in 1 2 3; do
     PG_PORT="$(free_port)"
     if as_pg "${PG_BIN}/pg_ctl" -D "${PG_DIR}/data" -l "${PG_DIR}/server.log" -w -t 60 \
-        -o "-p ${PG_PORT} -k ${PG_DIR} -c listen_addresses= -c fsync=off -c max_connections=200" \
+        -o "-p ${PG_PORT} -k ${PG_DIR} -c listen_addresses= -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
         start >/dev/null 2>&1; then
       break
     fi
