@@ -77,10 +77,11 @@ Options:
   --lock FILE       lock file (default: DB.lock, for a URL one in \$TMPDIR); a
                     run finding it taken exits 0
   --worker          drain the backlog of the store with other workers: each
-                    LLM step claims records (store claim), runs its tool on
-                    them and puts them, until none is pending; no segment
-                    step, no lock (see lanes(7), Scale-out)
-  --claim N         worker: records per claim (default ${CLAIM_LIMIT})
+                    LLM step claims records (store claim --follow), runs its
+                    tool on them and puts them, until none is pending; no
+                    segment step, no lock (see lanes(7), Scale-out)
+  --claim N         worker: records held at once, claimed and not yet put
+                    (default ${CLAIM_LIMIT})
   --lease DURATION  worker: how long a claim holds without a put (default
                     ${LEASE}); a worker that dies leaves its records to the others
   --offline         offline mode: no LLM server; embed and classify use the
@@ -506,6 +507,23 @@ pipe_segment() {
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
 }
 
+# A worker's step: store claim --follow with CLAIM_ARGS, then --, then the
+# tool of STAGE with ARGS, then store put; statuses to RUN_DIR/rc.
+pipe_claimed() {
+  local stage="$1"
+  shift
+  local -a claim_args=()
+  while [[ "$1" != -- ]]; do
+    claim_args+=("$1")
+    shift
+  done
+  shift
+  store "${claim_args[@]}" |
+    exec_stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" |
+    store put --summary-json "${RUN_DIR}/${stage}.store.json"
+  echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
+}
+
 # An LLM step's pipeline over the pending file; statuses to RUN_DIR/rc.
 pipe_stage() {
   local stage="$1" pending="$2"
@@ -528,6 +546,7 @@ step_group() {
   case "${which}" in
     segment) pipe_segment ;;
     stage) pipe_stage "$@" ;;
+    claimed) pipe_claimed "$@" ;;
   esac
 }
 
@@ -653,66 +672,46 @@ exec_stage_tool() {
   esac
 }
 
-# Worker mode: the tool of STAGE, with ARGS, over rounds of records
-# claimed from the store (store claim leases them; the put of each result
-# releases its claim) until no record is pending (records leased to other
-# workers are waited for: put by them, or taken over when the lease of one
-# that died runs out); a round that fails ends the step. The counts of the rounds add up in the report.
+# Worker mode: one pipeline for the step, store claim --follow | the tool
+# of STAGE with ARGS | store put: claim holds up to --claim N records
+# leased (claimed and not put yet) and claims again as the puts release
+# them, so the tool's requests never wait for a round to end; it ends when
+# no record is pending (records leased to other workers are waited for:
+# put by them, or taken over when the lease of one that died runs out).
 step_llm_worker() {
   local stage="$1"
   shift
-  local start model claimed round=0 n total=0
-  local -a sums=(0 0 0 0 0) rc=(0 0) pend_args=()
+  local start model n
+  local -a rc=(0 0 0)
   start="$(date +%s.%N)"
   model="$(stage_model "${stage}")"
-  claimed="${RUN_DIR}/${stage}.claimed"
-  local -a claim_args=(claim --stage "${stage}" --limit "${CLAIM_LIMIT}" --lease "${LEASE}"
-    --worker "${WORKER_NAME}")
+  local -a claim_args=(claim --follow --stage "${stage}" --limit "${CLAIM_LIMIT}"
+    --lease "${LEASE}" --worker "${WORKER_NAME}")
   if [[ -n "${model}" ]]; then
     claim_args+=(--model "${model}")
   fi
-  while [[ -z "${STOP_SIGNAL}" ]]; do
-    if ! store "${claim_args[@]}" >"${claimed}"; then
-      [[ -n "${STOP_SIGNAL}" ]] && break
-      record_step "${stage}" FAILED "store claim failed" "$(elapsed_since "${start}")"
-      return 0
-    fi
-    n="$(wc -l <"${claimed}" | tr -d ' ')"
-    if ((n == 0)); then
-      # records still pending are leased to other workers: wait for them
-      # to be put, or for the lease of a worker that died to end
-      pend_args=(pending --stage "${stage}")
-      [[ -z "${model}" ]] || pend_args+=(--model "${model}")
-      if [[ -z "$(store "${pend_args[@]}" | head -c 1)" ]]; then
-        break
-      fi
-      sleep 1
-      continue
-    fi
-    round=$((round + 1))
-    total=$((total + n))
-    run_step_pipeline stage "${stage}" "${claimed}" "$@"
-    read -r -a rc <"${RUN_DIR}/rc"
-    store_request_log
-    local i f
-    i=0
-    for f in read ok skipped failed rejected; do
-      sums[i]=$((sums[i] + $(summary_field "${RUN_DIR}/${stage}.json" "${f}")))
-      i=$((i + 1))
-    done
-    if [[ "${rc[0]}" != 0 || "${rc[1]}" != 0 ]]; then
-      break
-    fi
-  done
-  rm -f "${claimed}"
-  printf '{"read":%s,"ok":%s,"skipped":%s,"failed":%s,"rejected":%s}\n' "${sums[@]}" \
-    >"${RUN_DIR}/${stage}.rounds.json"
-  if ((round == 0)) && [[ -z "${STOP_SIGNAL}" ]]; then
+  if [[ -n "${STOP_SIGNAL}" ]]; then
+    record_step "${stage}" skipped "not started: ${STOP_SIGNAL} received" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  log "step ${stage}: claiming ${CLAIM_LIMIT} records at a time"
+  run_step_pipeline claimed "${stage}" "${claim_args[@]}" -- "$@"
+  read -r -a rc <"${RUN_DIR}/rc"
+  # a stop before the pipeline started leaves two statuses
+  rc[2]="${rc[2]:-143}"
+  store_request_log
+  n="$(summary_field "${RUN_DIR}/${stage}.json" read)"
+  if [[ "${rc[0]}" != 0 && "${rc[0]}" != 130 && "${rc[0]}" != 143 ]]; then
+    record_step "${stage}" FAILED "store claim failed (exit ${rc[0]}: see its message above);" \
+      "$(counts_of "${RUN_DIR}/${stage}.json")" "$(elapsed_since "${start}")"
+    return 0
+  fi
+  if ((n == 0)) && [[ -z "${STOP_SIGNAL}" && "${rc[1]}" == 0 && "${rc[2]}" == 0 ]]; then
     record_step "${stage}" ok "nothing pending" "$(elapsed_since "${start}")"
     return 0
   fi
-  log "step ${stage}: ${total} records claimed in ${round} rounds"
-  finish_step "${stage}" "${start}" "${RUN_DIR}/${stage}.rounds.json" "${rc[@]}"
+  log "step ${stage}: ${n} records claimed"
+  finish_step "${stage}" "${start}" "${RUN_DIR}/${stage}.json" "${rc[1]}" "${rc[2]}"
 }
 
 # Runs the tool of STAGE, with ARGS, over the store's pending records of
@@ -1104,7 +1103,7 @@ main() {
   local started worker_note=""
   started="$(date +%s.%N)"
   if ((WORKER)); then
-    worker_note=", worker ${WORKER_NAME} (claims of ${CLAIM_LIMIT}, lease ${LEASE})"
+    worker_note=", worker ${WORKER_NAME} (holding ${CLAIM_LIMIT} records at most, lease ${LEASE})"
   fi
   log "start: ${#FILES[@]} documents${ROOT:+ under ${ROOT}}${SKIPPED_NOTE:+ (${SKIPPED_NOTE})}," \
     "db ${DB_SHOWN}, steps ${STEPS}$( ((CLEANUP)) && echo ' + cleanup'), tunables ${TUNABLES}${worker_note}"

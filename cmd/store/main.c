@@ -13,7 +13,8 @@ static const char usage[] =
 	"       store get [--model M] ID...\n"
 	"       store dump [--order id|doc] [--doc D] [--stage S --status STATUS] [--model M]\n"
 	"       store pending --stage S [--model M] [--fingerprint FP[:FIELDS]] [--doc D]\n"
-	"       store claim --stage S [--limit N] [--lease DURATION] [--worker NAME] [PENDING FLAGS]\n"
+	"       store claim --stage S [--limit N] [--lease DURATION] [--worker NAME] [--follow]\n"
+	"                   [PENDING FLAGS]\n"
 	"       store stats [--json]\n"
 	"       store similar [-k N] [--min-score X] [--model M] [FILTERS] (TEXT | --id ID | < VECTOR)\n"
 	"       store export [--format ndjson|csv|tsv] [--fields F,...] [--explode LIST] [FILTERS]\n"
@@ -52,6 +53,8 @@ static const struct app_flag flags[] = {
 	{"lease", 0, 1, NULL, SF_LEASE, "DURATION",
 	 "claim: how long the records stay claimed without a put (600s; 30s, 5m, 1h)"},
 	{"worker", 0, 1, NULL, SF_WORKER, "NAME", "claim: who claims (HOST:PID)"},
+	{"follow", 0, 0, NULL, SF_FOLLOW, NULL,
+	 "claim: keep claiming, --limit records held at most (claimed, not yet put), until nothing is pending"},
 	{"status", 0, 1, NULL, SF_STATUS, "STATUS", "dump: only records whose stage S has STATUS"},
 	{"order", 0, 1, NULL, SF_ORDER, "id|doc", "dump: by id (default) or by doc then seq"},
 	{"json", 0, 0, NULL, SF_JSON, NULL, "stats: as one JSON object"},
@@ -102,6 +105,7 @@ static int on_flag(int id, const char *arg, void *ud)
 	case SF_ERRORS: c->errors = 1; break;
 	case SF_LEASE: c->lease = arg; break;
 	case SF_WORKER: c->worker = arg; break;
+	case SF_FOLLOW: c->follow = 1; break;
 	case SF_LIMIT:
 		if (parse_long(arg, 1, 1000000, &c->limit)) {
 			log_error("--limit '%s' is not a number from 1 to 1000000", arg);
@@ -161,7 +165,7 @@ static const struct subcommand {
 	{"pending", store_cmd_pending, F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_FINGERPRINT)},
 	{"claim", store_cmd_claim,
 	 F(SF_MODEL) | F(SF_DOC) | F(SF_STAGE) | F(SF_FINGERPRINT) | F(SF_LIMIT) | F(SF_LEASE) |
-	 F(SF_WORKER)},
+	 F(SF_WORKER) | F(SF_FOLLOW)},
 	{"stats", store_cmd_stats, F(SF_JSON)},
 	{"docs", store_cmd_docs, 0},
 	{"delete", store_cmd_delete, F(SF_ID) | F(SF_DOC)},

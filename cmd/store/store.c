@@ -97,6 +97,12 @@ int store_claim(struct store *s, const struct store_query *q, const struct store
 	return s->be->claim(s->c, q, cl, fn, ud, err, errlen);
 }
 
+int store_claims_held(struct store *s, const char *stage, const char *worker, long *held,
+		      char *err, size_t errlen)
+{
+	return s->be->claims_held(s->c, stage, worker, held, err, errlen);
+}
+
 int store_vectors(struct store *s, const struct store_query *q, const char *model, int part,
 		  int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen)
 {

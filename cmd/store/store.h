@@ -186,6 +186,10 @@ struct store_claim {
  * called), 1 when fn stopped, -1 with err. */
 int store_claim(struct store *s, const struct store_query *q, const struct store_claim *cl,
 		store_row_fn fn, void *ud, char *err, size_t errlen);
+/* The live leases (not run out) worker holds on stage: records it claimed
+ * and has not put yet, to *held. 0, or -1 with err. */
+int store_claims_held(struct store *s, const char *stage, const char *worker, long *held,
+		      char *err, size_t errlen);
 
 /* Called per vector with the record's key (an integer the backend gives
  * each record, stable while the record exists), its id and the vector:

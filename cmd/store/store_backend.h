@@ -28,6 +28,8 @@ struct store_backend {
 		    size_t errlen);
 	int (*claim)(void *c, const struct store_query *q, const struct store_claim *cl,
 		     store_row_fn fn, void *ud, char *err, size_t errlen);
+	int (*claims_held)(void *c, const char *stage, const char *worker, long *held, char *err,
+			   size_t errlen);
 	int (*vectors)(void *c, const struct store_query *q, const char *model, int part,
 		       int nparts, int ids, store_vec_fn fn, void *ud, char *err, size_t errlen);
 	int (*models)(void *c, struct store_model_count **models, size_t *n, char *err,

@@ -40,6 +40,7 @@ enum store_flag {
 	SF_LIMIT,
 	SF_LEASE,
 	SF_WORKER,
+	SF_FOLLOW,
 };
 
 /* --where conditions at most. */
@@ -78,6 +79,7 @@ struct store_cli {
 	int limit_set;
 	const char *lease;   /* claim: --lease */
 	const char *worker;  /* claim: --worker */
+	int follow;          /* claim: --follow */
 };
 
 /* Opens the database named by store.db with the store tunables; create

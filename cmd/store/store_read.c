@@ -6,6 +6,7 @@
 #include "fingerprint.h"
 #include "store_reuse.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +75,89 @@ int store_cmd_get(struct app *a, struct store_cli *c, char **args, int nargs)
 
 /* store claim's lease, or NULL: pending and claim share their code */
 static const struct store_claim *claiming;
+/* claim --follow: claims again as the records are put */
+static int following;
+/* claim --follow: the output, flushed after each claim */
+static struct ndjson_writer *follow_w;
+
+/* How long claim --follow waits between two looks at its claims, and
+ * between two looks at a backlog that others hold, in ms. */
+#define FOLLOW_POLL_MS 100
+#define FOLLOW_IDLE_MS 1000
+
+struct follow_ctx {
+	store_row_fn fn;
+	void *ud;
+	long rows;
+};
+
+static int follow_row(const char *line, size_t len, void *ud)
+{
+	struct follow_ctx *f = ud;
+	f->rows++;
+	return f->fn(line, len, f->ud);
+}
+
+static int first_row(const char *line, size_t len, void *ud)
+{
+	(void)line;
+	(void)len;
+	*(int *)ud = 1;
+	return 1;
+}
+
+/* Sleeps ms, in steps, until a stop is requested. */
+static void follow_sleep(int ms)
+{
+	for (int t = 0; t < ms && !app_stopping(); t += 20)
+		usleep(20 * 1000);
+}
+
+/* claim --follow: holds up to claiming->limit records (claimed and not
+ * put yet): each time the puts of this worker's records have released
+ * some, claims as many again and writes them out at once, so the tool
+ * downstream never runs dry between two claims. Ends when it holds none
+ * and nothing is pending for the stage (records other workers hold are
+ * waited for: put by them, or taken over when their lease runs out), or
+ * on a stop (a signal, a closed output). */
+static int claim_follow(struct store *s, const struct store_query *q, store_row_fn fn, void *ud,
+			char *err, size_t errlen)
+{
+	struct store_claim cl = *claiming;
+	while (!app_stopping()) {
+		long held = 0;
+		if (store_claims_held(s, q->stage, claiming->worker, &held, err, errlen))
+			return -1;
+		struct follow_ctx f = {fn, ud, 0};
+		if (held < claiming->limit) {
+			cl.limit = claiming->limit - held;
+			int rc = store_claim(s, q, &cl, follow_row, &f, err, errlen);
+			if (rc)
+				return rc;
+			if (f.rows && follow_w && ndjson_flush(follow_w))
+				return 1;
+		}
+		if (f.rows == 0 && held == 0) {
+			int any = 0;
+			int rc = store_scan(s, q, first_row, &any, err, errlen);
+			if (rc < 0)
+				return -1;
+			if (!any)
+				return 0;
+			follow_sleep(FOLLOW_IDLE_MS);
+			continue;
+		}
+		follow_sleep(FOLLOW_POLL_MS);
+	}
+	return 0;
+}
 
 /* The records of q: scanned, or (store claim) leased first. */
 static int read_rows(struct store *s, const struct store_query *q, store_row_fn fn, void *ud,
 		     char *err, size_t errlen)
 {
+	if (claiming && following)
+		return claim_follow(s, q, fn, ud, err, errlen);
 	if (claiming)
 		return store_claim(s, q, claiming, fn, ud, err, errlen);
 	return store_scan(s, q, fn, ud, err, errlen);
@@ -90,6 +169,7 @@ static int scan(struct app *a, const struct store_query *q)
 	struct ndjson_writer *w = ndjson_writer_new(1);
 	char err[1024];
 	int code = EXIT_DONE;
+	follow_w = w;
 	if (read_rows(s, q, write_row, w, err, sizeof err) < 0) {
 		log_error("%s", err);
 		code = EXIT_FAILURES;
@@ -168,6 +248,7 @@ static int pending_fingerprint(struct app *a, struct store_cli *c, struct store_
 	struct store *s = store_cli_open(a, 0);
 	struct pending_ctx x = {0};
 	x.w = ndjson_writer_new(1);
+	follow_w = x.w;
 	x.reuse = (struct store_reuse){.s = s, .stage = st, .fingerprint = fp,
 				       .fields = (const char *const *)fields, .nfields = nfields};
 	int code = EXIT_DONE;
@@ -239,8 +320,13 @@ int store_cmd_claim(struct app *a, struct store_cli *c, char **args, int nargs)
 	char *worker = c->worker ? xstrdup(c->worker) : xasprintf("%s:%ld", host, (long)getpid());
 	cl.worker = worker;
 	claiming = &cl;
+	following = c->follow;
 	int code = store_cmd_pending(a, c, args, nargs);
 	claiming = NULL;
+	following = 0;
+	follow_w = NULL;
+	if (c->follow && code == EXIT_DONE && app_stop > 0)
+		code = app_stop == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
 	free(worker);
 	return code;
 }

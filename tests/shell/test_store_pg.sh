@@ -7,7 +7,8 @@
 # (pg_dump) under load restored with pg_restore, passwords never shown,
 # foreign and newer databases refused; and store claim on both backends:
 # workers draining one backlog, one dead with its records leased, no
-# record put twice, none stranded; ingest.sh --worker with a worker
+# record put twice, none stranded; claim --follow (records held at most,
+# a dead worker's taken, a stop); ingest.sh --worker with a worker
 # killed mid-run; the commands of lanes(7) SCALE-OUT as printed (PG_ONLY=FUNCTION
 # runs one part). Without a PostgreSQL server this test FAILS: it never
 # passes by skipping. Pass/fail never depends on timing.
@@ -281,6 +282,60 @@ claims() {
     bash -c "cat '${TMP}'/claim.[123].out | jq -r .id | grep -cxFf <(jq -r .id '${TMP}/dead.in') | grep -qx 20"
 }
 
+# held DB WORKER: the claims of WORKER on embed (psql, or sqlite3 for a file).
+held() {
+  local sql="SELECT count(*) FROM claims WHERE stage = 'embed' AND worker = '$2'"
+  if [[ "$1" == postgresql://* ]]; then
+    q "$1" "${sql}"
+  else
+    sqlite3 "$1" "${sql}"
+  fi
+}
+
+# claim --follow: one claim process for a whole backlog, holding 5 records
+# at most, claiming again as a slow consumer puts them one by one; ten
+# records leased to a dead worker are taken when its lease runs out; it
+# ends when nothing is pending. Then a SIGTERM while it waits: exit 143.
+claims_follow() {
+  local label="$1" db="$2" line rc
+  gen 0 60 f | jq -c 'del(.embedding, .embedding_model)' | store --db "${db}" put 2>/dev/null
+  store --db "${db}" claim --stage embed --limit 10 --lease 1s --worker dead >"${TMP}/fdead.in"
+  : >"${TMP}/follow.held"
+  store --db "${db}" claim --follow --stage embed --limit 5 --lease 1m --worker f1 \
+    2>"${TMP}/follow.err" |
+    while IFS= read -r line; do
+      held "${db}" f1 >>"${TMP}/follow.held"
+      printf '%s\n' "${line}" | embed --model hash --dim 8 2>/dev/null |
+        store --db "${db}" put --tee 2>/dev/null
+    done >"${TMP}/follow.out"
+  rc="${PIPESTATUS[0]}"
+  t "${label}: claim --follow ends when nothing is pending (exit ${rc})" test "${rc}" -eq 0
+  t "${label}: claim --follow handed out every record once, the dead worker's too" \
+    eq "$(jq -r .id "${TMP}/follow.out" | sort -u | wc -l) $(wc -l <"${TMP}/follow.out")" "60 60"
+  t "${label}: claim --follow held 5 records at most (claimed, not yet put)" \
+    bash -c "test \"\$(sort -n '${TMP}/follow.held' | tail -n 1)\" -le 5 && test \"\$(sort -n '${TMP}/follow.held' | head -n 1)\" -ge 1"
+  t "${label}: claim --follow left nothing pending: every record embedded" \
+    bash -c "test -z \"\$(store --db '${db}' pending --stage embed)\" && test \"\$(store --db '${db}' stats --json | jq .stages.embed.ok)\" = 60"
+  t "${label}: claim --follow left no claim of its own" eq "$(held "${db}" f1)" 0
+
+  # a backlog of 3: one for the follower, two leased for an hour to another
+  gen 100 3 g | jq -c 'del(.embedding, .embedding_model)' | store --db "${db}" put 2>/dev/null
+  store --db "${db}" claim --stage embed --limit 2 --lease 1h --worker other >/dev/null
+  store --db "${db}" claim --follow --stage embed --limit 5 --lease 1h --worker f2 \
+    >"${TMP}/follow2.out" 2>"${TMP}/follow2.err" &
+  local pid=$! i
+  for ((i = 0; i < 600; i++)); do
+    [[ -s "${TMP}/follow2.out" ]] && break
+    sleep 0.05
+  done
+  kill -TERM "${pid}"
+  rc=0
+  wait "${pid}" || rc=$?
+  t "${label}: claim --follow waiting on others' leases: SIGTERM ends it, exit 143" \
+    eq "${rc} $(wc -l <"${TMP}/follow2.out") $(cat "${TMP}/follow2.err")" \
+    "143 1 store: SIGTERM: stopping: no new work; records in flight may finish for 10s, then stay pending; a second signal exits now"
+}
+
 claim_usage() {
   local db="$1" rc=0
   store --db "${db}" claim --stage embed --lease forever >/dev/null 2>"${TMP}/u.err" || rc=$?
@@ -329,7 +384,7 @@ ingest_workers() {
   t "ingest.sh --worker: the two live workers end ok" test "${bad}" -eq 0
   t "ingest.sh --worker: every record mined and embedded despite the killed worker" \
     eq "$(store --db "${db}" stats --json | jq -c '[.records, .stages.mine.ok, .stages.embed.ok]')" "[40,40,40]"
-  t "ingest.sh --worker: its report says how many it claimed" grep -q 'records claimed in' "${TMP}/iw.1.out"
+  t "ingest.sh --worker: its report says how many it claimed" grep -q 'records claimed' "${TMP}/iw.1.out"
 }
 
 # The commands of lanes(7), SCALE-OUT, as printed there, against this
@@ -384,6 +439,8 @@ main() {
   claim_usage "$(pg_new_db usage)"
   claims PostgreSQL "$(pg_new_db claims)"
   claims SQLite "${TMP}/claims.db"
+  claims_follow PostgreSQL "$(pg_new_db follow)"
+  claims_follow SQLite "${TMP}/follow.db"
   ingest_workers
   scale_out_examples
   summary

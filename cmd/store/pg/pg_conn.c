@@ -473,6 +473,7 @@ const struct store_backend store_backend_pg = {
 	.get = pg_get,
 	.scan = pg_scan,
 	.claim = pg_claim,
+	.claims_held = pg_claims_held,
 	.vectors = pg_vectors,
 	.models = pg_models,
 	.get_key = pg_get_key,

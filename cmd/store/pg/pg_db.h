@@ -117,6 +117,8 @@ int pg_get(void *c, const char *id, const char *model, struct buf *out, char *er
 	   size_t errlen);
 int pg_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 	    size_t errlen);
+int pg_claims_held(void *c, const char *stage, const char *worker, long *held, char *err,
+		   size_t errlen);
 int pg_claim(void *c, const struct store_query *q, const struct store_claim *cl,
 	     store_row_fn fn, void *ud, char *err, size_t errlen);
 int pg_vectors(void *c, const struct store_query *q, const char *model, int part, int nparts,

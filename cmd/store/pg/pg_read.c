@@ -386,6 +386,25 @@ int pg_claim(void *c, const struct store_query *q, const struct store_claim *cl,
 	return ret;
 }
 
+int pg_claims_held(void *c, const char *stage, const char *worker, long *held, char *err,
+		   size_t errlen)
+{
+	struct pg_db *s = c;
+	struct pg_q q = {0};
+	pg_q_sql(&q, "SELECT count(*) FROM claims WHERE stage = ");
+	pg_q_str(&q, stage);
+	pg_q_sql(&q, " AND worker = ");
+	pg_q_str(&q, worker);
+	pg_q_sql(&q, " AND until > extract(epoch FROM clock_timestamp())");
+	PGresult *r = pg_exec(s, &q, err, errlen, "cannot read the claims");
+	pg_q_free(&q);
+	if (!r)
+		return -1;
+	*held = (long)pg_int(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
 int pg_result_get(void *c, const char *stage, const char *fingerprint, const char *input,
 		  struct buf *members, struct buf *vec, char *err, size_t errlen)
 {

@@ -258,6 +258,7 @@ const struct store_backend store_backend_sqlite = {
 	.get = sqlite_get,
 	.scan = sqlite_scan,
 	.claim = sqlite_claim,
+	.claims_held = sqlite_claims_held,
 	.vectors = sqlite_vectors,
 	.models = sqlite_models,
 	.get_key = sqlite_get_key,

@@ -126,6 +126,8 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 	       size_t errlen);
 int sqlite_scan(void *c, const struct store_query *q, store_row_fn fn, void *ud, char *err,
 		size_t errlen);
+int sqlite_claims_held(void *c, const char *stage, const char *worker, long *held, char *err,
+		       size_t errlen);
 int sqlite_claim(void *c, const struct store_query *q, const struct store_claim *cl,
 		 store_row_fn fn, void *ud, char *err, size_t errlen);
 int sqlite_result_get(void *c, const char *stage, const char *fingerprint, const char *input,

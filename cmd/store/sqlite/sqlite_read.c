@@ -331,6 +331,37 @@ fail:
 	return -1;
 }
 
+int sqlite_claims_held(void *c, const char *stage, const char *worker, long *held, char *err,
+		       size_t errlen)
+{
+	struct sqlite_db *s = c;
+	long exists = 0;
+	*held = 0;
+	if (sqlite_query_long(s, "SELECT count(*) FROM sqlite_master WHERE name = 'claims'",
+			      &exists) != SQLITE_OK) {
+		sqlite_db_error(s, err, errlen, "cannot read the claims");
+		return -1;
+	}
+	if (!exists)
+		return 0;
+	sqlite3_stmt *st = NULL;
+	if (sqlite_prepare_retry(s, "SELECT count(*) FROM claims WHERE stage = ?1 AND worker = ?2"
+				 " AND until > ?3", &st) != SQLITE_OK) {
+		sqlite_db_error(s, err, errlen, "cannot read the claims");
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, wall_time());
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*held = (long)sqlite3_column_int64(st, 0);
+	else
+		sqlite_db_error(s, err, errlen, "cannot read the claims");
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 struct docs_ctx {
 	store_doc_fn fn;
 	void *ud;
