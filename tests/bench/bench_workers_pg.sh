@@ -195,7 +195,8 @@ throughput_run() {
       "${LATENCY_MS[i]}+-$((JITTER_MS / 2)) ms" "$(fmt 1 "${lim}")" \
       "$(fmt 1 "$(calc "${served} / ${RUN_SECS}")")" "$(fmt 3 "${share}")" \
       "$(double_stat "${i}" '"\(.peak_concurrency), \(.peak_queue)"')"
-    grep -h 'records claimed' "${BENCH_TMP}/worker.${i}.log" | sed 's/^/           /' || true
+    grep -h 'records claimed\|mine: .*llm: [0-9]* requests' "${BENCH_TMP}/worker.${i}.log" |
+      sed 's/^/           /' || true
   done
   share="$(fmt 3 "$(calc "${rate} / ${sum}")")"
   local drain_share

@@ -336,6 +336,31 @@ claims_follow() {
     "143 1 store: SIGTERM: stopping: no new work; records in flight may finish for 10s, then stay pending; a second signal exits now"
 }
 
+# Three claim --follow | embed | store put pipelines drain 600 records at
+# once: each record is handed out once (a record put while another claim
+# waited for its row was handed out again before the claim rechecked it).
+follow_workers() {
+  local label="$1" db="$2" w
+  gen 0 600 w | jq -c 'del(.embedding, .embedding_model)' | store --db "${db}" put 2>/dev/null
+  local -a pids=()
+  for w in 1 2 3; do
+    (store --db "${db}" claim --follow --stage embed --limit 7 --lease 1m --worker "fw${w}" |
+      tee "${TMP}/fw.${w}.claimed" | embed --model hash --dim 8 | store --db "${db}" put) \
+      2>>"${TMP}/fw.err" &
+    pids+=("$!")
+  done
+  local bad=0
+  for w in 0 1 2; do
+    wait "${pids[w]}" || bad=1
+  done
+  t "${label}: three claim --follow pipelines end ok" test "${bad}" -eq 0
+  t "${label}: three claim --follow pipelines: each record handed out once" \
+    eq "$(cat "${TMP}"/fw.[123].claimed | wc -l) $(cat "${TMP}"/fw.[123].claimed | jq -r .id | sort -u | wc -l)" \
+    "600 600"
+  t "${label}: three claim --follow pipelines: nothing pending" \
+    eq "$(store --db "${db}" pending --stage embed | wc -l)" 0
+}
+
 claim_usage() {
   local db="$1" rc=0
   store --db "${db}" claim --stage embed --lease forever >/dev/null 2>"${TMP}/u.err" || rc=$?
@@ -441,6 +466,8 @@ main() {
   claims SQLite "${TMP}/claims.db"
   claims_follow PostgreSQL "$(pg_new_db follow)"
   claims_follow SQLite "${TMP}/follow.db"
+  follow_workers PostgreSQL "$(pg_new_db followers)"
+  follow_workers SQLite "${TMP}/followers.db"
   ingest_workers
   scale_out_examples
   summary

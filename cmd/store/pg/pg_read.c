@@ -322,15 +322,22 @@ static long claim_once(struct pg_db *s, const struct store_query *sq,
 		buf_printf(rids, "%s%lld", i ? "," : "", pg_int(r, i, 0));
 	buf_putc(rids, '}');
 	PQclear(r);
+	/* leased only if still pending in a snapshot taken now: a put that
+	 * committed while the SELECT waited for a row lock is seen here (the
+	 * SELECT rechecks a row updated meanwhile, not its stage_data) */
 	pg_q_reset(&q);
-	pg_q_sql(&q, "INSERT INTO claims(rid, stage, worker, until) SELECT unnest(");
-	pg_q_str(&q, rids->p);
-	pg_q_sql(&q, "::int8[]), ");
+	pg_q_sql(&q, "INSERT INTO claims(rid, stage, worker, until) SELECT r.rid, ");
 	pg_q_str(&q, sq->stage);
 	pg_q_sql(&q, ", ");
 	pg_q_str(&q, cl->worker);
 	pg_q_sql(&q, ", extract(epoch FROM clock_timestamp()) + ");
 	pg_q_double(&q, cl->lease_s);
+	pg_q_sql(&q, " FROM records r LEFT JOIN stage_data s ON s.rid = r.rid AND s.stage = ");
+	pg_q_str(&q, sq->stage);
+	pg_q_sql(&q, " WHERE r.rid = ANY(");
+	pg_q_str(&q, rids->p);
+	pg_q_sql(&q, "::int8[])");
+	pending_sql(s, &q, sq);
 	pg_q_sql(&q, " ON CONFLICT (rid, stage) DO UPDATE SET worker = excluded.worker,"
 		     " until = excluded.until"
 		     " WHERE claims.until <= extract(epoch FROM clock_timestamp()) RETURNING rid");
