@@ -45,8 +45,9 @@ declare -a DOUBLE_PIDS=() DOUBLE_URLS=() WORKER_PIDS=()
 # Set by run_workers: wall seconds of the run, statuses of the workers.
 RUN_SECS=""
 declare -a WORKER_RCS=()
-# Set by kill_when_claimed: records mined when the worker was killed.
+# Set by kill_when_claimed: records mined when the worker was killed, its pid.
 KILLED_AT_DONE=""
+KILLED_PID=""
 
 cleanup() {
   local p
@@ -145,6 +146,7 @@ kill_when_claimed() {
     sleep 0.05
   done
   KILLED_AT_DONE="${done_n}"
+  KILLED_PID="${pid}"
 }
 
 # pg_db_sql URL SQL: psql's unaligned answer to SQL on the store at URL.
@@ -225,6 +227,17 @@ kill_run() {
   backlog "${db}" "${KILL_RECORDS}"
   KILLED_AT_DONE=""
   run_workers "${db}" "${KILL_LEASE}" 1
+  # the dead worker's request log stayed in $TMPDIR (ingest.sh moves it
+  # into the store at the end of the step): moved in by hand
+  local dead_log
+  dead_log="${TMPDIR:-/tmp}/lanes-$(printf '%s' "${db}" | cksum | cut -d ' ' -f 1)-${KILLED_PID}.requests.ndjson"
+  if [[ -s "${dead_log}" ]]; then
+    "${LANES_BIN}/store" --db "${db}" log --add "${dead_log}" 2>/dev/null && rm -f "${dead_log}"
+  fi
+  local total_req=0 i
+  for i in "${!LANES[@]}"; do
+    total_req=$((total_req + $(double_stat "${i}" .requests)))
+  done
   ok="$(mined_ok "${db}")"
   pending="$("${LANES_BIN}/store" --db "${db}" pending --stage mine | wc -l)"
   claims_left="$(pg_db_sql "${db}" "SELECT count(*) FROM claims")"
@@ -239,7 +252,7 @@ kill_run() {
     "killed (SIGKILL to its process group) at ${KILLED_AT_DONE} records mined, holding ${held}:" \
     "$(fmt 2 "${RUN_SECS}") s, workers exit ${WORKER_RCS[*]}"
   echo "  ${ok} of ${KILL_RECORDS} records mined, ${pending} pending, ${claims_left} claims left;" \
-    "request log: ${req} requests for ${ids} ids (${one} once, ${two} twice, ${more} more;" \
+    "doubles: ${total_req} model requests; request log (the dead worker's moved in after): ${req} requests for ${ids} ids (${one} once, ${two} twice, ${more} more;" \
     "asked twice and not held by the dead worker: ${twice_not_held})"
   echo "  (the records asked twice are those the dead worker had sent before it died:" \
     "their answers were lost with it)"
