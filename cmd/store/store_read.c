@@ -82,7 +82,7 @@ static struct ndjson_writer *follow_w;
 
 /* How long claim --follow waits between two looks at its claims, and
  * between two looks at a backlog that others hold, in ms. */
-#define FOLLOW_POLL_MS 100
+#define FOLLOW_POLL_MS 50
 #define FOLLOW_IDLE_MS 1000
 
 struct follow_ctx {
