@@ -20,58 +20,16 @@
  * U+FFFD and consumes one byte. */
 static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
 {
-	unsigned char c = s[*i];
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	size_t len;
-	uint32_t cp, min;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1fu, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0fu, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07u, min = 0x10000;
-	else {
-		(*i)++;
-		return REPLACEMENT;
-	}
-	if (*i + len > n) {
-		(*i)++;
-		return REPLACEMENT;
-	}
-	for (size_t k = 1; k < len; k++) {
-		unsigned char d = s[*i + k];
-		if ((d & 0xc0) != 0x80) {
-			(*i)++;
-			return REPLACEMENT;
-		}
-		cp = cp << 6 | (d & 0x3fu);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-		(*i)++;
-		return REPLACEMENT;
-	}
-	*i += len;
-	return cp;
+	uint32_t cp;
+	size_t len = utf8_decode((const char *)s + *i, n - *i, &cp);
+	*i += len ? len : 1;
+	return len ? cp : REPLACEMENT;
 }
 
 static void utf8_put(struct buf *b, uint32_t cp)
 {
 	char o[4];
-	size_t n;
-	if (cp < 0x80)
-		o[0] = (char)cp, n = 1;
-	else if (cp < 0x800)
-		o[0] = (char)(0xc0 | cp >> 6), o[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-	else if (cp < 0x10000)
-		o[0] = (char)(0xe0 | cp >> 12), o[1] = (char)(0x80 | (cp >> 6 & 0x3f)),
-		o[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-	else
-		o[0] = (char)(0xf0 | cp >> 18), o[1] = (char)(0x80 | (cp >> 12 & 0x3f)),
-		o[2] = (char)(0x80 | (cp >> 6 & 0x3f)), o[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-	buf_append(b, o, n);
+	buf_append(b, o, utf8_encode(cp, o));
 }
 
 /* Simple lower-case mapping of ASCII, Latin-1, Latin Extended-A, Greek and

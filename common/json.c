@@ -228,27 +228,7 @@ static void fail_at(struct why *w, const char *s, size_t i, size_t n)
 static void put_utf8(struct buf *out, unsigned c)
 {
 	char u[4];
-	size_t k;
-	if (c < 0x80) {
-		u[0] = (char)c;
-		k = 1;
-	} else if (c < 0x800) {
-		u[0] = (char)(0xC0 | c >> 6);
-		u[1] = (char)(0x80 | (c & 0x3F));
-		k = 2;
-	} else if (c < 0x10000) {
-		u[0] = (char)(0xE0 | c >> 12);
-		u[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[2] = (char)(0x80 | (c & 0x3F));
-		k = 3;
-	} else {
-		u[0] = (char)(0xF0 | c >> 18);
-		u[1] = (char)(0x80 | (c >> 12 & 0x3F));
-		u[2] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[3] = (char)(0x80 | (c & 0x3F));
-		k = 4;
-	}
-	buf_append(out, u, k);
+	buf_append(out, u, utf8_encode(c, u));
 }
 
 void json_unescape(const char *val, size_t len, struct buf *out)

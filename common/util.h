@@ -54,6 +54,14 @@ int parse_double(const char *s, double *out);
 /* Checks that s[0..n) is valid UTF-8 (no overlongs, no surrogates).
  * Returns -1 when valid, else the byte offset of the first bad byte. */
 long utf8_check(const char *s, size_t n);
+/* The one UTF-8 decoder: decodes the code point at s[0..n) into *cp and
+ * returns its length in bytes (1 to 4), or 0 when s does not start with a
+ * complete, shortest-form code point (surrogates and values over U+10FFFF
+ * are invalid). */
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Writes the UTF-8 form of cp (at most U+10FFFF) into out; returns its
+ * length in bytes. */
+size_t utf8_encode(uint32_t cp, char out[4]);
 /* Largest k <= n such that s[0..k) does not end inside a code point. */
 size_t utf8_floor(const char *s, size_t n);
 

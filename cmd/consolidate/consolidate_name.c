@@ -61,14 +61,12 @@ static void put_folded(struct buf *out, const char *w, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)w;
 	for (size_t i = 0; i < n; i++) {
-		if ((s[i] == 0xc3 || s[i] == 0xc4 || s[i] == 0xc5) && i + 1 < n &&
-		    (s[i + 1] & 0xc0) == 0x80) {
-			unsigned cp = (unsigned)(s[i] & 0x1f) << 6 | (s[i + 1] & 0x3f);
-			if (cp >= 0xc0 && cp < 0x180 && fold[cp - 0xc0][0]) {
-				buf_puts(out, fold[cp - 0xc0]);
-				i++;
-				continue;
-			}
+		uint32_t cp;
+		if (s[i] >= 0xc3 && s[i] <= 0xc5 && utf8_decode(w + i, n - i, &cp) == 2 &&
+		    fold[cp - 0xc0][0]) {
+			buf_puts(out, fold[cp - 0xc0]);
+			i++;
+			continue;
 		}
 		buf_putc(out, (char)s[i]);
 	}

@@ -88,23 +88,6 @@ void seg_conv_break(struct seg_conv *c, int tab)
 	buf_putc(&c->text, tab ? '\t' : '\n');
 }
 
-/* Length of the valid UTF-8 code point at s[0..n), or 0. */
-static size_t cp_valid(const unsigned char *s, size_t n)
-{
-	unsigned char ch = s[0];
-	size_t len = ch < 0x80 ? 1 : ch >= 0xc2 && ch <= 0xdf ? 2 : ch >= 0xe0 && ch <= 0xef ? 3
-		   : ch >= 0xf0 && ch <= 0xf4 ? 4 : 0;
-	if (!len || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((ch == 0xe0 && s[1] < 0xa0) || (ch == 0xed && s[1] > 0x9f) ||
-	    (ch == 0xf0 && s[1] < 0x90) || (ch == 0xf4 && s[1] > 0x8f))
-		return 0; /* overlong, surrogate, over U+10FFFF */
-	return len;
-}
-
 void seg_conv_text(struct seg_conv *c, const char *s, size_t n)
 {
 	const unsigned char *d = (const unsigned char *)s;
@@ -121,7 +104,8 @@ void seg_conv_text(struct seg_conv *c, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t l = cp_valid(d + i, n - i);
+		uint32_t cp;
+		size_t l = utf8_decode(s + i, n - i, &cp);
 		/* control characters, invalid bytes, BOM and zero-width space
 		 * are not visible text */
 		if (!l || ch < 0x20 || ch == 0x7f ||

@@ -302,18 +302,7 @@ static size_t vtt_entity(const unsigned char *d, size_t i, size_t e, char out[4]
 	}
 	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
-	if (cp < 0x80) {
-		out[0] = (char)cp, *olen = 1;
-	} else if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3f)), *olen = 2;
-	} else if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | cp >> 12), out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f)), *olen = 3;
-	} else {
-		out[0] = (char)(0xf0 | cp >> 18), out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		out[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), out[3] = (char)(0x80 | (cp & 0x3f));
-		*olen = 4;
-	}
+	*olen = utf8_encode(cp, out);
 	return k + 1 - i;
 }
 

@@ -1,5 +1,5 @@
 /* Unit tests of common/util.c: JSON string escaping (against a byte-by-byte
- * reference), UTF-8 checks, strict number parsing, FNV-1a. */
+ * reference), UTF-8 checks, decoding and encoding, strict number parsing, FNV-1a. */
 #include "t.h"
 #include "util.h"
 
@@ -63,6 +63,24 @@ int main(void)
 	T_EQ_INT(utf8_check("\xc0\x80", 2), 0, "overlong refused");
 	T_EQ_INT(utf8_check("\xed\xa0\x80", 3), 0, "surrogate refused");
 	T_EQ_INT(utf8_check("\xf4\x90\x80\x80", 4), 0, "above U+10FFFF refused");
+	uint32_t cp = 0;
+	T_EQ_INT(utf8_decode("\xe2\x82\xac", 3, &cp), 3, "decode a 3-byte code point");
+	T_EQ_INT(cp, 0x20ac, "decode gives U+20AC");
+	T_EQ_INT(utf8_decode("\xe2\x82", 2, &cp), 0, "decode refuses a cut sequence");
+	T_EQ_INT(utf8_decode("\xe0\x80\x80", 3, &cp), 0, "decode refuses an overlong form");
+	T_EQ_INT(utf8_decode("\xed\xa0\x80", 3, &cp), 0, "decode refuses a surrogate");
+	T_EQ_INT(utf8_decode("", 0, &cp), 0, "decode refuses nothing");
+	int round = 1;
+	for (uint32_t c = 0; c <= 0x10ffff; c++) {
+		char u[4];
+		uint32_t back = 0;
+		if (c >= 0xd800 && c <= 0xdfff)
+			continue;
+		size_t k = utf8_encode(c, u);
+		if (utf8_decode(u, k, &back) != k || back != c || utf8_check(u, k) != -1)
+			round = 0;
+	}
+	T_OK(round, "every code point encodes and decodes back, and utf8_check accepts it");
 	T_EQ_INT(utf8_floor("ab\xe2\x82", 4), 2, "floor drops a partial code point");
 	T_EQ_INT(utf8_floor("ab\xe2\x82\xac", 5), 5, "floor keeps a whole one");
 	long v;
