@@ -453,21 +453,11 @@ static int num_kw(const cJSON *s, const char *k, double *out)
 	return 1;
 }
 
-/* Shortest of %.15g and %.17g that reads back as x. */
-static void put_num(struct buf *b, double x)
-{
-	char t[40];
-	snprintf(t, sizeof t, "%.15g", x);
-	if (strtod(t, NULL) != x)
-		snprintf(t, sizeof t, "%.17g", x);
-	buf_puts(b, t);
-}
-
 static int bound_fail(struct ctx *c, const char *op, double lim, double x)
 {
 	struct buf a = {0}, b = {0};
-	put_num(&a, lim);
-	put_num(&b, x);
+	buf_put_double(&a, lim);
+	buf_put_double(&b, x);
 	fail(c, "expected a number %s %s, got %s", op, a.p, b.p);
 	buf_free(&a);
 	buf_free(&b);

@@ -128,6 +128,37 @@ static int word_needs_escape(uint64_t w)
 	return ((ctl | zq | zb) & highs) != 0;
 }
 
+void buf_put_float(struct buf *b, float f)
+{
+	/* embedding vectors of the hash model are mostly zeros */
+	if (f == 0 && !signbit(f)) {
+		buf_putc(b, '0');
+		return;
+	}
+	/* %g drops trailing zeros, so %.6g is already as short as any shorter
+	 * precision; 9 significant digits always give the float32 back */
+	char t[32];
+	int n = 0;
+	for (int prec = 6; prec <= 9; prec++) {
+		n = snprintf(t, sizeof t, "%.*g", prec, (double)f);
+		if (strtof(t, NULL) == f)
+			break;
+	}
+	buf_append(b, t, (size_t)n);
+}
+
+void buf_put_double(struct buf *b, double x)
+{
+	char t[40];
+	int n = 0;
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(t, sizeof t, "%.*g", prec, x);
+		if (strtod(t, NULL) == x)
+			break;
+	}
+	buf_append(b, t, (size_t)n);
+}
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -33,6 +33,13 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included. */
 void buf_json_str(struct buf *b, const char *s, size_t n);
+/* Appends the shortest decimal text that reads back (strtof) as the same
+ * float32: the one spelling of a vector's numbers in what lanes writes
+ * (embed's output, store's export, dump and reuse). */
+void buf_put_float(struct buf *b, float f);
+/* Appends the shortest text (%.15g to %.17g) that reads back (strtod) as
+ * the same double. */
+void buf_put_double(struct buf *b, double x);
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Hands the bytes to the caller (who frees them) and leaves b empty. */

@@ -41,15 +41,7 @@ void embed_put_vector(struct buf *b, const float *v, int dim)
 	for (int i = 0; i < dim; i++) {
 		if (i)
 			buf_putc(b, ',');
-		/* hash vectors are mostly zeros: no need for printf there */
-		if (v[i] == 0 && !signbit(v[i])) {
-			buf_putc(b, '0');
-			continue;
-		}
-		char num[32];
-		/* 9 significant digits give back the same float32 */
-		int n = snprintf(num, sizeof num, "%.9g", (double)v[i]);
-		buf_append(b, num, (size_t)n);
+		buf_put_float(b, v[i]);
 	}
 	buf_putc(b, ']');
 }

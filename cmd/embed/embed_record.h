@@ -16,7 +16,7 @@
 int embed_record_text(const struct rec *r, const char *field, const char **text, size_t *len,
 		      const char **code, char *msg, size_t msglen);
 
-/* Appends a vector as a JSON array with %.9g numbers (float32 round-trip).
+/* Appends a vector as a JSON array, each number as buf_put_float spells it.
  * Every number must be finite. */
 void embed_put_vector(struct buf *b, const float *v, int dim);
 

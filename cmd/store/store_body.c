@@ -179,18 +179,6 @@ void store_body_errors_end(struct buf *errs)
 		buf_putc(errs, '}');
 }
 
-/* Shortest text that reads back as the same float32. */
-static void put_float(struct buf *b, float f)
-{
-	char t[32];
-	for (int prec = 6; prec <= 9; prec++) {
-		snprintf(t, sizeof t, "%.*g", prec, (double)f);
-		if (strtof(t, NULL) == f)
-			break;
-	}
-	buf_puts(b, t);
-}
-
 static float le_float(const unsigned char *p)
 {
 	uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -206,7 +194,7 @@ void store_body_vec_json(struct buf *out, const unsigned char *vec, size_t vbyte
 	for (size_t i = 0; i + 4 <= vbytes; i += 4) {
 		if (i)
 			buf_putc(out, ',');
-		put_float(out, le_float(vec + i));
+		buf_put_float(out, le_float(vec + i));
 	}
 	buf_putc(out, ']');
 }

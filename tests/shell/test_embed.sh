@@ -6,7 +6,8 @@
 # sequential; 20% faults of every kind; a server that always fails;
 # batching, dedup, skip and connection counts from /_double/stats; unknown
 # models; and, with scripted replies of the double, dimension mismatches,
-# bad numbers and a refused batch split until the bad text stands alone.
+# bad numbers and a refused batch split until the bad text stands alone;
+# one spelling of a float32 in embed and in store dump/export.
 # Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
 set -euo pipefail
 
@@ -132,6 +133,41 @@ test_ollama() {
   t "skip: summary says skipped 2000, exit 0" \
     grep -q 'done: read 2000, ok 0, skipped 2000, failed 0' "${TMP}/e4"
   test "${rc2}" = 0 || err "skip run exit ${rc2}"
+}
+
+# The vectors' text of a file: one line per record, "id embedding-array" as
+# written (jq would respell the numbers).
+vectors_of() {
+  sed -nE 's/^\{"id": ?"([^"]*)".*"embedding":(\[[^]]*\]).*$/\1 \2/p' "$1" | sort
+}
+
+# One spelling of a float32: embed's output, and store's dump, get and
+# export of what store put kept of it, give each number the same text (the
+# shortest that reads back as the same float32), for the double's vectors
+# (a wire format's doubles) and the offline hash model's.
+test_one_spelling() {
+  local db="${TMP}/spell.db"
+  rm -f "${db}"
+  head -n 200 "${TMP}/o1" >"${TMP}/spell.wire"
+  head -n 200 "${TMP}/in.ndjson" | embed_run --model hash --dim 384 >"${TMP}/spell.hash" 2>/dev/null
+  "${BIN}/store" put --db "${db}" <"${TMP}/spell.wire" 2>/dev/null
+  "${BIN}/store" put --db "${db}" <"${TMP}/spell.hash" 2>/dev/null
+  "${BIN}/store" dump --db "${db}" --model nomic-embed-text >"${TMP}/spell.dump" 2>/dev/null
+  "${BIN}/store" export --db "${db}" --model nomic-embed-text --fields id,embedding \
+    >"${TMP}/spell.export" 2>/dev/null
+  "${BIN}/store" dump --db "${db}" --model hash-384 >"${TMP}/spell.hdump" 2>/dev/null
+  vectors_of "${TMP}/spell.wire" >"${TMP}/spell.want"
+  vectors_of "${TMP}/spell.hash" >"${TMP}/spell.hwant"
+  t "one spelling: 200 vectors from the server (64 numbers each) and 200 hash vectors" \
+    test "$(wc -l <"${TMP}/spell.want")-$(head -n 1 "${TMP}/spell.want" | tr ',' '\n' | wc -l)-$(wc -l <"${TMP}/spell.hwant")" = "200-64-200"
+  t "one spelling: no number has more digits than a float32 needs (no 0.600000024)" \
+    bash -c "! grep -qE '[0-9]\.[0-9]*0000[0-9]{2}[],]' '${TMP}/spell.want'"
+  t "one spelling: store dump writes embed's vectors byte for byte" \
+    cmp "${TMP}/spell.want" <(vectors_of "${TMP}/spell.dump")
+  t "one spelling: store export writes embed's vectors byte for byte" \
+    cmp "${TMP}/spell.want" <(vectors_of "${TMP}/spell.export")
+  t "one spelling: the hash model's vectors too (store dump)" \
+    cmp "${TMP}/spell.hwant" <(vectors_of "${TMP}/spell.hdump")
 }
 
 test_openai() {
@@ -305,6 +341,7 @@ main() {
   write_verifier
   start_llmd --dim "${DIM}" --lanes 4 --jitter-ms 3 --latency-ms 1
   test_ollama
+  test_one_spelling
   test_openai
   test_dedup
   test_start_errors

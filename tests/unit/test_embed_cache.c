@@ -151,7 +151,7 @@ static void test_record(void)
 	struct stage_stamp stamp = {"m", "d1", NULL, NULL};
 	embed_record_ok(&r, one, 2, &stamp);
 	T_EQ_STR(r.out.p, "{\"id\":1,\"text\":\"x\",\"errors\":{\"mine\":{\"code\":\"a\"}},"
-		 "\"embedding\":[0.600000024,0.800000012],\"embedding_model\":\"m\","
+		 "\"embedding\":[0.6,0.8],\"embedding_model\":\"m\","
 		 "\"embedding_digest\":\"d1\"}\n", "output: fields added, errors.embed gone, others kept");
 	T_EQ_INT(r.outcome, REC_OK, "outcome ok");
 	const char *text, *code;

@@ -3,6 +3,7 @@
 #include "t.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static void reference_json_str(struct buf *b, const unsigned char *s, size_t n)
@@ -81,6 +82,35 @@ int main(void)
 			round = 0;
 	}
 	T_OK(round, "every code point encodes and decodes back, and utf8_check accepts it");
+	struct buf f = {0};
+	static const float fl[] = {0.6f, 0.1f, -0.45883146f, 1e-7f, 123456789.0f, 0.0f, -0.0f, 3.4028235e38f};
+	for (size_t i = 0; i < ARRAY_LEN(fl); i++) {
+		if (i)
+			buf_putc(&f, ',');
+		buf_put_float(&f, fl[i]);
+	}
+	T_EQ_STR(f.p, "0.6,0.1,-0.45883146,1e-07,1.2345679e+08,0,-0,3.4028235e+38",
+		 "buf_put_float: the shortest text that reads back as the float32");
+	int back = 1;
+	uint32_t bits = 0x3f000000u;
+	for (int i = 0; i < 100000; i++) {
+		float x;
+		bits = bits * 1664525u + 1013904223u;
+		memcpy(&x, &bits, 4);
+		if (!isfinite(x))
+			continue;
+		buf_reset(&f);
+		buf_put_float(&f, x);
+		if (strtof(f.p, NULL) != x || f.len > 16)
+			back = 0;
+	}
+	T_OK(back, "buf_put_float: 100000 float32 bit patterns read back");
+	buf_reset(&f);
+	buf_put_double(&f, 0.1);
+	buf_putc(&f, ',');
+	buf_put_double(&f, 1.0 / 3);
+	T_EQ_STR(f.p, "0.1,0.3333333333333333", "buf_put_double: shortest of 15 to 17 digits");
+	buf_free(&f);
 	T_EQ_INT(utf8_floor("ab\xe2\x82", 4), 2, "floor drops a partial code point");
 	T_EQ_INT(utf8_floor("ab\xe2\x82\xac", 5), 5, "floor keeps a whole one");
 	long v;
