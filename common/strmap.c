@@ -37,7 +37,7 @@ void strmap_free(struct strmap *m)
 	free(m);
 }
 
-static struct slot *find(const struct strmap *m, const char *key, size_t len, uint64_t h)
+static struct slot *find(const struct strmap *m, const void *key, size_t len, uint64_t h)
 {
 	size_t i = (size_t)h & (m->cap - 1);
 	for (;;) {
@@ -48,7 +48,7 @@ static struct slot *find(const struct strmap *m, const char *key, size_t len, ui
 	}
 }
 
-long strmap_getn(const struct strmap *m, const char *key, size_t len)
+long strmap_getn(const struct strmap *m, const void *key, size_t len)
 {
 	const struct slot *s = find(m, key, len, fnv64(FNV64_INIT, key, len));
 	return s->key ? s->value : -1;
@@ -73,7 +73,11 @@ static void grow(struct strmap *m)
 
 void strmap_put(struct strmap *m, const char *key, long value)
 {
-	size_t len = strlen(key);
+	strmap_putn(m, key, strlen(key), value);
+}
+
+void strmap_putn(struct strmap *m, const void *key, size_t len, long value)
+{
 	uint64_t h = fnv64(FNV64_INIT, key, len);
 	struct slot *s = find(m, key, len, h);
 	if (!s->key) {
@@ -81,7 +85,9 @@ void strmap_put(struct strmap *m, const char *key, long value)
 			grow(m);
 			s = find(m, key, len, h);
 		}
-		s->key = xstrndup(key, len);
+		s->key = xmalloc(len + 1);
+		memcpy(s->key, key, len);
+		s->key[len] = '\0';
 		s->len = len;
 		s->h = h;
 		m->n++;

@@ -68,35 +68,22 @@ void classify_cache_free(struct classify_cache *c)
 	free(c->model);
 	free(c->hash);
 	free(c->vec);
-	free(c->slot);
+	strmap_free(c->rows);
 	free(c);
 }
 
 static void index_hashes(struct classify_cache *c)
 {
-	c->cap = 2 * c->n + 16;
-	c->slot = xcalloc(c->cap, sizeof *c->slot);
-	for (size_t r = 0; r < c->n; r++) {
-		size_t i = (size_t)(c->hash[r] % c->cap);
-		while (c->slot[i] && c->hash[c->slot[i] - 1] != c->hash[r])
-			i = (i + 1) % c->cap;
-		if (!c->slot[i])
-			c->slot[i] = r + 1;
-	}
+	c->rows = strmap_new();
+	for (size_t r = 0; r < c->n; r++)
+		if (strmap_getn(c->rows, &c->hash[r], sizeof c->hash[r]) < 0)
+			strmap_putn(c->rows, &c->hash[r], sizeof c->hash[r], (long)r);
 }
 
 const float *classify_cache_get(const struct classify_cache *c, uint64_t hash)
 {
-	if (!c || !c->cap)
-		return NULL;
-	size_t i = (size_t)(hash % c->cap);
-	while (c->slot[i]) {
-		size_t r = c->slot[i] - 1;
-		if (c->hash[r] == hash)
-			return c->vec + r * (size_t)c->dim;
-		i = (i + 1) % c->cap;
-	}
-	return NULL;
+	long r = c && c->rows ? strmap_getn(c->rows, &hash, sizeof hash) : -1;
+	return r < 0 ? NULL : c->vec + (size_t)r * (size_t)c->dim;
 }
 
 struct classify_cache *classify_cache_read(const char *path, const char *model, char *err, size_t errlen)

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strmap.h"
+
 #define VCACHE_MAGIC "LNSVEC01"
 #define VCACHE_VERSION 1
 
@@ -31,9 +33,7 @@ struct classify_cache {
 	size_t n;
 	uint64_t *hash;
 	float *vec; /* n x dim */
-	/* lookup by hash: open addressing, row + 1 */
-	size_t *slot;
-	size_t cap;
+	struct strmap *rows; /* the 8 bytes of a hash -> its first row */
 };
 
 /* The cache directory: dir when not empty, else $XDG_CACHE_HOME/lanes, else

@@ -1,5 +1,6 @@
 /* classify_eval: the gold-set tally and its report. */
 #include "classify_eval.h"
+#include "strmap.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -14,16 +15,16 @@ struct classify_eval {
 	const struct taxonomy *t;
 	long items, correct, labelled, labelled_correct, skipped;
 	long status[CLASSIFY_NSTATUS];
-	struct pair *pairs; /* open addressing on (gold, pred); count 0 = empty */
+	struct pair *pairs; /* in the order first seen */
 	size_t cap, npairs;
+	struct strmap *index; /* the bytes of (gold, pred) -> its pair */
 };
 
 struct classify_eval *classify_eval_new(const struct taxonomy *t)
 {
 	struct classify_eval *ev = xcalloc(1, sizeof *ev);
 	ev->t = t;
-	ev->cap = 64;
-	ev->pairs = xcalloc(ev->cap, sizeof *ev->pairs);
+	ev->index = strmap_new();
 	return ev;
 }
 
@@ -32,35 +33,22 @@ void classify_eval_free(struct classify_eval *ev)
 	if (!ev)
 		return;
 	free(ev->pairs);
+	strmap_free(ev->index);
 	free(ev);
-}
-
-static size_t pair_slot(const struct pair *p, size_t cap, long gold, long pred)
-{
-	uint64_t key[2] = {(uint64_t)gold, (uint64_t)pred};
-	size_t i = (size_t)(fnv64(FNV64_INIT, key, sizeof key) % cap);
-	while (p[i].count && (p[i].gold != gold || p[i].pred != pred))
-		i = (i + 1) % cap;
-	return i;
 }
 
 static void pair_add(struct classify_eval *ev, long gold, long pred)
 {
-	if (2 * (ev->npairs + 1) > ev->cap) {
-		size_t cap = 2 * ev->cap;
-		struct pair *np = xcalloc(cap, sizeof *np);
-		for (size_t i = 0; i < ev->cap; i++)
-			if (ev->pairs[i].count)
-				np[pair_slot(np, cap, ev->pairs[i].gold, ev->pairs[i].pred)] = ev->pairs[i];
-		free(ev->pairs);
-		ev->pairs = np;
-		ev->cap = cap;
-	}
-	size_t i = pair_slot(ev->pairs, ev->cap, gold, pred);
-	if (!ev->pairs[i].count) {
-		ev->pairs[i].gold = gold;
-		ev->pairs[i].pred = pred;
-		ev->npairs++;
+	long key[2] = {gold, pred};
+	long i = strmap_getn(ev->index, key, sizeof key);
+	if (i < 0) {
+		if (ev->npairs == ev->cap) {
+			ev->cap = ev->cap ? 2 * ev->cap : 64;
+			ev->pairs = xrealloc(ev->pairs, ev->cap * sizeof *ev->pairs);
+		}
+		i = (long)ev->npairs++;
+		ev->pairs[i] = (struct pair){gold, pred, 0};
+		strmap_putn(ev->index, key, sizeof key, i);
 	}
 	ev->pairs[i].count++;
 }
@@ -151,10 +139,9 @@ int classify_eval_report(const struct classify_eval *ev, const struct classify_e
 	struct classify_eval_figures f;
 	classify_eval_figures(ev, &f);
 	struct pair *top = xcalloc(ev->npairs + 1, sizeof *top);
-	size_t n = 0;
-	for (size_t i = 0; i < ev->cap; i++)
-		if (ev->pairs[i].count)
-			top[n++] = ev->pairs[i];
+	size_t n = ev->npairs;
+	if (n)
+		memcpy(top, ev->pairs, n * sizeof *top);
 	qsort(top, n, sizeof *top, by_count);
 	if (max_pairs >= 0 && n > (size_t)max_pairs)
 		n = (size_t)max_pairs;

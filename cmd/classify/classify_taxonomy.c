@@ -85,7 +85,7 @@ void classify_taxonomy_free(struct taxonomy *t)
 	for (size_t i = 0; i < t->n; i++)
 		entry_free(&t->e[i]);
 	free(t->e);
-	free(t->slot);
+	strmap_free(t->ids);
 	free(t->path);
 	free(t);
 }
@@ -373,30 +373,15 @@ static void load_ndjson(struct loader *ld, const char *text, size_t len)
 
 /* ---- checks and index ---- */
 
-static uint64_t id_hash(const char *id)
-{
-	return fnv64(FNV64_INIT, id, strlen(id));
-}
-
 long classify_taxonomy_find(const struct taxonomy *t, const char *id)
 {
-	if (!t->cap)
-		return -1;
-	size_t i = (size_t)(id_hash(id) % t->cap);
-	while (t->slot[i]) {
-		size_t k = t->slot[i] - 1;
-		if (!strcmp(t->e[k].id, id))
-			return (long)k;
-		i = (i + 1) % t->cap;
-	}
-	return -1;
+	return t->ids ? strmap_get(t->ids, id) : -1;
 }
 
 static void index_ids(struct loader *ld)
 {
 	struct taxonomy *t = ld->t;
-	t->cap = 2 * t->n + 16;
-	t->slot = xcalloc(t->cap, sizeof *t->slot);
+	t->ids = strmap_new();
 	for (size_t k = 0; k < t->n && !ld->failed; k++) {
 		struct taxonomy_entry *e = &t->e[k];
 		if (!e->id || !*e->id) {
@@ -413,10 +398,7 @@ static void index_ids(struct loader *ld)
 			     t->e[prev].line);
 			return;
 		}
-		size_t i = (size_t)(id_hash(e->id) % t->cap);
-		while (t->slot[i])
-			i = (i + 1) % t->cap;
-		t->slot[i] = k + 1;
+		strmap_put(t->ids, e->id, (long)k);
 	}
 }
 

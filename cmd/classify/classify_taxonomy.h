@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strmap.h"
+
 struct taxonomy_entry {
 	char *id;
 	char *label;
@@ -28,8 +30,7 @@ struct taxonomy {
 	struct taxonomy_entry *e;
 	size_t n;
 	uint64_t hash;      /* content hash of every entry, in order */
-	size_t *slot;       /* id index: open addressing, entry index + 1 */
-	size_t cap;
+	struct strmap *ids; /* id -> entry index */
 };
 
 /* Reads and checks the taxonomy at path. The format is NDJSON when the
