@@ -441,7 +441,18 @@ void app_size_pool(struct app *a, int auto_workers)
 	a->workers = w > 0 ? (int)w : (auto_workers > 0 ? auto_workers : cpu_count());
 	snprintf(key, sizeof key, "%s.inflight", a->section);
 	long f = tun_int(a->tun, key);
-	a->inflight = f > 0 ? (size_t)f : (size_t)(2 * a->workers + 4);
+	size_t batch = a->batch ? a->batch : 1;
+	size_t n = (size_t)(2 * a->workers + 4) * batch;
+	/* big batches times many workers: a cap, still a few batches each */
+	if (n > APP_INFLIGHT_AUTO_MAX)
+		n = APP_INFLIGHT_AUTO_MAX > 4 * batch ? APP_INFLIGHT_AUTO_MAX : 4 * batch;
+	a->inflight = f > 0 ? (size_t)f : n;
+}
+
+size_t app_inflight_jobs(const struct app *a)
+{
+	size_t jobs = a->inflight / (a->batch ? a->batch : 1);
+	return jobs ? jobs : 1;
 }
 
 void app_log_start(struct app *a, const char *fmt, ...)

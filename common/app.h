@@ -56,6 +56,7 @@ struct app {
 	int unordered;
 	int workers;             /* effective worker threads */
 	size_t inflight;         /* effective records-in-flight cap */
+	size_t batch;            /* records per job: set before app_size_pool (0 = 1) */
 	size_t max_line;
 	double max_failure_ratio;
 	char **args;             /* positional arguments */
@@ -120,8 +121,16 @@ void app_write_end(void);
 void app_init(struct app *a, const char *tool, const char *const *sections,
 	      int argc, char **argv, const struct app_flag *flags, app_flag_fn cb,
 	      void *ud, const char *usage);
-/* Picks workers and inflight from the tunables; auto workers = auto_workers. */
+/* Picks workers and inflight from the tunables; auto workers = auto_workers.
+ * The one rule for the records-in-flight cap: <section>.inflight when set,
+ * else 2 x workers + 4 jobs of a->batch records each (every worker has a
+ * job while the writer waits for the oldest), at most APP_INFLIGHT_AUTO_MAX
+ * records but never under 4 jobs. The filter holds inflight / batch jobs
+ * (at least one). */
+#define APP_INFLIGHT_AUTO_MAX 65536
 void app_size_pool(struct app *a, int auto_workers);
+/* Jobs of a->batch records in flight at most: a->inflight / batch, >= 1. */
+size_t app_inflight_jobs(const struct app *a);
 /* Starts the progress line (terminal) or periodic stats (otherwise). */
 void app_start_reporting(struct app *a);
 /* Logs "<tool>: <time> <fmt...>" as the run's first line. */

@@ -139,24 +139,20 @@ static void idle(void *ud)
 		f->on_idle(f->ud);
 }
 
-struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
+struct filter *filter_new(struct app *a, filter_fn fn,
 			  filter_emitted_fn emitted, filter_idle_fn on_idle,
 			  void *ud)
 {
 	struct filter *f = xcalloc(1, sizeof *f);
 	f->a = a;
-	f->batch = batch ? batch : 1;
+	f->batch = a->batch ? a->batch : 1;
 	f->fn = fn;
 	f->emitted = emitted;
 	f->on_idle = on_idle;
 	f->ud = ud;
 	f->where = "<stdin>";
 	f->w = ndjson_writer_new(1);
-	size_t cap = a->inflight;
-	/* with batches, in-flight jobs hold batch records each */
-	if (f->batch > 1)
-		cap = cap / f->batch + 2;
-	f->pool = pool_new(a->workers, cap, !a->unordered, work, emit, idle, f);
+	f->pool = pool_new(a->workers, app_inflight_jobs(a), !a->unordered, work, emit, idle, f);
 	return f;
 }
 

@@ -54,9 +54,10 @@ struct filter;
  * emitted. */
 typedef void (*filter_idle_fn)(void *ud);
 
-/* batch: records per job (1 for most tools; embed batches requests).
- * emitted and idle may be NULL. */
-struct filter *filter_new(struct app *a, size_t batch, filter_fn fn,
+/* Jobs hold a->batch records (1 for most tools; embed and classify batch
+ * requests), app_inflight_jobs(a) of them in flight at most. emitted and
+ * idle may be NULL. */
+struct filter *filter_new(struct app *a, filter_fn fn,
 			  filter_emitted_fn emitted, filter_idle_fn idle,
 			  void *ud);
 /* With batch > 1: when eager, filter_read_fd sends a part-filled job on

@@ -12,7 +12,8 @@
 	{sec, "workers", TUN_INT, "auto", 1, 4096, 1, NULL,                              \
 	 "worker threads; auto = sized from the machine (and the server), 1 = sequential"}, \
 	{sec, "inflight", TUN_INT, "auto", 1, 1000000, 1, NULL,                          \
-	 "records in flight at most (backpressure); auto = 2 x workers + 4"},            \
+	 "records in flight at most (backpressure); auto = (2 x workers + 4) x records "  \
+	 "per job, at most 65536"},                                                      \
 	{sec, "max_line", TUN_INT, "33554432", 1024, 4294967296.0, 0, NULL,              \
 	 "longest input line in bytes; longer lines are rejected"},                      \
 	{sec, "max_failure_ratio", TUN_FLOAT, "0", 0, 1, 0, NULL,                        \

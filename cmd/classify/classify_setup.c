@@ -13,28 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The records in flight are batch records per job: unless set, the cap is
- * 2 x workers + 4 jobs' worth, so that every worker has a job while the
- * writer waits for the oldest (as embed does). */
-static void size_inflight(struct app *a, long batch, int offline)
-{
-	if (tun_int(a->tun, "classify.inflight") > 0)
-		return;
-	long w = tun_int(a->tun, "classify.workers");
-	if (w <= 0) {
-		long c = tun_int(a->tun, "llm.concurrency");
-		w = offline ? cpu_count() : c > 0 ? c : tun_int(a->tun, "llm.max_concurrency");
-	}
-	long n = (2 * w + 4) * batch;
-	if (n > 1000000)
-		n = 1000000;
-	char v[32], err[256];
-	snprintf(v, sizeof v, "%ld", n);
-	if (tun_set(a->tun, "classify.inflight", v, tun_source_of(a->tun, "classify.inflight"),
-		    "auto", err, sizeof err))
-		log_internal("classify.inflight: %s", err);
-}
-
 static enum classify_mode parse_mode(const char *s)
 {
 	if (!strcmp(s, "verify"))
@@ -184,7 +162,7 @@ int classify_setup_start(struct app *a, struct classify_setup *s)
 		 classify_mode_name[s->mode], s->threshold, s->top_k, s->emb_name,
 		 s->examples ? "shortlist" : "prompt", s->batch, s->mode != CLASSIFY_EMBED ? " prompt=" : "",
 		 s->mode != CLASSIFY_EMBED ? s->tpl.path : "");
-	size_inflight(a, s->batch, s->mode == CLASSIFY_EMBED && offline);
+	a->batch = (size_t)s->batch;
 	if (s->mode == CLASSIFY_EMBED && offline) {
 		app_size_pool(a, cpu_count());
 		app_log_start(a, "backend=none (hash embedder, offline) %s", extra);

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	classify_setup_run(&a, &s, &run);
 
 	app_start_reporting(&a);
-	struct filter *f = filter_new(&a, (size_t)s.batch, classify_run_job, classify_run_emitted, NULL, &run);
+	struct filter *f = filter_new(&a, classify_run_job, classify_run_emitted, NULL, &run);
 	/* in a pipe behind a slow stage, a part-filled batch goes when the
 	 * input pauses instead of waiting to fill */
 	filter_set_eager(f, 1);

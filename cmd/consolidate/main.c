@@ -71,6 +71,8 @@ int main(int argc, char **argv)
 	struct app a;
 	struct opts o = {0};
 	app_init(&a, "consolidate", sections, argc, argv, flags, on_flag, &o, usage);
+	/* jobs of 16 records (sent part-filled when the input waits) */
+	a.batch = 16;
 	int rc = consolidate_run_setup(&a, &run, o.eval, o.json, o.all);
 	if (rc) {
 		consolidate_run_free(&run);
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	app_start_reporting(&a);
-	run.f = filter_new(&a, 16, consolidate_run_job, consolidate_run_emitted,
+	run.f = filter_new(&a, consolidate_run_job, consolidate_run_emitted,
 			   consolidate_run_idle, &run);
 	/* records are read as they come, not held until a job fills */
 	filter_set_eager(run.f, 1);

@@ -42,9 +42,6 @@ static int on_flag(int id, const char *arg, void *ud)
 	return 0;
 }
 
-/* Records in flight at most when embed.inflight is auto. */
-#define INFLIGHT_AUTO_MAX 65536L
-
 /* Texts and vectors remembered for deduplication, at most. */
 #define CACHE_BYTES ((size_t)64 << 20)
 
@@ -54,29 +51,6 @@ struct run {
 	struct app *a;
 	struct llmapp la;
 };
-
-/* The records in flight are batch records per job: unless set, the cap is
- * 2 x workers + 4 jobs' worth (at most INFLIGHT_AUTO_MAX records), so that
- * every worker has a batch to send while the writer waits for the oldest. */
-static void size_inflight(struct app *a, long batch, int offline)
-{
-	if (tun_int(a->tun, "embed.inflight") > 0)
-		return;
-	long w = tun_int(a->tun, "embed.workers");
-	if (w <= 0) {
-		long c = tun_int(a->tun, "llm.concurrency");
-		w = offline ? cpu_count() : c > 0 ? c : tun_int(a->tun, "llm.max_concurrency");
-	}
-	long n = (2 * w + 4) * batch;
-	/* big batches times many workers: a cap, still a few batches each */
-	if (n > INFLIGHT_AUTO_MAX)
-		n = INFLIGHT_AUTO_MAX > 4 * batch ? INFLIGHT_AUTO_MAX : 4 * batch;
-	char v[32], err[256];
-	snprintf(v, sizeof v, "%ld", n);
-	if (tun_set(a->tun, "embed.inflight", v, tun_source_of(a->tun, "embed.inflight"),
-		    "auto", err, sizeof err))
-		log_internal("embed.inflight: %s", err);
-}
 
 /* The lines about the texts and the server, before the run's summary. */
 static void report(struct run *run)
@@ -142,7 +116,7 @@ int main(int argc, char **argv)
 	x->emb.name = model_name;
 	x->emb.digest = "";
 	x->emb.batch = (size_t)batch;
-	size_inflight(&a, batch, offline);
+	a.batch = (size_t)batch;
 	if (offline) {
 		x->emb.hash_dim = dim;
 		app_size_pool(&a, cpu_count());
@@ -167,7 +141,7 @@ int main(int argc, char **argv)
 	x->cache = embed_cache_new(CACHE_BYTES);
 
 	app_start_reporting(&a);
-	struct filter *f = filter_new(&a, (size_t)batch, embed_work, NULL, NULL, &run);
+	struct filter *f = filter_new(&a, embed_work, NULL, NULL, &run);
 	filter_set_max_bytes(f, (size_t)tun_int(a.tun, "embed.max_inflight_bytes"));
 	/* in a pipe behind a slow stage, a part-filled batch goes when the
 	 * input pauses instead of waiting to fill */

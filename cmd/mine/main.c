@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	cfg.digest = la.digest;
 
 	app_start_reporting(&a);
-	struct filter *f = filter_new(&a, 1, work, NULL, NULL, &cfg);
+	struct filter *f = filter_new(&a, work, NULL, NULL, &cfg);
 	filter_read_fd(f, 0, "<stdin>");
 	filter_finish(f);
 	llmapp_finish(&a, &la);

@@ -107,14 +107,14 @@ int main(int argc, char **argv)
 	app_start_reporting(&a);
 	if (a.nargs == 0) {
 		struct seg_ndjson sn = {.cfg = &cfg};
-		struct filter *f = filter_new(&a, 1, seg_ndjson_work, seg_ndjson_emitted, NULL, &sn);
+		struct filter *f = filter_new(&a, seg_ndjson_work, seg_ndjson_emitted, NULL, &sn);
 		filter_read_fd(f, 0, "<stdin>");
 		filter_finish(f);
 		idset_free(&sn.seen);
 	} else {
 		a.total = a.nargs;
 		struct seg_files *sf = seg_files_new(&cfg);
-		struct filter *f = filter_new(&a, 1, seg_files_work, NULL, NULL, sf);
+		struct filter *f = filter_new(&a, seg_files_work, NULL, NULL, sf);
 		seg_files_run(sf, f, a.args, a.nargs);
 		filter_finish(f);
 		seg_files_free(sf);

@@ -270,11 +270,10 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 	/* parsing is light next to the writes, and the writer and the
 	 * checkpointer want a CPU each: a few workers are enough */
 	int cpus = cpu_count();
-	app_size_pool(a, cpus > 5 ? 4 : cpus > 2 ? cpus - 1 : 1);
 	/* jobs of PUT_JOB records: the threads meet once per job, not per
-	 * record; an automatic in-flight cap counts jobs, not records */
-	if (tun_int(a->tun, "store.inflight") == 0)
-		a->inflight *= PUT_JOB;
+	 * record */
+	a->batch = PUT_JOB;
+	app_size_pool(a, cpus > 5 ? 4 : cpus > 2 ? cpus - 1 : 1);
 	/* records are written in input order, so the last of an id wins */
 	a->unordered = 0;
 	app_log_start(a, "db=%s synchronous=%s batch=%ld records/%.0f ms%s",
@@ -282,7 +281,7 @@ int store_cmd_put(struct app *a, struct store_cli *cli, char **args, int nargs)
 		      c.batch_records, c.batch_ms, c.tee ? " tee" : "");
 	app_start_reporting(a);
 	c.scratch = xcalloc((size_t)a->workers, sizeof *c.scratch);
-	c.f = filter_new(a, PUT_JOB, work, emitted, idle, &c);
+	c.f = filter_new(a, work, emitted, idle, &c);
 	filter_set_eager(c.f, 1);
 	/* lines are checked by common/json.c, which reads what store needs
 	 * without building a tree */

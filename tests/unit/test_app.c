@@ -1,9 +1,10 @@
 /* Unit tests of app's stop rule: app_stopping, app_aborting and
  * app_abort_at_ms before and after a signal, with the grace period from
  * the tunables. The second-signal exit is tested with real processes in
- * tests/shell/test_signals.sh. */
+ * tests/shell/test_signals.sh. The in-flight cap rule of app_size_pool. */
 #include "t.h"
 #include "app.h"
+#include "tunables.h"
 #include "util.h"
 
 #include <math.h>
@@ -37,6 +38,30 @@ int main(void)
 	T_EQ_INT(app_stop, SIGTERM, "the first reason stays");
 	T_EQ_INT(app_aborting(), 1, "a closed output aborts at once");
 	T_OK(app_abort_at_ms() <= now_ms(), "abort time moved to now");
+
+	/* the one rule for the in-flight cap */
+	a.batch = 0;
+	app_size_pool(&a, 3);
+	T_EQ_INT(a.inflight, 10, "auto inflight: 2 x workers + 4 records of one");
+	T_EQ_INT(app_inflight_jobs(&a), 10, "as many jobs of one record");
+	a.batch = 32;
+	app_size_pool(&a, 3);
+	T_EQ_INT(a.inflight, 320, "auto inflight with batches: (2 x workers + 4) x batch");
+	T_EQ_INT(app_inflight_jobs(&a), 10, "2 x workers + 4 jobs of a batch (no extra jobs)");
+	app_size_pool(&a, 4096);
+	T_EQ_INT(a.inflight, APP_INFLIGHT_AUTO_MAX, "auto inflight stops at APP_INFLIGHT_AUTO_MAX");
+	a.batch = 30000;
+	app_size_pool(&a, 4096);
+	T_EQ_INT(a.inflight, 120000, "but never under 4 batches");
+	char err[256];
+	T_EQ_INT(tun_set(a.tun, "segment.inflight", "100", TUN_SRC_FLAG, "test", err, sizeof err), 0,
+		 "inflight set");
+	a.batch = 32;
+	app_size_pool(&a, 3);
+	T_EQ_INT(a.inflight, 100, "a set inflight is kept as it is");
+	T_EQ_INT(app_inflight_jobs(&a), 3, "jobs: whole batches within the cap");
+	a.batch = 200;
+	T_EQ_INT(app_inflight_jobs(&a), 1, "at least one job");
 
 	app_stop = 0;
 	app_finish(&a);
