@@ -31,7 +31,8 @@ static uint64_t add_num(uint64_t h, const char *key, double v)
 	return add(h, key, t, (size_t)n);
 }
 
-/* The model as Ollama names it: an untagged name is name:latest. */
+/* The model as Ollama names it: an untagged name is name:latest (the rule
+ * of stage_same_model, as one spelling to hash). */
 static uint64_t add_model(uint64_t h, const char *key, const char *model)
 {
 	if (!model || strchr(model, ':'))

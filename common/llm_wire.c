@@ -1,5 +1,6 @@
 /* llm_wire: helpers shared by the Ollama and OpenAI wire formats. */
 #include "llm_wire.h"
+#include "stage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,14 +206,12 @@ int llm_wire_embed_parse(const struct llm_wire *w, const char *body, size_t n_bo
 	return 0;
 }
 
-/* Whether a listed model name is model: equal, or Ollama's "m" for
- * "m:latest". */
+/* Whether a listed model name is the model asked for: the one rule
+ * (stage_same_model: "m" is "m:latest"), for an untagged request only, as
+ * the server resolves it; a tagged one must be listed as it is. */
 static int name_matches(const char *have, const char *want)
 {
-	if (!strcmp(have, want))
-		return 1;
-	size_t n = strlen(want);
-	return !strchr(want, ':') && !strncmp(have, want, n) && !strcmp(have + n, ":latest");
+	return strchr(want, ':') ? !strcmp(have, want) : stage_same_model(have, want);
 }
 
 int llm_wire_model_listed(const struct llm_wire *w, const cJSON *list, const char *model,

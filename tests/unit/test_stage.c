@@ -1,5 +1,7 @@
-/* Unit tests of common/stage.c: model names, the stamp of a stage's result
+/* Unit tests of common/stage.c: model names (and the server's model list
+ * read by the same rule), the stamp of a stage's result
  * and writing a result with its stamp. */
+#include "llm_wire.h"
 #include "stage.h"
 #include "t.h"
 #include "util.h"
@@ -17,6 +19,22 @@ static void test_same_model(void)
 	T_OK(!stage_same_model("llama3.2", "llama3.2:3b"), "an untagged name is not any tag");
 	T_OK(!stage_same_model("llama3.2:3b:latest", "llama3.2:3b"), "a tag is part of the name");
 	T_OK(!stage_same_model("hash-384", "hash-256"), "hash dims differ");
+	/* the server's model list follows the same rule for an untagged name */
+	cJSON *list = cJSON_Parse("{\"models\":[{\"name\":\"m:latest\",\"digest\":\"abcdef\"},"
+				  "{\"name\":\"t\"}]}");
+	char info[32] = "";
+	struct buf have = {0};
+	T_OK(llm_wire_model_listed(&llm_ollama_wire, list, "m", info, sizeof info, &have),
+	     "listed: m is m:latest");
+	T_EQ_STR(info, "abcdef", "listed: its digest");
+	T_OK(llm_wire_model_listed(&llm_ollama_wire, list, "m:latest", info, sizeof info, &have),
+	     "listed: m:latest as it is");
+	T_OK(!llm_wire_model_listed(&llm_ollama_wire, list, "t:latest", info, sizeof info, &have),
+	     "listed: a tagged request must be listed as it is");
+	T_OK(!llm_wire_model_listed(&llm_ollama_wire, list, "m:v1", info, sizeof info, &have),
+	     "listed: another tag is another model");
+	buf_free(&have);
+	cJSON_Delete(list);
 }
 
 static int stamped_fp(const char *rec, const char *model, const char *digest, const char *fp)
