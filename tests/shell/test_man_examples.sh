@@ -18,14 +18,17 @@ set -euo pipefail
 
 # shellcheck source=tests/shell/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/shell/man_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/man_lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT
 BIN="$(cd "${LANES_BIN:-./bin}" && pwd)"
 readonly BIN
 readonly MAN="${ROOT}/man"
-# Offline examples of pages without .EX blocks: PAGE, TAB, the first line
-# of the command as printed (without "$ "), TAB, how to judge it: "exact"
+# Offline examples of pages without .EX blocks: PAGE (PAGE#N: the Nth
+# example starting with that line), TAB, the first line of the command as
+# printed (without "$ "), TAB, how to judge it: "exact"
 # (the lines after it in the page; " ..." for any lines), "folded" (the
 # page folds one output line over several), "runs" (exit 0 and some
 # output), or "contains:TEXT".
@@ -36,77 +39,8 @@ readonly LISTED=(
   $'tunables.5\tsegment --tunables pipelines/tunables.yaml --target 800 --print-config\tcontains:  target: 800  # flag --target'
   $'classify.1\tclassify --taxonomy pipelines/examples/taxonomy.yaml --embed-model hash \\\texact'
   $'classify.1\tclassify -t pipelines/examples/taxonomy.yaml -e hash --threshold 0.3 \\\texact'
+  $'classify.1#2\tclassify -t pipelines/examples/taxonomy.yaml -e hash --threshold 0.3 \\\truns'
 )
-
-# The text of the example blocks of a page (.nf/.fi and .EX/.EE under
-# EXAMPLES, troff escapes undone), one "@@ kind" line before each block.
-example_blocks() {
-  awk '
-    /^\.SH EXAMPLES/ { sec = 1; next }
-    /^\.SH / { sec = 0 }
-    !sec { next }
-    /^\.(EX|nf)$/ { inb = 1; print "@@ " ($0 == ".EX" ? "marked" : "listed"); next }
-    /^\.(EE|fi)$/ { inb = 0; next }
-    inb { print }
-  ' "$1" | sed -e 's/\\-/-/g' -e 's/\\(aq/'"'"'/g' -e 's/\\(dq/"/g' -e 's/\\&//g' \
-    -e 's/\\e/\\/g'
-}
-
-# Splits the blocks on stdin into examples: for each command, a file
-# N.cmd (the command, its continuation lines joined by newlines) and N.out
-# (the lines shown after it), in DIR. KIND: only blocks of that kind.
-split_examples() {
-  local dir="$1" kind="$2"
-  awk -v dir="${dir}" -v kind="${kind}" '
-    function close_ex() { if (n) { close(cmd); close(out) } }
-    /^@@ / { take = ($2 == kind); cont = 0; inex = 0; next }
-    !take { next }
-    cont { print > cmd; cont = ($0 ~ /[\\|]$/); next }
-    /^\$ / {
-      close_ex(); n++
-      cmd = dir "/" n ".cmd"; out = dir "/" n ".out"
-      printf "" > out
-      print substr($0, 3) > cmd
-      cont = ($0 ~ /[\\|]$/); inex = 1
-      next
-    }
-    inex { print > out }
-  '
-}
-
-# Prints 0-padded numbers of the examples in DIR, in order.
-example_ids() {
-  find "$1" -name '*.cmd' -printf '%f\n' | sed 's/\.cmd$//' | sort -n
-}
-
-# lines_match EXPECTED GOT: the lines of GOT are those of EXPECTED, where
-# an expected line "..." (spaces around allowed) stands for any lines.
-lines_match() {
-  awk '
-    function m(i, j,   k) {
-      if (i > ne) return j > ng
-      if (e[i] ~ /^ *\.\.\. *$/) {
-        for (k = j; k <= ng + 1; k++) if (m(i + 1, k)) return 1
-        return 0
-      }
-      return j <= ng && e[i] == g[j] && m(i + 1, j + 1)
-    }
-    FNR == NR { e[++ne] = $0; next }
-    { g[++ng] = $0 }
-    END {
-      if (m(1, 1)) exit 0
-      print "expected:"; for (i = 1; i <= ne; i++) print "  " e[i]
-      print "got:"; for (i = 1; i <= ng; i++) print "  " g[i]
-      exit 1
-    }' "$1" "$2"
-}
-
-# Runs the command file CMD in DIR (the scratch directory of its page);
-# writes its stdout to OUT. Returns its exit status.
-run_example() {
-  local cmd="$1" out="$2" dir="$3"
-  (cd "${dir}" && bash -o pipefail "${cmd}") >"${out}" 2>"${out}.err"
-}
 
 scratch() {
   local dir="${TMP}/run/$1"
@@ -134,34 +68,29 @@ marked() {
   done
   t "lanes.7 has at least 6 marked examples" \
     test "$(example_ids "${TMP}/ex/lanes.7" | wc -l)" -ge 6
+  t "store.1 has at least 5 marked examples" \
+    test "$(example_ids "${TMP}/ex/store.1" | wc -l)" -ge 5
 }
 
 listed() {
-  local entry page first how n=0
+  local entry page first how nth n=0
   for entry in "${LISTED[@]}"; do
     IFS=$'\t' read -r page first how <<<"${entry}"
     n=$((n + 1))
+    nth=1
+    if [[ "${page}" == *'#'* ]]; then
+      nth="${page#*#}"
+      page="${page%%#*}"
+    fi
     local ex="${TMP}/listed/${n}"
-    mkdir -p "${ex}"
-    # the example of the page that starts with this line, up to the next
-    # command or the end of its block
-    example_blocks "${MAN}/${page}" |
-      FIRST="${first}" awk '
-        BEGIN { first = ENVIRON["FIRST"] }
-        /^@@ / { on = 0; next }
-        !found && ($0 == first || $0 == "$ " first) {
-          found = 1; on = 1; print "@@ x"; print "$ " first; next
-        }
-        on && /^\$ / { on = 0 }
-        on { print }' |
-      split_examples "${ex}" x
-    if [[ ! -s "${ex}/1.cmd" ]]; then
-      t "${page}: the example '${first}' is in the page" false
+    if ! man_example "${MAN}/${page}" "${first}" "${nth}" "${ex}"; then
+      t "${page}: the example '${first}' (#${nth}) is in the page" false
       continue
     fi
     local dir rc=0
     dir="$(scratch "listed-${n}")"
     run_example "${ex}/1.cmd" "${ex}/1.got" "${dir}" || rc=$?
+    ((nth == 1)) || first="${first} (#${nth})"
     t "${page}: '${first}' exits 0" bash -c "exit ${rc}"
     case "${how}" in
       exact)

@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # store under stress: concurrent writers on one database, a put killed with
 # SIGKILL and run again, a backup taken while a writer runs, --tee in a
-# pipe (and a closed stdout), SIGINT/SIGTERM draining, and every example
-# of man/store.1 run as written. Pass/fail never depends on timing: a run
+# pipe (and a closed stdout), SIGINT/SIGTERM draining (the examples of
+# man/store.1 run in test_man_examples.sh). Pass/fail never depends on timing: a run
 # that ends before it is killed or backed up proves the same invariants.
 set -euo pipefail
 
 BIN="${LANES_BIN:-$(cd "$(dirname "$0")/../../bin" && pwd)}"
 readonly BIN
-MAN="$(cd "$(dirname "$0")/../../man" && pwd)/store.1"
-readonly MAN
 readonly WRITERS=4
 readonly PER_WRITER=20000
 readonly KILL_RECORDS=200000
@@ -174,8 +172,8 @@ signals() {
     exec 9>"${fifo}"
     gen 0 5 s >&9
     # the input is idle: the five records are committed and passed on
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
       [[ "$(wc -l <"${tmp}/sig.out")" -ge 5 ]] && break
       sleep 0.1
     done
@@ -190,48 +188,6 @@ signals() {
   done
 }
 
-# Runs the examples of man/store.1 (EXAMPLES, between .EX and .EE): each
-# "$ command" line in order in one scratch directory; the lines after it
-# are its expected stdout.
-man_examples() {
-  local dir="${tmp}/man"
-  mkdir -p "${dir}"
-  local -a cmds=() outs=()
-  local line in_ex=0 in_sec=0 cur=-1
-  while IFS= read -r line; do
-    case "${line}" in
-      .SH\ EXAMPLES*) in_sec=1; continue ;;
-      .SH*) in_sec=0; continue ;;
-    esac
-    ((in_sec)) || continue
-    case "${line}" in
-      .EX) in_ex=1; continue ;;
-      .EE) in_ex=0; continue ;;
-    esac
-    ((in_ex)) || continue
-    # troff escapes used in the examples: \e backslash, \- minus, \(aq quote
-    line="${line//\\e/\\}"
-    line="${line//\\-/-}"
-    line="${line//\\(aq/\'}"
-    if [[ "${line}" == '$ '* ]]; then
-      cur=$((cur + 1))
-      cmds[cur]="${line#\$ }"
-      outs[cur]=""
-    elif ((cur >= 0)); then
-      outs[cur]+="${line}"$'\n'
-    fi
-  done <"${MAN}"
-  check "man/store.1 has examples" test "${#cmds[@]}" -ge 5
-  local i got rc
-  for i in "${!cmds[@]}"; do
-    rc=0
-    got="$(cd "${dir}" && PATH="${BIN}:${PATH}" bash -c "${cmds[i]}" 2>"${tmp}/man.err")" || rc=$?
-    check "man example exits 0: ${cmds[i]}" test "${rc}" -eq 0
-    # $(...) drops the final newline the shown lines end with
-    check "man example output as shown: ${cmds[i]}" test "${got}" = "${outs[i]%$'\n'}"
-  done
-}
-
 main() {
   if ! command -v sqlite3 >/dev/null; then
     err "test_store.sh needs the sqlite3 command-line tool"
@@ -243,7 +199,6 @@ main() {
   backup_under_load
   tee_pipe
   signals
-  man_examples
   echo "${pass} passed, ${fail} failed"
   ((fail == 0))
 }

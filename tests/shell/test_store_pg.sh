@@ -18,6 +18,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/shell/pg_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/pg_lib.sh"
+# shellcheck source=tests/shell/man_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/man_lib.sh"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
@@ -421,9 +423,7 @@ scale_out_examples() {
   for w in 1 2 3 4 5 6; do
     printf 'Chapter %d tells of topic %d.\n' "${w}" "${w}" >"${dir}/docs/c${w}.md"
   done
-  awk '/^\.SH SCALE\\-OUT/ { on = 1; next } /^\.SH / { on = 0 } on && /^\.nf$/ { inb = 1; next }
-    on && /^\.fi$/ { inb = 0; next } on && inb' "${HERE}/../../man/lanes.7" |
-    sed -e 's/\\-/-/g' >"${TMP}/scale.sh"
+  man_script "${HERE}/../../man/lanes.7" 'SCALE\-OUT' >"${TMP}/scale.sh"
   t "lanes(7) SCALE-OUT shows createdb, ingest.sh --worker and store claim" \
     bash -c "grep -q '^createdb ' '${TMP}/scale.sh' && grep -q 'ingest.sh --worker' '${TMP}/scale.sh' && grep -q '^store claim' '${TMP}/scale.sh'"
   pg_sql postgres 'DROP DATABASE IF EXISTS scaleout' >/dev/null 2>&1 || true
