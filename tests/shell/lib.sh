@@ -91,6 +91,22 @@ wait_port() {
   cat "${pf}"
 }
 
+# wait_state PID COMMAND...: waits until COMMAND succeeds (polled every
+# 0.05 s, for 30 s at most) or process PID has ended, so that a test acts
+# on a state it can name, never after a guessed time. Returns 0 when the
+# state came while PID ran, else 1: what the caller checks must hold
+# either way (a process that ends first proves the same invariants).
+wait_state() {
+  local pid="$1" i
+  shift
+  for ((i = 0; i < 600; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "${pid}" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
 # start_llmd [FLAGS...]: stops the llmd started before, starts one with
 # FLAGS on a free port; sets URL and LLMD_PID.
 start_llmd() {

@@ -6,6 +6,9 @@
 # that ends before it is killed or backed up proves the same invariants.
 set -euo pipefail
 
+# shellcheck source=tests/shell/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 BIN="${LANES_BIN:-$(cd "$(dirname "$0")/../../bin" && pwd)}"
 readonly BIN
 readonly WRITERS=4
@@ -37,6 +40,12 @@ check() {
 # sql DB QUERY: prints the answer of sqlite3.
 sql() {
   sqlite3 "$1" "$2"
+}
+
+# has_records DB N: DB exists and holds at least N committed records (a
+# file not made yet is not made by asking).
+has_records() {
+  [[ -s "$1" ]] && (($(sql "$1" 'SELECT count(*) FROM records' 2>/dev/null || echo 0) >= $2))
 }
 
 # gen FIRST COUNT TAG: COUNT records with ids rFIRST.. carrying "TAG":true;
@@ -97,7 +106,8 @@ sigkill_rerun() {
   gen 0 "${KILL_RECORDS}" k >"${in}"
   "${BIN}/store" --db "${db}" put <"${in}" 2>/dev/null &
   local pid=$!
-  sleep 0.3
+  # killed once it has committed records, in the middle of its input
+  wait_state "${pid}" has_records "${db}" 1 || true
   kill -KILL "${pid}" 2>/dev/null || true
   wait "${pid}" 2>/dev/null || true
   check "after SIGKILL: the database passes integrity_check" \
@@ -124,7 +134,8 @@ backup_under_load() {
   gen 0 "${KILL_RECORDS}" b >"${tmp}/bk.in"
   "${BIN}/store" --db "${db}" --batch-records 200 put <"${tmp}/bk.in" 2>"${tmp}/bk.w.err" &
   local pid=$!
-  sleep 0.2
+  # backed up once the writer has committed some of its records
+  wait_state "${pid}" has_records "${db}" 2 || true
   local rc=0
   "${BIN}/store" --db "${db}" backup "${tmp}/copy.db" 2>"${tmp}/bk.err" || rc=$?
   check "backup during a put exits 0" test "${rc}" -eq 0

@@ -57,6 +57,11 @@ q() {
   psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -d "$1" -c "$2"
 }
 
+# has_records DB N: DB holds at least N committed records.
+has_records() {
+  (($(q "$1" 'SELECT count(*) FROM records' 2>/dev/null || echo 0) >= $2))
+}
+
 # gen FIRST COUNT TAG: records rFIRST.., "TAG":true, a vector every tenth.
 gen() {
   awk -v first="$1" -v n="$2" -v tag="$3" 'BEGIN {
@@ -132,7 +137,8 @@ sigkill_rerun() {
   gen 0 30000 k >"${TMP}/kill.in"
   store --db "${db}" put <"${TMP}/kill.in" 2>/dev/null &
   local pid=$!
-  sleep 0.5
+  # killed once it has committed records, in the middle of its input
+  wait_state "${pid}" has_records "${db}" 1 || true
   kill -KILL "${pid}" 2>/dev/null || true
   wait "${pid}" 2>/dev/null || true
   store --db "${db}" put <"${TMP}/kill.in" 2>"${TMP}/kill.err" || rc=$?
@@ -150,7 +156,8 @@ backup_under_load() {
   gen 0 30000 b >"${TMP}/bk.in"
   store --db "${db}" --batch-records 200 put <"${TMP}/bk.in" 2>"${TMP}/bk.w.err" &
   local pid=$!
-  sleep 0.3
+  # backed up once the writer has committed some of its records
+  wait_state "${pid}" has_records "${db}" 2 || true
   store --db "${db}" backup "${TMP}/bk.dump" 2>"${TMP}/bk.err" || rc=$?
   wait "${pid}" || wrc=$?
   t "backup (pg_dump) during a put exits 0" test "${rc}" -eq 0
