@@ -225,7 +225,7 @@ refusals() {
 claim_worker() {
   local db="$1" n="$2"
   while :; do
-    store --db "${db}" claim --stage embed --limit 7 --lease 3s --worker "w${n}" \
+    store --db "${db}" claim --stage embed --limit 7 --lease 20s --worker "w${n}" \
       >"${TMP}/claim.${n}.in" 2>>"${TMP}/claim.err"
     if [[ -s "${TMP}/claim.${n}.in" ]]; then
       embed --model hash --dim 8 <"${TMP}/claim.${n}.in" 2>>"${TMP}/claim.err" |
@@ -260,7 +260,10 @@ claims() {
   local label="$1" db="$2" w
   gen 0 400 c | jq -c 'del(.embedding, .embedding_model)' | store --db "${db}" put 2>/dev/null
   rm -f "${TMP}"/claim.*.out "${TMP}"/claim.*.in
-  store --db "${db}" claim --stage embed --limit 20 --lease 2s --worker dead >"${TMP}/dead.in"
+  # leases long enough for a loaded machine (a live worker's lease running
+  # out mid-round is a put twice; the dead one's before the second claim,
+  # a record handed out again): pass/fail must not depend on timing
+  store --db "${db}" claim --stage embed --limit 20 --lease 8s --worker dead >"${TMP}/dead.in"
   t "${label}: a claim hands out 20 records in doc order" \
     eq "$(jq -r .id "${TMP}/dead.in" | head -n 2 | tr '\n' ' ')" "r0 r1 "
   t "${label}: a second claim does not hand them out again" \
