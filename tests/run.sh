@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of lanes: the unit-test binaries, the per-tool case tables
-# (tests/cases/*.test) and the shell tests (tests/shell/test_*.sh), then
-# prints the total as "N passed, N failed". Exit status 1 if any failed.
+# (tests/cases/*.test), the shell tests (tests/shell/test_*.sh) and the
+# lint (tests/lint.sh, but not under a sanitizer), then prints the total
+# as "N passed, N failed". Exit status 1 if any failed.
 set -euo pipefail
 
 TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,6 +67,11 @@ main() {
     [[ -f "${t}" ]] || continue
     run_suite "shell/$(basename "${t}")" bash "${t}"
   done
+  # what `make lint` checks, so that `make check` (CI's command) does too;
+  # the sanitizer builds run the same code, linted once already
+  if [[ -z "${LANES_SANITIZER:-}" ]]; then
+    run_suite "lint" "${TESTS_DIR}/lint.sh"
+  fi
   if (( ${#failed_suites[@]} )); then
     echo "failing suites: ${failed_suites[*]}"
   fi

@@ -3,6 +3,7 @@
 # lines of the tools must name the libraries when they run, after `make
 # deps` installed the packages, not when make read the Makefile (when
 # pkg-config found nothing yet). Checked from make's own rule database.
+# CI (.ci/run) is the README's test command, which runs the lint.
 # the recipes are matched as make holds them: $(...) on purpose
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -35,6 +36,17 @@ main() {
     bash -c "ldd '${LANES_BIN:-${ROOT}/bin}/store' | grep -q 'libpq\\.so'"
   t "the tests' packages include the PostgreSQL server and psql" \
     bash -c "grep -A2 '^APT_TEST' '${ROOT}/Makefile' | grep -q 'postgresql postgresql-client'"
+  # CI checks what the style promises: .ci/run is the README's test
+  # command, and that command runs the lint
+  local readme_cmd ci_cmd
+  readme_cmd="$(awk '/^Run the tests/ { on = 1 } on && /^    [a-z]/ { sub(/^    /, ""); print; exit }' "${ROOT}/README.md")"
+  ci_cmd="$(tail -n 1 "${ROOT}/.ci/run")"
+  t "README's test command is make check (${readme_cmd})" test "${readme_cmd}" = "make check"
+  t ".ci/run runs exactly the README's test command (${ci_cmd})" test "${ci_cmd}" = "${readme_cmd}"
+  t "make check runs tests/lint.sh (the suite lint)" grep -q 'run_suite "lint" "${TESTS_DIR}/lint.sh"' "${ROOT}/tests/run.sh"
+  t "make lint is tests/lint.sh" bash -c "make -C '${ROOT}' -pnq lint 2>/dev/null | grep -q 'tests/lint.sh'"
+  t "ShellCheck is a package of the tests (APT_TEST) and .shellcheckrc is there" \
+    bash -c "grep -A2 '^APT_TEST' '${ROOT}/Makefile' | grep -qw shellcheck && test -s '${ROOT}/.shellcheckrc'"
   summary
 }
 

@@ -98,9 +98,9 @@ main() {
   new="$(comm -13 "${TMP}/v1.texts" "${TMP}/v2.texts" | wc -l)"
   shifted="$("${BIN}/store" --db "${db}" dump --order doc | jq -r '[.id, .text] | @tsv' |
     join -t $'\t' - "${TMP}/v1.ids" | awk -F '\t' '$2 != $3' | wc -l)"
-  t "second version: some segments are new ($new), most kept their text under another id ($shifted)" \
+  t "second version: some segments are new (${new}), most kept their text under another id (${shifted})" \
     test "${new}" -ge 1 -a "${new}" -le 4 -a "${shifted}" -ge 15
-  t "second version: only the new segments reach the server ($new chat, $new embedding requests)" \
+  t "second version: only the new segments reach the server (${new} chat, ${new} embedding requests)" \
     stat_is ".by_path[\"/api/chat\"] == ${new} and .by_path[\"/api/embed\"] == ${new}"
   t "second version: every segment mined and embedded, nothing stale" \
     eq "$("${BIN}/store" --db "${db}" stats --json | jq -c '[.records, .stages.mine.ok, .stages.embed.ok, .stages.mine.stale]')" \
