@@ -47,6 +47,15 @@ main() {
   t "make lint is tests/lint.sh" bash -c "make -C '${ROOT}' -pnq lint 2>/dev/null | grep -q 'tests/lint.sh'"
   t "ShellCheck is a package of the tests (APT_TEST) and .shellcheckrc is there" \
     bash -c "grep -A2 '^APT_TEST' '${ROOT}/Makefile' | grep -qw shellcheck && test -s '${ROOT}/.shellcheckrc'"
+  # the README's map of the code names files that exist
+  local f missing=""
+  for f in $(awk '/^## Where to go next/ { on = 1 } on && /^\| (read|worked|waits|sent|written) /' "${ROOT}/README.md" |
+    grep -oE '`[a-z_/]+\.[ch]`' | tr -d '`'); do
+    [[ -e "${ROOT}/${f}" ]] || compgen -G "${ROOT}/cmd/*/${f}" >/dev/null || missing+=" ${f}"
+  done
+  t "README's map: five rows (read, worked on, waits, sent, written)" \
+    test "$(grep -cE '^\| (read|worked on|waits|sent|written) \|' "${ROOT}/README.md")" -eq 5
+  t "README's map names files that exist (missing:${missing:- none})" test -z "${missing}"
   summary
 }
 
