@@ -2,9 +2,16 @@
 # probe.sh: measures your LLM server the way lanes will load it. Sample
 # records go through the lanes client itself (mine, or embed) with a fixed
 # number of requests in flight, 1, 2, 4, 8, ...; each level gets a row of
-# rate, p50/p95 latency, errors and retries, then the plateau (the fewest
-# requests in flight that reach 90% of the best rate) and the settings to
-# put in tunables.yaml. With gnuplot, also a PNG plot. See lanes(7).
+# rate, p50/p95 latency, refusals, invalid answers and retries, then the
+# plateau (the fewest requests in flight that reach 90% of the best rate of
+# the levels the server did not refuse) and the settings to put in
+# tunables.yaml. With gnuplot, also a PNG plot. See lanes(7).
+#
+# A failed record is the server's doing (refused: 429, 5xx, a timeout, a
+# dropped connection: a load the server does not take) or the model's (its
+# answers failed the schema: invalid_answer, bad_answer, truncated_answer,
+# whatever the load). Only refusals stop the climb; invalid answers are
+# counted apart, and served (answered) records make the rate.
 #
 # Latency is read from the outside: the tool writes each record as soon as
 # it is done (--unordered), and with N requests in flight, each sent as the
@@ -38,21 +45,30 @@ PLATEAU=0
 SERVER=""
 MODEL_SHOWN=""
 declare -a SAMPLE=()
-# results by level: rate, p50, p95, errors, retries, records
-declare -A RATE=() P50=() P95=() ERRS=() RETRIES=() COUNT=()
+# results by level: rate (served records/s), p50, p95, refused, invalid,
+# retries, records; the codes of the failures
+declare -A RATE=() P50=() P95=() REFUSED=() INVALID=() RETRIES=() COUNT=() CODES=()
+# error codes of answers that failed the schema (the model's, not the load's)
+# the start of a record's "text" string member, as an ERE
+readonly TEXT_MEMBER='"text"[[:space:]]*:[[:space:]]*"'
+readonly ANSWER_CODES="invalid_answer bad_answer truncated_answer"
 
 usage() {
   cat <<USAGE
 Usage: probe.sh [options]
 Sends sample records through the lanes client (mine or embed) with 1, 2,
 4, 8, ... requests in flight, and prints for each level the rate, the
-p50/p95 latency, errors and retries; then the plateau and the settings to
-put in tunables.yaml. Uses the server and model of the tunables unless
-told otherwise.
+p50/p95 latency, the records the server refused (429, 5xx, timeouts,
+drops: the climb stops there), the answers that failed the schema (the
+model's doing, not the load's) and the retries; then the plateau and the
+settings to put in tunables.yaml. Uses the server and model of the
+tunables unless told otherwise.
 
 Options:
   --tool mine|embed  the client to measure (default: mine)
-  --input FILE       NDJSON records with a "text" field (default: a built-in sample)
+  --input FILE       NDJSON records with a "text" string, e.g. {"id": "a", "text": "..."}
+                     or store dump's (default: a built-in sample); earlier
+                     results in them are redone
   --url URL          the server (default: llm.base_url, OLLAMA_HOST, OPENAI_BASE_URL)
   --model NAME       the model (default: the tool's)
   --batch N          embed: texts per request (default: embed.batch)
@@ -131,8 +147,16 @@ SAMPLE
 }
 
 # Fills SAMPLE with one NDJSON record per line, from --input or built in.
+# Each must have a "text" string member (with or without blanks around its
+# colon, as jq and Python write it), which make_records marks.
 load_sample() {
   if [[ -n "${INPUT}" ]]; then
+    local bad
+    bad="$(awk -v re="${TEXT_MEMBER}" 'NF && $0 !~ re { print NR ": " substr($0, 1, 60); exit }' "${INPUT}")"
+    if [[ -n "${bad}" ]]; then
+      err "${INPUT}:${bad}: no \"text\" string member (probe.sh sends the records' text)"
+      exit 2
+    fi
     mapfile -t SAMPLE < <(grep -v '^[[:space:]]*$' "${INPUT}")
   else
     local line
@@ -149,45 +173,88 @@ load_sample() {
 # Writes COUNT records for level LEVEL: the sample round and round, each
 # text made its own (so that no answer can come from a cache).
 make_records() {
-  local level="$1" count="$2" k rec
-  for ((k = 0; k < count; k++)); do
-    rec="${SAMPLE[k % ${#SAMPLE[@]}]}"
-    printf '%s\n' "${rec/\"text\":\"/\"text\":\"[probe ${level}.${k}] }"
-  done
+  local level="$1" count="$2"
+  printf '%s\n' "${SAMPLE[@]}" | awk -v level="${level}" -v count="${count}" -v re="${TEXT_MEMBER}" '
+    { rec[n++] = $0 }
+    END {
+      for (k = 0; k < count; k++) {
+        r = rec[k % n]
+        match(r, re)
+        e = RSTART + RLENGTH
+        print substr(r, 1, e - 1) "[probe " level "." k "] " substr(r, e)
+      }
+    }'
 }
 
-# Prints "rate p50 p95" from the completion times (one per line) of the
-# records of one level: UNITS records make one request, LEVEL in flight.
-# The rate is the slope of the completions over time (least squares), which
-# the first answers' wait for the start and a last half-full round do not
-# bias; the latency of answer k is the time since answer k-LEVEL, when its
+# Prints "rate p50 p95" from the completion times of the records of one
+# level ("TIME CODE" lines, CODE "." for a record done, else its error
+# code): UNITS records make one request, LEVEL in flight. The rate counts
+# the records the server served (done, or answered against the schema):
+# the slope of their completions over time (least squares), which the
+# first answers' wait for the start and a last half-full round do not
+# bias (with records refused: the served ones over the whole level); the latency of answer k is the time since answer k-LEVEL, when its
 # request was sent.
 figures() {
   local times="$1" start="$2" level="$3" units="$4"
-  awk -v start="${start}" -v n_in="${level}" -v b="${units}" '
-    NR % b == 0 { t[++n] = $1 }
+  awk -v start="${start}" -v n_in="${level}" -v b="${units}" -v answer="${ANSWER_CODES}" '
+    BEGIN { split(answer, a, " "); for (i in a) model[a[i]] = 1 }
+    { if (++all % b == 0) t[++n] = $1 }
+    $2 == "." || ($2 in model) { if (++served % b == 0) u[++m] = $1 }
     END {
       if (n == 0) { print "0 0 0"; exit }
-      for (k = 1; k <= n; k++) {
-        x = t[k] - t[1]
+      for (k = 1; k <= m; k++) {
+        x = u[k] - u[1]
         sx += x; sy += k; sxx += x * x; sxy += x * k
       }
-      den = n * sxx - sx * sx
-      if (n > 1 && den > 0) rate = (n * sxy - sx * sy) / den * b
-      else rate = n * b / (t[n] - start)
-      m = 0
-      for (k = n_in + 1; k <= n; k++) lat[++m] = (t[k] - t[k - n_in]) * 1000
-      if (m == 0) for (k = 1; k <= n; k++) lat[++m] = (t[k] - start) * 1000
+      den = m * sxx - sx * sx
+      # with records refused, the served ones over the whole level (the
+      # slope of a few would say little)
+      if (served == all && m > 1 && den > 0) rate = (m * sxy - sx * sy) / den * b
+      else if (m > 0) rate = m * b / (t[n] - start)
+      c = 0
+      for (k = n_in + 1; k <= n; k++) lat[++c] = (t[k] - t[k - n_in]) * 1000
+      if (c == 0) for (k = 1; k <= n; k++) lat[++c] = (t[k] - start) * 1000
       # insertion sort: a few hundred values at most
-      for (i = 2; i <= m; i++) {
+      for (i = 2; i <= c; i++) {
         v = lat[i]
         for (j = i - 1; j >= 1 && lat[j] > v; j--) lat[j + 1] = lat[j]
         lat[j + 1] = v
       }
-      p50 = lat[int(m * 0.50 + 0.999999)]
-      p95 = lat[int(m * 0.95 + 0.999999)]
-      printf "%.1f %.0f %.0f\n", rate, p50, p95
+      p50 = lat[int(c * 0.50 + 0.999999)]
+      p95 = lat[int(c * 0.95 + 0.999999)]
+      printf "%.6g %.0f %.0f\n", rate + 0, p50, p95
     }' "${times}"
+}
+
+# Prints "REFUSED INVALID CODES" for the "TIME CODE" lines of a level: the
+# records the server refused or failed, those whose answers failed the
+# schema, and the codes of both with their counts ("http_503 x3, ...";
+# "-" for none).
+failures() {
+  awk -v answer="${ANSWER_CODES}" '
+    BEGIN { split(answer, a, " "); for (i in a) model[a[i]] = 1 }
+    $2 == "." { next }
+    { if ($2 in model) inv++; else ref++; if (!($2 in n)) order[++k] = $2; n[$2]++ }
+    END {
+      codes = ""
+      for (i = 1; i <= k; i++) codes = codes (i > 1 ? ", " : "") order[i] " x" n[order[i]]
+      printf "%d %d %s\n", ref, inv, (k ? codes : "-")
+    }' "$1"
+}
+
+# A rate for people: one decimal, or two significant digits below 1/s
+# (0.34/s, 0.034/s; not 0.3/s, 0.0/s).
+rate_shown() {
+  awk -v r="$1" 'BEGIN {
+    d = 1
+    if (r > 0 && r < 1) {
+      x = log(r) / log(10)
+      f = int(x)
+      if (f > x) f--
+      d = 1 - f
+    }
+    printf("%." d "f\n", r)
+  }'
 }
 
 # Runs the tool with LEVEL requests in flight; fills the result arrays.
@@ -209,7 +276,8 @@ measure() {
   local dir="${WORK}/level-${level}"
   mkdir -p "${dir}"
   make_records "${level}" "${count}" >"${dir}/in.ndjson"
-  local -a flags=(--workers "${level}" --unordered --progress never
+  # --force: results the input records carry are redone
+  local -a flags=(--workers "${level}" --unordered --progress never --force
     --summary-json "${dir}/summary.json")
   if [[ -n "${URL}" ]]; then
     flags+=(--url "${URL}")
@@ -224,10 +292,12 @@ measure() {
   start="${EPOCHREALTIME}"
   local -a rc
   set +e
+  # each record as it comes out: its time, and "." or the code of its
+  # failure (errors.TOOL.code)
   LANES_LLM_CONCURRENCY="${level}" LANES_LOG_TIME=0 \
     run_tool "${flags[@]}" <"${dir}/in.ndjson" 2>"${dir}/log" |
-    sed -u 's/.*/./' |
-    while IFS= read -r _; do printf '%s\n' "${EPOCHREALTIME}"; done >"${dir}/times"
+    sed -u -E "s/.*\"${TOOL}\":\\{\"code\":\"([A-Za-z0-9_]+)\".*/\\1/; t; s/.*/./" |
+    while IFS= read -r code; do printf '%s %s\n' "${EPOCHREALTIME}" "${code}"; done >"${dir}/times"
   rc=("${PIPESTATUS[@]}")
   set -e
   if [[ "${rc[0]}" == 3 || "${rc[0]}" == 2 ]]; then
@@ -242,13 +312,14 @@ measure() {
   local figs
   figs="$(figures "${dir}/times" "${start}" "${level}" "${units}")"
   read -r RATE["${level}"] P50["${level}"] P95["${level}"] <<<"${figs}"
-  ERRS["${level}"]="$(summary_field "${dir}/summary.json" failed)"
+  read -r REFUSED["${level}"] INVALID["${level}"] CODES["${level}"] <<<"$(failures "${dir}/times")"
   COUNT["${level}"]="${count}"
   local retries
   retries="$(sed -n 's/.* llm: [0-9]* requests, \([0-9]*\) retries.*/\1/p' "${dir}/log" | head -n 1)"
   RETRIES["${level}"]="${retries:-0}"
-  log "${level} in flight: ${count} records, ${RATE[${level}]}/s, p50 ${P50[${level}]} ms," \
-    "p95 ${P95[${level}]} ms, ${ERRS[${level}]} errors, ${RETRIES[${level}]} retries"
+  log "${level} in flight: ${count} records, $(rate_shown "${RATE[${level}]}")/s," \
+    "p50 ${P50[${level}]} ms, p95 ${P95[${level}]} ms, ${REFUSED[${level}]} refused," \
+    "${INVALID[${level}]} invalid (answers against the schema), ${RETRIES[${level}]} retries"
 }
 
 # a >= b for decimal numbers
@@ -256,9 +327,11 @@ ge() {
   awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'
 }
 
+# The best rate of the levels the server did not refuse.
 best_rate() {
   local l best=0
   for l in "${!RATE[@]}"; do
+    ((REFUSED[${l}] == 0)) || continue
     if ge "${RATE[${l}]}" "${best}"; then
       best="${RATE[${l}]}"
     fi
@@ -272,7 +345,9 @@ levels() {
 }
 
 # Doubles the requests in flight until the rate stops growing (PATIENCE
-# levels without a better rate), errors appear, or MAX_LEVEL.
+# levels without a better rate), the server refuses records, or MAX_LEVEL.
+# Answers that fail the schema do not stop it: the model gives them at any
+# load.
 climb() {
   local level=1 best=0 since=0
   while ((level <= MAX_LEVEL)); do
@@ -283,8 +358,9 @@ climb() {
     else
       since=$((since + 1))
     fi
-    if ((ERRS[${level}] > 0)); then
-      log "errors at ${level} in flight: the server refuses or fails; not going higher"
+    if ((REFUSED[${level}] > 0)); then
+      log "the server refused or failed ${REFUSED[${level}]} records at ${level} in flight" \
+        "(${CODES[${level}]}): not going higher"
       break
     fi
     if ((since >= PATIENCE)); then
@@ -301,16 +377,21 @@ find_plateau() {
   best="$(best_rate)"
   target="$(awk -v b="${best}" -v s="${PLATEAU_SHARE}" 'BEGIN { print b * s }')"
   for l in $(levels); do
-    if ge "${RATE[${l}]}" "${target}"; then
+    if ((REFUSED[${l}] == 0)) && ge "${RATE[${l}]}" "${target}"; then
       hi="${l}"
       break
     fi
     lo="${l}"
   done
+  if ((hi == 0)); then
+    # refused from 1 in flight on: nothing better to say
+    PLATEAU=1
+    return 0
+  fi
   while ((hi - lo > 1)); do
     local mid=$(((lo + hi) / 2))
     measure "${mid}"
-    if ge "${RATE[${mid}]}" "${target}"; then
+    if ((REFUSED[${mid}] == 0)) && ge "${RATE[${mid}]}" "${target}"; then
       hi="${mid}"
     else
       lo="${mid}"
@@ -320,25 +401,60 @@ find_plateau() {
 }
 
 print_table() {
-  printf '%9s %8s %8s %8s %8s %8s %8s\n' in_flight records rate/s p50_ms p95_ms errors retries
+  printf '%9s %8s %8s %8s %8s %8s %8s %8s\n' in_flight records rate/s p50_ms p95_ms refused \
+    invalid retries
   local l
   for l in $(levels); do
-    printf '%9d %8d %8.1f %8.0f %8.0f %8d %8d\n' "${l}" "${COUNT[${l}]}" "${RATE[${l}]}" \
-      "${P50[${l}]}" "${P95[${l}]}" "${ERRS[${l}]}" "${RETRIES[${l}]}"
+    printf '%9d %8d %8s %8.0f %8.0f %8d %8d %8d\n' "${l}" "${COUNT[${l}]}" \
+      "$(rate_shown "${RATE[${l}]}")" "${P50[${l}]}" "${P95[${l}]}" "${REFUSED[${l}]}" \
+      "${INVALID[${l}]}" "${RETRIES[${l}]}"
   done
 }
 
+# The plateau and the settings for it; what the server refused and the
+# answers that failed the schema, each for what it is.
 print_advice() {
   local p="$1" best
   best="$(best_rate)"
-  local l at=""
+  local l at="" refused_at="" retried_at="" invalid=0 records=0 codes
   for l in $(levels); do
-    if [[ "${RATE[${l}]}" == "${best}" ]]; then
+    if ((RETRIES[${l}] > 0)) && [[ -z "${retried_at}" ]]; then
+      retried_at="${l}"
+    fi
+    if ((REFUSED[${l}] == 0)) && [[ "${RATE[${l}]}" == "${best}" ]]; then
       at="${l}"
     fi
+    if ((REFUSED[${l}] > 0)) && [[ -z "${refused_at}" ]]; then
+      refused_at="${l}"
+    fi
+    invalid=$((invalid + INVALID[${l}]))
+    records=$((records + COUNT[${l}]))
   done
-  printf '\nplateau: %s requests in flight: %s records/s, at least %s%% of the best rate (%s/s at %s)\n' \
-    "${p}" "${RATE[${p}]}" "$(awk -v s="${PLATEAU_SHARE}" 'BEGIN { print s * 100 }')" "${best}" "${at}"
+  if [[ -z "${at}" ]]; then
+    printf '\nno plateau: the server refused or failed records from 1 request in flight on (%s)\n' \
+      "${CODES[${refused_at}]}"
+  else
+    printf '\nplateau: %s requests in flight: %s records/s, at least %s%% of the best rate (%s/s at %s)\n' \
+      "${p}" "$(rate_shown "${RATE[${p}]}")" "$(awk -v s="${PLATEAU_SHARE}" 'BEGIN { print s * 100 }')" \
+      "$(rate_shown "${best}")" "${at}"
+  fi
+  if [[ -n "${refused_at}" ]]; then
+    printf '# the server refused or failed records at %s in flight (%s):\n' \
+      "${refused_at}" "${CODES[${refused_at}]}"
+    printf '# a load it does not take; the plateau is below it\n'
+  fi
+  if [[ -n "${retried_at}" ]]; then
+    printf '# the server turned requests away from %s in flight on (%s retries there)\n' \
+      "${retried_at}" "${RETRIES[${retried_at}]}"
+  fi
+  if ((invalid > 0)); then
+    codes="$(for l in $(levels); do printf '%s\n' "${CODES[${l}]}"; done | tr ',' '\n' |
+      grep -oE 'invalid_answer|bad_answer|truncated_answer' | sort -u | paste -sd, - | sed 's/,/, /g')"
+    printf '# %s of %s records failed with answers against the schema (%s):\n# the model or the prompt,' \
+      "${invalid}" "${records}" "${codes}"
+    printf ' not the server or the load (they come at every level; see %s(1));\n' "${TOOL}"
+    printf '# the rates count them as served\n'
+  fi
   printf '# for tunables.yaml: more in flight only adds latency; several tools\n'
   printf '# on one server share it (split the workers among them)\n'
   printf 'llm:\n  max_concurrency: %s\n%s:\n  workers: %s\n' "${p}" "${TOOL}" "${p}"

@@ -6,9 +6,8 @@
 # leaves every record once and does only the remaining work; SIGTERM,
 # SIGINT, a second signal and SIGKILL of ingest.sh alone (nothing left
 # running, a true health report); two overlapping runs; a step that fails every record; --dry-run, --backup,
-# --print-config; the log format. Also tests/lint-pipelines,
-# pipelines/probe.sh (its plateau against a 4-lane double) and
-# pipelines/examples/nightly.sh.
+# --print-config; the log format. Also tests/lint-pipelines and
+# pipelines/examples/nightly.sh (probe.sh: test_probe.sh).
 # Pass/fail never depends on timing: a kill that lands after its step
 # proves the same invariants, and the overlapping run is held by a stub.
 # Prints "ok N - ..." lines and "N passed, M failed".
@@ -27,7 +26,6 @@ BUILD="$(cd "${LANES_BUILD:-./build}" && pwd)"
 readonly BUILD
 readonly LLMD="${BUILD}/tests/llmd"
 readonly INGEST="${ROOT}/pipelines/ingest.sh"
-readonly PROBE="${ROOT}/pipelines/probe.sh"
 readonly NIGHTLY="${ROOT}/pipelines/examples/nightly.sh"
 readonly LINT="${ROOT}/tests/lint-pipelines"
 readonly DOCS="${ROOT}/pipelines/examples/docs"
@@ -717,32 +715,6 @@ lint() {
   t "lint-pipelines fails on a syntax error (bash -n)" eq "${RC}" 1
 }
 
-probe() {
-  start_llmd_on "${TMP}/probe.port" --lanes 4 --latency-ms 100
-  local purl
-  purl="http://127.0.0.1:$(<"${TMP}/probe.port")"
-  RC=0
-  (cd "${TMP}" && "${PROBE}" --url "${purl}" --plot "${TMP}/probe.png") \
-    >"${TMP}/probe.out" 2>"${TMP}/probe.err" || RC=$?
-  t "probe.sh exits 0" eq "${RC}" 0
-  sed 's/^/# /' "${TMP}/probe.out"
-  t "probe.sh: a table row per level, rate and p50/p95" \
-    grep -qE '^ +1 +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9]+ +0 +0$' "${TMP}/probe.out"
-  local plateau
-  plateau="$(sed -n 's/^plateau: \([0-9]*\) requests in flight.*/\1/p' "${TMP}/probe.out")"
-  t "probe.sh against a 4-lane double: plateau at 4 (+-1), got '${plateau}'" \
-    test "${plateau:-0}" -ge 3 -a "${plateau:-0}" -le 5
-  t "probe.sh: the settings for tunables.yaml" \
-    grep -qE "^  workers: ${plateau}$" "${TMP}/probe.out"
-  if command -v gnuplot >/dev/null; then
-    t "probe.sh with gnuplot: a PNG plot" \
-      eq "$(head -c 4 "${TMP}/probe.png" | od -An -c | tr -d ' ')" '211PNG'
-  else
-    PASSED=$((PASSED + 1))
-    echo "ok $((PASSED + FAILED)) - probe.sh PNG plot # SKIP gnuplot is not installed"
-  fi
-}
-
 # The nightly example: two documents dropped into the inbox, two fetched
 # from a list of URLs (file:// here); then a night with nothing new.
 nightly() {
@@ -1055,7 +1027,6 @@ main() {
     kill_during "${step}"
   done
   lint
-  probe
   nightly
   summary
 }
