@@ -179,6 +179,12 @@ struct store_claim {
 	long limit;          /* records at most */
 	double lease_s;      /* how long the claim holds */
 	const char *worker;  /* who holds it (shown in the claims table) */
+	/* claim --follow: only records whose key (store_vec_fn's) is above
+	 * after, the lowest keys first (0: from the start, in doc order);
+	 * the highest key leased goes to *last when last is set (a backend
+	 * that does not keep this order leaves it at 0) */
+	long long after;
+	long long *last;
 };
 /* Leases up to cl->limit records that store_scan with q (q->pending and
  * q->stage set) would give and that no live lease holds, and streams them

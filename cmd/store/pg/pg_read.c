@@ -185,9 +185,11 @@ static void where_sql(struct pg_q *q, const struct store_query *sq)
 }
 
 /* The conditions that make a record pending for sq->stage (joined as s). */
-static void pending_sql(struct pg_db *s, struct pg_q *q, const struct store_query *sq)
+/* What keeps a record with a row of the stage (s) pending: an error with
+ * retries left, another model's or another fingerprint's output. */
+static void pending_row_sql(struct pg_db *s, struct pg_q *q, const struct store_query *sq)
 {
-	pg_q_sql(q, " AND (s.status IS NULL OR (s.status = 'error' AND s.failures < ");
+	pg_q_sql(q, "(s.status = 'error' AND s.failures < ");
 	pg_q_int(q, s->max_attempts);
 	pg_q_sql(q, ")");
 	const struct stage *sd = stage_find(sq->stage, strlen(sq->stage));
@@ -206,14 +208,39 @@ static void pending_sql(struct pg_db *s, struct pg_q *q, const struct store_quer
 		pg_q_str(q, sq->fingerprint);
 		pg_q_sql(q, ")");
 	}
+}
+
+/* A document that could not be segmented waits for segment. */
+static void segmented_sql(struct pg_q *q, const struct store_query *sq)
+{
+	if (!strcmp(sq->stage, stage_table[STAGE_SEGMENT].name))
+		return;
+	pg_q_sql(q, " AND NOT EXISTS (SELECT 1 FROM stage_data g WHERE g.rid = r.rid"
+		    " AND g.stage = ");
+	pg_q_str(q, stage_table[STAGE_SEGMENT].name);
+	pg_q_sql(q, " AND g.status <> 'ok')");
+}
+
+/* The pending condition on r LEFT JOIN stage_data s (the stage's row). */
+static void pending_sql(struct pg_db *s, struct pg_q *q, const struct store_query *sq)
+{
+	pg_q_sql(q, " AND (s.status IS NULL OR ");
+	pending_row_sql(s, q, sq);
 	pg_q_sql(q, ")");
-	/* a document that could not be segmented waits for segment */
-	if (strcmp(sq->stage, stage_table[STAGE_SEGMENT].name)) {
-		pg_q_sql(q, " AND NOT EXISTS (SELECT 1 FROM stage_data g WHERE g.rid = r.rid"
-			    " AND g.stage = ");
-		pg_q_str(q, stage_table[STAGE_SEGMENT].name);
-		pg_q_sql(q, " AND g.status <> 'ok')");
-	}
+	segmented_sql(q, sq);
+}
+
+/* The same on r alone, as an anti-join: the planner estimates it from
+ * the stage's rows (it takes the LEFT JOIN's IS NULL for one row and
+ * sorts every record), so a claim in key order stops at its limit. */
+static void pending_anti_sql(struct pg_db *s, struct pg_q *q, const struct store_query *sq)
+{
+	pg_q_sql(q, " AND NOT EXISTS (SELECT 1 FROM stage_data s WHERE s.rid = r.rid AND s.stage = ");
+	pg_q_str(q, sq->stage);
+	pg_q_sql(q, " AND NOT coalesce(");
+	pending_row_sql(s, q, sq);
+	pg_q_sql(q, ", false))");
+	segmented_sql(q, sq);
 }
 
 /* The SELECT of a scan into q; rids: only those records (a claim's). */
@@ -296,19 +323,30 @@ static long claim_once(struct pg_db *s, const struct store_query *sq,
 	if (pg_cmd(s, "BEGIN", err, errlen, "cannot claim"))
 		return -1;
 	struct pg_q q = {0};
-	pg_q_sql(&q, "SELECT r.rid FROM records r LEFT JOIN stage_data s ON s.rid = r.rid"
-		     " AND s.stage = ");
-	pg_q_str(&q, sq->stage);
-	pg_q_sql(&q, " WHERE true");
+	/* claim --follow (cl->last set): from a key on, in key order */
+	int by_key = cl->last != NULL;
+	if (by_key) {
+		pg_q_sql(&q, "SELECT r.rid FROM records r WHERE r.rid > ");
+		pg_q_int(&q, cl->after);
+	} else {
+		pg_q_sql(&q, "SELECT r.rid FROM records r LEFT JOIN stage_data s ON s.rid = r.rid"
+			     " AND s.stage = ");
+		pg_q_str(&q, sq->stage);
+		pg_q_sql(&q, " WHERE true");
+	}
 	if (sq->doc) {
 		pg_q_sql(&q, " AND r.doc = ");
 		pg_q_str(&q, sq->doc);
 	}
-	pending_sql(s, &q, sq);
+	if (by_key)
+		pending_anti_sql(s, &q, sq);
+	else
+		pending_sql(s, &q, sq);
 	pg_q_sql(&q, " AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.rid = r.rid AND c.stage = ");
 	pg_q_str(&q, sq->stage);
-	pg_q_sql(&q, " AND c.until > extract(epoch FROM clock_timestamp()))"
-		     " ORDER BY r.doc NULLS FIRST, r.seq NULLS FIRST, r.id LIMIT ");
+	pg_q_sql(&q, " AND c.until > extract(epoch FROM clock_timestamp()))");
+	pg_q_sql(&q, by_key ? " ORDER BY r.rid LIMIT "
+			    : " ORDER BY r.doc NULLS FIRST, r.seq NULLS FIRST, r.id LIMIT ");
 	pg_q_int(&q, cl->limit);
 	pg_q_sql(&q, " FOR UPDATE OF r SKIP LOCKED");
 	long seen = -1;
@@ -347,8 +385,12 @@ static long claim_once(struct pg_db *s, const struct store_query *sq,
 	}
 	buf_reset(rids);
 	buf_putc(rids, '{');
-	for (int i = 0; i < PQntuples(r); i++)
-		buf_printf(rids, "%s%lld", i ? "," : "", pg_int(r, i, 0));
+	for (int i = 0; i < PQntuples(r); i++) {
+		long long rid = pg_int(r, i, 0);
+		buf_printf(rids, "%s%lld", i ? "," : "", rid);
+		if (cl->last && rid > *cl->last)
+			*cl->last = rid;
+	}
 	buf_putc(rids, '}');
 	*leased = PQntuples(r);
 	PQclear(r);
