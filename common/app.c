@@ -1,6 +1,7 @@
 /* app: flags, tunables, signals, progress and summary shared by the tools. */
 #include "app.h"
 #include "json.h"
+#include "llm.h"
 #include "log.h"
 #include "pool.h"
 #include "prompts.h"
@@ -406,6 +407,9 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 			printf("# tunables file: %s\n", tun_path);
 		else
 			printf("# tunables file: none (built-in defaults)\n");
+		for (const char *const *sec = sections; sec && *sec; sec++)
+			if (!strcmp(*sec, "llm"))
+				llm_config_print(a->tun, a->section, stdout);
 		tun_print(a->tun, stdout);
 		tun_free(a->tun);
 		stdout_exit();

@@ -8,10 +8,35 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "tunables.h"
+#include "util.h"
 
 enum llm_backend { LLM_OLLAMA, LLM_OPENAI };
+
+/* What a request is for: each use has its own list of endpoints (a chat
+ * server and a separate embedding server is the usual llama.cpp and vLLM
+ * setup). */
+enum llm_use { LLM_USE_CHAT, LLM_USE_EMBED };
+
+/* One server of an endpoint list. */
+struct llm_endpoint {
+	char *url;             /* without a trailing '/' */
+	char *shown_url;       /* url with any password redacted */
+	enum llm_backend backend;
+	const char *backend_why;
+	char *model;           /* NULL: the tool's model; else this server's name for it */
+	int capacity;          /* most requests in flight there; 0 = llm.max_concurrency */
+	double weight;         /* share of the requests relative to capacity (1) */
+};
+
+/* The endpoints of one use, and the setting they come from. */
+struct llm_endpoints {
+	struct llm_endpoint *v;
+	int n;
+	char from[64];         /* "llm.base_url", "embed.endpoints", ... */
+};
 
 struct llm_config {
 	enum llm_backend backend;
@@ -34,6 +59,9 @@ struct llm_config {
 	long seed;             /* -1 = none */
 	long num_ctx;          /* 0 = server default */
 	char *keep_alive;      /* "" = server default */
+	/* The servers of each use (base_url, backend and shown_url above are
+	 * the first chat endpoint's, for messages). */
+	struct llm_endpoints ep[2];
 };
 
 /* Fills cfg from the tunables' llm section (and api_key_file). Returns 0, or
@@ -42,6 +70,26 @@ struct llm_config {
  * headers). Free with llm_config_free. */
 int llm_config_load(struct llm_config *cfg, const struct tunables *t, char *err,
 		    size_t errlen);
+/* As llm_config_load, with the endpoints of the tool whose tunables
+ * section is section (mine, embed, classify, consolidate, store; NULL:
+ * the llm section's only). Chat: SECTION.endpoints, else llm.endpoints,
+ * else llm.base_url; embeddings: SECTION.embed_endpoints (classify,
+ * consolidate) or embed.endpoints, else llm.endpoints, else llm.base_url.
+ * llm.base_url given as a flag (--url) wins over them all. */
+int llm_config_load_for(struct llm_config *cfg, const struct tunables *t, const char *section,
+			char *err, size_t errlen);
+/* Parses an endpoint list: entries separated by blanks or newlines, each
+ * URL[,backend=auto|ollama|openai][,model=NAME][,capacity=N][,weight=W].
+ * Returns 0 and fills eps (free with llm_endpoints_free), or -1 with a
+ * message naming what is wrong (from: the setting, for messages). */
+int llm_endpoints_parse(struct llm_endpoints *eps, const char *spec, const char *from,
+			const char *backend, char *err, size_t errlen);
+void llm_endpoints_free(struct llm_endpoints *eps);
+/* --print-config: comment lines saying which servers the tool of section
+ * uses for chat and for embeddings, and the setting they come from. */
+void llm_config_print(const struct tunables *t, const char *section, FILE *f);
+/* Requests in flight at most over every endpoint of a use. */
+int llm_config_concurrency(const struct llm_config *cfg, enum llm_use use);
 void llm_config_free(struct llm_config *cfg);
 
 /* Error classes of a finished call. */
@@ -84,9 +132,20 @@ void llm_set_log(struct llm *c, struct reqlog *log);
 
 /* Before reading input: the server answers and has the model. Returns 0
  * and, when the server tells it, a digest or version in info (may be ""),
- * or -1 with a message saying what to do ("run `ollama pull X`"). */
+ * or -1 with a message saying what to do ("run `ollama pull X`"). Every
+ * endpoint of the use is checked (with its own name for the model); the
+ * endpoints of an embedding list must serve one model: different model
+ * names (-2, a settings error) or digests (-1) are refused, as vectors of
+ * two models never mix. */
 int llm_check_model(struct llm *c, const char *model, char *info, size_t infolen,
 		    char *err, size_t errlen);
+int llm_check_model_for(struct llm *c, enum llm_use use, const char *model, char *info,
+			size_t infolen, char *err, size_t errlen);
+/* The endpoints of a use in words for the start line: "url=URL" for one,
+ * "endpoints=URL (ollama, capacity 4, weight 1), ..." for several. */
+void llm_describe(struct llm *c, enum llm_use use, struct buf *out);
+/* Whether the two uses go to the same endpoints. */
+int llm_same_endpoints(struct llm *c);
 
 struct llm_chat {
 	const char *id;          /* the record asked about, for the log; may be NULL */
@@ -132,6 +191,11 @@ void llm_totals(struct llm *c, struct llm_totals *t);
 /* The current concurrency limit (adaptive or fixed). */
 int llm_limit(struct llm *c);
 const char *llm_backend_name(const struct llm *c);
+/* The wire format of a use's endpoints: "ollama", "openai" or "mixed". */
+const char *llm_backend_for(const struct llm *c, enum llm_use use);
+/* One line per endpoint with its figures, for the summary (n > 1 only;
+ * "" for one endpoint). */
+void llm_endpoint_totals(struct llm *c, struct buf *out);
 
 /* Full-jitter backoff delay in ms for attempt (1-based), capped. Exposed for
  * tests. */

@@ -15,27 +15,30 @@ static void progress(char *out, size_t outlen, void *ud)
 	llm_progress(ud, out, outlen);
 }
 
-void llmapp_start(struct app *a, struct llmapp *la, const char *model,
+void llmapp_start(struct app *a, struct llmapp *la, enum llm_use use, const char *model,
 		  const char *extra_fmt, ...)
 {
 	struct llm_config cfg;
 	char err[1024];
-	if (llm_config_load(&cfg, a->tun, err, sizeof err)) {
+	if (llm_config_load_for(&cfg, a->tun, a->section, err, sizeof err)) {
 		log_error("%s", err);
 		exit(EXIT_USAGE);
 	}
 	snprintf(la->model, sizeof la->model, "%s", model);
+	la->use = use;
 	la->llm = llm_new(&cfg, a->tool);
 	if (reqlog_open(a->tun, a->tool, &la->log, err, sizeof err)) {
 		log_error("%s", err);
 		exit(EXIT_USAGE);
 	}
 	llm_set_log(la->llm, la->log);
-	if (llm_check_model(la->llm, model, la->digest, sizeof la->digest, err, sizeof err)) {
+	int rc = llm_check_model_for(la->llm, use, model, la->digest, sizeof la->digest, err,
+				     sizeof err);
+	if (rc) {
 		log_error("%s", err);
-		exit(EXIT_BACKEND);
+		exit(rc == -2 ? EXIT_USAGE : EXIT_BACKEND);
 	}
-	int conc = cfg.concurrency > 0 ? cfg.concurrency : cfg.max_concurrency;
+	int conc = llm_config_concurrency(&cfg, use);
 	app_size_pool(a, conc);
 	a->progress_extra = progress;
 	a->progress_ud = la->llm;
@@ -46,20 +49,52 @@ void llmapp_start(struct app *a, struct llmapp *la, const char *model,
 	buf_vprintf(&extra, extra_fmt, ap);
 	va_end(ap);
 	char conc_text[64];
+	const struct llm_endpoints *eps = &cfg.ep[use];
 	if (cfg.concurrency > 0)
-		snprintf(conc_text, sizeof conc_text, "%d (fixed)", cfg.concurrency);
+		snprintf(conc_text, sizeof conc_text, "%d (fixed)", conc);
 	else
 		snprintf(conc_text, sizeof conc_text, "adaptive from %d up to %d",
-			 llm_limit(la->llm), cfg.max_concurrency);
+			 llm_limit(la->llm), conc);
 	char rate[64] = "off";
 	if (cfg.rpm || cfg.tpm)
 		snprintf(rate, sizeof rate, "rpm=%ld tpm=%ld", cfg.rpm, cfg.tpm);
-	app_log_start(a, "backend=%s (%s) url=%s model=%s%s%s requests-in-flight=%s rate-limit=%s%s%s",
-		      llm_backend_name(la->llm), cfg.backend_why, cfg.shown_url, model,
+	struct buf where = {0};
+	llm_describe(la->llm, use, &where);
+	char why[96];
+	if (eps->n == 1)
+		snprintf(why, sizeof why, " (%s)", eps->v[0].backend_why);
+	else
+		why[0] = '\0';
+	app_log_start(a, "backend=%s%s %s%s%s model=%s%s%s requests-in-flight=%s rate-limit=%s%s%s",
+		      llm_backend_for(la->llm, use), why, where.p,
+		      strcmp(eps->from, "llm.base_url") ? " from=" : "",
+		      strcmp(eps->from, "llm.base_url") ? eps->from : "", model,
 		      la->digest[0] ? "@" : "", la->digest, conc_text, rate, extra.len ? " " : "",
 		      extra.len ? extra.p : "");
+	buf_free(&where);
 	buf_free(&extra);
 	llm_config_free(&cfg);
+}
+
+int llmapp_check_also(struct app *a, struct llmapp *la, enum llm_use use, const char *model,
+		      char *info, size_t infolen)
+{
+	(void)a;
+	char err[1024];
+	int rc = llm_check_model_for(la->llm, use, model, info, infolen, err, sizeof err);
+	if (rc) {
+		log_error("%s", err);
+		return rc == -2 ? EXIT_USAGE : EXIT_BACKEND;
+	}
+	if (use != la->use && !llm_same_endpoints(la->llm)) {
+		struct buf where = {0};
+		llm_describe(la->llm, use, &where);
+		log_event("%s: backend=%s %s model=%s%s%s", use == LLM_USE_EMBED ? "embeddings"
+			  : "chat", llm_backend_for(la->llm, use), where.p, model, *info ? "@" : "",
+			  info);
+		buf_free(&where);
+	}
+	return 0;
 }
 
 int llmapp_flag(struct llmapp_opts *o, int id)
@@ -95,6 +130,15 @@ void llmapp_finish(struct app *a, struct llmapp *la)
 	a->tokens = 1;
 	a->prompt_tokens += t.prompt_tokens;
 	a->completion_tokens += t.completion_tokens;
+	struct buf per = {0};
+	llm_endpoint_totals(la->llm, &per);
+	for (char *line = per.p, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		log_event("llm: %s", line);
+	}
+	buf_free(&per);
 	llm_free(la->llm);
 	la->llm = NULL;
 }

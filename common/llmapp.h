@@ -16,13 +16,21 @@ struct llmapp {
 	struct reqlog *log;
 	char digest[64];    /* server-reported digest of the model, or "" */
 	char model[256];
+	enum llm_use use;   /* what model is for */
 };
 
 /* Returns 0, or exits: 2 on bad settings, 3 when the server or the model is
- * unusable. With check_model 0 the model is not looked up (e.g. when every
- * record may be skipped, the tool checks later). */
-void llmapp_start(struct app *a, struct llmapp *la, const char *model,
-		  const char *extra_fmt, ...) __attribute__((format(printf, 4, 5)));
+ * unusable. use: what model is for (its endpoints are checked: the
+ * tool's section's, see llm_config_load_for). */
+void llmapp_start(struct app *a, struct llmapp *la, enum llm_use use, const char *model,
+		  const char *extra_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A second model of the tool (classify's and consolidate's embedding
+ * model beside the chat model): checked on the endpoints of use, which
+ * are logged when they are not the first use's. Returns 0 and the digest
+ * in info, or the exit status (EXIT_USAGE, EXIT_BACKEND) with the message
+ * logged. */
+int llmapp_check_also(struct app *a, struct llmapp *la, enum llm_use use, const char *model,
+		      char *info, size_t infolen);
 /* The flags every LLM tool has besides the common ones, with their ids
  * (a tool numbers its own flags below LLMAPP_OPT_FORCE):
  *   --force        redo the records already done with these settings

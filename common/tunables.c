@@ -170,6 +170,125 @@ int tun_set(struct tunables *t, const char *name, const char *value,
 	return assign(t, k, value, src, origin, err, errlen);
 }
 
+/* Keys whose value may be a YAML list: the endpoint lists. */
+static int list_key(const char *key)
+{
+	return !strcmp(key, "endpoints") || !strcmp(key, "embed_endpoints");
+}
+
+/* A piece of an endpoint entry: no blank and no comma, which separate
+ * entries and options in the text form. */
+static int piece_ok(const char *s)
+{
+	return *s && !s[strcspn(s, " \t\r\n,")];
+}
+
+/* Reads an endpoint list after its SEQUENCE_START: each item a URL or a
+ * mapping {url, backend, model, capacity, weight}, stored in the text form
+ * "URL[,key=value]..." one entry per line. */
+static int read_list(yaml_parser_t *p, struct tunables *t, const char *section, const char *key,
+		     const char *path, size_t line, char *err, size_t errlen)
+{
+	struct buf out = {0}, item = {0};
+	char *url = NULL, *ikey = NULL;
+	int rc = 0, in_map = 0, done = 0;
+	size_t item_line = line;
+	while (!done && rc == 0) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(p, &ev)) {
+			snprintf(err, errlen, "%s:%zu: YAML error: %s", path,
+				 p->problem_mark.line + 1, p->problem ? p->problem : "?");
+			rc = -1;
+			break;
+		}
+		size_t at = ev.start_mark.line + 1;
+		const char *v = ev.type == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value : "";
+		switch (ev.type) {
+		case YAML_SEQUENCE_END_EVENT:
+			done = 1;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (in_map) {
+				snprintf(err, errlen, "%s:%zu: %s.%s: an endpoint's settings are plain "
+					 "values", path, at, section, key);
+				rc = -1;
+			}
+			in_map = 1;
+			item_line = at;
+			break;
+		case YAML_MAPPING_END_EVENT:
+			if (!url) {
+				snprintf(err, errlen, "%s:%zu: %s.%s: an endpoint needs a url", path,
+					 item_line, section, key);
+				rc = -1;
+				break;
+			}
+			buf_printf(&out, "%s%s%s\n", url, item.len ? "," : "", item.len ? item.p : "");
+			free(url);
+			url = NULL;
+			item.len = 0;
+			if (item.p)
+				item.p[0] = '\0';
+			in_map = 0;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (!piece_ok(v)) {
+				snprintf(err, errlen, "%s:%zu: %s.%s: '%s' is empty or holds a blank "
+					 "or a comma", path, at, section, key, v);
+				rc = -1;
+			} else if (!in_map) {
+				buf_printf(&out, "%s\n", v);
+			} else if (!ikey) {
+				static const char *known[] = {"url", "backend", "model", "capacity",
+							      "weight"};
+				int ok = 0;
+				for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+					ok |= !strcmp(v, known[i]);
+				if (!ok) {
+					snprintf(err, errlen, "%s:%zu: %s.%s: unknown endpoint setting '%s' "
+						 "(url, backend, model, capacity, weight)", path, at,
+						 section, key, v);
+					rc = -1;
+				} else
+					ikey = xstrdup(v);
+			} else {
+				if (!strcmp(ikey, "url")) {
+					free(url);
+					url = xstrdup(v);
+				} else
+					buf_printf(&item, "%s%s=%s", item.len ? "," : "", ikey, v);
+				free(ikey);
+				ikey = NULL;
+			}
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_ALIAS_EVENT:
+			snprintf(err, errlen, "%s:%zu: %s.%s: an endpoint is a URL or a mapping of "
+				 "url, backend, model, capacity, weight", path, at, section, key);
+			rc = -1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	if (rc == 0) {
+		int k = find_def(section, strlen(section), key);
+		char origin[512], msg[256];
+		snprintf(origin, sizeof origin, "%s:%zu", path, line);
+		if (t->v[k].src <= TUN_SRC_FILE &&
+		    assign(t, k, out.p ? out.p : "", TUN_SRC_FILE, origin, msg, sizeof msg)) {
+			snprintf(err, errlen, "%s:%zu: %s", path, line, msg);
+			rc = -1;
+		}
+	}
+	free(url);
+	free(ikey);
+	buf_free(&out);
+	buf_free(&item);
+	return rc;
+}
+
 int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -228,6 +347,12 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 			depth--;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
+			if (depth == 2 && key && list_key(key)) {
+				rc = read_list(&p, t, section, key, path, line, err, errlen);
+				free(key);
+				key = NULL;
+				break;
+			}
 			snprintf(err, errlen, "%s:%zu: %s%s%s: lists are not settings",
 				 path, line, section ? section : "(top)", key ? "." : "", key ? key : "");
 			rc = -1;
@@ -430,6 +555,29 @@ static int yaml_plain_ok(const char *s)
 	return 1;
 }
 
+/* redact_url on each blank-separated word of text. */
+static char *redact_urls(const char *text)
+{
+	struct buf b = {0};
+	const char *p = text;
+	buf_puts(&b, "");
+	while (*p) {
+		size_t sp = strspn(p, " \t\r\n");
+		buf_append(&b, p, sp);
+		p += sp;
+		size_t w = strcspn(p, " \t\r\n");
+		if (!w)
+			break;
+		char *word = xstrndup(p, w);
+		char *r = redact_url(word);
+		buf_puts(&b, r);
+		free(r);
+		free(word);
+		p += w;
+	}
+	return b.p ? b.p : xstrdup("");
+}
+
 void tun_print(const struct tunables *t, FILE *f)
 {
 	static const char *src_name[] = {"default", "file", "env", "flag"};
@@ -441,8 +589,9 @@ void tun_print(const struct tunables *t, FILE *f)
 				continue;
 			const struct tun_val *v = &t->v[i];
 			const char *text = v->text;
-			/* a password in a URL is as secret as a key */
-			char *shown = redact_url(text);
+			/* a password in a URL is as secret as a key (in every
+			 * URL of an endpoint list) */
+			char *shown = redact_urls(text);
 			text = shown;
 			if (d->type == TUN_SECRET && *text)
 				text = "<redacted>";

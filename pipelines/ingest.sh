@@ -429,9 +429,11 @@ decide_offline() {
 probe_llm() {
   local -a quick=(LANES_LLM_MAX_ATTEMPTS=1 LANES_LLM_CONNECT_TIMEOUT_MS=2000
     LANES_MINE_STATS_INTERVAL=0 LANES_EMBED_STATS_INTERVAL=0)
+  # each tool may have its own servers (mine.endpoints, embed.endpoints)
   if step_wanted mine; then
     env "${quick[@]}" mine </dev/null
-  else
+  fi
+  if step_wanted embed || ! step_wanted mine; then
     env "${quick[@]}" embed </dev/null
   fi
 }

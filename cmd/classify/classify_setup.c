@@ -168,18 +168,21 @@ int classify_setup_start(struct app *a, struct classify_setup *s)
 		app_log_start(a, "backend=none (hash embedder, offline) %s", extra);
 		return 0;
 	}
-	llmapp_start(a, &s->la, s->mode == CLASSIFY_EMBED ? s->embed_model : s->model, "%s", extra);
-	char err[1024];
+	if (s->mode == CLASSIFY_EMBED)
+		llmapp_start(a, &s->la, LLM_USE_EMBED, s->embed_model, "%s", extra);
+	else
+		llmapp_start(a, &s->la, LLM_USE_CHAT, s->model, "%s", extra);
 	if (s->mode == CLASSIFY_EMBED) {
 		snprintf(s->emb_digest, sizeof s->emb_digest, "%s", s->la.digest);
-	} else if (!offline && llm_check_model(s->la.llm, s->embed_model, s->emb_digest,
-					       sizeof s->emb_digest, err, sizeof err)) {
-		log_error("%s", err);
-		return EXIT_BACKEND;
+	} else if (!offline) {
+		int rc = llmapp_check_also(a, &s->la, LLM_USE_EMBED, s->embed_model, s->emb_digest,
+					   sizeof s->emb_digest);
+		if (rc)
+			return rc;
 	}
 	s->emb.llm = s->la.llm;
 	s->emb.digest = s->emb_digest;
-	if (!offline && s->dim_set && !strcmp(llm_backend_name(s->la.llm), "openai"))
+	if (!offline && s->dim_set && !strcmp(llm_backend_for(s->la.llm, LLM_USE_EMBED), "openai"))
 		s->emb.dim_hint = s->dim;
 	else if (!offline && s->dim_set)
 		log_warn("classify.dim sets the size of hash vectors and OpenAI `dimensions`; "

@@ -66,14 +66,15 @@ static int start(struct app *a, struct consolidate_run *run, const char *extra)
 		app_log_start(a, "backend=none (hash embedder, offline) %s", extra);
 		return 0;
 	}
-	const char *first = run->mode == CONSOLIDATE_VERIFY ? run->model : run->embed_model;
-	llmapp_start(a, &run->la, first, "%s", extra);
-	char digest[64], err[1024];
-	if (run->mode == CONSOLIDATE_VERIFY && !offline &&
-	    llm_check_model(run->la.llm, run->embed_model, digest, sizeof digest, err, sizeof err)) {
-		log_error("%s", err);
-		return EXIT_BACKEND;
-	}
+	int verify = run->mode == CONSOLIDATE_VERIFY;
+	llmapp_start(a, &run->la, verify ? LLM_USE_CHAT : LLM_USE_EMBED,
+		     verify ? run->model : run->embed_model, "%s", extra);
+	char digest[64];
+	int rc = verify && !offline ? llmapp_check_also(a, &run->la, LLM_USE_EMBED,
+							run->embed_model, digest, sizeof digest)
+				    : 0;
+	if (rc)
+		return rc;
 	if (!offline)
 		run->emb.e.llm = run->la.llm;
 	run->check.q.llm = run->la.llm;

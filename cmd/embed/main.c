@@ -127,11 +127,11 @@ int main(int argc, char **argv)
 		char extra[32] = "";
 		if (dim_set)
 			snprintf(extra, sizeof extra, " dimensions=%d", dim);
-		llmapp_start(&a, &run.la, model, "batch=%ld field=%s%s fingerprint=%s%s", batch, field,
+		llmapp_start(&a, &run.la, LLM_USE_EMBED, model, "batch=%ld field=%s%s fingerprint=%s%s", batch, field,
 			     extra, fp, o.force ? " force" : "");
 		x->emb.llm = run.la.llm;
 		x->emb.digest = run.la.digest;
-		if (dim_set && !strcmp(llm_backend_name(x->emb.llm), "openai"))
+		if (dim_set && !strcmp(llm_backend_for(x->emb.llm, LLM_USE_EMBED), "openai"))
 			x->emb.dim_hint = dim;
 		else if (dim_set)
 			log_warn("embed.dim sets the size of hash vectors and OpenAI `dimensions`; "

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct llmapp la;
-	llmapp_start(&a, &la, model, "prompt=%s schema=%s fields=%s%s max_tokens=%ld "
+	llmapp_start(&a, &la, LLM_USE_CHAT, model, "prompt=%s schema=%s fields=%s%s max_tokens=%ld "
 		     "answer_attempts=%d fingerprint=%s%s", prompt_path, schema_path,
 		     fields.len ? fields.p : "none",
 		     tpl_uses(tpl, "schema") ? "" : " (schema not in the prompt)", cfg.max_tokens,

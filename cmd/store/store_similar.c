@@ -118,7 +118,7 @@ static int query_of_text(struct app *a, const char *text, const char *model, flo
 			     .hash_dim = hash_dim, .batch = 1};
 	struct llmapp la = {0};
 	if (!hash_dim) {
-		llmapp_start(a, &la, model, "subcommand=similar");
+		llmapp_start(a, &la, LLM_USE_EMBED, model, "subcommand=similar");
 		e.llm = la.llm;
 		e.digest = la.digest;
 	}

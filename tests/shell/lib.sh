@@ -3,7 +3,8 @@
 # test_*.sh only): the checks and their count (t, summary), the scratch
 # directory and the processes removed and stopped on exit (cleanup), and
 # the LLM test double (tests/llmd) on a free port (start_llmd, stop_llmd)
-# with its /_double endpoints. A test sets TMP (mktemp -d) and `trap
+# with its /_double endpoints, and several doubles side by side, by name
+# (start_llmd_as, kill_llmd_as, stats_of). A test sets TMP (mktemp -d) and `trap
 # cleanup EXIT` before its first check, and LLMD (the double's binary)
 # before start_llmd.
 
@@ -13,6 +14,8 @@ TMP=""       # the scratch directory, removed on exit
 URL=""       # the llmd started last: http://127.0.0.1:PORT
 LLMD_PID=""  # its process
 PIDS=()      # processes stopped on exit
+declare -A LLMD_URLS=()   # start_llmd_as NAME: its URL
+declare -A LLMD_PIDS=()   # ... its process
 PASSED=0
 FAILED=0
 
@@ -155,4 +158,36 @@ stat_is() {
   s="$(stats)"
   echo "stats: ${s}"
   jq -e "$1" <<<"${s}"
+}
+
+# start_llmd_as NAME [FLAGS...]: starts one more llmd named NAME with FLAGS
+# (the others keep running) on a free port, or on the port NAME had
+# before when it is started again; sets LLMD_URLS[NAME], LLMD_PIDS[NAME].
+start_llmd_as() {
+  local name="$1"
+  shift
+  local pf="${TMP}/llmd.${name}.port" port=0
+  if [[ -n "${LLMD_URLS[${name}]:-}" ]]; then
+    port="${LLMD_URLS[${name}]##*:}"
+  fi
+  rm -f "${pf}"
+  "${LLMD:?}" --port "${port}" --port-file "${pf}" --quiet "$@" &
+  LLMD_PIDS[${name}]=$!
+  PIDS+=("$!")
+  LLMD_URLS[${name}]="http://127.0.0.1:$(wait_port "${pf}")"
+}
+
+# kill_llmd_as NAME [SIGNAL]: stops the llmd named NAME (SIGKILL by
+# default: it dies with its requests in flight) and waits for it.
+kill_llmd_as() {
+  local pid="${LLMD_PIDS[$1]:-}"
+  [[ -n "${pid}" ]] || return 0
+  kill "-${2:-KILL}" "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  LLMD_PIDS[$1]=""
+}
+
+# stats_of NAME: the /_double/stats of the llmd named NAME.
+stats_of() {
+  "${CURL[@]}" "${LLMD_URLS[$1]:?}/_double/stats"
 }
