@@ -46,26 +46,29 @@ find_tools() {
 
 # Prints the effective value of SECTION.KEY as tool TOOL sees it, given the
 # tool's --print-config output on stdin ("section:" then "  key: value  # src").
+# Reads its input to the end: a reader that left early would kill a tool
+# still writing (SIGPIPE; an output over 4 KiB, with pipefail, ends the run).
 config_value() {
   local section="$1" key="$2"
   awk -v s="${section}:" -v k="${key}:" '
     /^[^ #]/ { in_s = ($1 == s) }
-    in_s && $1 == k {
+    in_s && $1 == k && !found {
       v = $0
       sub(/^ *[^:]*: */, "", v)
       sub(/  # .*$/, "", v)
       if (v ~ /^".*"$/) { v = substr(v, 2, length(v) - 2) }
       print v
-      exit
+      found = 1
     }'
 }
 
-# Prints the source comment of SECTION.KEY (default, file ..., env ..., flag ...).
+# Prints the source comment of SECTION.KEY (default, file ..., env ...,
+# flag ...). Reads its input to the end, as config_value does.
 config_source() {
   local section="$1" key="$2"
   awk -v s="${section}:" -v k="${key}:" '
     /^[^ #]/ { in_s = ($1 == s) }
-    in_s && $1 == k { sub(/^.*  # /, ""); print; exit }'
+    in_s && $1 == k && !found { sub(/^.*  # /, ""); print; found = 1 }'
 }
 
 # Prints field NAME (a number) of a one-line JSON summary file, 0 if absent.

@@ -227,6 +227,23 @@ print_config() {
   t "--tunables FILE: its values and their source are shown" \
     grep -qE "^  model: \"?gpt-4o-mini\"?  # file ${TMP}/my.yaml:[0-9]+" "${TMP}/config2.out"
   t "--print-config creates no db" test ! -e "${TMP}/cfg.db"
+  # a tool's --print-config over 4 KiB (long tunables paths, endpoint
+  # lists) went by SIGPIPE when config_value left after the key it wanted,
+  # ending ingest.sh at random (lanes(7) examples in make check)
+  t "config_value reads a long --print-config to its end (no SIGPIPE for the tool)" \
+    eq "$(long_config config_value)" "http://x rc 0"
+  t "config_source reads a long --print-config to its end" \
+    eq "$(long_config config_source)" "default rc 0"
+}
+
+# FUNC (pipelines/lib.sh's config_value or config_source) over an llm
+# section and 200 KB more, with pipefail: prints its answer and the status.
+long_config() {
+  # shellcheck disable=SC2016
+  bash -o pipefail -c 'source "$1"
+    { printf "llm:\n  base_url: http://x  # default\n"; head -c 200000 /dev/zero | tr "\0" "#"; echo; } |
+      "$2" llm base_url | tr "\n" " "
+    echo "rc $?"' _ "${ROOT}/pipelines/lib.sh" "$1"
 }
 
 # lib.sh's find_tools, used by ingest.sh, probe.sh and nightly.sh: without
