@@ -871,15 +871,17 @@ struct chat_body {
 	const struct llm_chat *req;
 	const char *schema;
 	long seed;
+	int with_schema; /* the last body asked for json_schema answers */
 };
 
 static void chat_body(struct llm *c, struct ep *e, struct buf *b, void *ud)
 {
-	const struct chat_body *cb = ud;
+	struct chat_body *cb = ud;
 	struct llm_chat req = *cb->req;
 	if (e->e.model)
 		req.model = e->e.model;
 	int schema_ok = !atomic_load(&e->json_schema_unsupported);
+	cb->with_schema = schema_ok;
 	e->wire->chat_body(b, &c->cfg, &req, cb->schema, schema_ok, c->cfg.stream, cb->seed);
 }
 
@@ -891,7 +893,7 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 		seed = (seed >= 0 ? seed : 0) + req->variant;
 	size_t est = strlen(req->user) + (req->system ? strlen(req->system) : 0) +
 		     (schema ? strlen(schema) : 0) + (req->prev_answer ? strlen(req->prev_answer) : 0);
-	struct chat_body cb = {req, schema, seed};
+	struct chat_body cb = {req, schema, seed, 0};
 	const struct eset *s = &c->use[LLM_USE_CHAT];
 	struct ep *only = NULL;
 	for (;;) {
@@ -908,9 +910,11 @@ char *llm_chat(struct llm *c, const struct llm_chat *req, struct llm_result *res
 		/* a server without json_schema answers 400: json_object instead
 		 * (the schema is still in the prompt), decided once per endpoint
 		 * for the run and tried once per call there, so that a server
-		 * that refuses both fails the call instead of looping */
-		if (rc && schema && e && !only && e->wire == &llm_openai_wire &&
-		    !atomic_load(&e->json_schema_unsupported) && refuses_format(res)) {
+		 * that refuses both fails the call instead of looping (a request
+		 * sent with json_schema while another call decided it goes
+		 * again too) */
+		if (rc && schema && e && !only && e->wire == &llm_openai_wire && cb.with_schema &&
+		    refuses_format(res)) {
 			int was = 0;
 			if (atomic_compare_exchange_strong(&e->json_schema_unsupported, &was, 1))
 				log_warn("%s does not support json_schema answers; using json_object",
