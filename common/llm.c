@@ -565,14 +565,16 @@ struct who {
 	const int *vectors, *dim;
 };
 
-/* One attempt in the request log. */
-static void log_attempt(struct llm *c, const struct who *who, const struct llm_result *res,
-			int ok, double rtt, const struct llm_http_resp *r)
+/* One attempt (sent to ep) in the request log. */
+static void log_attempt(struct llm *c, const struct who *who, const struct ep *ep,
+			const struct llm_result *res, int ok, double rtt,
+			const struct llm_http_resp *r)
 {
 	if (!c->log || !who)
 		return;
 	struct reqlog_entry e = who->e;
 	e.kind = "request";
+	e.server = ep->e.shown_url;
 	e.attempt = res->attempts;
 	e.http_status = res->http_status;
 	e.latency_ms = rtt;
@@ -724,7 +726,7 @@ static int call(struct llm *c, const struct eset *s, struct ep *only,
 			res->code[0] = '\0';
 			res->message[0] = '\0';
 		}
-		log_attempt(c, who, res, ok, rtt, &r);
+		log_attempt(c, who, e, res, ok, rtt, &r);
 		llm_http_resp_free(&r);
 		if (ok) {
 			buf_free(&b);

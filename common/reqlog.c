@@ -165,6 +165,10 @@ void reqlog_write(struct reqlog *l, const struct reqlog_entry *e)
 		buf_json_str(&b, e->model, strlen(e->model));
 	else
 		buf_puts(&b, "null");
+	if (e->server) {
+		buf_puts(&b, ",\"server\":");
+		buf_json_str(&b, e->server, strlen(e->server));
+	}
 	if (e->attempt > 0)
 		buf_printf(&b, ",\"attempt\":%d", e->attempt);
 	if (e->http_status > 0)

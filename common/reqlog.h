@@ -32,6 +32,8 @@ struct reqlog_entry {
 	const char *kind;            /* "request" or "answer" */
 	const char *stage;           /* the tool: mine, embed, classify, consolidate */
 	const char *model;
+	const char *server;          /* request: the server it went to (its URL,
+				      * a password hidden); NULL: not said */
 	const char *const *ids;      /* the records the request was for */
 	size_t nids;
 	const char *system, *prompt; /* chat: the rendered messages */

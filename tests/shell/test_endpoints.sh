@@ -3,8 +3,9 @@
 # several LLM test doubles (tests/llmd) side by side: the settings (text
 # and YAML list forms, errors, --print-config), one ingest.sh run with a
 # chat server for mine and a separate embedding server for embed and
-# classify, balancing by capacity, a double killed mid-run (every record
-# exactly once, none failed) and probed back in when it is started again.
+# classify, balancing by capacity (the request log naming each request's
+# server), a double killed mid-run (every record exactly once, none
+# failed) and probed back in when it is started again.
 # Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
 set -euo pipefail
 
@@ -172,6 +173,7 @@ test_balance() {
   records 120 "${TMP}/bal.in"
   local rc=0
   LANES_MINE_ENDPOINTS="${LLMD_URLS[A]},capacity=1 ${LLMD_URLS[B]},capacity=3" \
+    LANES_LLM_LOG=errors LANES_LLM_LOG_FILE="${TMP}/bal.log" \
     mine <"${TMP}/bal.in" >"${TMP}/bal.out" 2>"${TMP}/bal.err" || rc=$?
   t "two endpoints: exit 0, every record once" \
     bash -c "((${rc} == 0)) && $(declare -f once); once '${TMP}/bal.in' '${TMP}/bal.out'"
@@ -186,6 +188,10 @@ test_balance() {
     grep -F "endpoints=${LLMD_URLS[A]} (ollama, capacity 1, weight 1),${LLMD_URLS[B]} (ollama, capacity 3, weight 1) from=mine.endpoints" "${TMP}/bal.err"
   t "the summary has a line per endpoint" \
     grep -F "mine: llm: ${LLMD_URLS[B]}: ${b} requests, 0 failed calls, taken out 0 times" "${TMP}/bal.err"
+  t "the request log names the server of each request (A ${a}, B ${b})" \
+    jq -se --arg a "${LLMD_URLS[A]}" --arg b "${LLMD_URLS[B]}" --argjson na "${a}" --argjson nb "${b}" \
+      'map(select(.kind == "request")) | (map(select(.server == $a)) | length) == $na
+        and (map(select(.server == $b)) | length) == $nb' "${TMP}/bal.log"
   kill_llmd_as A TERM
   kill_llmd_as B TERM
 }
