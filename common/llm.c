@@ -98,7 +98,8 @@ static int same_str(const char *a, const char *b)
 
 static int same_endpoint(const struct llm_endpoint *a, const struct llm_endpoint *b)
 {
-	return !strcmp(a->url, b->url) && a->backend == b->backend && same_str(a->model, b->model);
+	return !strcmp(a->url, b->url) && a->backend == b->backend && same_str(a->model, b->model) &&
+	       same_str(a->api_key, b->api_key);
 }
 
 /* The endpoints of a configuration without ep lists (a caller that filled
@@ -159,13 +160,17 @@ struct llm *llm_new(const struct llm_config *cfg, const char *tool)
 				e->e.backend_why = le->backend_why ? le->backend_why : "llm.backend";
 				e->e.model = le->model ? xstrdup(le->model) : NULL;
 				e->e.capacity = le->capacity;
+				e->e.api_key = le->api_key ? xstrdup(le->api_key) : NULL;
+				e->e.api_key_file = le->api_key_file ? xstrdup(le->api_key_file) : NULL;
 				e->e.weight = le->weight > 0 ? le->weight : 1;
 				e->wire = le->backend == LLM_OPENAI ? &llm_openai_wire : &llm_ollama_wire;
 				int max = le->capacity > 0 ? le->capacity : c->cfg.max_concurrency;
 				int fixed = c->cfg.concurrency > 0 && c->cfg.concurrency < max
 						    ? c->cfg.concurrency
 					    : c->cfg.concurrency > 0 ? max : 0;
-				e->http = llm_http_new(e->e.url, c->cfg.api_key, &lim, max + 1);
+				e->http = llm_http_new(e->e.url,
+						       e->e.api_key ? e->e.api_key : c->cfg.api_key,
+						       &lim, max + 1);
 				e->slots = llm_slots_new(fixed, max);
 				e->probe_ms = PROBE_FIRST_MS;
 				total += max + 1;
@@ -197,6 +202,11 @@ void llm_free(struct llm *c)
 		free(e->e.url);
 		free(e->e.shown_url);
 		free(e->e.model);
+		if (e->e.api_key) {
+			memset(e->e.api_key, 0, strlen(e->e.api_key));
+			free(e->e.api_key);
+		}
+		free(e->e.api_key_file);
 	}
 	free(c->eps);
 	free(c->use[0].v);
@@ -401,9 +411,14 @@ static int http_error(struct ep *e, const char *path, const char *model,
 	} else if (st == 404 && model) {
 		e->wire->model_missing(res->message, sizeof res->message, model, url, NULL, msg);
 	} else if (st == 401 || st == 403) {
-		snprintf(res->message, sizeof res->message,
-			 "%s refused the API key (HTTP %ld: %s): set OPENAI_API_KEY or llm.api_key_file",
-			 url, st, msg);
+		if (e->e.api_key_file)
+			snprintf(res->message, sizeof res->message,
+				 "%s refused the API key of its api_key_file %s (HTTP %ld: %s)", url,
+				 e->e.api_key_file, st, msg);
+		else
+			snprintf(res->message, sizeof res->message,
+				 "%s refused the API key (HTTP %ld: %s): set OPENAI_API_KEY or "
+				 "llm.api_key_file", url, st, msg);
 	} else if (st == 501) {
 		snprintf(res->message, sizeof res->message,
 			 "HTTP 501 from %s%s: %s: the server does not do this (llama-server serves "

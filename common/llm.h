@@ -29,6 +29,9 @@ struct llm_endpoint {
 	char *model;           /* NULL: the tool's model; else this server's name for it */
 	int capacity;          /* most requests in flight there; 0 = llm.max_concurrency */
 	double weight;         /* share of the requests relative to capacity (1) */
+	char *api_key;         /* NULL: llm's key; else this server's (its
+				* api_key_file=); never logged */
+	char *api_key_file;    /* where it came from, for messages */
 };
 
 /* The endpoints of one use, and the setting they come from. */
@@ -79,7 +82,8 @@ int llm_config_load(struct llm_config *cfg, const struct tunables *t, char *err,
 int llm_config_load_for(struct llm_config *cfg, const struct tunables *t, const char *section,
 			char *err, size_t errlen);
 /* Parses an endpoint list: entries separated by blanks or newlines, each
- * URL[,backend=auto|ollama|openai][,model=NAME][,capacity=N][,weight=W].
+ * URL[,backend=auto|ollama|openai][,model=NAME][,capacity=N][,weight=W]
+ * [,api_key_file=FILE] (the key this server takes, read from FILE).
  * Returns 0 and fills eps (free with llm_endpoints_free), or -1 with a
  * message naming what is wrong (from: the setting, for messages). */
 int llm_endpoints_parse(struct llm_endpoints *eps, const char *spec, const char *from,

@@ -39,6 +39,11 @@ void llm_endpoints_free(struct llm_endpoints *eps)
 		free(eps->v[i].url);
 		free(eps->v[i].shown_url);
 		free(eps->v[i].model);
+		free(eps->v[i].api_key_file);
+		if (eps->v[i].api_key) {
+			memset(eps->v[i].api_key, 0, strlen(eps->v[i].api_key));
+			free(eps->v[i].api_key);
+		}
 	}
 	free(eps->v);
 	memset(eps, 0, sizeof *eps);
@@ -60,6 +65,36 @@ static int set_backend(struct llm_endpoint *e, const char *backend, const char *
 	return 0;
 }
 
+/* An endpoint's own API key, read from file (its first line). */
+static int endpoint_key(struct llm_endpoint *e, const char *file, const char *from, char *err,
+			size_t errlen)
+{
+	size_t len;
+	char *k = read_file(file, &len);
+	if (!k) {
+		snprintf(err, errlen, "%s: %s: cannot read api_key_file '%s': %s", from,
+			 e->shown_url, file, strerror(errno));
+		return -1;
+	}
+	k[strcspn(k, "\r\n")] = '\0';
+	if (!key_ok(k) || !*k) {
+		snprintf(err, errlen, "%s: %s: the API key in '%s' is %s", from, e->shown_url,
+			 file, *k ? "refused: it holds a control character (it would add HTTP "
+			 "headers)" : "empty");
+		memset(k, 0, strlen(k));
+		free(k);
+		return -1;
+	}
+	if (e->api_key) {
+		memset(e->api_key, 0, strlen(e->api_key));
+		free(e->api_key);
+	}
+	free(e->api_key_file);
+	e->api_key = k;
+	e->api_key_file = xstrdup(file);
+	return 0;
+}
+
 /* One option of an entry, "key=value" (len bytes at p). */
 static int endpoint_option(struct llm_endpoint *e, const char *p, size_t len, const char *from,
 			   char *err, size_t errlen)
@@ -69,7 +104,7 @@ static int endpoint_option(struct llm_endpoint *e, const char *p, size_t len, co
 	int rc = 0;
 	if (!eq || eq == opt || !eq[1]) {
 		snprintf(err, errlen, "%s: '%s' after %s is not KEY=VALUE (backend, model, "
-			 "capacity, weight)", from, opt, e->shown_url);
+			 "capacity, weight, api_key_file)", from, opt, e->shown_url);
 		free(opt);
 		return -1;
 	}
@@ -99,9 +134,11 @@ static int endpoint_option(struct llm_endpoint *e, const char *p, size_t len, co
 			rc = -1;
 		} else
 			e->weight = d;
+	} else if (!strcmp(opt, "api_key_file")) {
+		rc = endpoint_key(e, v, from, err, errlen);
 	} else {
 		snprintf(err, errlen, "%s: %s: unknown option '%s' (backend, model, capacity, "
-			 "weight)", from, e->shown_url, opt);
+			 "weight, api_key_file)", from, e->shown_url, opt);
 		rc = -1;
 	}
 	free(opt);

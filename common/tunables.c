@@ -184,7 +184,7 @@ static int piece_ok(const char *s)
 }
 
 /* Reads an endpoint list after its SEQUENCE_START: each item a URL or a
- * mapping {url, backend, model, capacity, weight}, stored in the text form
+ * mapping {url, backend, model, capacity, weight, api_key_file}, stored in the text form
  * "URL[,key=value]..." one entry per line. */
 static int read_list(yaml_parser_t *p, struct tunables *t, const char *section, const char *key,
 		     const char *path, size_t line, char *err, size_t errlen)
@@ -240,13 +240,13 @@ static int read_list(yaml_parser_t *p, struct tunables *t, const char *section, 
 				buf_printf(&out, "%s\n", v);
 			} else if (!ikey) {
 				static const char *known[] = {"url", "backend", "model", "capacity",
-							      "weight"};
+							      "weight", "api_key_file"};
 				int ok = 0;
 				for (size_t i = 0; i < sizeof known / sizeof *known; i++)
 					ok |= !strcmp(v, known[i]);
 				if (!ok) {
 					snprintf(err, errlen, "%s:%zu: %s.%s: unknown endpoint setting '%s' "
-						 "(url, backend, model, capacity, weight)", path, at,
+						 "(url, backend, model, capacity, weight, api_key_file)", path, at,
 						 section, key, v);
 					rc = -1;
 				} else
@@ -264,7 +264,7 @@ static int read_list(yaml_parser_t *p, struct tunables *t, const char *section, 
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_ALIAS_EVENT:
 			snprintf(err, errlen, "%s:%zu: %s.%s: an endpoint is a URL or a mapping of "
-				 "url, backend, model, capacity, weight", path, at, section, key);
+				 "url, backend, model, capacity, weight, api_key_file", path, at, section, key);
 			rc = -1;
 			break;
 		default:

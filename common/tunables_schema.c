@@ -31,7 +31,7 @@ const struct tun_def tun_schema[] = {
 	{"llm", "base_url", TUN_STR, "http://127.0.0.1:11434", 0, 0, 0, NULL,
 	 "server address (env: OLLAMA_HOST, OPENAI_BASE_URL)"},
 	{"llm", "endpoints", TUN_STR, "", 0, 0, 0, NULL,
-	 "servers of every tool (empty = base_url alone): a list of URL[,backend=B][,model=M][,capacity=N][,weight=W]; requests go to the one with the fewest in flight for its capacity; see tunables(5)"},
+	 "servers of every tool (empty = base_url alone): a list of URL[,backend=B][,model=M][,capacity=N][,weight=W][,api_key_file=F]; requests go to the one with the fewest in flight for its capacity; see tunables(5)"},
 	{"llm", "api_key", TUN_SECRET, "", 0, 0, 0, NULL,
 	 "API key (env: OPENAI_API_KEY); never logged"},
 	{"llm", "api_key_file", TUN_STR, "", 0, 0, 0, NULL,

@@ -3,7 +3,7 @@
 # several LLM test doubles (tests/llmd) side by side: the settings (text
 # and YAML list forms, errors, --print-config), one ingest.sh run with a
 # chat server for mine and a separate embedding server for embed and
-# classify, balancing by capacity (the request log naming each request's
+# classify, a key per server, balancing by capacity (the request log naming each request's
 # server), a double killed mid-run (every record exactly once, none
 # failed) and probed back in when it is started again.
 # Prints "ok N - ..." lines and "N passed, M failed"; exit 1 on a failure.
@@ -135,6 +135,47 @@ test_mixed_embed() {
   kill_llmd_as E2 TERM
 }
 
+# Each endpoint with its own API key (api_key_file=): two OpenAI-style
+# doubles that take different keys serve one list; a key a server refuses
+# is named by its file; the keys are never shown.
+test_keys() {
+  start_llmd_as K1 --api openai --api-key key-one-secret
+  start_llmd_as K2 --api openai --api-key key-two-secret
+  printf 'key-one-secret\n' >"${TMP}/k1"
+  printf 'key-two-secret\n' >"${TMP}/k2"
+  records 40 "${TMP}/keys.in"
+  local rc=0 list="${LLMD_URLS[K1]}/v1,api_key_file=${TMP}/k1 ${LLMD_URLS[K2]}/v1,api_key_file=${TMP}/k2"
+  OPENAI_API_KEY=wrong-key LANES_MINE_ENDPOINTS="${list}" \
+    mine <"${TMP}/keys.in" >"${TMP}/keys.out" 2>"${TMP}/keys.err" || rc=$?
+  t "two servers, each with its own api_key_file: exit 0, every record once" \
+    bash -c "((${rc} == 0)) && $(declare -f once); once '${TMP}/keys.in' '${TMP}/keys.out'"
+  t "... both served (K1 $(requests_of K1), K2 $(requests_of K2))" \
+    bash -c "(($(requests_of K1) > 0 && $(requests_of K2) > 0))"
+  LANES_MINE_ENDPOINTS="${list}" mine --print-config >"${TMP}/keys.conf"
+  t "the keys are never shown (log, --print-config)" \
+    bash -c "! grep -q 'secret' '${TMP}/keys.err' '${TMP}/keys.conf'"
+  rc=0
+  records 1 "${TMP}/key1.in"
+  LANES_LLM_MAX_ATTEMPTS=1 LANES_MINE_ENDPOINTS="${LLMD_URLS[K2]}/v1,api_key_file=${TMP}/k1" \
+    mine <"${TMP}/key1.in" >/dev/null 2>"${TMP}/badkey.err" || rc=$?
+  t "a key the server refuses: the record fails, the message names its api_key_file" \
+    bash -c "((${rc} != 0)) && grep -F 'refused the API key of its api_key_file ${TMP}/k1' '${TMP}/badkey.err'"
+  rc=0
+  printf 'llm:\n  endpoints:\n    - {url: "%s/v1", api_key_file: "%s"}\n' \
+    "${LLMD_URLS[K1]}" "${TMP}/k1" >"${TMP}/keys.yaml"
+  OPENAI_API_KEY=wrong-key mine --tunables "${TMP}/keys.yaml" <"${TMP}/key1.in" \
+    >"${TMP}/key1.out" 2>"${TMP}/key1.err" || rc=$?
+  t "api_key_file in a YAML list entry" \
+    bash -c "((${rc} == 0)) && jq -e '.mined' '${TMP}/key1.out' >/dev/null"
+  rc=0
+  LANES_MINE_ENDPOINTS="${LLMD_URLS[K1]}/v1,api_key_file=${TMP}/nokey" \
+    mine </dev/null 2>"${TMP}/nokey.err" || rc=$?
+  t "an api_key_file that cannot be read: exit 2, naming it" \
+    bash -c "((${rc} == 2)) && grep -F \"cannot read api_key_file '${TMP}/nokey'\" '${TMP}/nokey.err'"
+  kill_llmd_as K1 TERM
+  kill_llmd_as K2 TERM
+}
+
 # One ingest.sh run: mine on a chat-only server, embed and classify on an
 # embedding-only one; nothing goes to llm.base_url.
 test_per_tool() {
@@ -188,6 +229,7 @@ test_balance() {
     grep -F "endpoints=${LLMD_URLS[A]} (ollama, capacity 1, weight 1),${LLMD_URLS[B]} (ollama, capacity 3, weight 1) from=mine.endpoints" "${TMP}/bal.err"
   t "the summary has a line per endpoint" \
     grep -F "mine: llm: ${LLMD_URLS[B]}: ${b} requests, 0 failed calls, taken out 0 times" "${TMP}/bal.err"
+  # shellcheck disable=SC2016 # jq's variables
   t "the request log names the server of each request (A ${a}, B ${b})" \
     jq -se --arg a "${LLMD_URLS[A]}" --arg b "${LLMD_URLS[B]}" --argjson na "${a}" --argjson nb "${b}" \
       'map(select(.kind == "request")) | (map(select(.server == $a)) | length) == $na
@@ -227,6 +269,7 @@ main() {
   trap cleanup EXIT
   test_settings
   test_mixed_embed
+  test_keys
   test_per_tool
   test_balance
   test_failover
