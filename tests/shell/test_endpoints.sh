@@ -238,6 +238,45 @@ test_balance() {
   kill_llmd_as B TERM
 }
 
+# The example of lanes(7), SCALE-OUT, "One box, many servers", as printed
+# there (its .EX block: "$ " lines are commands, the lines after one its
+# output), with three doubles in place of gpu1:8000 (vLLM's model name),
+# gpu2:11434 and gpu1:8081 (embeddings); "$ cat FILE" writes FILE.
+test_lanes7() {
+  start_llmd_as V --api openai --models meta-llama/Llama-3.2-3B-Instruct --lanes 2
+  start_llmd_as O --api ollama --models llama3.2:3b --lanes 2
+  start_llmd_as L --api openai --models nomic-embed-text --lanes 2
+  local dir="${TMP}/lanes7" subst
+  mkdir -p "${dir}/ex"
+  ln -s "${ROOT}/pipelines" "${dir}/pipelines"
+  subst="s|http://gpu1:8000|${LLMD_URLS[V]}|g; s|http://gpu2:11434|${LLMD_URLS[O]}|g; s|http://gpu1:8081|${LLMD_URLS[L]}|g"
+  awk '/^\.SS One box, many servers/ { on = 1; next } /^\.S[SH] / { on = 0 }
+    on && /^\.EX$/ { inb = 1; next } on && /^\.EE$/ { inb = 0; next } on && inb' \
+    "${ROOT}/man/lanes.7" |
+    sed -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" -e 's/\\\\(dq/"/g' -e "${subst}" |
+    awk -v dir="${dir}/ex" '/^\$ / { n++; print substr($0, 3) > (dir "/" n ".cmd"); printf "" > (dir "/" n ".out"); next }
+      { print > (dir "/" n ".out") }'
+  local n
+  n="$(find "${dir}/ex" -name '*.cmd' | wc -l)"
+  t "lanes(7) One box, many servers: an example of 4 commands" test "${n}" -eq 4
+  local i rc cmd
+  for ((i = 1; i <= n; i++)); do
+    cmd="$(<"${dir}/ex/${i}.cmd")"
+    if [[ "${cmd}" =~ ^cat\ ([a-z.]+)$ ]]; then
+      cp "${dir}/ex/${i}.out" "${dir}/${BASH_REMATCH[1]}"
+    fi
+    rc=0
+    (cd "${dir}" && bash -o pipefail -c "${cmd}") >"${dir}/ex/${i}.got" 2>"${dir}/ex/${i}.err" || rc=$?
+    t "lanes(7) One box, many servers: ${cmd%% |*} exits 0 and prints what the page shows" \
+      bash -c "((${rc} == 0)) || { tail -n 5 '${dir}/ex/${i}.err'; exit 1; }; diff '${dir}/ex/${i}.out' '${dir}/ex/${i}.got'"
+  done
+  t "... both chat servers mined, the embedding server embedded only" \
+    bash -c "(($(requests_of V) > 0 && $(requests_of O) > 0)) && jq -e '.chat_requests == 0 and .embed_requests > 0' <<<'$(stats_of L)' >/dev/null"
+  kill_llmd_as V TERM
+  kill_llmd_as O TERM
+  kill_llmd_as L TERM
+}
+
 # A double killed mid-run: its requests go to the other one, nothing is
 # lost; started again, it is probed back in and serves again.
 test_failover() {
@@ -271,6 +310,7 @@ main() {
   test_mixed_embed
   test_keys
   test_per_tool
+  test_lanes7
   test_balance
   test_failover
   summary
