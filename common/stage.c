@@ -4,6 +4,7 @@
 #include "record.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const struct stage stage_table[STAGE_COUNT] = {
@@ -35,6 +36,19 @@ int stage_same_model(const char *a, const char *b)
 	if (na + 7 == nb && !strchr(a, ':') && !strncmp(a, b, na) && !strcmp(b + na, ":latest"))
 		return 1;
 	return nb + 7 == na && !strchr(b, ':') && !strncmp(a, b, nb) && !strcmp(a + nb, ":latest");
+}
+
+const char *stage_model_alias(const char *model, char *out, size_t outlen)
+{
+	const char *colon = strchr(model, ':');
+	int n;
+	if (!colon)
+		n = snprintf(out, outlen, "%s:latest", model);
+	else if (!strcmp(colon, ":latest"))
+		n = snprintf(out, outlen, "%.*s", (int)(colon - model), model);
+	else
+		return model;
+	return n >= 0 && (size_t)n < outlen ? out : model;
 }
 
 /* Whether o's member key, when both it and want are there, is want. */

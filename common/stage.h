@@ -48,6 +48,10 @@ const struct stage *stage_find(const char *name, size_t len);
 /* Whether two model names are the same model: equal, or Ollama's untagged
  * "m" and "m:latest" (a name with a ':' has a tag). */
 int stage_same_model(const char *a, const char *b);
+/* The other spelling of model under stage_same_model ("m:latest" for "m",
+ * "m" for "m:latest"), for a query that must match both (the store's SQL):
+ * out, or model itself when it has none or it does not fit out. */
+const char *stage_model_alias(const char *model, char *out, size_t outlen);
 
 /* What a run stamps on the results it makes. */
 struct stage_stamp {

@@ -85,16 +85,28 @@ int store_get(struct store *s, const char *id, const char *model, struct buf *ou
 	return s->be->get(s->c, id, model, out, err, errlen);
 }
 
+/* The query the backends get: q with model's other spelling in alias. */
+static struct store_query with_alias(const struct store_query *q, char *alias, size_t len)
+{
+	struct store_query b = *q;
+	b.model_alias = q->model ? stage_model_alias(q->model, alias, len) : NULL;
+	return b;
+}
+
 int store_scan(struct store *s, const struct store_query *q, store_row_fn fn, void *ud,
 	       char *err, size_t errlen)
 {
-	return s->be->scan(s->c, q, fn, ud, err, errlen);
+	char alias[256];
+	struct store_query b = with_alias(q, alias, sizeof alias);
+	return s->be->scan(s->c, &b, fn, ud, err, errlen);
 }
 
 int store_claim(struct store *s, const struct store_query *q, const struct store_claim *cl,
 		store_row_fn fn, void *ud, char *err, size_t errlen)
 {
-	return s->be->claim(s->c, q, cl, fn, ud, err, errlen);
+	char alias[256];
+	struct store_query b = with_alias(q, alias, sizeof alias);
+	return s->be->claim(s->c, &b, cl, fn, ud, err, errlen);
 }
 
 int store_claims_held(struct store *s, const char *stage, const char *worker, long *held,

@@ -160,6 +160,9 @@ struct store_query {
 				    * fingerprint is pending (none: not) */
 	const char *claimed;       /* for the backends: only the records of
 				    * these keys, a JSON array (a claim's) */
+	const char *model_alias;   /* for the backends: model's other spelling
+				    * (stage_model_alias: "m" is "m:latest"),
+				    * set by store_scan and store_claim */
 };
 /* Called per record with its line; a nonzero return stops the scan. */
 typedef int (*store_row_fn)(const char *line, size_t len, void *ud);

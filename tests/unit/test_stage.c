@@ -19,6 +19,16 @@ static void test_same_model(void)
 	T_OK(!stage_same_model("llama3.2", "llama3.2:3b"), "an untagged name is not any tag");
 	T_OK(!stage_same_model("llama3.2:3b:latest", "llama3.2:3b"), "a tag is part of the name");
 	T_OK(!stage_same_model("hash-384", "hash-256"), "hash dims differ");
+	/* the other spelling, for the store's SQL: each alias is the same model */
+	char al[32];
+	T_EQ_STR(stage_model_alias("m", al, sizeof al), "m:latest", "alias of m");
+	T_EQ_STR(stage_model_alias("m:latest", al, sizeof al), "m", "alias of m:latest");
+	T_EQ_STR(stage_model_alias("m:v1", al, sizeof al), "m:v1", "another tag: itself");
+	T_EQ_STR(stage_model_alias("a:b:latest", al, sizeof al), "a:b:latest",
+		 "a tag is part of the name: itself");
+	T_EQ_STR(stage_model_alias("nomic-embed-text-v1.5", al, 8), "nomic-embed-text-v1.5",
+		 "too long for out: itself");
+	T_OK(stage_same_model("m", stage_model_alias("m", al, sizeof al)), "alias is the same model");
 	/* the server's model list follows the same rule for an untagged name */
 	cJSON *list = cJSON_Parse("{\"models\":[{\"name\":\"m:latest\",\"digest\":\"abcdef\"},"
 				  "{\"name\":\"t\"}]}");

@@ -193,14 +193,20 @@ static void pending_row_sql(struct pg_db *s, struct pg_q *q, const struct store_
 	pg_q_int(q, s->max_attempts);
 	pg_q_sql(q, ")");
 	const struct stage *sd = stage_find(sq->stage, strlen(sq->stage));
+	/* "m" is "m:latest" (stage_same_model): either spelling is the model */
+	const char *other = sq->model_alias ? sq->model_alias : sq->model;
 	if (sq->model && sd && sd->vector) {
 		pg_q_sql(q, " OR (s.status = 'ok' AND NOT EXISTS (SELECT 1 FROM vector_data w"
-			    " WHERE w.rid = r.rid AND w.model = ");
+			    " WHERE w.rid = r.rid AND w.model IN (");
 		pg_q_str(q, sq->model);
-		pg_q_sql(q, "))");
+		pg_q_sql(q, ", ");
+		pg_q_str(q, other);
+		pg_q_sql(q, ")))");
 	} else if (sq->model) {
 		pg_q_sql(q, " OR (s.status = 'ok' AND s.model IS DISTINCT FROM ");
 		pg_q_str(q, sq->model);
+		pg_q_sql(q, " AND s.model IS DISTINCT FROM ");
+		pg_q_str(q, other);
 		pg_q_sql(q, ")");
 	}
 	if (sq->fingerprint) {

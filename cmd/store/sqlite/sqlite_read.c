@@ -112,11 +112,14 @@ int sqlite_get(void *c, const char *id, const char *model, struct buf *out, char
 #define CLAIMED_PARAM_N 60
 #define CLAIM_NOW 61
 #define CLAIM_LIMIT 62
+/* The other spelling of ?4 (stage_model_alias: "m" is "m:latest"). */
+#define MODEL_ALIAS "63"
+#define MODEL_ALIAS_N 63
 
 /* The SELECT of a scan; its parameters: ?1 the vector's model, ?2 the
  * stage, ?3 the doc, ?4 the model of pending, ?5 max_attempts, ?6 the
  * segment stage, ?7 the fingerprint of pending, ?8.. the conditions on
- * members. Returns
+ * members, ?63 the other spelling of ?4. Returns
  * 1 when it joins the stage (?2 is used). */
 static int scan_sql(struct buf *sql, const struct store_query *q)
 {
@@ -136,9 +139,11 @@ static int scan_sql(struct buf *sql, const struct store_query *q)
 		const struct stage *sd = stage_find(q->stage, strlen(q->stage));
 		if (q->model && sd && sd->vector)
 			buf_puts(sql, " OR (s.status = 'ok' AND NOT EXISTS (SELECT 1"
-				      " FROM vector_data w WHERE w.rid = r.rid AND w.model = ?4))");
+				      " FROM vector_data w WHERE w.rid = r.rid"
+				      " AND w.model IN (?4, ?" MODEL_ALIAS ")))");
 		else if (q->model)
-			buf_puts(sql, " OR (s.status = 'ok' AND s.model IS NOT ?4)");
+			buf_puts(sql, " OR (s.status = 'ok' AND s.model IS NOT ?4"
+				      " AND s.model IS NOT ?" MODEL_ALIAS ")");
 		/* made with other settings; none recorded: not known to be */
 		if (q->fingerprint)
 			buf_puts(sql, " OR (s.status = 'ok' AND s.fingerprint IS NOT NULL"
@@ -219,8 +224,11 @@ static void scan_bind(struct sqlite_db *s, sqlite3_stmt *st, const struct store_
 		sqlite3_bind_text(st, 2, q->stage, -1, SQLITE_STATIC);
 	if (q->doc)
 		sqlite3_bind_text(st, 3, q->doc, -1, SQLITE_STATIC);
-	if (q->pending && q->model)
+	if (q->pending && q->model) {
 		sqlite3_bind_text(st, 4, q->model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, MODEL_ALIAS_N, q->model_alias ? q->model_alias : q->model,
+				  -1, SQLITE_STATIC);
+	}
 	if (q->pending) {
 		sqlite3_bind_int64(st, 5, s->max_attempts);
 		sqlite3_bind_text(st, 6, stage_table[STAGE_SEGMENT].name, -1, SQLITE_STATIC);
