@@ -167,6 +167,7 @@ struct ndjson_writer {
 	struct buf b;
 	int state;
 	int err;
+	atomic_long *lines; /* lines written out, or NULL */
 };
 
 struct ndjson_writer *ndjson_writer_new(int fd)
@@ -184,6 +185,15 @@ int ndjson_flush(struct ndjson_writer *w)
 	while (w->state == 0 && off < w->b.len) {
 		ssize_t n = write(w->fd, w->b.p + off, w->b.len - off);
 		if (n > 0) {
+			if (w->lines) {
+				long nl = 0;
+				const char *q = w->b.p + off, *end = q + n;
+				while ((q = memchr(q, '\n', (size_t)(end - q)))) {
+					nl++;
+					q++;
+				}
+				atomic_fetch_add(w->lines, nl);
+			}
 			off += (size_t)n;
 			continue;
 		}
@@ -206,6 +216,11 @@ int ndjson_write(struct ndjson_writer *w, const char *line, size_t len)
 	if (w->b.len >= 64 * 1024)
 		return ndjson_flush(w);
 	return 0;
+}
+
+void ndjson_writer_count(struct ndjson_writer *w, atomic_long *lines)
+{
+	w->lines = lines;
 }
 
 int ndjson_writer_state(const struct ndjson_writer *w)

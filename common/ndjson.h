@@ -46,6 +46,10 @@ struct ndjson_writer *ndjson_writer_new(int fd);
  * has gone (EPIPE) or a write failed; later calls do nothing. */
 int ndjson_write(struct ndjson_writer *w, const char *line, size_t len);
 int ndjson_flush(struct ndjson_writer *w);
+/* Counts into *lines (any thread may read it) each line as write(2) takes
+ * its last byte: lines held in the buffer, or refused by a closed output,
+ * are not counted. NULL: no count (the default). */
+void ndjson_writer_count(struct ndjson_writer *w, atomic_long *lines);
 /* 0 ok, 1 closed by the reader (quiet end), -1 write error (errno kept). */
 int ndjson_writer_state(const struct ndjson_writer *w);
 int ndjson_writer_errno(const struct ndjson_writer *w);

@@ -80,15 +80,27 @@ int main(void)
 	T_OK(!ndjson_parse("{\"a\":\0}", 7, err, sizeof err), "NUL refused");
 	T_OK(!ndjson_parse("{} {}", 5, err, sizeof err), "trailing text refused");
 
-	/* writer: EPIPE is a quiet end */
+	/* writer: lines count as written when write(2) takes them */
 	int p[2];
+	atomic_long lines = 0;
 	T_OK(pipe(p) == 0, "pipe");
+	struct ndjson_writer *w = ndjson_writer_new(p[1]);
+	ndjson_writer_count(w, &lines);
+	ndjson_write(w, "{\"a\":1}", 7);
+	ndjson_write(w, "{\"b\":2}", 7);
+	T_EQ_INT(atomic_load(&lines), 0, "lines held in the buffer are not counted written");
+	T_EQ_INT(ndjson_flush(w), 0, "flush");
+	T_EQ_INT(atomic_load(&lines), 2, "flushed lines are counted written");
+	char got[32] = "";
+	T_EQ_INT(read(p[0], got, sizeof got - 1), 16, "both lines in the pipe");
+
+	/* writer: EPIPE is a quiet end, and refused lines are not written */
 	close(p[0]);
 	signal(SIGPIPE, SIG_IGN);
-	struct ndjson_writer *w = ndjson_writer_new(p[1]);
 	ndjson_write(w, "{}", 2);
 	T_EQ_INT(ndjson_flush(w), -1, "flush to a closed pipe fails");
 	T_EQ_INT(ndjson_writer_state(w), 1, "state says closed by reader");
+	T_EQ_INT(atomic_load(&lines), 2, "a line the closed pipe refused is not counted");
 	ndjson_writer_free(w);
 	close(p[1]);
 	return t_done();
