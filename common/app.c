@@ -157,7 +157,7 @@ static void install_signals(void)
 enum {
 	OPT_TUNABLES = 1000, OPT_PRINT_CONFIG, OPT_SUMMARY_JSON, OPT_REJECTS,
 	OPT_UNORDERED, OPT_WORKERS, OPT_INFLIGHT, OPT_MAX_FAIL, OPT_MAX_LINE,
-	OPT_PROGRESS, OPT_HELP, OPT_VERSION, OPT_TOOL_BASE = 2000,
+	OPT_PROGRESS, OPT_TOTAL, OPT_HELP, OPT_VERSION, OPT_TOOL_BASE = 2000,
 };
 
 static const struct app_flag common_flags[] = {
@@ -169,6 +169,7 @@ static const struct app_flag common_flags[] = {
 	{"max-failure-ratio", 0, 1, NULL, OPT_MAX_FAIL, "X", "share of failures tolerated before exit status 1"},
 	{"max-line", 0, 1, NULL, OPT_MAX_LINE, "BYTES", "longest input line accepted"},
 	{"progress", 0, 1, NULL, OPT_PROGRESS, "WHEN", "progress line: auto, always or never"},
+	{"total", 0, 1, NULL, OPT_TOTAL, "N", "input records expected: progress shows N/TOTAL and an ETA"},
 	{"rejects", 0, 1, NULL, OPT_REJECTS, "FILE", "append input lines that are not JSON objects to FILE"},
 	{"summary-json", 0, 1, NULL, OPT_SUMMARY_JSON, "FILE", "write the end-of-run summary as JSON to FILE (- = stderr)"},
 	{"help", 'h', 0, NULL, OPT_HELP, NULL, "show this help"},
@@ -269,6 +270,19 @@ static void usage_exit(const char *tool, const char *usage, const struct app_fla
 	stdout_exit();
 }
 
+/* --total N: a whole number, 0 (unknown) or more. Returns 0, or -1 and
+ * leaves *total as it was. */
+static int parse_total(const char *arg, long *total)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(arg, &end, 10);
+	if (!*arg || *end || errno || n < 0)
+		return -1;
+	*total = n;
+	return 0;
+}
+
 struct pending {
 	const char *name;
 	char *value;
@@ -346,6 +360,12 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 		case OPT_MAX_FAIL: tunable = "max_failure_ratio"; break;
 		case OPT_MAX_LINE: tunable = "max_line"; break;
 		case OPT_PROGRESS: tunable = "progress"; break;
+		case OPT_TOTAL:
+			if (parse_total(optarg, &a->total)) {
+				log_error("--total '%s': not a number of records (0 or more)", optarg);
+				exit(EXIT_USAGE);
+			}
+			continue;
 		default: break;
 		}
 		if (tunable) {
@@ -488,6 +508,43 @@ static void fmt_counts(struct app *a, struct buf *b, double secs)
 	buf_printf(b, ", %.1f/s", rate);
 }
 
+void app_fmt_duration(struct buf *b, double secs)
+{
+	long s = secs < 0 ? 0 : secs > 1e9 ? 1000000000L : (long)(secs + 0.5);
+	if (s < 60)
+		buf_printf(b, "%lds", s);
+	else if (s < 3600)
+		buf_printf(b, "%ldm%02lds", s / 60, s % 60);
+	else
+		buf_printf(b, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+}
+
+/* The progress line: each counter where it is counted, so that a reader
+ * sees where records wait (lanes(7) Logs). The counters are loaded from
+ * the last stage to the first (written, answered, read): each only grows,
+ * so the line never shows a record answered that it does not show read,
+ * or written that it does not show answered. */
+static void fmt_progress(struct app *a, struct buf *b, double secs)
+{
+	long written = atomic_load(&a->st.written);
+	long ok = atomic_load(&a->st.ok), skipped = atomic_load(&a->st.skipped);
+	long failed = atomic_load(&a->st.failed);
+	long answered = atomic_load(&a->st.answered);
+	long rejected = atomic_load(&a->st.rejected);
+	long read = atomic_load(&a->st.read);
+	double rate = secs > 0 ? (double)answered / secs : 0;
+	buf_printf(b, "read %ld, answered %ld", read, answered);
+	if (a->total > 0)
+		buf_printf(b, "/%ld", a->total);
+	buf_printf(b, " (ok %ld, skipped %ld, failed %ld), %s %ld, retried %ld, rejected %ld, %.1f/s",
+		   ok, skipped, failed, a->written_as ? a->written_as : "written", written,
+		   atomic_load(&a->st.retried), rejected, rate);
+	if (a->total > 0 && answered > 0 && answered < a->total) {
+		buf_puts(b, ", ETA ");
+		app_fmt_duration(b, secs * (double)(a->total - answered) / (double)answered);
+	}
+}
+
 static void *reporter_main(void *arg)
 {
 	struct app *a = arg;
@@ -507,17 +564,12 @@ static void *reporter_main(void *arg)
 			break;
 		double secs = (now_ms() - a->t_start) / 1000;
 		struct buf b = {0};
-		fmt_counts(a, &b, secs);
+		fmt_progress(a, &b, secs);
 		if (a->progress_extra) {
 			char extra[256] = "";
 			a->progress_extra(extra, sizeof extra, a->progress_ud);
 			if (*extra)
 				buf_printf(&b, ", %s", extra);
-		}
-		long read = atomic_load(&a->st.read);
-		if (a->total > 0 && read > 0 && read < a->total) {
-			double eta = secs * (double)(a->total - read) / (double)read;
-			buf_printf(&b, ", ETA %.0fs", eta);
 		}
 		if (tty) {
 			struct buf line = {0};
@@ -550,7 +602,6 @@ void app_reject(struct app *a, const char *where, long lineno, const char *msg,
 		const char *line, size_t len)
 {
 	atomic_fetch_add(&a->st.rejected, 1);
-	atomic_fetch_add(&a->st.read, 1);
 	log_error("%s:%ld: %s", where, lineno, msg);
 	if (a->rejects && line) {
 		if (fwrite(line, 1, len, a->rejects) != len || fputc('\n', a->rejects) == EOF)

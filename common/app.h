@@ -22,14 +22,21 @@ enum lanes_exit {
 	EXIT_SIGTERM = 143,
 };
 
+/* The run's counters, each counted where it happens (lanes(7) Logs), so
+ * that the progress line shows where records wait: read >= answered +
+ * rejected, and a tool that writes a line per record writes no more than
+ * it answered. */
 struct app_stats {
-	atomic_long read;     /* input records (lines or documents) */
+	atomic_long read;     /* input records (lines or documents), as read */
+	atomic_long answered; /* records whose work is done (ok + skipped +
+			       * failed), as their worker finishes */
 	atomic_long ok;
 	atomic_long skipped;  /* already done: nothing to do */
 	atomic_long failed;   /* came out with an error */
 	atomic_long retried;  /* retries spent (requests repeated) */
 	atomic_long rejected; /* lines that were not JSON objects */
-	atomic_long written;  /* output lines (or what written_as says) */
+	atomic_long written;  /* output lines as write(2) takes them (or what
+			       * written_as says) */
 };
 
 /* A tool-specific flag: either bound to a tunable ("segment.target") or
@@ -66,7 +73,9 @@ struct app {
 	 * store put counts the records it stored, as "stored" */
 	const char *written_as;
 	double t_start;          /* now_ms() at start */
-	long total;              /* expected records for the ETA, 0 = unknown */
+	long total;              /* expected input records (--total; segment:
+				  * its FILEs), for N/TOTAL and the ETA; 0 =
+				  * unknown */
 	/* tokens the LLM server counted for the run's requests (llmapp):
 	 * in the summary when tokens is set */
 	int tokens;
@@ -135,7 +144,12 @@ size_t app_inflight_jobs(const struct app *a);
 void app_start_reporting(struct app *a);
 /* Logs "<tool>: <time> <fmt...>" as the run's first line. */
 void app_log_start(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Reports one rejected input line on stderr and in --rejects. */
+/* Appends a duration for people, as the progress line's ETA shows it:
+ * "45s", "1m05s", "2h03m" (rounded to the second; negative is 0s). */
+struct buf;
+void app_fmt_duration(struct buf *b, double secs);
+/* Reports one rejected input line on stderr and in --rejects, and counts
+ * it rejected (its reader counted it read). */
 void app_reject(struct app *a, const char *where, long lineno, const char *msg,
 		const char *line, size_t len);
 /* The tool's last step, after its own final work: stops reporting, reports

@@ -29,6 +29,17 @@ struct filter {
 	struct lock *blk;
 };
 
+/* The counter of an answered record's outcome; NULL for the others. */
+static atomic_long *outcome_counter(struct app_stats *st, enum rec_outcome o)
+{
+	switch (o) {
+	case REC_OK: return &st->ok;
+	case REC_SKIPPED: return &st->skipped;
+	case REC_FAILED: return &st->failed;
+	default: return NULL;
+	}
+}
+
 static void work(void *jp, int worker, void *ud)
 {
 	struct filter *f = ud;
@@ -45,6 +56,21 @@ static void work(void *jp, int worker, void *ud)
 		}
 	}
 	f->fn(job, worker, f->ud);
+	/* answered: the work of these records is done, whether or not the
+	 * writer has reached them */
+	struct app_stats *st = &f->a->st;
+	long answered = 0;
+	for (size_t i = 0; i < job->n; i++) {
+		struct rec *r = &job->recs[i];
+		atomic_long *c = outcome_counter(st, r->outcome);
+		if (c) {
+			atomic_fetch_add(c, 1);
+			answered++;
+		}
+		atomic_fetch_add(&st->retried, r->retries);
+		r->retries = 0;
+	}
+	atomic_fetch_add(&st->answered, answered);
 }
 
 /* Logs why record r failed, naming it by its id (a non-empty string, as the
@@ -76,9 +102,18 @@ static void emit(void *jp, void *ud)
 			app_reject(a, f->where, r->lineno, r->reject ? r->reject : "rejected",
 				   r->line, r->len);
 		} else {
-			/* the hook may still change the outcome (a failed write) */
-			if (f->emitted)
+			/* the hook may still change the outcome (a failed write):
+			 * the record moves to its new counter */
+			if (f->emitted) {
+				enum rec_outcome was = r->outcome;
 				f->emitted(r, f->ud);
+				atomic_long *from = outcome_counter(&a->st, was);
+				atomic_long *to = outcome_counter(&a->st, r->outcome);
+				if (from && to && from != to) {
+					atomic_fetch_add(to, 1);
+					atomic_fetch_sub(from, 1);
+				}
+			}
 			if (r->log) {
 				if (f->logged < FILTER_LOG_MAX)
 					log_failure(f, r);
@@ -87,26 +122,13 @@ static void emit(void *jp, void *ud)
 						  "(each carries \"errors\" in the output)");
 				f->logged++;
 			}
-			if (r->outcome != REC_NONE)
-				atomic_fetch_add(&a->st.read, 1);
-			switch (r->outcome) {
-			case REC_OK: atomic_fetch_add(&a->st.ok, 1); break;
-			case REC_SKIPPED: atomic_fetch_add(&a->st.skipped, 1); break;
-			case REC_FAILED: atomic_fetch_add(&a->st.failed, 1); break;
-			default: break;
-			}
+			/* retries the hook spent (the worker's are counted) */
 			atomic_fetch_add(&a->st.retried, r->retries);
 			if (r->out.len && !a->output_closed) {
-				long lines = 0;
-				const char *q = r->out.p, *end = r->out.p + r->out.len;
-				while ((q = memchr(q, '\n', (size_t)(end - q)))) {
-					lines++;
-					q++;
-				}
-				/* the buffer already holds whole lines with their '\n' */
-				if (ndjson_write(f->w, r->out.p, r->out.len - 1) == 0)
-					atomic_fetch_add(&a->st.written, lines);
-				else if (ndjson_writer_state(f->w) == 1) {
+				/* the buffer already holds whole lines with their '\n';
+				 * the writer counts them as they go out */
+				if (ndjson_write(f->w, r->out.p, r->out.len - 1) != 0 &&
+				    ndjson_writer_state(f->w) == 1) {
 					a->output_closed = 1;
 					app_request_stop(APP_STOP_OUTPUT_CLOSED);
 				}
@@ -152,12 +174,17 @@ struct filter *filter_new(struct app *a, filter_fn fn,
 	f->ud = ud;
 	f->where = "<stdin>";
 	f->w = ndjson_writer_new(1);
+	ndjson_writer_count(f->w, &a->st.written);
 	f->pool = pool_new(a->workers, app_inflight_jobs(a), !a->unordered, work, emit, idle, f);
 	return f;
 }
 
 void filter_submit(struct filter *f, struct job *job)
 {
+	long read = 0;
+	for (size_t i = 0; i < job->n; i++)
+		read += job->recs[i].outcome != REC_NONE;
+	atomic_fetch_add(&f->a->st.read, read);
 	pool_submit(f->pool, job);
 }
 
@@ -211,6 +238,7 @@ void filter_read_fd(struct filter *f, int fd, const char *name)
 			f->a->read_error = 1;
 			break;
 		}
+		atomic_fetch_add(&f->a->st.read, 1);
 		if (!job)
 			job = job_new(f->batch);
 		struct rec *rc = &job->recs[job->n++];

@@ -1,7 +1,8 @@
 /* filter: the NDJSON-in, NDJSON-out skeleton of every tool. The reader
- * (caller's thread) numbers lines and groups them into jobs; workers parse
- * and process them; the writer emits results in input order, counts them
- * and reports rejected lines. */
+ * (caller's thread) numbers lines, counts them read and groups them into
+ * jobs; workers parse and process them and count them answered; the writer
+ * emits results in input order, reports rejected lines, and counts the
+ * lines written as write(2) takes them. */
 #ifndef LANES_FILTER_H
 #define LANES_FILTER_H
 
@@ -43,8 +44,9 @@ struct job {
 /* Processes every record of a job whose outcome is not REC_REJECTED; sets
  * each outcome and output. worker: 0..workers-1. */
 typedef void (*filter_fn)(struct job *job, int worker, void *ud);
-/* Optional, in the writer thread before a record is counted and written;
- * it may change r->outcome and r->out. */
+/* Optional, in the writer thread before a record is written; it may change
+ * r->out, and r->outcome among REC_OK, REC_SKIPPED and REC_FAILED (the
+ * record moves to that counter). */
 typedef void (*filter_emitted_fn)(struct rec *r, void *ud);
 
 struct filter;
@@ -71,7 +73,8 @@ void filter_set_eager(struct filter *f, int eager);
 void filter_set_raw(struct filter *f, int raw);
 /* Reads NDJSON from fd until EOF or a stop signal. name: "<stdin>". */
 void filter_read_fd(struct filter *f, int fd, const char *name);
-/* Submits a job made by the caller (records need no line). */
+/* Submits a job made by the caller (records need no line); its records
+ * count as read, but those whose outcome is REC_NONE. */
 void filter_submit(struct filter *f, struct job *job);
 /* Caps the bytes of input lines in flight (0: no cap, the default) beside
  * the records cap: filter_read_fd waits before a job that would pass it,

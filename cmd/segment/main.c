@@ -112,7 +112,9 @@ int main(int argc, char **argv)
 		filter_finish(f);
 		idset_free(&sn.seen);
 	} else {
-		a.total = a.nargs;
+		/* a document per FILE, unless --total says otherwise */
+		if (!a.total)
+			a.total = a.nargs;
 		struct seg_files *sf = seg_files_new(&cfg);
 		struct filter *f = filter_new(&a, seg_files_work, NULL, NULL, sf);
 		seg_files_run(sf, f, a.args, a.nargs);

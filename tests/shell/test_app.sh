@@ -111,10 +111,10 @@ progress_always() {
   printf '{"id":"a","text":"One."}\n' >&8
   local i
   for ((i = 0; i < 600; i++)); do
-    grep -q $'\r\e\\[Ksegment: read 1, ok 1' "${TMP}/p.err" && break
+    grep -q $'\r\e\\[Ksegment: read 1, answered 1 (ok 1' "${TMP}/p.err" && break
     sleep 0.05
   done
-  t "--progress always: the line is drawn" grep -q $'\r\e\\[Ksegment: read 1, ok 1' "${TMP}/p.err"
+  t "--progress always: the line is drawn" grep -q $'\r\e\\[Ksegment: read 1, answered 1 (ok 1' "${TMP}/p.err"
   printf 'not json\n' >&8
   exec 8>&-
   RC=0

@@ -63,6 +63,21 @@ int main(void)
 	a.batch = 200;
 	T_EQ_INT(app_inflight_jobs(&a), 1, "at least one job");
 
+	/* the ETA's durations */
+	static const struct {
+		double secs;
+		const char *want;
+	} durations[] = {
+		{-3, "0s"}, {0.4, "0s"}, {45, "45s"}, {59.6, "1m00s"}, {65, "1m05s"},
+		{3599, "59m59s"}, {3600, "1h00m"}, {7380, "2h03m"}, {360000, "100h00m"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(durations); i++) {
+		struct buf d = {0};
+		app_fmt_duration(&d, durations[i].secs);
+		T_EQ_STR(d.p, durations[i].want, "duration");
+		buf_free(&d);
+	}
+
 	app_stop = 0;
 	app_finish(&a);
 	return t_done();
