@@ -526,12 +526,14 @@ pipe_claimed() {
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
 }
 
-# An LLM step's pipeline over the pending file; statuses to RUN_DIR/rc.
+# An LLM step's pipeline over the pending file of TOTAL records (the
+# progress lines' N/TOTAL and ETA); statuses to RUN_DIR/rc.
 pipe_stage() {
-  local stage="$1" pending="$2"
-  shift 2
-  exec_stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" "$@" <"${pending}" |
-    store put --summary-json "${RUN_DIR}/${stage}.store.json"
+  local stage="$1" pending="$2" total="$3"
+  shift 3
+  exec_stage_tool "${stage}" --summary-json "${RUN_DIR}/${stage}.json" --total "${total}" \
+    "$@" <"${pending}" |
+    store put --summary-json "${RUN_DIR}/${stage}.store.json" --total "${total}"
   echo "${PIPESTATUS[*]}" >"${RUN_DIR}/rc"
 }
 
@@ -753,7 +755,7 @@ step_llm() {
   fi
   log "step ${stage}: ${n} records pending"
   local -a rc
-  run_step_pipeline stage "${stage}" "${pending}" "$@"
+  run_step_pipeline stage "${stage}" "${pending}" "${n}" "$@"
   read -r -a rc <"${RUN_DIR}/rc"
   rm -f "${pending}"
   store_request_log
