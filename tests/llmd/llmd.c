@@ -33,7 +33,8 @@ static const char usage[] =
 	"            [--faults LIST] [--retry-after S] [--retry-after-date] [--slow-ms X]\n"
 	"            [--fail-all CODE|drop] [--seed N] [--max-batch N] [--script FILE]\n"
 	"            [--api both|ollama|openai] [--aliases a,b] [--ctx N] [--llama-props]\n"
-	"            [--no-embeddings] [--quiet] [--verbose]\n"
+	"            [--no-embeddings] [--batch-noise X] [--batch-flip P] [--quiet]\n"
+	"            [--verbose]\n"
 	"An HTTP server speaking the Ollama and OpenAI wire formats with deterministic\n"
 	"answers, for tests. See tests/llmd/README.md.\n";
 
@@ -231,6 +232,10 @@ static void parse_flags(int argc, char **argv, struct llmd_tunables *t)
 			llmd.seed = (uint64_t)flag_long(a, v, 0, LONG_MAX);
 		else if (!strcmp(a, "--max-batch"))
 			t->max_batch = flag_long(a, v, 0, 1000000000);
+		else if (!strcmp(a, "--batch-noise"))
+			t->batch_noise = flag_double(a, v, 0, 1e6);
+		else if (!strcmp(a, "--batch-flip"))
+			t->batch_flip = flag_double(a, v, 0, 1);
 		else if (!strcmp(a, "--script"))
 			load_script(v);
 		else if (!strcmp(a, "--aliases"))

@@ -59,6 +59,10 @@ struct llmd_tunables {
 	long retry_after;
 	int retry_after_date;
 	long max_batch; /* 0: no limit of its own */
+	/* llama-server with --parallel > 1 and no unified KV cache: what is
+	 * computed beside other sequences drifts (README.md "Batch drift") */
+	double batch_noise; /* size of the drift of a vector, 0 = none */
+	double batch_flip;  /* share of chat answers that change, 0 = none */
 };
 
 enum llmd_api { API_BOTH, API_OLLAMA, API_OPENAI };
@@ -106,6 +110,17 @@ enum lane_result { LANE_OK, LANE_FULL, LANE_STOPPING };
 /* Waits (FIFO) for a lane; LANE_FULL when the queue is past queue_max. */
 enum lane_result lane_acquire(void);
 void lane_release(void);
+/* The model's work on a request (the service time, holding a lane):
+ * compute_begin marks its start, compute_end its end and returns how many
+ * other requests were computed at some moment in between. A request sent
+ * only after the answer before it came back counts 0, whatever the
+ * connections and lanes. */
+struct compute_mark {
+	long computing;             /* requests computing at the start, itself included */
+	unsigned long long started; /* computations started before it, itself included */
+};
+void compute_begin(struct compute_mark *m);
+long compute_end(const struct compute_mark *m);
 /* Sleeps ms milliseconds; returns -1 early when the server is stopping. */
 int state_sleep(double ms);
 
@@ -195,7 +210,13 @@ enum api_dialect { DIALECT_OLLAMA, DIALECT_OPENAI };
  * lane_release() after answering; returns -1 when the request is already
  * answered (or dropped). */
 int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
-		   long items, int *holding);
+		   long items, int *holding, long *beside);
+/* The drift of a request computed beside others (README.md "Batch
+ * drift"): 0 = none, else the salt for answer_embedding or answer_content.
+ * Embeddings: texts[0..n) are the request's inputs (as sent, uncut),
+ * beside what api_model_gate counted. Chat: p[0..len) is the prompt. */
+uint64_t api_embed_drift(const char *const *texts, long n, long beside, double *noise);
+uint64_t api_chat_drift(const char *p, size_t len, long beside);
 
 /* llama-server's error shape: {"error":{"code","message","type"}} plus
  * extra members (raw JSON after a comma, may be NULL). */
@@ -243,8 +264,9 @@ void script_free(void);
 /* ---- deterministic answers (llmd_answer.c); pure functions ---- */
 /* 16 lowercase hex digits of fnv64(FNV64_INIT, p, n) into out. */
 uint64_t answer_hash(const char *p, size_t n, char out[17]);
-/* Writes the unit vector of text t (n bytes) into v[0..dim). */
-void answer_embedding(const char *t, size_t n, long dim, float *v);
+/* Writes the unit vector of text t (n bytes) into v[0..dim); with salt
+ * (not 0) and noise > 0, drifted by noise (README.md "Batch drift"). */
+void answer_embedding(const char *t, size_t n, long dim, uint64_t salt, double noise, float *v);
 /* Appends a float32 as JSON (%.9g round-trips a float32). */
 void answer_put_float(struct buf *b, float f);
 /* Appends the vector as a JSON array, or as a base64 string (little-endian
@@ -253,9 +275,10 @@ void answer_put_vector(struct buf *b, const float *v, long dim, int base64);
 
 enum answer_mode { ANSWER_TEXT, ANSWER_JSON, ANSWER_SCHEMA };
 /* Appends the model's content for prompt p: see README.md "Answers".
- * schema is used (and must be non-NULL) in ANSWER_SCHEMA mode. */
+ * schema is used (and must be non-NULL) in ANSWER_SCHEMA mode. salt (not
+ * 0): the answer of a drifted computation (README.md "Batch drift"). */
 void answer_content(struct buf *out, const char *p, size_t n,
-		    enum answer_mode mode, const cJSON *schema);
+		    enum answer_mode mode, const cJSON *schema, uint64_t salt);
 /* The content of the badjson fault. */
 extern const char answer_badjson[];
 /* Tokens of n bytes: n / 4 rounded up. */

@@ -27,19 +27,42 @@ uint64_t answer_hash(const char *p, size_t n, char out[17])
 	return h;
 }
 
-void answer_embedding(const char *t, size_t n, long dim, float *v)
+/* d[0..dim) from the generator seeded with h: uniform in [-1, 1). */
+static double fill_uniform(uint64_t h, long dim, double *d)
 {
-	uint64_t h = fnv64(FNV64_INIT, t, n);
 	double sum = 0;
-	double *d = xmalloc((size_t)dim * sizeof *d);
 	for (long i = 0; i < dim; i++) {
 		h = h * 6364136223846793005ULL + 1442695040888963407ULL;
 		d[i] = ((double)(h >> 11) / 9007199254740992.0) * 2 - 1;
 		sum += d[i] * d[i];
 	}
-	double norm = sqrt(sum);
+	return sqrt(sum);
+}
+
+void answer_embedding(const char *t, size_t n, long dim, uint64_t salt, double noise, float *v)
+{
+	double *d = xmalloc((size_t)dim * sizeof *d);
+	double norm = fill_uniform(fnv64(FNV64_INIT, t, n), dim, d);
+	if (norm > 0)
+		for (long i = 0; i < dim; i++)
+			d[i] /= norm;
+	if (salt && noise > 0) {
+		/* v + noise * e, e a unit vector of its own: nearly orthogonal
+		 * to v, so the cosine is about 1 / sqrt(1 + noise^2) */
+		double *e = xmalloc((size_t)dim * sizeof *e);
+		double en = fill_uniform(fnv64(salt, t, n), dim, e);
+		double sum = 0;
+		for (long i = 0; i < dim; i++) {
+			d[i] += en > 0 ? noise * e[i] / en : 0;
+			sum += d[i] * d[i];
+		}
+		norm = sqrt(sum);
+		for (long i = 0; i < dim; i++)
+			d[i] = norm > 0 ? d[i] / norm : d[i];
+		free(e);
+	}
 	for (long i = 0; i < dim; i++)
-		v[i] = (float)(norm > 0 ? d[i] / norm : d[i]);
+		v[i] = (float)d[i];
 	free(d);
 }
 
@@ -467,7 +490,7 @@ static void gen_value(struct gen *g, const cJSON *s, int depth)
 }
 
 void answer_content(struct buf *out, const char *p, size_t n,
-		    enum answer_mode mode, const cJSON *schema)
+		    enum answer_mode mode, const cJSON *schema, uint64_t salt)
 {
 	const char *ans;
 	size_t len;
@@ -477,6 +500,11 @@ void answer_content(struct buf *out, const char *p, size_t n,
 	}
 	char hex[17];
 	uint64_t h = answer_hash(p, n, hex);
+	if (salt) {
+		/* another computation, another answer */
+		h = fnv64(h, &salt, sizeof salt);
+		snprintf(hex, sizeof hex, "%016" PRIx64, h);
+	}
 	if (find_bytes(p, n, verdict_line)) {
 		buf_puts(out, verdicts[h % 3]);
 		return;

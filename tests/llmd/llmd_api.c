@@ -176,9 +176,10 @@ static void answer_forced(struct conn *c, enum api_dialect d, int status)
 }
 
 int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
-		   long items, int *holding)
+		   long items, int *holding, long *beside)
 {
 	*holding = 0;
+	*beside = 0;
 	struct llmd_tunables t;
 	state_tunables(&t);
 	enum fault f = state_pick_fault(&t, kind == JOB_CHAT);
@@ -222,7 +223,11 @@ int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
 		ms += state_rand01() * t.jitter_ms;
 	if (f == FAULT_SLOW)
 		ms += t.slow_ms;
-	if (state_sleep(ms)) {
+	struct compute_mark mark;
+	compute_begin(&mark);
+	int stopped = state_sleep(ms);
+	*beside = compute_end(&mark);
+	if (stopped) {
 		lane_release();
 		http_abort(c);
 		return -1;
@@ -239,6 +244,40 @@ int api_model_gate(struct conn *c, enum api_dialect d, enum job_kind kind,
 	if (f == FAULT_BADJSON || f == FAULT_TRUNCATE)
 		http_spoil(c);
 	return f == FAULT_SLOW ? FAULT_NONE : (int)f;
+}
+
+/* A number in [0, 1) drawn from h. */
+static double unit(uint64_t h)
+{
+	return (double)(h >> 11) / 9007199254740992.0;
+}
+
+uint64_t api_embed_drift(const char *const *texts, long n, long beside, double *noise)
+{
+	struct llmd_tunables t;
+	state_tunables(&t);
+	*noise = t.batch_noise;
+	/* one lane computes the inputs of a request one after the other */
+	long others = beside + (t.lanes > 1 ? n - 1 : 0);
+	if (t.batch_noise <= 0 || others <= 0)
+		return 0;
+	uint64_t h = FNV64_INIT;
+	for (long i = 0; i < n; i++)
+		h = fnv64(h, texts[i], strlen(texts[i]) + 1); /* with its NUL */
+	h = fnv64(h, &others, sizeof others);
+	return h ? h : 1;
+}
+
+uint64_t api_chat_drift(const char *p, size_t len, long beside)
+{
+	struct llmd_tunables t;
+	state_tunables(&t);
+	if (t.batch_flip <= 0 || beside <= 0)
+		return 0;
+	uint64_t h = fnv64(fnv64(FNV64_INIT, p, len), &beside, sizeof beside);
+	if (unit(h) >= t.batch_flip)
+		return 0;
+	return h ? h : 1;
 }
 
 static const char *const chat[] = {"/api/chat", "/api/generate", "/v1/chat/completions",

@@ -287,13 +287,15 @@ void ollama_chat(struct conn *c, struct req *r, int generate)
 	const cJSON *stream = cJSON_GetObjectItemCaseSensitive(j, "stream");
 	int streaming = !cJSON_IsFalse(stream);
 	long num_predict = option_long(j, "num_predict", -1);
-	int fault = api_model_gate(c, DIALECT_OLLAMA, JOB_CHAT, 1, &holding);
+	long beside;
+	int fault = api_model_gate(c, DIALECT_OLLAMA, JOB_CHAT, 1, &holding, &beside);
 	if (fault < 0)
 		goto out;
 	if (fault == FAULT_BADJSON)
 		buf_puts(&content, answer_badjson);
 	else
-		answer_content(&content, prompt.p ? prompt.p : "", prompt.len, mode, fmt);
+		answer_content(&content, prompt.p ? prompt.p : "", prompt.len, mode, fmt,
+			       api_chat_drift(prompt.p ? prompt.p : "", prompt.len, beside));
 	if (!content.p)
 		buf_puts(&content, "");
 	const char *reason = answer_limit(&content, num_predict) ? "length" : "stop";
@@ -418,12 +420,15 @@ void ollama_embed(struct conn *c, struct req *r, int legacy)
 		tokens += answer_tokens(lens[i]);
 	}
 	stats_embed_batch(n);
-	int fault = api_model_gate(c, DIALECT_OLLAMA, JOB_EMBED, n, &holding);
+	long beside;
+	int fault = api_model_gate(c, DIALECT_OLLAMA, JOB_EMBED, n, &holding, &beside);
 	if (fault < 0)
 		goto out;
+	double noise;
+	uint64_t salt = api_embed_drift(texts, n, beside, &noise);
 	float *v = xmalloc((size_t)llmd.dim * sizeof *v);
 	if (legacy) {
-		answer_embedding(texts[0], lens[0], llmd.dim, v);
+		answer_embedding(texts[0], lens[0], llmd.dim, salt, noise, v);
 		buf_puts(&b, "{\"embedding\":");
 		answer_put_vector(&b, v, llmd.dim, 0);
 		buf_putc(&b, '}');
@@ -434,7 +439,7 @@ void ollama_embed(struct conn *c, struct req *r, int legacy)
 		for (long i = 0; i < n; i++) {
 			if (i)
 				buf_putc(&b, ',');
-			answer_embedding(texts[i], lens[i], llmd.dim, v);
+			answer_embedding(texts[i], lens[i], llmd.dim, salt, noise, v);
 			answer_put_vector(&b, v, llmd.dim, 0);
 		}
 		buf_putc(&b, ']');

@@ -319,13 +319,15 @@ void openai_chat(struct conn *c, struct req *r, int legacy)
 	const cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
 	int include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
 	stats_model_used(m);
-	int fault = api_model_gate(c, DIALECT_OPENAI, JOB_CHAT, 1, &holding);
+	long beside;
+	int fault = api_model_gate(c, DIALECT_OPENAI, JOB_CHAT, 1, &holding, &beside);
 	if (fault < 0)
 		goto out;
 	if (fault == FAULT_BADJSON)
 		buf_puts(&content, answer_badjson);
 	else
-		answer_content(&content, prompt.p ? prompt.p : "", prompt.len, mode, schema);
+		answer_content(&content, prompt.p ? prompt.p : "", prompt.len, mode, schema,
+			       api_chat_drift(prompt.p ? prompt.p : "", prompt.len, beside));
 	if (!content.p)
 		buf_puts(&content, "");
 	const char *finish = answer_limit(&content, max_tokens) ? "length" : "stop";
@@ -538,9 +540,12 @@ void openai_embeddings(struct conn *c, struct req *r)
 	}
 	stats_model_used(m);
 	stats_embed_batch(n);
-	int fault = api_model_gate(c, DIALECT_OPENAI, JOB_EMBED, n, &holding);
+	long beside;
+	int fault = api_model_gate(c, DIALECT_OPENAI, JOB_EMBED, n, &holding, &beside);
 	if (fault < 0)
 		goto out;
+	double noise;
+	uint64_t salt = api_embed_drift(texts, n, beside, &noise);
 	perm = xmalloc((size_t)n * sizeof *perm);
 	shuffle(perm, n, texts);
 	float *v = xmalloc((size_t)dim * sizeof *v);
@@ -550,7 +555,7 @@ void openai_embeddings(struct conn *c, struct req *r)
 		if (k)
 			buf_putc(&b, ',');
 		buf_printf(&b, "{\"object\":\"embedding\",\"index\":%ld,\"embedding\":", i);
-		answer_embedding(texts[i], strlen(texts[i]), dim, v);
+		answer_embedding(texts[i], strlen(texts[i]), dim, salt, noise, v);
 		answer_put_vector(&b, v, dim, base64);
 		buf_putc(&b, '}');
 	}

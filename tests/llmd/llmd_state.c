@@ -39,6 +39,9 @@ static struct {
 	long in_use;
 	long queued;
 	struct waiter *head, *tail;
+	/* the model's work (compute_begin .. compute_end) */
+	long computing;
+	unsigned long long compute_started;
 
 	/* counters */
 	long long requests, chat_requests, embed_requests, embed_inputs;
@@ -289,6 +292,24 @@ void lane_release(void)
 	unlock();
 }
 
+void compute_begin(struct compute_mark *m)
+{
+	lock();
+	m->computing = ++st.computing;
+	m->started = ++st.compute_started;
+	unlock();
+}
+
+long compute_end(const struct compute_mark *m)
+{
+	lock();
+	/* those at work when it began, and those that began since */
+	long beside = m->computing - 1 + (long)(st.compute_started - m->started);
+	st.computing--;
+	unlock();
+	return beside;
+}
+
 int state_sleep(double ms)
 {
 	if (ms <= 0)
@@ -373,6 +394,10 @@ int state_configure(const cJSON *obj, struct buf *err)
 		} else if (!strcmp(k, "max_batch")) {
 			bad = cfg_num(v, k, 0, 1e9, &x, err);
 			t.max_batch = (long)x;
+		} else if (!strcmp(k, "batch_noise")) {
+			bad = cfg_num(v, k, 0, 1e6, &t.batch_noise, err);
+		} else if (!strcmp(k, "batch_flip")) {
+			bad = cfg_num(v, k, 0, 1, &t.batch_flip, err);
 		} else if (!strcmp(k, "seed")) {
 			bad = cfg_num(v, k, 0, 9007199254740992.0, &x, err);
 			seed = (uint64_t)x;
@@ -453,9 +478,9 @@ void state_config_json(struct buf *out)
 	else
 		buf_puts(out, "null");
 	buf_printf(out, ",\"retry_after\":%ld,\"retry_after_date\":%s,\"max_batch\":%ld,"
-		   "\"dim\":%ld,\"api_key\":%s}\n",
+		   "\"batch_noise\":%g,\"batch_flip\":%g,\"dim\":%ld,\"api_key\":%s}\n",
 		   t.retry_after, t.retry_after_date ? "true" : "false", t.max_batch,
-		   llmd.dim, llmd.api_key ? "true" : "false");
+		   t.batch_noise, t.batch_flip, llmd.dim, llmd.api_key ? "true" : "false");
 }
 
 /* ---- counters ---- */

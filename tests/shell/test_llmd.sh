@@ -434,6 +434,68 @@ test_llama_props() {
   t "/slots: ids 0..2" jq_file "${TMP}/slots" '[.[].id] == [0, 1, 2]'
 }
 
+# cosine of the vectors on lines $2 and $3 of file $1 (JSON arrays)
+cosine_of() {
+  jq -s --argjson a "$2" --argjson b "$3" \
+    '.[$a] as $x | .[$b] as $y | [range($x | length) | $x[.] * $y[.]] | add' "$1"
+}
+
+# Batch drift: llama-server with --parallel > 1 and no unified KV cache.
+test_batch_drift() {
+  local body='{"model":"nomic-embed-text","input":["alpha","beta","gamma"]}'
+  start_llmd --lanes 4 --batch-noise 0.5
+  post /api/embed "${body}" | jq -c '.embeddings[]' >"${TMP}/drift1"
+  post /api/embed "${body}" | jq -c '.embeddings[]' >"${TMP}/drift2"
+  for w in alpha beta gamma; do
+    post /api/embed "{\"model\":\"nomic-embed-text\",\"input\":\"${w}\"}" | jq -c '.embeddings[0]'
+  done >"${TMP}/alone"
+  t "batch noise: texts sent alone, one at a time, keep their vectors" \
+    same_file "${TMP}/alone" "${TMP}/singles"
+  cat "${TMP}/alone" "${TMP}/drift1" >"${TMP}/pairs"
+  local c
+  c="$(cosine_of "${TMP}/pairs" 0 3)"
+  t "batch noise 0.5: a text in a batch of 3 drifts (cosine ${c} about 0.89)" \
+    awk -v c="${c}" 'BEGIN { exit !(c > 0.8 && c < 0.97) }'
+  t "batch noise: every vector of the batch drifts, each still unit length" jq -se \
+    --slurpfile a "${TMP}/alone" \
+    '[range(3) as $i | .[$i] != $a[$i]] == [true, true, true]
+     and all(.[]; ((map(. * .) | add) - 1 | fabs) < 1e-5)' "${TMP}/drift1"
+  t "batch noise: the same batch drifts the same way" same_file "${TMP}/drift1" "${TMP}/drift2"
+  post /v1/embeddings '{"model":"text-embedding-3-small","input":["gamma","alpha","beta"]}' |
+    jq -c '.data | sort_by(.index) | .[1].embedding' >"${TMP}/odrift"
+  c="$(cat "${TMP}/alone" "${TMP}/odrift" | cosine_of /dev/stdin 0 3)"
+  t "batch noise: OpenAI embeddings drift too (cosine ${c})" \
+    awk -v c="${c}" 'BEGIN { exit !(c > 0.8 && c < 0.97) }'
+  post /_double/config '{"lanes":1}' >/dev/null
+  post /api/embed "${body}" | jq -c '.embeddings[]' >"${TMP}/oneslot"
+  t "batch noise with one lane: a batch is computed input by input, no drift" \
+    same_file "${TMP}/oneslot" "${TMP}/singles"
+  post /_double/config '{"lanes":4,"batch_noise":0}' >"${TMP}/cfg"
+  t "/_double/config sets and shows batch_noise" jq_file "${TMP}/cfg" '.batch_noise == 0 and .batch_flip == 0'
+  post /api/embed "${body}" | jq -c '.embeddings[]' >"${TMP}/nonoise"
+  t "batch_noise 0: a batch equals single calls again" same_file "${TMP}/nonoise" "${TMP}/singles"
+
+  # chat: answers computed beside others change (--batch-flip 1: all);
+  # 400 ms of service time each, so the two requests overlap
+  start_llmd --lanes 4 --batch-flip 1 --latency-ms 400
+  local q='{"model":"llama3.2:3b","stream":false,"messages":[{"role":"user","content":"hello world"}]}'
+  post /api/chat "${q}" | jq -r .message.content >"${TMP}/chat_alone"
+  t "batch flip: a chat request alone gets the usual answer" \
+    test "$(cat "${TMP}/chat_alone")" = "$(expected_text 'hello world')"
+  post /api/chat "${q}" | jq -r .message.content >"${TMP}/chat_c1" &
+  local pid=$!
+  post /v1/chat/completions "${q}" | jq -r '.choices[0].message.content' >"${TMP}/chat_c2"
+  wait "${pid}"
+  t "batch flip 1: two chat requests computed together both change their answers" \
+    bash -c '[[ "$(cat "$1")" != "$(cat "$3")" && "$(cat "$2")" != "$(cat "$3")" \
+               && "$(cat "$1")" == "echo: hello world #"* ]]' _ \
+    "${TMP}/chat_c1" "${TMP}/chat_c2" "${TMP}/chat_alone"
+  post /api/chat "${q}" | jq -r .message.content >"${TMP}/chat_again"
+  t "batch flip: alone again, the usual answer again" same_file "${TMP}/chat_again" "${TMP}/chat_alone"
+  stop_llmd || true
+  start_llmd
+}
+
 test_stop() {
   local rc=0
   stop_llmd || rc=$?
@@ -454,6 +516,7 @@ main() {
   test_openai_chat
   test_answers
   test_embeddings
+  test_batch_drift
   test_errors
   test_http
   test_lanes
