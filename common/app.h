@@ -18,6 +18,7 @@ enum lanes_exit {
 	EXIT_USAGE = 2,     /* usage or tunables error */
 	EXIT_BACKEND = 3,   /* LLM server or database unusable at start */
 	EXIT_INTERNAL = 4,  /* internal error: out of memory, libcurl cannot start */
+	EXIT_DIFFER = 5,    /* --check: results differ alone and in a run (check.h) */
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };

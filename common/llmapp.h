@@ -45,6 +45,7 @@ enum { LLMAPP_OPT_FORCE = 100, LLMAPP_OPT_FINGERPRINT };
 struct llmapp_opts {
 	int force;
 	int fingerprint;
+	long check;     /* --check N (check.h) of embed and mine, 0 = none */
 };
 /* Records an LLMAPP_OPT_* flag in o. Returns 1 when id was one, else 0. */
 int llmapp_flag(struct llmapp_opts *o, int id);

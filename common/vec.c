@@ -48,6 +48,19 @@ double vec_normalize(float *v, int dim)
 	return norm;
 }
 
+double vec_cosine(const float *a, const float *b, int dim)
+{
+	double ab = 0, aa = 0, bb = 0;
+	for (int i = 0; i < dim; i++) {
+		ab += (double)a[i] * b[i];
+		aa += (double)a[i] * a[i];
+		bb += (double)b[i] * b[i];
+	}
+	if (aa == 0 || bb == 0)
+		return aa == bb ? 1 : 0;
+	return ab / sqrt(aa * bb);
+}
+
 /* ---- top k ---- */
 
 void vec_topk_init(struct vec_topk *t, size_t m, int k)

@@ -20,6 +20,10 @@
 /* Floats from one row to the next: dim rounded up to a multiple of 8. */
 size_t vec_stride(int dim);
 
+/* The cosine of a[0..dim) and b[0..dim), summed in double: 1 when both
+ * are zero, 0 when one alone is. */
+double vec_cosine(const float *a, const float *b, int dim);
+
 /* Scales v[0..dim) to unit length. Returns its former length (0: v is
  * zero and stays zero). */
 double vec_normalize(float *v, int dim);

@@ -2,6 +2,7 @@
  * to each NDJSON record, batching texts into requests to an Ollama or
  * OpenAI-compatible server, or hashing them offline with --model hash. */
 #include "app.h"
+#include "check.h"
 #include "embed_batch.h"
 #include "embed_cache.h"
 #include "filter.h"
@@ -9,6 +10,7 @@
 #include "llmapp.h"
 #include "log.h"
 #include "pool.h"
+#include "stage.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -21,7 +23,9 @@ static const char usage[] =
 	"server reports one, \"embedding_digest\" to every NDJSON record on stdin, from\n"
 	"the text in --field. Texts go to the server in batches of --batch, several\n"
 	"batches at once; identical texts are sent once. --model hash embeds offline\n"
-	"(feature hashing of words and character n-grams, no server).\n";
+	"(feature hashing of words and character n-grams, no server). --check N\n"
+	"embeds the first N records alone and then as a run would, and says whether\n"
+	"the server gives the same vectors both ways (writing no records).\n";
 
 static const struct app_flag flags[] = {
 	{"model", 'm', 1, "embed.model", 0, "NAME", "embedding model, or `hash` for the offline embedder"},
@@ -32,14 +36,17 @@ static const struct app_flag flags[] = {
 	 "bytes of input lines in flight at most (default 256 MiB)"},
 	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
 	LLMAPP_FLAGS("embed"),
+	CHECK_FLAG("embed"),
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
 static int on_flag(int id, const char *arg, void *ud)
 {
-	(void)arg;
-	llmapp_flag(ud, id);
-	return 0;
+	struct llmapp_opts *o = ud;
+	int c = check_flag(id, arg, &o->check);
+	if (!c)
+		llmapp_flag(o, id);
+	return c < 0;
 }
 
 /* Texts and vectors remembered for deduplication, at most. */
@@ -71,6 +78,38 @@ static void report(struct run *run)
 			  s.evicted);
 	if (run->la.llm)
 		llmapp_finish(run->a, &run->la);
+}
+
+/* --check: the second pass finds none of the first pass's vectors. */
+static void fresh_cache(void *ud)
+{
+	struct embed_ctx *x = ud;
+	embed_cache_free(x->cache);
+	x->cache = embed_cache_new(CACHE_BYTES);
+}
+
+static const char check_advice[] =
+	"the server computes a text differently beside others (llama-server with --parallel "
+	"above 1 and no unified KV cache does): start llama-server with --kv-unified (-kvu) or "
+	"--parallel 1 (Ollama: OLLAMA_NUM_PARALLEL=1), or have lanes send one text per request, "
+	"one request at a time (embed.batch 1 and llm.concurrency 1, slower); vectors made one "
+	"way are not comparable with vectors made the other: embed them again (--force)";
+
+/* Runs --check instead of the filter; returns the exit status. */
+static int check(struct run *run, long n)
+{
+	struct embed_ctx *x = &run->x;
+	x->force = 1;
+	struct check_spec cs = {
+		.n = n, .stage = &stage_table[STAGE_EMBED], .fn = embed_work, .ud = x,
+		.between = fresh_cache, .llm = x->emb.llm, .model = x->emb.name,
+		.advice = check_advice,
+	};
+	int code = check_run(run->a, &cs);
+	report(run);
+	tun_free(run->a->tun);
+	run->a->tun = NULL;
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -139,6 +178,14 @@ int main(int argc, char **argv)
 	}
 	atomic_init(&x->dim, x->emb.hash_dim > 0 ? x->emb.hash_dim : x->emb.dim_hint);
 	x->cache = embed_cache_new(CACHE_BYTES);
+	if (o.check) {
+		int code = check(&run, o.check);
+		embed_cache_free(x->cache);
+		free(model);
+		free(field);
+		free(model_name);
+		return code;
+	}
 
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, embed_work, NULL, NULL, &run);

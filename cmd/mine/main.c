@@ -3,6 +3,7 @@
  * answer as `mined` (with `mined_model`, `mined_digest`). NDJSON in, NDJSON
  * out; see man/mine.1. */
 #include "app.h"
+#include "check.h"
 #include "filter.h"
 #include "fingerprint.h"
 #include "llmapp.h"
@@ -10,6 +11,7 @@
 #include "mine_files.h"
 #include "mine_record.h"
 #include "prompts.h"
+#include "stage.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -22,7 +24,9 @@ static const char usage[] =
 	"as \"mined\" (with \"mined_model\" and the fingerprint of the settings). Records\n"
 	"already mined by the same model and settings are passed on untouched. Default template and schema: mine.txt and\n"
 	"mine.schema.json from $LANES_PROMPTS, ../share/lanes/prompts next to the\n"
-	"binary, or the source tree's pipelines/prompts.\n";
+	"binary, or the source tree's pipelines/prompts. --check N asks about the first N\n"
+	"records one at a time and then as a run would, and says whether the server\n"
+	"gives the same answers both ways (writing no records).\n";
 
 static const struct app_flag flags[] = {
 	{"model", 'm', 1, "mine.model", 0, "NAME", "chat model"},
@@ -34,14 +38,17 @@ static const struct app_flag flags[] = {
 	 "answers asked for per record when they are invalid"},
 	{"url", 0, 1, "llm.base_url", 0, "URL", "server address (OpenAI-compatible: ending in /v1)"},
 	LLMAPP_FLAGS("mine"),
+	CHECK_FLAG("mine"),
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
 static int on_flag(int id, const char *arg, void *ud)
 {
-	(void)arg;
-	llmapp_flag(ud, id);
-	return 0;
+	struct llmapp_opts *o = ud;
+	int c = check_flag(id, arg, &o->check);
+	if (!c)
+		llmapp_flag(o, id);
+	return c < 0;
 }
 
 /* The file named by tunable key, or the default name; NULL (and a message)
@@ -66,6 +73,31 @@ static void work(struct job *job, int worker, void *ud)
 	for (size_t i = 0; i < job->n; i++)
 		if (job->recs[i].outcome != REC_REJECTED)
 			mine_record(ud, &job->recs[i]);
+}
+
+static const char check_advice[] =
+	"at temperature 0 with a seed an answer should not depend on what else the server "
+	"computes, but llama-server with --parallel above 1 and no unified KV cache computes "
+	"a request differently beside others: start it with --kv-unified (-kvu) or --parallel 1 "
+	"(Ollama: OLLAMA_NUM_PARALLEL=1), or have lanes send one request at a time "
+	"(llm.concurrency 1, slower); answers made one way may not be what the other gives: "
+	"mine them again (--force) if that matters";
+
+/* Runs --check instead of the filter; returns the exit status. */
+static int check(struct app *a, struct mine_cfg *cfg, long n)
+{
+	double temp = tun_float(a->tun, "llm.temperature");
+	long seed = tun_int(a->tun, "llm.seed");
+	if (temp != 0 || seed < 0)
+		log_warn("check: llm.temperature is %g and llm.seed %ld: answers vary by design; "
+			 "check with llm.temperature 0 and a seed (LANES_LLM_TEMPERATURE=0)",
+			 temp, seed);
+	cfg->force = 1;
+	struct check_spec cs = {
+		.n = n, .stage = &stage_table[STAGE_MINE], .fn = work, .ud = cfg,
+		.llm = cfg->llm, .model = cfg->model, .advice = check_advice,
+	};
+	return check_run(a, &cs);
 }
 
 /* Ends the run before the pipeline starts: frees what app_init made. */
@@ -147,6 +179,12 @@ int main(int argc, char **argv)
 	cfg.llm = la.llm;
 	cfg.log = la.log;
 	cfg.digest = la.digest;
+	if (o.check) {
+		code = check(&a, &cfg, o.check);
+		llmapp_finish(&a, &la);
+		early_end(&a, code);
+		goto out;
+	}
 
 	app_start_reporting(&a);
 	struct filter *f = filter_new(&a, work, NULL, NULL, &cfg);

@@ -286,5 +286,10 @@ int main(void)
 	T_OK(nz == 0 && z[0] == 0, "a zero vector stays zero");
 	T_OK(fabs(nv - 5) < 1e-9 && fabsf(v[0] - 0.6f) < 1e-6 && fabsf(v[2] - 0.8f) < 1e-6,
 	     "normalise 3,4 -> 0.6,0.8");
+	float a[3] = {1, 0, 0}, b[3] = {1, 1, 0}, c[3] = {-2, 0, 0}, zero[3] = {0, 0, 0};
+	T_OK(fabs(vec_cosine(a, b, 3) - sqrt(0.5)) < 1e-12, "cosine of 1,0,0 and 1,1,0 is 1/sqrt 2");
+	T_OK(vec_cosine(a, c, 3) == -1 && vec_cosine(b, b, 3) > 1 - 1e-15, "cosine -1 and 1");
+	T_OK(vec_cosine(zero, zero, 3) == 1 && vec_cosine(a, zero, 3) == 0,
+	     "cosine: two zero vectors agree, a zero and another do not");
 	return t_done();
 }
