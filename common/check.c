@@ -206,16 +206,24 @@ static int compare_vectors(const cJSON *x, const cJSON *y, struct tally *t, cons
 	return max_abs > CHECK_FLOAT_NOISE * biggest;
 }
 
+/* Whether m failed both times with one of the record's own codes. */
+static int own_failure(const struct check_spec *s, const struct item *m)
+{
+	if (m->result[0] || m->result[1] || strcmp(m->code[0], m->code[1]))
+		return 0;
+	for (const char *const *c = s->own_codes; c && *c; c++)
+		if (!strcmp(m->code[0], *c))
+			return 1;
+	return 0;
+}
+
 static void compare(const struct check_spec *s, const struct item *it, size_t n, struct tally *t)
 {
 	*t = (struct tally){.min_cos = 1};
 	for (size_t i = 0; i < n; i++) {
 		const struct item *m = &it[i];
 		if (!m->result[0] || !m->result[1]) {
-			/* the same failure both times is the record's, not the
-			 * server's: no text, a field the prompt lacks */
-			if (m->result[0] || m->result[1] || strcmp(m->code[0], m->code[1]) ||
-			    !strcmp(m->code[0], "pending"))
+			if (!own_failure(s, m))
 				t->failed++;
 			if (!t->failure)
 				t->failure = m;

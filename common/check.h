@@ -43,6 +43,10 @@ struct check_spec {
 	struct llm *llm;            /* the client, for its figures; NULL offline */
 	const char *model;          /* named in the report */
 	const char *advice;         /* what to change when results differ */
+	/* error codes that are the record's own doing (no text): a record
+	 * failing with one of them both times is left out, not counted as
+	 * failed; NULL-terminated, may be NULL */
+	const char *const *own_codes;
 };
 
 /* Runs the check (the app's pool sized, the model checked: after

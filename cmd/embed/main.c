@@ -100,10 +100,11 @@ static int check(struct run *run, long n)
 {
 	struct embed_ctx *x = &run->x;
 	x->force = 1;
+	static const char *const own[] = {"no_text", NULL};
 	struct check_spec cs = {
 		.n = n, .stage = &stage_table[STAGE_EMBED], .fn = embed_work, .ud = x,
 		.between = fresh_cache, .llm = x->emb.llm, .model = x->emb.name,
-		.advice = check_advice,
+		.advice = check_advice, .own_codes = own,
 	};
 	int code = check_run(run->a, &cs);
 	report(run);

@@ -93,9 +93,10 @@ static int check(struct app *a, struct mine_cfg *cfg, long n)
 			 "check with llm.temperature 0 and a seed (LANES_LLM_TEMPERATURE=0)",
 			 temp, seed);
 	cfg->force = 1;
+	static const char *const own[] = {"missing_field", NULL};
 	struct check_spec cs = {
 		.n = n, .stage = &stage_table[STAGE_MINE], .fn = work, .ud = cfg,
-		.llm = cfg->llm, .model = cfg->model, .advice = check_advice,
+		.llm = cfg->llm, .model = cfg->model, .advice = check_advice, .own_codes = own,
 	};
 	return check_run(a, &cs);
 }
