@@ -1,7 +1,9 @@
-/* pool: the only module that touches pthreads (pigz yarn.c style). A fixed
- * set of workers, one writer thread that emits results in input order, and a
- * cap on jobs in flight so that reading waits when the writer is behind.
- * Nothing here can fail: a broken mutex aborts with file:line. */
+/* pool: the only module that touches pthreads (pigz yarn.c style). Workers
+ * started as they are needed, up to a fixed number; one writer that emits
+ * results in input order (a thread of its own, or the worker that finished
+ * the job the writer waits for); and a cap on jobs in flight so that
+ * reading waits when the writer is behind. Nothing here can fail: a broken
+ * mutex aborts with file:line. */
 #ifndef LANES_POOL_H
 #define LANES_POOL_H
 
@@ -10,17 +12,35 @@
 /* Runs in a worker; worker is 0..workers-1, so callers can keep per-worker
  * state (a curl handle, a scratch buffer) in an array. */
 typedef void (*pool_work_fn)(void *job, int worker, void *ud);
-/* Runs in the writer thread, one job at a time: in submission order unless
- * the pool is unordered. The job belongs to emit from then on. */
+/* Runs in the writer, one job at a time (never two at once, whichever
+ * thread): in submission order unless the pool is unordered. The job
+ * belongs to emit from then on. */
 typedef void (*pool_emit_fn)(void *job, void *ud);
 /* Called by the writer when it has nothing ready to emit (a good moment to
- * flush buffered output). May be NULL. */
+ * flush buffered output), never at the same time as emit. May be NULL. */
 typedef void (*pool_idle_fn)(void *ud);
 
 struct pool;
+/* Up to workers worker threads: one is started when a job is queued while
+ * every worker started is busy (the first with the first job), so a pool
+ * that never has more than k jobs waiting runs k threads at most. */
 struct pool *pool_new(int workers, size_t max_inflight, int ordered,
 		      pool_work_fn work, pool_emit_fn emit, pool_idle_fn idle,
 		      void *ud);
+/* need(ud): how many workers are useful now (e.g. the requests a server
+ * takes in flight, plus the work around them); no thread beyond it is
+ * started, though threads already running stay. Asked under the pool's
+ * lock (need must not call the pool), only when a thread might be started.
+ * NULL (the default): every worker may be useful. */
+void pool_set_need(struct pool *p, int (*need)(void *ud), void *ud);
+/* Before the first pool_submit: no writer thread; the worker that finishes
+ * the job next in order emits it and those ready after it (and calls
+ * idle), while the other workers go on. For a cheap emit (writing a line)
+ * it spares a thread hand-off per job; an emit that waits (a database
+ * commit) is better left to the writer thread, beside the workers. */
+void pool_set_inline_emit(struct pool *p);
+/* Worker threads started so far. */
+int pool_threads(struct pool *p);
 /* Queues a job; blocks while max_inflight jobs are submitted but not yet
  * emitted (backpressure). */
 void pool_submit(struct pool *p, void *job);
