@@ -492,7 +492,9 @@ void app_log_start(struct app *a, const char *fmt, ...)
 	snprintf(key, sizeof key, "%s.workers", a->section);
 	long asked = tun_int(a->tun, key);
 	const char *how = asked == 1 ? " (sequential)" : asked == 0 ? " (auto)" : "";
-	log_event("start: workers=%d%s inflight=%zu%s%s%s", a->workers, how, a->inflight,
+	/* threads are started as jobs need them (pool.h): N is a ceiling */
+	log_event("start: workers=%s%d%s inflight=%zu%s%s%s", a->workers > 1 ? "up to " : "",
+		  a->workers, how, a->inflight,
 		  a->unordered ? " unordered" : "", b.len ? " " : "", b.len ? b.p : "");
 	buf_free(&b);
 }

@@ -62,7 +62,13 @@ struct app {
 	const char *rejects_path;
 	FILE *rejects;
 	int unordered;
-	int workers;             /* effective worker threads */
+	int workers;             /* worker threads at most (started as needed) */
+	/* Optional: how many workers are useful now (pool_set_need); the
+	 * tool's pool starts no thread beyond it. */
+	int (*workers_need)(void *ud);
+	void *workers_need_ud;
+	/* the tool's emit is cheap: workers emit (pool_set_inline_emit) */
+	int emit_in_workers;
 	size_t inflight;         /* effective records-in-flight cap */
 	size_t batch;            /* records per job: set before app_size_pool (0 = 1) */
 	size_t max_line;

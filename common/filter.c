@@ -176,6 +176,10 @@ struct filter *filter_new(struct app *a, filter_fn fn,
 	f->w = ndjson_writer_new(1);
 	ndjson_writer_count(f->w, &a->st.written);
 	f->pool = pool_new(a->workers, app_inflight_jobs(a), !a->unordered, work, emit, idle, f);
+	if (a->workers_need)
+		pool_set_need(f->pool, a->workers_need, a->workers_need_ud);
+	if (a->emit_in_workers)
+		pool_set_inline_emit(f->pool);
 	return f;
 }
 

@@ -251,9 +251,7 @@ int llm_same_endpoints(struct llm *c)
 
 static int ep_limit(struct ep *e)
 {
-	struct llm_slots_figures f;
-	llm_slots_figures(e->slots, &f);
-	return f.limit;
+	return llm_slots_limit(e->slots);
 }
 
 

@@ -5,11 +5,13 @@
 #include "pool.h"
 #include "util.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct llm_slots {
 	struct lock *l;       /* only slot waiters wait here */
 	struct limit lim;     /* lim.value: requests allowed in flight */
+	atomic_int value;     /* lim.value, for readers without the lock */
 	int adaptive;
 	int debug;            /* LANES_DEBUG_LIMIT: log every change */
 	int inflight, peak_inflight;
@@ -23,6 +25,7 @@ struct llm_slots *llm_slots_new(int fixed, int max)
 	s->adaptive = fixed <= 0;
 	s->debug = getenv("LANES_DEBUG_LIMIT") != NULL;
 	limit_init(&s->lim, s->adaptive ? LIMIT_START : fixed, s->adaptive ? max : fixed);
+	atomic_init(&s->value, s->lim.value);
 	return s;
 }
 
@@ -32,6 +35,7 @@ void llm_slots_server(struct llm_slots *s, int slots)
 	int before = s->lim.value;
 	if (s->adaptive)
 		limit_server_slots(&s->lim, slots);
+	atomic_store(&s->value, s->lim.value);
 	if (s->lim.value > before)
 		lock_broadcast(s->l);
 	lock_give(s->l);
@@ -62,8 +66,10 @@ int llm_slots_acquire(struct llm_slots *s, int (*stop)(void *), void *ud)
 	s->inflight++;
 	if (s->inflight > s->peak_inflight)
 		s->peak_inflight = s->inflight;
-	if (s->adaptive)
+	if (s->adaptive) {
 		limit_sent(&s->lim, now_ms(), s->inflight);
+		atomic_store(&s->value, s->lim.value);
+	}
 	lock_give(s->l);
 	return 0;
 }
@@ -85,12 +91,18 @@ void llm_slots_release(struct llm_slots *s, double rtt, int overload, int measur
 				  before, s->lim.value, s->lim.rounds, s->lim.base_value,
 				  s->lim.base_x * 1000, overload ? ", server overloaded" : "");
 	}
+	atomic_store(&s->value, s->lim.value);
 	/* one freed slot wakes one waiter; a raised limit wakes them all */
 	if (s->lim.value > before)
 		lock_broadcast(s->l);
 	else
 		lock_signal(s->l);
 	lock_give(s->l);
+}
+
+int llm_slots_limit(struct llm_slots *s)
+{
+	return atomic_load(&s->value);
 }
 
 void llm_slots_figures(struct llm_slots *s, struct llm_slots_figures *f)

@@ -25,6 +25,9 @@ int llm_slots_acquire(struct llm_slots *s, int (*stop)(void *), void *ud);
  * capacity). */
 void llm_slots_release(struct llm_slots *s, double rtt, int overload, int measured);
 
+/* The limit now, without taking the slots' lock (it may change at once). */
+int llm_slots_limit(struct llm_slots *s);
+
 struct llm_slots_figures {
 	int inflight, limit, peak_inflight;
 	double latency_ms; /* moving average of measured requests */

@@ -15,6 +15,15 @@ static void progress(char *out, size_t outlen, void *ud)
 	llm_progress(ud, out, outlen);
 }
 
+/* Workers useful now: one per request the limit lets into flight, and
+ * LLMAPP_SPARE_WORKERS more that render the next prompt and read the last
+ * answer meanwhile; a thread beyond them would only wait for a slot. */
+#define LLMAPP_SPARE_WORKERS 2
+static int workers_need(void *ud)
+{
+	return llm_limit(ud) + LLMAPP_SPARE_WORKERS;
+}
+
 void llmapp_start(struct app *a, struct llmapp *la, enum llm_use use, const char *model,
 		  const char *extra_fmt, ...)
 {
@@ -42,6 +51,11 @@ void llmapp_start(struct app *a, struct llmapp *la, enum llm_use use, const char
 	app_size_pool(a, conc);
 	a->progress_extra = progress;
 	a->progress_ud = la->llm;
+	a->workers_need = workers_need;
+	a->workers_need_ud = la->llm;
+	/* writing a record is cheap next to a request; a writer thread
+	 * would be woken once per record for it */
+	a->emit_in_workers = 1;
 
 	struct buf extra = {0};
 	va_list ap;

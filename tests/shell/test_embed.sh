@@ -109,7 +109,7 @@ test_ollama() {
   t "ollama: other fields pass through in their order" \
     jq -se 'all(.[]; (keys_unsorted | .[0:3]) == ["id","text","keep"])' "${TMP}/o1"
   t "start line: workers, batch, model, concurrency" \
-    grep -E "embed: start: workers=${MAXC} .*backend=ollama .*model=nomic-embed-text@f66ff22ef887 requests-in-flight=adaptive from [0-9]+ up to ${MAXC} .*batch=16 field=text" "${TMP}/e1"
+    grep -E "embed: start: workers=up to ${MAXC} .*backend=ollama .*model=nomic-embed-text@f66ff22ef887 requests-in-flight=adaptive from [0-9]+ up to ${MAXC} .*batch=16 field=text" "${TMP}/e1"
   t "summary counts 2000 ok" grep -q 'done: read 2000, ok 2000, skipped 0, failed 0' "${TMP}/e1"
 
   reset_stats
