@@ -44,6 +44,9 @@ run_suite() {
   grep -E '^not ok' "${out}" | sed "s|^|${name}: |" || true
   if (( f > 0 )); then
     failed_suites+=("${name}")
+    # what a failing test printed for its reader (indented "# " lines:
+    # the failed records, the tool's last words), so a CI log shows why
+    grep -E '^[[:space:]]+# ' "${out}" | head -n 40 | sed "s|^|${name}: |" || true
   fi
   printf '%-40s %s passed, %s failed\n' "${name}" "${p}" "${f}"
   total_pass=$((total_pass + p))
