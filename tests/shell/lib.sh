@@ -25,6 +25,36 @@ err() {
   echo "${name%.sh}: $*" >&2
 }
 
+# eq GOT WANT: a check's command: GOT is WANT, else says both.
+eq() {
+  if [[ "$1" != "$2" ]]; then
+    echo "expected '$2', got '$1'"
+    return 1
+  fi
+}
+
+# need_tools TOOL...: each TOOL on PATH, else the run counts as one failed
+# check ("needs TOOL") and the test exits 1.
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    if ! command -v "${tool}" >/dev/null; then
+      err "needs ${tool}"
+      echo "0 passed, 1 failed"
+      exit 1
+    fi
+  done
+}
+
+# need_llmd: the test double (LLMD) is built, else as need_tools.
+need_llmd() {
+  if [[ ! -x "${LLMD}" ]]; then
+    err "${LLMD} not built: run make ${LLMD}"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+}
+
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do

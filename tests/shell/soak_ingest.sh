@@ -67,13 +67,6 @@ cleanup() {
   fi
 }
 
-eq() {
-  if [[ "$1" != "$2" ]]; then
-    echo "expected '$2', got '$1'"
-    return 1
-  fi
-}
-
 # Live processes of session SID (not zombies).
 session_alive() {
   ps -eo sid=,stat= | awk -v s="$1" '$1 == s && $2 !~ /^Z/' | wc -l
@@ -266,14 +259,7 @@ round() {
 }
 
 main() {
-  local tool
-  for tool in jq sqlite3 curl setsid pkill; do
-    if ! command -v "${tool}" >/dev/null; then
-      err "needs ${tool}"
-      echo "0 passed, 1 failed"
-      return 1
-    fi
-  done
+  need_tools jq sqlite3 curl setsid pkill
   RANDOM="${SOAK_SEED:-$(date +%s)}"
   echo "# soak: ${KILLS} stop points, seed ${SOAK_SEED:-(time)}"
   TMP="$(mktemp -d)"

@@ -157,11 +157,7 @@ test_mine() {
 }
 
 main() {
-  if [[ ! -x "${LLMD}" ]]; then
-    err "${LLMD} not built: run make ${LLMD}"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
+  need_llmd
   TMP="$(mktemp -d)"
   trap cleanup EXIT
   unset OLLAMA_HOST OPENAI_BASE_URL OPENAI_API_KEY

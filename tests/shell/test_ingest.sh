@@ -54,13 +54,6 @@ cleanup() {
   fi
 }
 
-eq() {
-  if [[ "$1" != "$2" ]]; then
-    echo "expected '$2', got '$1'"
-    return 1
-  fi
-}
-
 # Starts one more llmd with the given flags (lib.sh's start_llmd keeps one
 # at a time); it writes its port to PORT_FILE.
 start_llmd_on() {
@@ -1006,14 +999,7 @@ signals() {
 }
 
 main() {
-  local tool
-  for tool in jq sqlite3 curl flock setsid; do
-    if ! command -v "${tool}" >/dev/null; then
-      err "needs ${tool}"
-      echo "0 passed, 1 failed"
-      return 1
-    fi
-  done
+  need_tools jq sqlite3 curl flock setsid
   if [[ ! -x "${LLMD}" ]]; then
     err "no ${LLMD}: run make ${LLMD#"${ROOT}"/}"
     echo "0 passed, 1 failed"

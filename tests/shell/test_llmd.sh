@@ -503,11 +503,7 @@ test_stop() {
 }
 
 main() {
-  if [[ ! -x "${LLMD}" ]]; then
-    err "${LLMD} not built: run make ${LLMD}"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
+  need_llmd
   TMP="$(mktemp -d)"
   trap cleanup EXIT
   start_llmd

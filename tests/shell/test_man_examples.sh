@@ -140,14 +140,7 @@ options_documented() {
 }
 
 main() {
-  local tool
-  for tool in jq sqlite3 flock; do
-    if ! command -v "${tool}" >/dev/null; then
-      err "needs ${tool}"
-      echo "0 passed, 1 failed"
-      return 1
-    fi
-  done
+  need_tools jq sqlite3 flock
   TMP="$(mktemp -d)"
   trap cleanup EXIT
   # offline and hermetic: no server, no settings from the caller

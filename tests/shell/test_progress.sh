@@ -152,22 +152,8 @@ ingest_total() {
   t "ingest.sh: stopped by SIGTERM (exit 143)" eq "${RC}" 143
 }
 
-eq() {
-  if [[ "$1" != "$2" ]]; then
-    echo "expected '$2', got '$1'"
-    return 1
-  fi
-}
-
 main() {
-  local tool
-  for tool in jq sqlite3 curl flock; do
-    if ! command -v "${tool}" >/dev/null; then
-      err "needs ${tool}"
-      echo "0 passed, 1 failed"
-      return 1
-    fi
-  done
+  need_tools jq sqlite3 curl flock
   TMP="$(mktemp -d)"
   trap cleanup EXIT
   unset OLLAMA_HOST OPENAI_BASE_URL OPENAI_API_KEY LANES_TUNABLES LANES_STORE_DB

@@ -19,13 +19,6 @@ BUILD="${LANES_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 readonly BUILD
 readonly LLMD="${BUILD}/tests/llmd"
 
-eq() {
-  if [[ "$1" != "$2" ]]; then
-    echo "got '$1', want '$2'"
-    return 1
-  fi
-}
-
 # paragraphs FIRST LAST: one sentence per paragraph, each its own segment.
 paragraphs() {
   local i
