@@ -5,7 +5,7 @@
  * x-ratelimit-*. Bounded: the decoded answer (gzip bombs included) by a
  * size, a streamed answer by its silences and its whole length, any
  * answer by a stop request (the transfer is aborted). Retries and what a
- * status means are llm.c's. */
+ * status means are llm.c's and llm_errors.c's. */
 #ifndef LANES_LLM_HTTP_H
 #define LANES_LLM_HTTP_H
 
