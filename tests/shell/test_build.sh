@@ -13,10 +13,11 @@ readonly ROOT="${LANES_ROOT:-$(dirname "${BASH_SOURCE[0]}")/../..}"
 
 # recipe_of TARGET: the recipe make holds for TARGET, unexpanded (make -q
 # exits 1 when TARGET is not up to date). The Makefile as a new user runs
-# it: without the outer make's variables (make asan and make tsan pass
-# BIN=build/asan/bin in MAKEFLAGS, where bin/TOOL has no rule).
+# it: in a clean environment, without the outer make's variables (make
+# asan and make tsan pass BIN=build/asan/bin both in MAKEFLAGS and in the
+# environment of their recipes, where bin/TOOL has no rule).
 recipe_of() {
-  { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "${ROOT}" -pnq "$1" 2>/dev/null || true; } |
+  { env -i PATH="${PATH}" HOME="${HOME:-/}" make -C "${ROOT}" -pnq "$1" 2>/dev/null || true; } |
     awk -v t="$1:" '$1 == t { on = 1; next } on && /^\t/ { print; next } on && !/^#/ { on = 0 }'
 }
 
