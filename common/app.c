@@ -283,11 +283,236 @@ static int parse_total(const char *arg, long *total)
 	return 0;
 }
 
+/* The tool's own setting KEY (SECTION.KEY). */
+static const char *sec_name(const struct app *a, const char *key, char *name, size_t len)
+{
+	snprintf(name, len, "%s.%s", a->section, key);
+	return name;
+}
+
+static long sec_int(const struct app *a, const char *key)
+{
+	char name[128];
+	return tun_int(a->tun, sec_name(a, key, name, sizeof name));
+}
+
+static double sec_float(const struct app *a, const char *key)
+{
+	char name[128];
+	return tun_float(a->tun, sec_name(a, key, name, sizeof name));
+}
+
+/* A setting given as a flag, set after the file and the environment. */
 struct pending {
-	const char *name;
+	char *name;
 	char *value;
 	char origin[64];
 };
+
+/* What the command line says, besides the tool's own flags (cb). */
+struct cmdline {
+	const char *tun_path;     /* --tunables or $LANES_TUNABLES; NULL: the default */
+	int print_config;
+	struct pending *pend;     /* settings given as flags */
+	size_t npend;
+};
+
+/* getopt_long's view of the common and the tool's flags. */
+struct flag_table {
+	struct option *opts;
+	struct buf shorts;
+	const struct app_flag **byval; /* by option value - OPT_TOOL_BASE */
+	size_t n;
+};
+
+static void flag_table_new(struct flag_table *ft, const struct app_flag *flags)
+{
+	size_t ntool = 0, ncommon = ARRAY_LEN(common_flags) - 1;
+	while (flags && flags[ntool].name)
+		ntool++;
+	ft->n = ncommon + ntool;
+	ft->opts = xcalloc(ft->n + 1, sizeof *ft->opts);
+	ft->byval = xcalloc(ft->n, sizeof *ft->byval);
+	memset(&ft->shorts, 0, sizeof ft->shorts);
+	buf_putc(&ft->shorts, ':'); /* report missing arguments as ':' */
+	for (size_t i = 0; i < ft->n; i++) {
+		const struct app_flag *fl = i < ncommon ? &common_flags[i] : &flags[i - ncommon];
+		ft->byval[i] = fl;
+		ft->opts[i].name = fl->name;
+		ft->opts[i].has_arg = fl->has_arg ? required_argument : no_argument;
+		ft->opts[i].val = fl->short_name ? fl->short_name : (int)(OPT_TOOL_BASE + i);
+		if (fl->short_name) {
+			buf_putc(&ft->shorts, (char)fl->short_name);
+			if (fl->has_arg)
+				buf_putc(&ft->shorts, ':');
+		}
+	}
+}
+
+static void flag_table_free(struct flag_table *ft)
+{
+	free(ft->opts);
+	free(ft->byval);
+	buf_free(&ft->shorts);
+}
+
+/* The flag of getopt's answer c; NULL for none. Unknown options and
+ * missing values end the process (usage). */
+static const struct app_flag *flag_of(const struct flag_table *ft, int c, char **argv)
+{
+	if (c == '?' || c == ':') {
+		const char *what = argv[optind - 1];
+		if (c == ':')
+			log_error("option '%s' needs a value (try --help)", what);
+		else
+			log_error("unknown option '%s' (try --help)", what);
+		exit(EXIT_USAGE);
+	}
+	if (c >= OPT_TOOL_BASE)
+		return ft->byval[c - OPT_TOOL_BASE];
+	const struct app_flag *fl = NULL;
+	for (size_t i = 0; i < ft->n; i++)
+		if (ft->byval[i]->short_name == c)
+			fl = ft->byval[i];
+	return fl;
+}
+
+/* A flag that sets tunable (a bare key is of the tool's section). */
+static void pend_setting(struct app *a, struct cmdline *cl, const struct app_flag *fl,
+			 const char *tunable)
+{
+	struct pending *p = &cl->pend[cl->npend++];
+	p->name = strchr(tunable, '.') ? xstrdup(tunable)
+				       : xasprintf("%s.%s", a->section, tunable);
+	p->value = xstrdup(fl->has_arg ? optarg : "true");
+	snprintf(p->origin, sizeof p->origin, "--%s", fl->name);
+}
+
+/* A common flag: done at once (help, version), noted in a and cl, or the
+ * tunable it sets in *tunable. Returns 0 for a flag of the tool's own. */
+static int common_flag(struct app *a, struct cmdline *cl, const struct app_flag *fl,
+		       const char *usage, const struct app_flag *flags, const char **tunable)
+{
+	*tunable = NULL;
+	switch (fl->id) {
+	case OPT_HELP: usage_exit(a->tool, usage, flags); break;
+	case OPT_VERSION: printf("%s (lanes) %s\n", a->tool, LANES_VERSION); stdout_exit(); break;
+	case OPT_TUNABLES: cl->tun_path = optarg; break;
+	case OPT_PRINT_CONFIG: cl->print_config = 1; break;
+	case OPT_SUMMARY_JSON: a->summary_json = optarg; break;
+	case OPT_REJECTS: a->rejects_path = optarg; break;
+	case OPT_UNORDERED: a->unordered = 1; break;
+	case OPT_WORKERS: *tunable = "workers"; break;
+	case OPT_INFLIGHT: *tunable = "inflight"; break;
+	case OPT_MAX_FAIL: *tunable = "max_failure_ratio"; break;
+	case OPT_MAX_LINE: *tunable = "max_line"; break;
+	case OPT_PROGRESS: *tunable = "progress"; break;
+	case OPT_TOTAL:
+		if (parse_total(optarg, &a->total)) {
+			log_error("--total '%s': not a number of records (0 or more)", optarg);
+			exit(EXIT_USAGE);
+		}
+		break;
+	default: return 0;
+	}
+	return 1;
+}
+
+/* Reads the command line into a and cl; the tool's own flags go to cb. */
+static void parse_cmdline(struct app *a, struct cmdline *cl, int argc, char **argv,
+			  const struct app_flag *flags, app_flag_fn cb, void *ud,
+			  const char *usage)
+{
+	struct flag_table ft;
+	flag_table_new(&ft, flags);
+	cl->tun_path = getenv("LANES_TUNABLES");
+	cl->pend = xcalloc((size_t)argc + 1, sizeof *cl->pend);
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ft.shorts.p, ft.opts, NULL)) != -1) {
+		const struct app_flag *fl = flag_of(&ft, c, argv);
+		if (!fl)
+			continue;
+		const char *tunable;
+		if (common_flag(a, cl, fl, usage, flags, &tunable)) {
+			if (tunable)
+				pend_setting(a, cl, fl, tunable);
+		} else if (fl->tunable) {
+			pend_setting(a, cl, fl, fl->tunable);
+		} else if (cb && cb(fl->id, optarg, ud)) {
+			exit(EXIT_USAGE);
+		}
+	}
+	flag_table_free(&ft);
+	a->args = argv + optind;
+	a->nargs = argc - optind;
+}
+
+/* The settings: the tunables file (cl's, else the default one), the
+ * environment, then the flags. Returns the default file's path when it
+ * was read (caller frees), else NULL. */
+static char *load_settings(struct app *a, const char *const *sections, struct cmdline *cl)
+{
+	char err[1024];
+	char *tun_default = NULL;
+	a->tun = tun_new(sections);
+	if (!cl->tun_path)
+		cl->tun_path = tun_default = default_tunables();
+	if (cl->tun_path && *cl->tun_path && tun_load_file(a->tun, cl->tun_path, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_USAGE);
+	}
+	if (tun_load_env(a->tun, err, sizeof err)) {
+		log_error("%s", err);
+		exit(EXIT_USAGE);
+	}
+	for (size_t i = 0; i < cl->npend; i++) {
+		struct pending *p = &cl->pend[i];
+		if (tun_set(a->tun, p->name, p->value, TUN_SRC_FLAG, p->origin, err, sizeof err)) {
+			log_error("%s: %s", p->origin, err);
+			exit(EXIT_USAGE);
+		}
+		free(p->name);
+		free(p->value);
+	}
+	free(cl->pend);
+	return tun_default;
+}
+
+/* --print-config: every effective setting and its source, then exit. */
+static void print_config_exit(struct app *a, const char *const *sections, const char *path,
+			      int is_default)
+{
+	if (is_default)
+		printf("# tunables file: %s (the default: neither --tunables nor "
+		       "$LANES_TUNABLES names one)\n", path);
+	else if (path && *path)
+		printf("# tunables file: %s\n", path);
+	else
+		printf("# tunables file: none (built-in defaults)\n");
+	for (const char *const *sec = sections; sec && *sec; sec++)
+		if (!strcmp(*sec, "llm"))
+			llm_config_print(a->tun, a->section, stdout);
+	tun_print(a->tun, stdout);
+	tun_free(a->tun);
+	stdout_exit();
+}
+
+/* The lines the signal handlers write (they may not format). */
+static void stop_lines(const char *tool)
+{
+	static char lines[3][256];
+	snprintf(lines[0], sizeof lines[0],
+		 "%s: second signal: exiting now; records in flight stay pending\n", tool);
+	exit_line = lines[0];
+	for (int i = 0; i < 2; i++) {
+		snprintf(lines[i + 1], sizeof lines[i + 1],
+			 "%s: %s: stopping: no new work; records in flight may finish for %.3gs, "
+			 "then stay pending; a second signal exits now\n",
+			 tool, i ? "SIGTERM" : "SIGINT", (double)atomic_load(&grace_ms) / 1000);
+		stop_line[i] = lines[i + 1];
+	}
+}
 
 void app_init(struct app *a, const char *tool, const char *const *sections,
 	      int argc, char **argv, const struct app_flag *flags, app_flag_fn cb,
@@ -299,154 +524,16 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 	a->t_start = now_ms();
 	log_init(tool);
 	json_init();
-
-	size_t ntool = 0, ncommon = ARRAY_LEN(common_flags) - 1;
-	while (flags && flags[ntool].name)
-		ntool++;
-	struct option *opts = xcalloc(ntool + ncommon + 1, sizeof *opts);
-	struct buf shorts = {0};
-	buf_putc(&shorts, ':'); /* report missing arguments as ':' */
-	const struct app_flag **byval = xcalloc(ntool + ncommon, sizeof *byval);
-	for (size_t i = 0; i < ncommon + ntool; i++) {
-		const struct app_flag *fl = i < ncommon ? &common_flags[i] : &flags[i - ncommon];
-		byval[i] = fl;
-		opts[i].name = fl->name;
-		opts[i].has_arg = fl->has_arg ? required_argument : no_argument;
-		opts[i].val = fl->short_name ? fl->short_name : (int)(OPT_TOOL_BASE + i);
-		if (fl->short_name) {
-			buf_putc(&shorts, (char)fl->short_name);
-			if (fl->has_arg)
-				buf_putc(&shorts, ':');
-		}
-	}
-
-	const char *tun_path = getenv("LANES_TUNABLES");
-	int print_config = 0;
-	char *tun_default = NULL; /* the default file, read when none is named */
-	struct pending *pend = xcalloc((size_t)argc + 1, sizeof *pend);
-	size_t npend = 0;
-	char *sec_key = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, shorts.p, opts, NULL)) != -1) {
-		if (c == '?' || c == ':') {
-			const char *what = argv[optind - 1];
-			if (c == ':')
-				log_error("option '%s' needs a value (try --help)", what);
-			else
-				log_error("unknown option '%s' (try --help)", what);
-			exit(EXIT_USAGE);
-		}
-		const struct app_flag *fl = NULL;
-		if (c >= OPT_TOOL_BASE)
-			fl = byval[c - OPT_TOOL_BASE];
-		else
-			for (size_t i = 0; i < ncommon + ntool; i++)
-				if (byval[i]->short_name == c)
-					fl = byval[i];
-		if (!fl)
-			continue;
-		const char *tunable = fl->tunable;
-		switch (fl->id) {
-		case OPT_HELP: usage_exit(tool, usage, flags); break;
-		case OPT_VERSION: printf("%s (lanes) %s\n", tool, LANES_VERSION); stdout_exit(); break;
-		case OPT_TUNABLES: tun_path = optarg; continue;
-		case OPT_PRINT_CONFIG: print_config = 1; continue;
-		case OPT_SUMMARY_JSON: a->summary_json = optarg; continue;
-		case OPT_REJECTS: a->rejects_path = optarg; continue;
-		case OPT_UNORDERED: a->unordered = 1; continue;
-		case OPT_WORKERS: tunable = "workers"; break;
-		case OPT_INFLIGHT: tunable = "inflight"; break;
-		case OPT_MAX_FAIL: tunable = "max_failure_ratio"; break;
-		case OPT_MAX_LINE: tunable = "max_line"; break;
-		case OPT_PROGRESS: tunable = "progress"; break;
-		case OPT_TOTAL:
-			if (parse_total(optarg, &a->total)) {
-				log_error("--total '%s': not a number of records (0 or more)", optarg);
-				exit(EXIT_USAGE);
-			}
-			continue;
-		default: break;
-		}
-		if (tunable) {
-			/* bare keys belong to the tool's section */
-			if (!strchr(tunable, '.')) {
-				free(sec_key);
-				sec_key = xasprintf("%s.%s", a->section, tunable);
-				tunable = sec_key;
-			}
-			pend[npend].name = xstrdup(tunable);
-			pend[npend].value = xstrdup(fl->has_arg ? optarg : "true");
-			snprintf(pend[npend].origin, sizeof pend[npend].origin, "--%s", fl->name);
-			npend++;
-		} else if (cb && cb(fl->id, optarg, ud)) {
-			exit(EXIT_USAGE);
-		}
-	}
-	free(sec_key);
-	a->args = argv + optind;
-	a->nargs = argc - optind;
-
-	char err[1024];
-	a->tun = tun_new(sections);
-	if (!tun_path)
-		tun_path = tun_default = default_tunables();
-	if (tun_path && *tun_path && tun_load_file(a->tun, tun_path, err, sizeof err)) {
-		log_error("%s", err);
-		exit(EXIT_USAGE);
-	}
-	if (tun_load_env(a->tun, err, sizeof err)) {
-		log_error("%s", err);
-		exit(EXIT_USAGE);
-	}
-	for (size_t i = 0; i < npend; i++) {
-		if (tun_set(a->tun, pend[i].name, pend[i].value, TUN_SRC_FLAG,
-			    pend[i].origin, err, sizeof err)) {
-			log_error("%s: %s", pend[i].origin, err);
-			exit(EXIT_USAGE);
-		}
-		free((char *)pend[i].name);
-		free(pend[i].value);
-	}
-	free(pend);
-	free(opts);
-	free(byval);
-	buf_free(&shorts);
-
-	char key[128];
-	snprintf(key, sizeof key, "%s.max_line", a->section);
-	a->max_line = (size_t)tun_int(a->tun, key);
-	snprintf(key, sizeof key, "%s.max_failure_ratio", a->section);
-	a->max_failure_ratio = tun_float(a->tun, key);
-
-	if (print_config) {
-		if (tun_default)
-			printf("# tunables file: %s (the default: neither --tunables nor "
-			       "$LANES_TUNABLES names one)\n", tun_path);
-		else if (tun_path && *tun_path)
-			printf("# tunables file: %s\n", tun_path);
-		else
-			printf("# tunables file: none (built-in defaults)\n");
-		for (const char *const *sec = sections; sec && *sec; sec++)
-			if (!strcmp(*sec, "llm"))
-				llm_config_print(a->tun, a->section, stdout);
-		tun_print(a->tun, stdout);
-		tun_free(a->tun);
-		stdout_exit();
-	}
+	struct cmdline cl = {0};
+	parse_cmdline(a, &cl, argc, argv, flags, cb, ud, usage);
+	char *tun_default = load_settings(a, sections, &cl);
+	a->max_line = (size_t)sec_int(a, "max_line");
+	a->max_failure_ratio = sec_float(a, "max_failure_ratio");
+	if (cl.print_config)
+		print_config_exit(a, sections, cl.tun_path, tun_default != NULL);
 	free(tun_default);
-	snprintf(key, sizeof key, "%s.stop_grace_ms", a->section);
-	atomic_store(&grace_ms, tun_int(a->tun, key));
-	static char lines[3][256];
-	snprintf(lines[0], sizeof lines[0], "%s: second signal: exiting now; records in flight stay pending\n", tool);
-	exit_line = lines[0];
-	for (int i = 0; i < 2; i++) {
-		snprintf(lines[i + 1], sizeof lines[i + 1],
-			 "%s: %s: stopping: no new work; records in flight may finish for %.3gs, "
-			 "then stay pending; a second signal exits now\n",
-			 tool, i ? "SIGTERM" : "SIGINT", (double)atomic_load(&grace_ms) / 1000);
-		stop_line[i] = lines[i + 1];
-	}
+	atomic_store(&grace_ms, sec_int(a, "stop_grace_ms"));
+	stop_lines(tool);
 	if (a->rejects_path) {
 		a->rejects = fopen(a->rejects_path, "ab");
 		if (!a->rejects) {
@@ -459,12 +546,9 @@ void app_init(struct app *a, const char *tool, const char *const *sections,
 
 void app_size_pool(struct app *a, int auto_workers)
 {
-	char key[128];
-	snprintf(key, sizeof key, "%s.workers", a->section);
-	long w = tun_int(a->tun, key);
+	long w = sec_int(a, "workers");
 	a->workers = w > 0 ? (int)w : (auto_workers > 0 ? auto_workers : cpu_count());
-	snprintf(key, sizeof key, "%s.inflight", a->section);
-	long f = tun_int(a->tun, key);
+	long f = sec_int(a, "inflight");
 	size_t batch = a->batch ? a->batch : 1;
 	size_t n = (size_t)(2 * a->workers + 4) * batch;
 	/* big batches times many workers: a cap, still a few batches each */
@@ -488,9 +572,7 @@ void app_log_start(struct app *a, const char *fmt, ...)
 	va_end(ap);
 	/* "sequential" only when the user asked for one worker: a tool that
 	 * sizes itself to one worker beside its writer thread is not */
-	char key[128];
-	snprintf(key, sizeof key, "%s.workers", a->section);
-	long asked = tun_int(a->tun, key);
+	long asked = sec_int(a, "workers");
 	const char *how = asked == 1 ? " (sequential)" : asked == 0 ? " (auto)" : "";
 	/* threads are started as jobs need them (pool.h): N is a ceiling */
 	log_event("start: workers=%s%d%s inflight=%zu%s%s%s", a->workers > 1 ? "up to " : "",
@@ -551,11 +633,9 @@ static void *reporter_main(void *arg)
 {
 	struct app *a = arg;
 	char key[128];
-	snprintf(key, sizeof key, "%s.progress", a->section);
-	const char *mode = tun_str(a->tun, key);
+	const char *mode = tun_str(a->tun, sec_name(a, "progress", key, sizeof key));
 	int tty = !strcmp(mode, "always") || (!strcmp(mode, "auto") && isatty(2));
-	snprintf(key, sizeof key, "%s.stats_interval", a->section);
-	long interval = tun_int(a->tun, key);
+	long interval = sec_int(a, "stats_interval");
 	if (!tty && interval <= 0)
 		return NULL;
 	double period = tty ? 1000 : (double)interval * 1000;
