@@ -6,6 +6,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -289,6 +291,144 @@ static int read_list(yaml_parser_t *p, struct tunables *t, const char *section, 
 	return rc;
 }
 
+/* A tunables file being read: where the reader is (depth 0: stream or
+ * document; 1: the top mapping of sections; 2: a section's mapping of
+ * key: value) and the line each key and each section was first given on
+ * (0: not yet), since a second one is an error, not a silent override. */
+struct yreader {
+	struct tunables *t;
+	yaml_parser_t p;
+	const char *path;
+	int depth, docs;
+	char *section, *key;
+	size_t *key_line, *sec_line;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int yfail(struct yreader *r, size_t line, const char *fmt, ...)
+{
+	int n = snprintf(r->err, r->errlen, "%s:%zu: ", r->path, line);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < r->errlen)
+		vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A section's name at the top. */
+static int ysection(struct yreader *r, const char *s, size_t line)
+{
+	int first = section_first(s);
+	if (first < 0)
+		return yfail(r, line, "unknown section '%s'", s);
+	if (r->sec_line[first])
+		return yfail(r, line, "section '%s' given twice (first at line %zu)", s,
+			     r->sec_line[first]);
+	r->sec_line[first] = line;
+	r->section = xstrdup(s);
+	return 0;
+}
+
+/* A key of the section. */
+static int ykey(struct yreader *r, const char *s, size_t line)
+{
+	int k = find_def(r->section, strlen(r->section), s);
+	if (k >= 0 && r->key_line[k])
+		return yfail(r, line, "'%s.%s' given twice (first at line %zu)", r->section, s,
+			     r->key_line[k]);
+	if (k < 0) {
+		/* only the name: a mistyped line may hold a secret after it
+		 * ("api_key sk-...: x") */
+		int n = (int)strspn(s, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		return yfail(r, line, "unknown key '%s.%.*s'%s", r->section, n, s,
+			     s[n] ? " (followed by more, not shown)" : "");
+	}
+	r->key_line[k] = line;
+	r->key = xstrdup(s);
+	return 0;
+}
+
+/* The value of the key. */
+static int yvalue(struct yreader *r, const char *s, size_t line)
+{
+	int k = find_def(r->section, strlen(r->section), r->key);
+	char origin[512], msg[256];
+	snprintf(origin, sizeof origin, "%s:%zu", r->path, line);
+	free(r->key);
+	r->key = NULL;
+	if (r->t->v[k].src <= TUN_SRC_FILE &&
+	    assign(r->t, k, s, TUN_SRC_FILE, origin, msg, sizeof msg))
+		return yfail(r, line, "%s", msg);
+	return 0;
+}
+
+static int yscalar(struct yreader *r, const char *s, size_t line)
+{
+	if (r->depth == 1 && !r->section)
+		return ysection(r, s, line);
+	if (r->depth == 1) {
+		/* "section:" with an empty value */
+		int rc = *s ? yfail(r, line, "section '%s' must be a mapping of settings",
+				    r->section) : 0;
+		free(r->section);
+		r->section = NULL;
+		return rc;
+	}
+	if (r->depth == 2)
+		return r->key ? yvalue(r, s, line) : ykey(r, s, line);
+	return yfail(r, line, "expected sections (segment:, mine:, ...) at the top");
+}
+
+/* One event of the file; sets *done at its end. */
+static int yevent(struct yreader *r, const yaml_event_t *ev, int *done)
+{
+	size_t line = ev->start_mark.line + 1;
+	const char *sec = r->section ? r->section : "", *dot = r->key ? "." : "",
+		   *key = r->key ? r->key : "";
+	switch (ev->type) {
+	case YAML_STREAM_END_EVENT:
+		*done = 1;
+		return 0;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++r->docs > 1)
+			return yfail(r, line, "a second YAML document (---): a tunables file is one "
+				     "document");
+		return 0;
+	case YAML_MAPPING_START_EVENT:
+		if (r->depth == 0 || (r->depth == 1 && r->section)) {
+			r->depth++;
+			return 0;
+		}
+		return yfail(r, line, "%s%s%s: expected a plain value, not a mapping", sec, dot, key);
+	case YAML_MAPPING_END_EVENT:
+		if (r->depth == 2) {
+			free(r->section);
+			r->section = NULL;
+		}
+		r->depth--;
+		return 0;
+	case YAML_SEQUENCE_START_EVENT: {
+		if (r->depth != 2 || !r->key || !list_key(r->key))
+			return yfail(r, line, "%s%s%s: lists are not settings",
+				     r->section ? r->section : "(top)", dot, key);
+		int rc = read_list(&r->p, r->t, r->section, r->key, r->path, line, r->err, r->errlen);
+		free(r->key);
+		r->key = NULL;
+		return rc;
+	}
+	case YAML_ALIAS_EVENT:
+		return yfail(r, line, "aliases are not supported");
+	case YAML_SCALAR_EVENT:
+		return yscalar(r, (const char *)ev->data.scalar.value, line);
+	default:
+		return 0;
+	}
+}
+
 int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -296,141 +436,27 @@ int tun_load_file(struct tunables *t, const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: cannot read tunables: %s", path, strerror(errno));
 		return -1;
 	}
-	yaml_parser_t p;
-	yaml_parser_initialize(&p);
-	yaml_parser_set_input_file(&p, f);
-
-	/* depth 0: stream/document; 1: top mapping (section keys); 2: section
-	 * mapping (key: scalar). */
-	int depth = 0, rc = 0, done = 0, docs = 0;
-	char *section = NULL, *key = NULL;
-	/* the line each key was set on, and each section opened on (0: not
-	 * yet): a second one is an error, not a silent override */
-	size_t *key_line = xcalloc(tun_schema_len, sizeof *key_line);
-	size_t *sec_line = xcalloc(tun_schema_len, sizeof *sec_line);
+	struct yreader r = {.t = t, .path = path, .err = err, .errlen = errlen};
+	r.key_line = xcalloc(tun_schema_len, sizeof *r.key_line);
+	r.sec_line = xcalloc(tun_schema_len, sizeof *r.sec_line);
+	yaml_parser_initialize(&r.p);
+	yaml_parser_set_input_file(&r.p, f);
+	int rc = 0, done = 0;
 	while (!done && rc == 0) {
 		yaml_event_t ev;
-		if (!yaml_parser_parse(&p, &ev)) {
-			snprintf(err, errlen, "%s:%zu: YAML error: %s", path,
-				 p.problem_mark.line + 1, p.problem ? p.problem : "?");
-			rc = -1;
+		if (!yaml_parser_parse(&r.p, &ev)) {
+			rc = yfail(&r, r.p.problem_mark.line + 1, "YAML error: %s",
+				   r.p.problem ? r.p.problem : "?");
 			break;
 		}
-		size_t line = ev.start_mark.line + 1;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				snprintf(err, errlen, "%s:%zu: a second YAML document (---): a tunables "
-					 "file is one document", path, line);
-				rc = -1;
-			}
-			break;
-		case YAML_MAPPING_START_EVENT:
-			if (depth == 0)
-				depth = 1;
-			else if (depth == 1 && section)
-				depth = 2;
-			else {
-				snprintf(err, errlen, "%s:%zu: %s%s%s: expected a plain value, not a mapping",
-					 path, line, section ? section : "", key ? "." : "", key ? key : "");
-				rc = -1;
-			}
-			break;
-		case YAML_MAPPING_END_EVENT:
-			if (depth == 2) {
-				free(section);
-				section = NULL;
-			}
-			depth--;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-			if (depth == 2 && key && list_key(key)) {
-				rc = read_list(&p, t, section, key, path, line, err, errlen);
-				free(key);
-				key = NULL;
-				break;
-			}
-			snprintf(err, errlen, "%s:%zu: %s%s%s: lists are not settings",
-				 path, line, section ? section : "(top)", key ? "." : "", key ? key : "");
-			rc = -1;
-			break;
-		case YAML_ALIAS_EVENT:
-			snprintf(err, errlen, "%s:%zu: aliases are not supported", path, line);
-			rc = -1;
-			break;
-		case YAML_SCALAR_EVENT: {
-			const char *s = (const char *)ev.data.scalar.value;
-			if (depth == 1 && !section) {
-				int first = section_first(s);
-				if (first < 0) {
-					snprintf(err, errlen, "%s:%zu: unknown section '%s'", path, line, s);
-					rc = -1;
-				} else if (sec_line[first]) {
-					snprintf(err, errlen, "%s:%zu: section '%s' given twice (first at line "
-						 "%zu)", path, line, s, sec_line[first]);
-					rc = -1;
-				} else {
-					sec_line[first] = line;
-					section = xstrdup(s);
-				}
-			} else if (depth == 1 && section) {
-				/* "section:" with an empty value */
-				if (*s) {
-					snprintf(err, errlen, "%s:%zu: section '%s' must be a mapping of settings",
-						 path, line, section);
-					rc = -1;
-				}
-				free(section);
-				section = NULL;
-			} else if (depth == 2 && !key) {
-				int k = find_def(section, strlen(section), s);
-				if (k >= 0 && key_line[k]) {
-					snprintf(err, errlen, "%s:%zu: '%s.%s' given twice (first at line %zu)",
-						 path, line, section, s, key_line[k]);
-					rc = -1;
-				} else if (k < 0) {
-					/* only the name: a mistyped line may hold a
-					 * secret after it ("api_key sk-...: x") */
-					int n = (int)strspn(s, "abcdefghijklmnopqrstuvwxyz"
-							    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-					snprintf(err, errlen, "%s:%zu: unknown key '%s.%.*s'%s", path, line,
-						 section, n, s, s[n] ? " (followed by more, not shown)" : "");
-					rc = -1;
-				} else {
-					key_line[k] = line;
-					key = xstrdup(s);
-				}
-			} else if (depth == 2) {
-				int k = find_def(section, strlen(section), key);
-				char origin[512], msg[256];
-				snprintf(origin, sizeof origin, "%s:%zu", path, line);
-				if (t->v[k].src <= TUN_SRC_FILE &&
-				    assign(t, k, s, TUN_SRC_FILE, origin, msg, sizeof msg)) {
-					snprintf(err, errlen, "%s:%zu: %s", path, line, msg);
-					rc = -1;
-				}
-				free(key);
-				key = NULL;
-			} else {
-				snprintf(err, errlen, "%s:%zu: expected sections (segment:, mine:, ...) at the top",
-					 path, line);
-				rc = -1;
-			}
-			break;
-		}
-		default:
-			break;
-		}
+		rc = yevent(&r, &ev, &done);
 		yaml_event_delete(&ev);
 	}
-	free(section);
-	free(key);
-	free(key_line);
-	free(sec_line);
-	yaml_parser_delete(&p);
+	free(r.section);
+	free(r.key);
+	free(r.key_line);
+	free(r.sec_line);
+	yaml_parser_delete(&r.p);
 	fclose(f);
 	return rc;
 }

@@ -105,6 +105,15 @@ int main(void)
 		 ":3: section 'segment' given twice (first at line 1)");
 	bad_file("segment:\n  target: 3\n---\nsegment:\n  target: 4\n",
 		 ":3: a second YAML document (---)");
+	/* the shapes a tunables file may not take, each at its line */
+	bad_file("segment:\n  target: {a: 1}\n",
+		 ":2: segment.target: expected a plain value, not a mapping");
+	bad_file("segment: 5\n", ":1: section 'segment' must be a mapping of settings");
+	bad_file("- a\n- b\n", ":1: (top): lists are not settings");
+	bad_file("segment: &x\n  target: 5\nmine: *x\n", ":3: aliases are not supported");
+	bad_file("x\n", ":1: expected sections (segment:, mine:, ...) at the top");
+	bad_file("segment:\n  api_key sk-123: 1\n",
+		 ":2: unknown key 'segment.api_key' (followed by more, not shown)");
 	struct tunables *e = tun_new(secs);
 	setenv("LANES_SEGMENT_TARGT", "3", 1);
 	T_EQ_INT(tun_load_env(e, err, sizeof err), -1, "an unknown LANES_SEGMENT_ key");
