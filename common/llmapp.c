@@ -1,5 +1,6 @@
 /* llmapp: start-up checks and figures shared by mine, embed and classify. */
 #include "llmapp.h"
+#include "check.h"
 #include "fingerprint.h"
 #include "log.h"
 #include "reqlog.h"
@@ -120,6 +121,15 @@ int llmapp_flag(struct llmapp_opts *o, int id)
 	else
 		return 0;
 	return 1;
+}
+
+int llmapp_on_flag(int id, const char *arg, void *ud)
+{
+	struct llmapp_opts *o = ud;
+	int c = check_flag(id, arg, &o->check);
+	if (!c)
+		llmapp_flag(o, id);
+	return c < 0;
 }
 
 int llmapp_print_fingerprint(struct app *a, const char *fp, const char *const *fields,

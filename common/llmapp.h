@@ -49,6 +49,10 @@ struct llmapp_opts {
 };
 /* Records an LLMAPP_OPT_* flag in o. Returns 1 when id was one, else 0. */
 int llmapp_flag(struct llmapp_opts *o, int id);
+/* The flag callback (app_flag_fn) of a tool whose own flags are
+ * LLMAPP_FLAGS and CHECK_FLAG (embed, mine): ud is its llmapp_opts.
+ * Returns nonzero on a bad --check value. */
+int llmapp_on_flag(int id, const char *arg, void *ud);
 /* --fingerprint: prints fp and fields as fingerprint_spec writes them.
  * Returns the exit status (app_print_line). */
 int llmapp_print_fingerprint(struct app *a, const char *fp, const char *const *fields,

@@ -40,15 +40,6 @@ static const struct app_flag flags[] = {
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static int on_flag(int id, const char *arg, void *ud)
-{
-	struct llmapp_opts *o = ud;
-	int c = check_flag(id, arg, &o->check);
-	if (!c)
-		llmapp_flag(o, id);
-	return c < 0;
-}
-
 /* Texts and vectors remembered for deduplication, at most. */
 #define CACHE_BYTES ((size_t)64 << 20)
 
@@ -118,7 +109,7 @@ int main(int argc, char **argv)
 	static const char *const sections[] = {"embed", "llm", NULL};
 	struct app a;
 	struct llmapp_opts o = {0};
-	app_init(&a, "embed", sections, argc, argv, flags, on_flag, &o, usage);
+	app_init(&a, "embed", sections, argc, argv, flags, llmapp_on_flag, &o, usage);
 	if (a.nargs) {
 		log_error("embed reads NDJSON on stdin; '%s' is not an option (use `embed < %s`)",
 			  a.args[0], a.args[0]);

@@ -42,15 +42,6 @@ static const struct app_flag flags[] = {
 	{NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static int on_flag(int id, const char *arg, void *ud)
-{
-	struct llmapp_opts *o = ud;
-	int c = check_flag(id, arg, &o->check);
-	if (!c)
-		llmapp_flag(o, id);
-	return c < 0;
-}
-
 /* The file named by tunable key, or the default name; NULL (and a message)
  * when it is not there. */
 static char *find_file(struct app *a, const char *key, const char *def, const char *what)
@@ -114,7 +105,7 @@ int main(int argc, char **argv)
 	static const char *const sections[] = {"mine", "llm", NULL};
 	struct app a;
 	struct llmapp_opts o = {0};
-	app_init(&a, "mine", sections, argc, argv, flags, on_flag, &o, usage);
+	app_init(&a, "mine", sections, argc, argv, flags, llmapp_on_flag, &o, usage);
 	if (a.nargs) {
 		log_error("unexpected argument '%s': mine reads records on stdin (try --help)",
 			  a.args[0]);
