@@ -224,6 +224,8 @@ static int over_need(struct pool *p)
 	return p->need && p->nthreads - p->idle_workers > need_now(p);
 }
 
+static void dispatch(struct pool *p);
+
 static void *worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
@@ -243,6 +245,11 @@ static void *worker_main(void *arg)
 		if (!it)
 			break;
 		p->todo_head = it->next;
+		/* more work queued: one more worker for it, if useful now (the
+		 * need may have grown since it was queued: a raised limit is
+		 * filled within a few jobs, not one thread per finished job) */
+		if (p->todo_head)
+			dispatch(p);
 		if (!p->todo_head) {
 			p->todo_tail = NULL;
 			/* the workers left waiting over the need may end now */
