@@ -435,10 +435,17 @@ void pool_finish(struct pool *p)
 	p->closing = 1;
 	CHECK(pthread_cond_broadcast(&p->work_c));
 	CHECK(pthread_cond_signal(&p->ready_c));
-	int n = p->nthreads;
 	CHECK(pthread_mutex_unlock(&p->m));
-	for (int i = 0; i < n; i++)
+	/* a worker may start another for the jobs still queued until it
+	 * ends: the count is read again after each join */
+	for (int i = 0;; i++) {
+		CHECK(pthread_mutex_lock(&p->m));
+		int n = p->nthreads;
+		CHECK(pthread_mutex_unlock(&p->m));
+		if (i >= n)
+			break;
 		thread_join(p->workers[i]);
+	}
 	if (p->writer)
 		thread_join(p->writer);
 	free(p->workers);
