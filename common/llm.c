@@ -41,6 +41,7 @@ struct llm {
 	struct lock *l;       /* the backoff generator */
 	unsigned seed;
 	atomic_long requests, retries, failures;
+	atomic_int waiting;   /* calls waiting to try again */
 	double started;
 	atomic_int capped_said;
 	atomic_long prompt_tokens, completion_tokens;
@@ -395,7 +396,10 @@ static int call(struct llm *c, struct request *q, struct llm_result *res)
 		if ((o != AGAIN && o != MOVED) || n == q->max_attempts)
 			break;
 		struct waiter again = {.first = 0};
-		if (wait_ms(retry_delay(c, e, n, retry_after), &again)) {
+		atomic_fetch_add(&c->waiting, 1);
+		int stopped = wait_ms(retry_delay(c, e, n, retry_after), &again);
+		atomic_fetch_sub(&c->waiting, 1);
+		if (stopped) {
 			o = ABANDONED;
 			break;
 		}
@@ -779,6 +783,11 @@ void llm_describe(struct llm *c, enum llm_use use, struct buf *out)
 int llm_limit(struct llm *c)
 {
 	return llm_servers_limit(c->sv);
+}
+
+int llm_waiting(struct llm *c)
+{
+	return atomic_load(&c->waiting);
 }
 
 void llm_progress(struct llm *c, char *out, size_t outlen)

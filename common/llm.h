@@ -194,6 +194,9 @@ struct llm_totals {
 void llm_totals(struct llm *c, struct llm_totals *t);
 /* The current concurrency limit (adaptive or fixed). */
 int llm_limit(struct llm *c);
+/* Calls waiting to try again (backoff, Retry-After): they hold no slot,
+ * and the thread each one waits in sends nothing meanwhile. */
+int llm_waiting(struct llm *c);
 const char *llm_backend_name(const struct llm *c);
 /* The wire format of a use's endpoints: "ollama", "openai" or "mixed". */
 const char *llm_backend_for(const struct llm *c, enum llm_use use);

@@ -16,13 +16,15 @@ static void progress(char *out, size_t outlen, void *ud)
 	llm_progress(ud, out, outlen);
 }
 
-/* Workers useful now: one per request the limit lets into flight, and
- * LLMAPP_SPARE_WORKERS more that render the next prompt and read the last
- * answer meanwhile; a thread beyond them would only wait for a slot. */
+/* Workers useful now: one per request the limit lets into flight, one
+ * per call waiting to try again (it holds its thread, not a slot: others
+ * fill the slot meanwhile), and LLMAPP_SPARE_WORKERS more that render the
+ * next prompt and read the last answer; a thread beyond them would only
+ * wait for a slot. */
 #define LLMAPP_SPARE_WORKERS 2
 static int workers_need(void *ud)
 {
-	return llm_limit(ud) + LLMAPP_SPARE_WORKERS;
+	return llm_limit(ud) + llm_waiting(ud) + LLMAPP_SPARE_WORKERS;
 }
 
 void llmapp_start(struct app *a, struct llmapp *la, enum llm_use use, const char *model,
