@@ -75,7 +75,12 @@ struct llm *llm_new(const struct llm_config *cfg, const char *tool)
 	struct llm_config with_lists = c->cfg;
 	memcpy(with_lists.ep, cfg->ep, sizeof with_lists.ep);
 	c->sv = llm_servers_new(&with_lists, &lim);
-	memset(c->cfg.ep, 0, sizeof c->cfg.ep);
+	for (int u = 0; u < 2; u++) {
+		/* the lists are the servers' now; where they came from stays,
+		 * for messages */
+		memset(&c->cfg.ep[u], 0, sizeof c->cfg.ep[u]);
+		snprintf(c->cfg.ep[u].from, sizeof c->cfg.ep[u].from, "%s", cfg->ep[u].from);
+	}
 	c->rate = llm_rate_new(c->cfg.rpm, c->cfg.tpm);
 	c->l = lock_new();
 	c->started = now_ms();
@@ -691,6 +696,7 @@ static int check_one(struct llm *c, struct llm_server *e, const char *model, con
 	cJSON *list = NULL;
 	int attempts = c->cfg.max_attempts < 3 ? c->cfg.max_attempts : 3;
 	const char *url = e->e.shown_url;
+	int base = !strcmp(from, "llm.base_url");
 	info[0] = '\0';
 	if (e->e.model)
 		model = e->e.model;
@@ -708,8 +714,9 @@ static int check_one(struct llm *c, struct llm_server *e, const char *model, con
 		else if (!strcmp(res.code, "connect") || !strcmp(res.code, "transport") ||
 			 !strcmp(res.code, "timeout"))
 			snprintf(err, errlen, "cannot reach the LLM server at %s (%s): is it running? "
-				 "Set %s, OLLAMA_HOST or OPENAI_BASE_URL", url, res.message,
-				 !strcmp(from, "llm.base_url") ? "llm.base_url" : from);
+				 "%s%s", url, res.message,
+				 base ? "Set llm.base_url, OLLAMA_HOST or OPENAI_BASE_URL"
+				      : "Check the list in ", base ? "" : from);
 		else if (res.http_status == 404)
 			/* an OpenAI-compatible server asked for Ollama's list */
 			snprintf(err, errlen, "%s: this server has no Ollama API (%s %s); "
@@ -717,7 +724,7 @@ static int check_one(struct llm *c, struct llm_server *e, const char *model, con
 				 "in /v1 or set %s", res.message,
 				 !strcmp(e->e.backend_why, "its backend=") ? "backend=" : "llm.backend",
 				 e->e.backend_why,
-				 !strcmp(from, "llm.base_url") ? "llm.backend: openai" : "backend=openai");
+				 base ? "llm.backend: openai" : "backend=openai");
 		else
 			snprintf(err, errlen, "%s", res.message);
 		return -1;
@@ -743,7 +750,7 @@ int llm_check_model_for(struct llm *c, enum llm_use use, const char *model, char
 			size_t infolen, char *err, size_t errlen)
 {
 	const struct llm_server_set *s = llm_servers_use(c->sv, use);
-	const char *from = c->cfg.ep[use].n ? c->cfg.ep[use].from : "llm.base_url";
+	const char *from = c->cfg.ep[use].from[0] ? c->cfg.ep[use].from : "llm.base_url";
 	info[0] = '\0';
 	for (int i = 0; i < s->n; i++) {
 		struct llm_server *e = s->v[i];

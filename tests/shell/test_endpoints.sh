@@ -113,6 +113,14 @@ EOF
   LANES_LLM_ENDPOINTS="http://a:1,capacity=0" mine </dev/null 2>"${TMP}/cap.err" || rc=$?
   t "capacity 0: exit 2" \
     bash -c "((${rc} == 2)) && grep -F \"capacity '0' is not a whole number\" '${TMP}/cap.err'"
+  # a server of a list that cannot be reached: the message names the list,
+  # not llm.base_url, which does not apply (port 1, tcpmux: nothing listens)
+  rc=0
+  echo '{"id":"a","text":"x"}' | LANES_LLM_MAX_ATTEMPTS=1 \
+    LANES_EMBED_ENDPOINTS="http://127.0.0.1:1" embed --model m >/dev/null \
+    2>"${TMP}/unreach.err" || rc=$?
+  t "an unreachable server of embed.endpoints: exit 3, naming the list" \
+    bash -c "((${rc} == 3)) && grep -F 'is it running? Check the list in embed.endpoints' '${TMP}/unreach.err'"
 }
 
 # An embedding list whose endpoints serve two models is refused.
