@@ -99,7 +99,10 @@ void store_close(struct store *s);
  * the record is not written and the open batch is rolled back, so no
  * record is ever half written; *lost (lost may be NULL) is set to the
  * records of the batch written before, which the caller counts as failed
- * too. */
+ * too. A backend may hold records and send them later, together
+ * (PostgreSQL): what the database refuses then is said by the call that
+ * sends them (a later store_write, store_commit, or any other call in
+ * the batch), and the records held count among *lost. */
 int store_write(struct store *s, const struct store_rec *r, long *lost, char *err,
 		size_t errlen);
 /* Deletes, inside the current batch, the records of document doc whose seq

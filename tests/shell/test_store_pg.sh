@@ -3,7 +3,8 @@
 # (pg_lib.sh: initdb in a scratch directory, a free port, a unix socket
 # only; stopped on exit). The store's case table (tests/cases/store.test)
 # and the reuse test (test_reuse.sh) run again on PostgreSQL; then what
-# only a server has: concurrent writers, a put killed and rerun, a backup
+# only a server has: concurrent writers, batches sent whole (merges of one
+# id within a batch, a batch the server refuses), a put killed and rerun, a backup
 # (pg_dump) under load restored with pg_restore, passwords never shown,
 # foreign and newer databases refused; and store claim on both backends:
 # workers draining one backlog, one dead with its records leased, no
@@ -128,6 +129,55 @@ concurrent_writers() {
   t "concurrent writers: every overlap carries both writers' fields" \
     eq "$(q "${db}" "SELECT count(*) FROM records WHERE body LIKE '%\"w1\":true%' AND body LIKE '%\"w2\":true%'")" 2500
   t "concurrent writers: one vector per tenth record" eq "$(q "${db}" 'SELECT count(*) FROM vectors')" 1250
+}
+
+# Records are sent to the server a batch at a time (libpq's pipeline):
+# one id three times in one batch merges as three puts one after the
+# other; a put that changes nothing rewrites no row, not even its time.
+batch_merges() {
+  local db before
+  db="$(pg_new_db merges)"
+  printf '%s\n' '{"id":"n","text":"kept"}' | store --db "${db}" put 2>/dev/null
+  printf '%s\n' '{"id":"m","a":1}' '{"id":"n","text":"kept"}' '{"id":"m","b":2}' \
+    '{"id":"m","a":3,"c":4}' | store --db "${db}" put 2>/dev/null
+  t "one id three times in one batch: each merged over the one before" \
+    eq "$(store --db "${db}" get m n 2>&1)" \
+    "$(printf '%s\n' '{"id":"m","a":3,"b":2,"c":4}' '{"id":"n","text":"kept"}')"
+  before="$(q "${db}" 'SELECT id, updated, xmin FROM records ORDER BY id')"
+  printf '%s\n' '{"id":"m","b":2}' '{"id":"n","text":"kept"}' '{"id":"m","c":4}' |
+    store --db "${db}" put 2>/dev/null
+  t "a batch that changes nothing rewrites no row (same time, same row version)" \
+    eq "$(q "${db}" 'SELECT id, updated, xmin FROM records ORDER BY id')" "${before}"
+}
+
+# A statement the server refuses in the middle of a batch (a trigger that
+# raises for id "bad"): the batch is rolled back whole, its records go on
+# with errors.store (--tee) and count as failed; the batches around it
+# are stored, on the same connection.
+batch_error() {
+  local db rc=0
+  db="$(pg_new_db batcherr)"
+  store --db "${db}" stats >/dev/null 2>&1
+  q "${db}" "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+    IF NEW.id = 'bad' THEN RAISE EXCEPTION 'boom on %', NEW.id; END IF; RETURN NEW; END \$\$;
+    CREATE TRIGGER boom BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION boom()"
+  printf '{"id":"%s"}\n' a b bad c d e |
+    store --db "${db}" --batch-records 2 put --tee >"${TMP}/berr.out" 2>"${TMP}/berr.err" || rc=$?
+  # c goes with bad unless the input went idle between them (a commit)
+  local stored failed n
+  stored="$(q "${db}" "SELECT string_agg(id, ',' ORDER BY id) FROM records")"
+  failed="$(jq -r 'select(.errors.store) | .id' "${TMP}/berr.out" | paste -sd, -)"
+  n="$(jq -s 'map(select(.errors.store)) | length' "${TMP}/berr.out")"
+  t "a refused batch: exit 1, the batches before and after it stored (${stored})" \
+    eq "${rc} ${stored/,c,/,}" "1 a,b,d,e"
+  t "a refused batch: what is not stored goes on with errors.store, nothing else (${failed})" \
+    eq "$(jq -r '.id' "${TMP}/berr.out" | paste -sd, -) ${failed/bad,c/bad}" "a,b,bad,c,d,e bad"
+  t "a refused batch: every record stored or failed, none both" \
+    eq "$(jq -r 'select(.errors.store == null) | .id' "${TMP}/berr.out" | paste -sd, -)" "${stored}"
+  t "a refused batch: the error is the server's reason" \
+    eq "$(jq -r 'select(.errors.store) | .errors.store.message' "${TMP}/berr.out" | sort -u)" \
+    "cannot write record: boom on bad"
+  t "a refused batch: the summary counts ${n} failed" has "${TMP}/berr.err" "ok $((6 - n)), skipped 0, failed ${n}"
 }
 
 # SIGKILL in the middle of a put, then the same input again.
@@ -466,6 +516,8 @@ main() {
   fi
   cases_on_pg
   concurrent_writers
+  batch_merges
+  batch_error
   sigkill_rerun
   backup_under_load
   secrets

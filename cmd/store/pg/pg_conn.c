@@ -113,30 +113,43 @@ static PGresult *check(struct pg_db *s, PGresult *r, char *err, size_t errlen, c
 PGresult *pg_exec(struct pg_db *s, const struct pg_q *q, char *err, size_t errlen,
 		  const char *what)
 {
+	if (pg_write_held(s, err, errlen))
+		return NULL;
 	PGresult *r = PQexecParams(s->conn, q->sql.p ? q->sql.p : "", q->n, NULL, q->val, q->len,
 				   q->fmt, 1);
 	return check(s, r, err, errlen, what);
 }
 
+int pg_prepare(struct pg_db *s, int k, const char *sql, char *err, size_t errlen)
+{
+	if (s->prepared[k])
+		return 0;
+	char name[16];
+	snprintf(name, sizeof name, "lanes%d", k);
+	PGresult *r = check(s, PQprepare(s->conn, name, sql, 0, NULL), err, errlen,
+			    "cannot prepare a statement");
+	if (!r)
+		return -1;
+	PQclear(r);
+	s->prepared[k] = 1;
+	return 0;
+}
+
 PGresult *pg_exec_slot(struct pg_db *s, int k, const char *sql, const struct pg_q *q,
 		       char *err, size_t errlen, const char *what)
 {
+	if (pg_write_held(s, err, errlen) || pg_prepare(s, k, sql, err, errlen))
+		return NULL;
 	char name[16];
 	snprintf(name, sizeof name, "lanes%d", k);
-	if (!s->prepared[k]) {
-		PGresult *r = check(s, PQprepare(s->conn, name, sql, 0, NULL), err, errlen,
-				    "cannot prepare a statement");
-		if (!r)
-			return NULL;
-		PQclear(r);
-		s->prepared[k] = 1;
-	}
 	PGresult *r = PQexecPrepared(s->conn, name, q->n, q->val, q->len, q->fmt, 1);
 	return check(s, r, err, errlen, what);
 }
 
 int pg_cmd(struct pg_db *s, const char *sql, char *err, size_t errlen, const char *what)
 {
+	if (pg_write_held(s, err, errlen))
+		return -1;
 	PGresult *r = check(s, PQexec(s->conn, sql), err, errlen, what);
 	PQclear(r);
 	return r ? 0 : -1;
@@ -386,6 +399,8 @@ void pg_close(void *c)
 	store_body_free(&s->body);
 	buf_free(&s->errs);
 	pg_q_free(&s->q);
+	pg_q_free(&s->pq);
+	pg_held_free(s);
 	free(s);
 }
 

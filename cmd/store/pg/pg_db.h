@@ -3,8 +3,9 @@
  * only (struct pg_q: the SQL with its $n and their values, never a value
  * spliced into the text), and reading binary results. The backend's
  * files: pg_conn.c (open, close, the schema and its migrations, backup
- * through pg_dump), pg_write.c (batches, merges, prune, delete), pg_read.c
- * (get, scan, docs, stats, vectors, claims). The database is named by a
+ * through pg_dump), pg_write.c (batches, merges, prune, delete), pg_batch.c
+ * (the records a batch holds until they are sent, libpq's pipeline mode),
+ * pg_read.c (get, scan, docs, stats, vectors, claims). The database is named by a
  * URL, postgres://... or postgresql://...; its password is never written
  * anywhere (redact_url). */
 #ifndef LANES_PG_DB_H
@@ -64,6 +65,20 @@ enum {
 	P_COUNT,
 };
 
+/* A record put in the open batch and not yet sent: a copy of what
+ * pg_write was given (spans into the same allocation), its time, and what
+ * sending it finds out (pg_write.c). */
+struct pg_held {
+	struct store_rec r;
+	double now;
+	long long rid;
+	int fresh;           /* inserted by this batch: nothing to merge */
+	int stale;           /* its text changed: what was made of it goes */
+	struct buf merged;   /* the body to write when it was stored before */
+};
+
+struct strmap;
+
 struct pg_db {
 	PGconn *conn;
 	char *shown;         /* the URL as it may be shown: password redacted */
@@ -77,15 +92,34 @@ struct pg_db {
 	struct store_body body;
 	struct buf errs;
 	struct pg_q q;
+	/* records held until sent (pg_batch.c), their ids, their bytes */
+	struct pg_held **held;
+	size_t nheld, held_cap, held_bytes;
+	struct strmap *held_ids;
+	/* the parameters of the statement being sent in the pipeline (not
+	 * q: a statement built in q sends the held records first) */
+	struct pg_q pq;
+	/* the tags of the statements sent in the pipeline, in order */
+	long *tags;
+	size_t ntags, tags_cap;
+	/* a send made for a read failed: the batch is lost, and the next
+	 * write or commit says so with this message */
+	int failed;
+	char failed_err[512];
 };
 
 /* "<what>: <the server's message>" (its first line). */
 void pg_error(struct pg_db *s, char *err, size_t errlen, const char *what, const PGresult *r);
+/* pg_exec, pg_exec_slot and pg_cmd send the batch's held records first
+ * (pg_write_held). */
 /* Runs q (dynamic SQL). Results in binary format. Returns the result
  * (PGRES_COMMAND_OK or PGRES_TUPLES_OK), or NULL with err (the result is
  * cleared). */
 PGresult *pg_exec(struct pg_db *s, const struct pg_q *q, char *err, size_t errlen,
 		  const char *what);
+/* Prepares slot k's sql on this connection, once. Returns 0, or -1
+ * with err. */
+int pg_prepare(struct pg_db *s, int k, const char *sql, char *err, size_t errlen);
 /* As pg_exec, the statement of slot k (sql, prepared on first use). */
 PGresult *pg_exec_slot(struct pg_db *s, int k, const char *sql, const struct pg_q *q,
 		       char *err, size_t errlen, const char *what);
@@ -97,6 +131,32 @@ long long pg_int(const PGresult *r, int row, int col);
 double pg_double(const PGresult *r, int row, int col);
 /* A text column (NULL when SQL NULL). */
 const char *pg_text(const PGresult *r, int row, int col);
+
+/* pg_batch.c. pg_held_add keeps a copy of r in the batch (r's spans
+ * need not outlive the call); pg_held_has: 1 when a held record has this
+ * id; pg_held_clear frees the held records, pg_held_free all of it. */
+void pg_held_add(struct pg_db *s, const struct store_rec *r, double now);
+int pg_held_has(const struct pg_db *s, const char *id, size_t len);
+void pg_held_clear(struct pg_db *s);
+void pg_held_free(struct pg_db *s);
+/* Called for each statement answered well, with the tag it was sent
+ * with; returns 0, or -1 with err. */
+typedef int (*pg_pipe_fn)(struct pg_db *s, const PGresult *r, long tag, void *ud, char *err,
+			  size_t errlen);
+/* Sends slot k (prepared before) with q's parameters, entering pipeline
+ * mode first when needed; nothing is read. Returns 0, or -1 with err. */
+int pg_pipe_send(struct pg_db *s, int k, const struct pg_q *q, long tag, char *err,
+		 size_t errlen);
+/* Syncs the pipeline, reads every answer in order (fn, may be NULL,
+ * for each good one) and leaves pipeline mode. Returns 0, or -1 with the
+ * first error in err: the transaction is then aborted. */
+int pg_pipe_sync(struct pg_db *s, pg_pipe_fn fn, void *ud, char *err, size_t errlen);
+
+/* pg_write.c: sends the records held, when there are any (pg_exec,
+ * pg_exec_slot and pg_cmd do it first, so any statement sees them).
+ * Returns 0, or -1 with err: the transaction is aborted, the records are
+ * freed, and the batch is marked failed. */
+int pg_write_held(struct pg_db *s, char *err, size_t errlen);
 
 /* pg_conn.c */
 int pg_migrate(struct pg_db *s, char *err, size_t errlen);

@@ -5,12 +5,22 @@
  * updated only when it changed; vectors as bytea of little-endian
  * float32; the status of each stage; a put releases the claims of the
  * stages it reports on. The statements are prepared once per connection
- * and every value is a bound parameter. */
+ * and every value is a bound parameter. Records are held (pg_batch.c)
+ * and sent together through libpq's pipeline, in three round trips
+ * however many they are: the INSERTs, the reads of those already stored,
+ * then every other statement, in the order the records came; held
+ * records are sent before any other statement, and before a second
+ * record of the same id (it is merged over the first's stored row). */
 #include "pg_db.h"
 #include "stage.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* Records held before they are sent at most, and their bytes: memory
+ * stays bounded whatever the batch's size. */
+#define PG_HELD_MAX 256
+#define PG_HELD_BYTES (8u << 20)
 
 static const char *const sql_insert =
 	"INSERT INTO records(id, doc, seq, body, vec_model, updated)"
@@ -67,6 +77,22 @@ static const char *const sql_stale_vec_model =
 	"UPDATE records SET vec_model = NULL WHERE rid = $1::int8";
 static const char *const sql_unclaim = "DELETE FROM claims WHERE rid = $1::int8 AND stage = $2::text";
 
+/* The statements a batch sends, by slot: prepared before the first send. */
+static const char *const *const slot_sql[P_COUNT] = {
+	[P_INSERT] = &sql_insert,
+	[P_FIND] = &sql_find,
+	[P_UPDATE] = &sql_update,
+	[P_VEC] = &sql_vec,
+	[P_STAGE_OK] = &sql_stage_ok,
+	[P_STAGE_ERR] = &sql_stage_err,
+	[P_STAGE_CARRIED] = &sql_stage_carried,
+	[P_RESULT_PUT] = &sql_result_put,
+	[P_STALE_VECS] = &sql_stale_vecs,
+	[P_STALE_STAGES] = &sql_stale_stages,
+	[P_STALE_VEC_MODEL] = &sql_stale_vec_model,
+	[P_UNCLAIM] = &sql_unclaim,
+};
+
 static int begin(struct pg_db *s, char *err, size_t errlen)
 {
 	if (s->in_txn)
@@ -98,10 +124,22 @@ static void abandon_batch(struct pg_db *s, long *lost)
 {
 	if (lost)
 		*lost = s->in_txn ? s->batch_n : 0;
+	pg_held_clear(s);
+	s->failed = 0;
 	if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	s->in_txn = 0;
 	s->batch_n = 0;
+}
+
+/* A send made for a read failed the batch: the next write says so. */
+static int batch_failed(struct pg_db *s, long *lost, char *err, size_t errlen)
+{
+	if (!s->failed)
+		return 0;
+	snprintf(err, errlen, "%s", s->failed_err);
+	abandon_batch(s, lost);
+	return -1;
 }
 
 /* Deletes the records `cond` selects ($1 the doc or id, $2 a seq), with
@@ -112,7 +150,7 @@ static int delete_rows(struct pg_db *s, const char *cond, const char *key, size_
 	if (lost)
 		*lost = 0;
 	*removed = 0;
-	if (begin(s, err, errlen))
+	if (batch_failed(s, lost, err, errlen) || begin(s, err, errlen))
 		return -1;
 	struct pg_q *q = &s->q;
 	/* cond names $1 and $2: the parameters, then the SQL */
@@ -152,71 +190,10 @@ int pg_delete(void *c, const char *key, size_t len, int by_doc, long *removed, l
 			   lost, err, errlen);
 }
 
-/* Runs slot k with q's parameters; 0, or -1 with err. */
-static int run(struct pg_db *s, int k, const char *sql, char *err, size_t errlen)
+/* Sends slot k with s->pq's parameters in the pipeline; 0, or -1 with err. */
+static int send(struct pg_db *s, int k, char *err, size_t errlen)
 {
-	PGresult *r = pg_exec_slot(s, k, sql, &s->q, err, errlen, "cannot write record");
-	PQclear(r);
-	return r ? 0 : -1;
-}
-
-/* The record's row: inserted when new (one statement), else read FOR
- * UPDATE, merged and updated. Sets *rid and *stale (the text changed). */
-static int put_row(struct pg_db *s, const struct store_rec *r, double now, long long *rid,
-		   int *stale, char *err, size_t errlen)
-{
-	struct pg_q *q = &s->q;
-	*stale = 0;
-	pg_q_reset(q);
-	pg_q_text(q, r->id, r->id_len);
-	pg_q_text(q, r->doc, r->doc_len);
-	if (r->has_seq)
-		pg_q_int(q, r->seq);
-	else
-		pg_q_text(q, NULL, 0);
-	pg_q_text(q, r->body, r->body_len);
-	if (r->vec)
-		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
-	else
-		pg_q_text(q, NULL, 0);
-	pg_q_double(q, now);
-	PGresult *res = pg_exec_slot(s, P_INSERT, sql_insert, q, err, errlen, "cannot write record");
-	if (!res)
-		return -1;
-	if (PQntuples(res) == 1) {
-		*rid = pg_int(res, 0, 0);
-		PQclear(res);
-		return 0;
-	}
-	PQclear(res);
-	/* q's first parameter is the id: FIND takes it alone */
-	int n = q->n;
-	q->n = 1;
-	res = pg_exec_slot(s, P_FIND, sql_find, q, err, errlen, "cannot write record");
-	q->n = n;
-	if (!res)
-		return -1;
-	if (PQntuples(res) != 1) {
-		snprintf(err, errlen, "cannot write record: its row went away meanwhile");
-		PQclear(res);
-		return -1;
-	}
-	*rid = pg_int(res, 0, 0);
-	const char *body = r->body;
-	size_t body_len = r->body_len;
-	store_body_merge(&s->body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1), r->body,
-			 r->body_len, &body, &body_len, stale);
-	PQclear(res);
-	/* the update: the same parameters with the rid first, the merged body */
-	char rid_text[32];
-	snprintf(rid_text, sizeof rid_text, "%lld", *rid);
-	q->val[0] = rid_text;
-	q->fmt[0] = 0;
-	q->val[3] = body;
-	q->len[3] = (int)body_len;
-	int rc = run(s, P_UPDATE, sql_update, err, errlen);
-	q->n = 0;
-	return rc;
+	return pg_pipe_send(s, k, &s->pq, 0, err, errlen);
 }
 
 static void q_rid(struct pg_q *q, long long rid)
@@ -225,74 +202,232 @@ static void q_rid(struct pg_q *q, long long rid)
 	pg_q_int(q, rid);
 }
 
+/* Appends the row's parameters after the first ($1: the id to insert,
+ * the rid to update): doc, seq, body, the vector's model, the time. */
+static void q_row(struct pg_q *q, const struct pg_held *h, const char *body, size_t body_len)
+{
+	const struct store_rec *r = &h->r;
+	pg_q_text(q, r->doc, r->doc_len);
+	if (r->has_seq)
+		pg_q_int(q, r->seq);
+	else
+		pg_q_text(q, NULL, 0);
+	pg_q_text(q, body, body_len);
+	if (r->vec)
+		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
+	else
+		pg_q_text(q, NULL, 0);
+	pg_q_double(q, h->now);
+}
+
+/* A held record's INSERT answered: a row back means it is new. */
+static int inserted(struct pg_db *s, const PGresult *res, long tag, void *ud, char *err,
+		    size_t errlen)
+{
+	(void)ud, (void)err, (void)errlen;
+	struct pg_held *h = s->held[tag];
+	if (PQntuples(res) == 1) {
+		h->rid = pg_int(res, 0, 0);
+		h->fresh = 1;
+	}
+	return 0;
+}
+
+/* A stored record read FOR UPDATE: the put merged over its text. */
+static int found(struct pg_db *s, const PGresult *res, long tag, void *ud, char *err,
+		 size_t errlen)
+{
+	(void)ud;
+	struct pg_held *h = s->held[tag];
+	if (PQntuples(res) != 1) {
+		snprintf(err, errlen, "cannot write record: its row went away meanwhile");
+		return -1;
+	}
+	h->rid = pg_int(res, 0, 0);
+	const char *body = h->r.body;
+	size_t body_len = h->r.body_len;
+	store_body_merge(&s->body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1), h->r.body,
+			 h->r.body_len, &body, &body_len, &h->stale);
+	buf_reset(&h->merged);
+	buf_append(&h->merged, body, body_len);
+	return 0;
+}
+
+/* Ends a round trip: syncs and reads its answers whatever sending found
+ * (sent: 0, or -1 with err already said), so pipeline mode is left. */
+static int round_trip(struct pg_db *s, int sent, pg_pipe_fn fn, char *err, size_t errlen)
+{
+	char other[256];
+	int rc = pg_pipe_sync(s, fn, NULL, sent ? other : err, sent ? sizeof other : errlen);
+	return sent ? -1 : rc;
+}
+
+/* Round trip 1: every held record's INSERT ... ON CONFLICT DO NOTHING. */
+static int send_inserts(struct pg_db *s, char *err, size_t errlen)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < s->nheld; i++) {
+		const struct pg_held *h = s->held[i];
+		pg_q_reset(&s->pq);
+		pg_q_text(&s->pq, h->r.id, h->r.id_len);
+		q_row(&s->pq, h, h->r.body, h->r.body_len);
+		rc = pg_pipe_send(s, P_INSERT, &s->pq, (long)i, err, errlen);
+	}
+	return round_trip(s, rc, inserted, err, errlen);
+}
+
+/* Round trip 2: the records stored before, read FOR UPDATE and merged. */
+static int send_finds(struct pg_db *s, char *err, size_t errlen)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < s->nheld; i++) {
+		const struct pg_held *h = s->held[i];
+		if (h->fresh)
+			continue;
+		pg_q_reset(&s->pq);
+		pg_q_text(&s->pq, h->r.id, h->r.id_len);
+		rc = pg_pipe_send(s, P_FIND, &s->pq, (long)i, err, errlen);
+	}
+	return round_trip(s, rc, found, err, errlen);
+}
+
 /* A record whose text changed: its vectors and the stages derived from
  * the text go; the record's own come next. */
-static int drop_stale(struct pg_db *s, const struct store_rec *r, long long rid, char *err,
-		      size_t errlen)
+static int drop_stale(struct pg_db *s, const struct pg_held *h, char *err, size_t errlen)
 {
-	q_rid(&s->q, rid);
-	if (run(s, P_STALE_VECS, sql_stale_vecs, err, errlen))
+	q_rid(&s->pq, h->rid);
+	if (send(s, P_STALE_VECS, err, errlen))
 		return -1;
 	for (size_t k = 0; k < STAGE_COUNT; k++) {
 		if (!stage_table[k].derived)
 			continue;
-		q_rid(&s->q, rid);
-		pg_q_str(&s->q, stage_table[k].name);
-		if (run(s, P_STALE_STAGES, sql_stale_stages, err, errlen))
+		q_rid(&s->pq, h->rid);
+		pg_q_str(&s->pq, stage_table[k].name);
+		if (send(s, P_STALE_STAGES, err, errlen))
 			return -1;
 	}
-	if (r->vec)
+	if (h->r.vec)
 		return 0;
-	q_rid(&s->q, rid);
-	return run(s, P_STALE_VEC_MODEL, sql_stale_vec_model, err, errlen);
+	q_rid(&s->pq, h->rid);
+	return send(s, P_STALE_VEC_MODEL, err, errlen);
 }
 
-static int put_event(struct pg_db *s, const struct store_rec *r, const struct store_event *e,
-		     long long rid, double now, char *err, size_t errlen)
+/* The result a stage keeps by content (fingerprint and input hash). */
+static int put_result(struct pg_db *s, const struct store_rec *r, const struct store_event *e,
+		      double now, char *err, size_t errlen)
 {
-	struct pg_q *q = &s->q;
-	q_rid(q, rid);
+	struct pg_q *q = &s->pq;
+	const struct stage *sd = stage_find(e->stage, e->stage_len);
+	pg_q_reset(q);
+	pg_q_text(q, e->stage, e->stage_len);
+	pg_q_text(q, e->fingerprint, e->fingerprint_len);
+	pg_q_text(q, e->input, e->input_len);
+	pg_q_text(q, e->members, e->members_len);
+	if (sd && sd->vector && r->vec)
+		pg_q_bytes(q, store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
+	else
+		pg_q_bytes(q, NULL, 0);
+	pg_q_double(q, now);
+	return send(s, P_RESULT_PUT, err, errlen);
+}
+
+static int put_event(struct pg_db *s, const struct pg_held *h, const struct store_event *e,
+		     char *err, size_t errlen)
+{
+	struct pg_q *q = &s->pq;
+	q_rid(q, h->rid);
 	pg_q_text(q, e->stage, e->stage_len);
 	pg_q_text(q, e->model, e->model_len);
 	if (e->ok) {
-		pg_q_double(q, now);
+		pg_q_double(q, h->now);
 		pg_q_text(q, e->fingerprint, e->fingerprint_len);
-		if (run(s, P_STAGE_OK, sql_stage_ok, err, errlen))
+		if (send(s, P_STAGE_OK, err, errlen))
 			return -1;
-		if (e->fingerprint && e->input && e->members) {
-			const struct stage *sd = stage_find(e->stage, e->stage_len);
-			pg_q_reset(q);
-			pg_q_text(q, e->stage, e->stage_len);
-			pg_q_text(q, e->fingerprint, e->fingerprint_len);
-			pg_q_text(q, e->input, e->input_len);
-			pg_q_text(q, e->members, e->members_len);
-			if (sd && sd->vector && r->vec)
-				pg_q_bytes(q, store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
-			else
-				pg_q_bytes(q, NULL, 0);
-			pg_q_double(q, now);
-			if (run(s, P_RESULT_PUT, sql_result_put, err, errlen))
-				return -1;
-		}
+		if (e->fingerprint && e->input && e->members &&
+		    put_result(s, &h->r, e, h->now, err, errlen))
+			return -1;
 	} else {
 		pg_q_text(q, e->code, e->code_len);
 		pg_q_text(q, e->message, e->message_len);
 		pg_q_text(q, e->error, e->error_len);
 		pg_q_int(q, e->carried > 0 ? e->carried : s->max_attempts);
-		pg_q_double(q, now);
-		if (e->carried > 0) {
+		pg_q_double(q, h->now);
+		if (e->carried > 0)
 			pg_q_int(q, s->max_attempts);
-			if (run(s, P_STAGE_CARRIED, sql_stage_carried, err, errlen))
-				return -1;
-		} else if (run(s, P_STAGE_ERR, sql_stage_err, err, errlen)) {
+		if (send(s, e->carried > 0 ? P_STAGE_CARRIED : P_STAGE_ERR, err, errlen))
 			return -1;
-		}
 	}
 	if (!s->claims)
 		return 0;
-	q_rid(q, rid);
+	q_rid(q, h->rid);
 	pg_q_text(q, e->stage, e->stage_len);
-	return run(s, P_UNCLAIM, sql_unclaim, err, errlen);
+	return send(s, P_UNCLAIM, err, errlen);
+}
+
+/* Everything of one record but its INSERT: the update of a stored one
+ * (the same parameters, the rid first, the merged body), what its new
+ * text made stale, its vector, its stages. */
+static int send_record(struct pg_db *s, const struct pg_held *h, char *err, size_t errlen)
+{
+	const struct store_rec *r = &h->r;
+	if (!h->fresh) {
+		q_rid(&s->pq, h->rid);
+		q_row(&s->pq, h, h->merged.p, h->merged.len);
+		if (send(s, P_UPDATE, err, errlen))
+			return -1;
+	}
+	if (h->stale && drop_stale(s, h, err, errlen))
+		return -1;
+	if (r->vec) {
+		struct pg_q *q = &s->pq;
+		q_rid(q, h->rid);
+		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
+		pg_q_int(q, (long long)r->dim);
+		pg_q_bytes(q, store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
+		pg_q_double(q, h->now);
+		if (send(s, P_VEC, err, errlen))
+			return -1;
+	}
+	for (size_t i = 0; i < r->nevents; i++)
+		if (put_event(s, h, &r->events[i], err, errlen))
+			return -1;
+	return 0;
+}
+
+/* Round trip 3: the rest of every held record, in their order. */
+static int send_rest(struct pg_db *s, char *err, size_t errlen)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < s->nheld; i++)
+		rc = send_record(s, s->held[i], err, errlen);
+	return round_trip(s, rc, NULL, err, errlen);
+}
+
+static int prepare_all(struct pg_db *s, char *err, size_t errlen)
+{
+	for (int k = 0; k < P_COUNT; k++)
+		if (slot_sql[k] && pg_prepare(s, k, *slot_sql[k], err, errlen))
+			return -1;
+	return 0;
+}
+
+int pg_write_held(struct pg_db *s, char *err, size_t errlen)
+{
+	if (!s->nheld)
+		return 0;
+	int rc = prepare_all(s, err, errlen);
+	if (!rc)
+		rc = send_inserts(s, err, errlen);
+	if (!rc)
+		rc = send_finds(s, err, errlen);
+	if (!rc)
+		rc = send_rest(s, err, errlen);
+	pg_held_clear(s);
+	if (rc) {
+		s->failed = 1;
+		snprintf(s->failed_err, sizeof s->failed_err, "%s", err);
+	}
+	return rc;
 }
 
 int pg_write(void *c, const struct store_rec *r, long *lost, char *err, size_t errlen)
@@ -300,35 +435,26 @@ int pg_write(void *c, const struct store_rec *r, long *lost, char *err, size_t e
 	struct pg_db *s = c;
 	if (lost)
 		*lost = 0;
+	if (batch_failed(s, lost, err, errlen))
+		return -1;
 	if (r->id_len > 0x3fffffff || r->body_len > 0x3fffffff || r->dim > 0xfffffff) {
 		snprintf(err, errlen, "record too big for the database");
 		return -1;
 	}
 	if (begin(s, err, errlen))
 		return -1;
-	double now = wall_time();
-	long long rid = 0;
-	int stale = 0;
-	int rc = put_row(s, r, now, &rid, &stale, err, errlen);
-	if (!rc && stale)
-		rc = drop_stale(s, r, rid, err, errlen);
-	if (!rc && r->vec) {
-		struct pg_q *q = &s->q;
-		q_rid(q, rid);
-		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
-		pg_q_int(q, (long long)r->dim);
-		pg_q_bytes(q, store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
-		pg_q_double(q, now);
-		rc = run(s, P_VEC, sql_vec, err, errlen);
-	}
-	for (size_t i = 0; !rc && i < r->nevents; i++)
-		rc = put_event(s, r, &r->events[i], rid, now, err, errlen);
-	if (rc) {
-		abandon_batch(s, lost);
-		return -1;
-	}
+	/* a second record of an id merges over what the first one wrote */
+	if (pg_held_has(s, r->id, r->id_len) && pg_write_held(s, err, errlen))
+		goto fail;
+	pg_held_add(s, r, wall_time());
+	if ((s->nheld >= PG_HELD_MAX || s->held_bytes >= PG_HELD_BYTES) &&
+	    pg_write_held(s, err, errlen))
+		goto fail;
 	s->batch_n++;
 	return 0;
+fail:
+	abandon_batch(s, lost);
+	return -1;
 }
 
 int pg_commit(void *c, long *lost, char *err, size_t errlen)
@@ -336,6 +462,9 @@ int pg_commit(void *c, long *lost, char *err, size_t errlen)
 	struct pg_db *s = c;
 	if (lost)
 		*lost = 0;
+	if (batch_failed(s, lost, err, errlen))
+		return -1;
+	/* COMMIT sends the records held first (pg_cmd) */
 	if (!s->in_txn)
 		return 0;
 	if (pg_cmd(s, "COMMIT", err, errlen, "cannot commit")) {
@@ -365,7 +494,7 @@ int pg_log_add(void *c, const struct store_log_entry *e, long *lost, char *err, 
 	struct pg_db *s = c;
 	if (lost)
 		*lost = 0;
-	if (begin(s, err, errlen))
+	if (batch_failed(s, lost, err, errlen) || begin(s, err, errlen))
 		return -1;
 	struct pg_q *q = &s->q;
 	pg_q_reset(q);
