@@ -1,13 +1,16 @@
 /* pg_batch: what lets the PostgreSQL backend send a batch's records
  * without waiting for an answer per statement: the records held until
  * they are sent (each a copy in one allocation, since the caller's spans
- * are only valid during store_write), and libpq's pipeline mode, where
- * statements go out one after the other and their answers are read back
- * in order after one sync (one round trip for any number of them). */
+ * are only valid during store_write), binary arrays (one parameter
+ * carrying a column of many rows, for statements over unnest()), and
+ * libpq's pipeline mode, where statements go out one after the other and
+ * their answers are read back in order after one sync (one round trip
+ * for any number of them). */
 #include "pg_db.h"
 #include "log.h"
 #include "strmap.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +116,86 @@ void pg_held_free(struct pg_db *s)
 	free(s->tags);
 	s->tags = NULL;
 	s->tags_cap = 0;
+}
+
+static void put_be32(struct buf *b, uint32_t v)
+{
+	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 8), (unsigned char)v};
+	buf_append(b, x, 4);
+}
+
+static void put_be64(struct buf *b, uint64_t v)
+{
+	put_be32(b, (uint32_t)(v >> 32));
+	put_be32(b, (uint32_t)v);
+}
+
+/* array_send's header: 1 dimension, the null flag, the element type,
+ * the count and lower bound 1 (flag and count set by pg_q_arr). */
+static void arr_header(struct pg_arr *a)
+{
+	buf_reset(&a->b);
+	put_be32(&a->b, 1);
+	put_be32(&a->b, 0);
+	put_be32(&a->b, (uint32_t)a->oid);
+	put_be32(&a->b, 0);
+	put_be32(&a->b, 1);
+}
+
+static void set_be32(char *p, uint32_t v)
+{
+	p[0] = (char)(v >> 24);
+	p[1] = (char)(v >> 16);
+	p[2] = (char)(v >> 8);
+	p[3] = (char)v;
+}
+
+void pg_arr_begin(struct pg_arr *a, int oid)
+{
+	a->n = 0;
+	a->nulls = 0;
+	a->oid = oid;
+	arr_header(a);
+}
+
+void pg_arr_text(struct pg_arr *a, const char *p, size_t n)
+{
+	a->n++;
+	if (!p) {
+		a->nulls = 1;
+		put_be32(&a->b, UINT32_MAX);
+		return;
+	}
+	put_be32(&a->b, (uint32_t)n);
+	buf_append(&a->b, p, n);
+}
+
+void pg_arr_int(struct pg_arr *a, long long v, int null)
+{
+	if (null) {
+		pg_arr_text(a, NULL, 0);
+		return;
+	}
+	a->n++;
+	put_be32(&a->b, 8);
+	put_be64(&a->b, (uint64_t)v);
+}
+
+void pg_arr_double(struct pg_arr *a, double v)
+{
+	uint64_t u;
+	memcpy(&u, &v, sizeof u);
+	a->n++;
+	put_be32(&a->b, 8);
+	put_be64(&a->b, u);
+}
+
+int pg_q_arr(struct pg_q *q, struct pg_arr *a)
+{
+	set_be32(a->b.p + 4, (uint32_t)a->nulls);
+	set_be32(a->b.p + 12, (uint32_t)a->n);
+	return pg_q_bytes(q, a->b.p, a->b.len);
 }
 
 int pg_pipe_send(struct pg_db *s, int k, const struct pg_q *q, long tag, char *err,

@@ -47,13 +47,17 @@ int pg_q_int(struct pg_q *q, long long v);
 int pg_q_double(struct pg_q *q, double v);
 int pg_q_bytes(struct pg_q *q, const void *p, size_t n);
 
-/* The statements used once per record, prepared once per connection. */
+/* The statements of the write path, by slot, prepared once per connection:
+ * those for one record, and those for many (P_INSERT, P_VECS, P_STAGES_OK:
+ * a column of the held records per array parameter). */
 enum {
 	P_INSERT,
 	P_FIND,
 	P_UPDATE,
 	P_VEC,
+	P_VECS,
 	P_STAGE_OK,
+	P_STAGES_OK,
 	P_STAGE_ERR,
 	P_STAGE_CARRIED,
 	P_RESULT_PUT,
@@ -74,6 +78,7 @@ struct pg_held {
 	long long rid;
 	int fresh;           /* inserted by this batch: nothing to merge */
 	int stale;           /* its text changed: what was made of it goes */
+	int bulk;            /* fresh, its vector and good stages sent for many */
 	struct buf merged;   /* the body to write when it was stored before */
 };
 
@@ -139,6 +144,28 @@ void pg_held_add(struct pg_db *s, const struct store_rec *r, double now);
 int pg_held_has(const struct pg_db *s, const char *id, size_t len);
 void pg_held_clear(struct pg_db *s);
 void pg_held_free(struct pg_db *s);
+/* A binary array of one dimension (array_send's format): one parameter
+ * that carries a column of many rows, for a prepared statement whose SQL
+ * names its type ($1::text[]). pg_arr_begin empties a (oid: the element
+ * type: 25 text, 20 int8, 701 float8, 17 bytea: its bytes by
+ * pg_arr_text), pg_arr_* append an element (NULL
+ * p, null: SQL NULL), pg_q_arr adds it to q (a must not change until q
+ * is sent); free a.b with buf_free. */
+struct pg_arr {
+	struct buf b;
+	size_t n;
+	int oid;
+	int nulls;
+};
+#define PG_OID_TEXT 25
+#define PG_OID_INT8 20
+#define PG_OID_FLOAT8 701
+#define PG_OID_BYTEA 17
+void pg_arr_begin(struct pg_arr *a, int oid);
+void pg_arr_text(struct pg_arr *a, const char *p, size_t n);
+void pg_arr_int(struct pg_arr *a, long long v, int null);
+void pg_arr_double(struct pg_arr *a, double v);
+int pg_q_arr(struct pg_q *q, struct pg_arr *a);
 /* Called for each statement answered well, with the tag it was sent
  * with; returns 0, or -1 with err. */
 typedef int (*pg_pipe_fn)(struct pg_db *s, const PGresult *r, long tag, void *ud, char *err,

@@ -1,5 +1,5 @@
 /* pg_write: the PostgreSQL backend's write path: records put in batches,
- * one transaction each; a new record is one INSERT, a stored one is read
+ * one transaction each; a new record is inserted, a stored one is read
  * FOR UPDATE (a concurrent writer of the same id waits, so merges are
  * never lost between processes), merged on its text (store_body.c) and
  * updated only when it changed; vectors as bytea of little-endian
@@ -7,12 +7,14 @@
  * stages it reports on. The statements are prepared once per connection
  * and every value is a bound parameter. Records are held (pg_batch.c)
  * and sent together through libpq's pipeline, in three round trips
- * however many they are: the INSERTs, the reads of those already stored,
- * then every other statement, in the order the records came; held
- * records are sent before any other statement, and before a second
- * record of the same id (it is merged over the first's stored row). */
+ * however many they are: one INSERT of them all, the reads of those
+ * stored before, then the rest: the new records' vectors and good stages
+ * in one statement each, then every other statement in the records'
+ * order. Held records are sent before any other statement, and before a
+ * second record of a held id (it merges over the first's row). */
 #include "pg_db.h"
 #include "stage.h"
+#include "strmap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,10 +24,12 @@
 #define PG_HELD_MAX 256
 #define PG_HELD_BYTES (8u << 20)
 
+/* the held records in one statement, a column per array, in their order
+ * (rids in input order); the new ones come back */
 static const char *const sql_insert =
 	"INSERT INTO records(id, doc, seq, body, vec_model, updated)"
-	" VALUES($1::text, $2::text, $3::int8, $4::text, $5::text, $6::float8)"
-	" ON CONFLICT (id) DO NOTHING RETURNING rid";
+	" SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],"
+	" $6::float8[]) ON CONFLICT (id) DO NOTHING RETURNING rid, id";
 static const char *const sql_find = "SELECT rid, body FROM records WHERE id = $1::text FOR UPDATE";
 /* rows are only written when something changes: a rerun rewrites nothing */
 static const char *const sql_update =
@@ -40,9 +44,25 @@ static const char *const sql_vec =
 	" VALUES($1::int8, $2::text, $3::int8, $4::bytea, $5::float8)"
 	" ON CONFLICT (rid, model) DO UPDATE SET dim = excluded.dim, vec = excluded.vec,"
 	" updated = excluded.updated WHERE vector_data.vec IS DISTINCT FROM excluded.vec";
+/* the vectors of records this batch made, one statement for all */
+static const char *const sql_vecs =
+	"INSERT INTO vector_data(rid, model, dim, vec, updated)"
+	" SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::bytea[], $5::float8[])"
+	" ON CONFLICT (rid, model) DO UPDATE SET dim = excluded.dim, vec = excluded.vec,"
+	" updated = excluded.updated WHERE vector_data.vec IS DISTINCT FROM excluded.vec";
 static const char *const sql_stage_ok =
 	"INSERT INTO stage_data(rid, stage, status, model, failures, updated, fingerprint)"
 	" VALUES($1::int8, $2::text, 'ok', $3::text, 0, $4::float8, $5::text)"
+	" ON CONFLICT (rid, stage) DO UPDATE SET status = 'ok', model = excluded.model,"
+	" failures = 0, code = NULL, message = NULL, error = NULL, updated = excluded.updated,"
+	" fingerprint = excluded.fingerprint WHERE stage_data.status <> 'ok'"
+	" OR stage_data.model IS DISTINCT FROM excluded.model"
+	" OR stage_data.fingerprint IS DISTINCT FROM excluded.fingerprint";
+/* sql_stage_ok for many rows (never one row twice) */
+static const char *const sql_stages_ok =
+	"INSERT INTO stage_data(rid, stage, status, model, failures, updated, fingerprint)"
+	" SELECT r, g, 'ok', m, 0, u, f FROM unnest($1::int8[], $2::text[], $3::text[],"
+	" $4::float8[], $5::text[]) AS t(r, g, m, u, f)"
 	" ON CONFLICT (rid, stage) DO UPDATE SET status = 'ok', model = excluded.model,"
 	" failures = 0, code = NULL, message = NULL, error = NULL, updated = excluded.updated,"
 	" fingerprint = excluded.fingerprint WHERE stage_data.status <> 'ok'"
@@ -83,7 +103,9 @@ static const char *const *const slot_sql[P_COUNT] = {
 	[P_FIND] = &sql_find,
 	[P_UPDATE] = &sql_update,
 	[P_VEC] = &sql_vec,
+	[P_VECS] = &sql_vecs,
 	[P_STAGE_OK] = &sql_stage_ok,
+	[P_STAGES_OK] = &sql_stages_ok,
 	[P_STAGE_ERR] = &sql_stage_err,
 	[P_STAGE_CARRIED] = &sql_stage_carried,
 	[P_RESULT_PUT] = &sql_result_put,
@@ -220,15 +242,43 @@ static void q_row(struct pg_q *q, const struct pg_held *h, const char *body, siz
 	pg_q_double(q, h->now);
 }
 
-/* A held record's INSERT answered: a row back means it is new. */
+/* Empties the n columns of a statement over unnest(), of the types oids. */
+static void cols_begin(struct pg_arr *col, const int *oids, size_t n)
+{
+	for (size_t c = 0; c < n; c++)
+		pg_arr_begin(&col[c], oids[c]);
+}
+
+/* Sends slot k with the n columns as its parameters when they hold rows,
+ * and frees them. Returns 0, or -1 with err. */
+static int send_cols(struct pg_db *s, int k, struct pg_arr *col, size_t n, char *err,
+		     size_t errlen)
+{
+	int rc = 0;
+	pg_q_reset(&s->pq);
+	for (size_t c = 0; c < n; c++)
+		pg_q_arr(&s->pq, &col[c]);
+	if (col[0].n)
+		rc = send(s, k, err, errlen);
+	for (size_t c = 0; c < n; c++)
+		buf_free(&col[c].b);
+	return rc;
+}
+
+/* The held records' INSERT answered: each row back is a new record. */
 static int inserted(struct pg_db *s, const PGresult *res, long tag, void *ud, char *err,
 		    size_t errlen)
 {
-	(void)ud, (void)err, (void)errlen;
-	struct pg_held *h = s->held[tag];
-	if (PQntuples(res) == 1) {
-		h->rid = pg_int(res, 0, 0);
-		h->fresh = 1;
+	(void)tag, (void)ud;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long k = strmap_getn(s->held_ids, PQgetvalue(res, i, 1),
+				     (size_t)PQgetlength(res, i, 1));
+		if (k < 0) {
+			snprintf(err, errlen, "cannot write record: the server inserted an id not sent");
+			return -1;
+		}
+		s->held[k]->rid = pg_int(res, i, 0);
+		s->held[k]->fresh = 1;
 	}
 	return 0;
 }
@@ -262,17 +312,25 @@ static int round_trip(struct pg_db *s, int sent, pg_pipe_fn fn, char *err, size_
 	return sent ? -1 : rc;
 }
 
-/* Round trip 1: every held record's INSERT ... ON CONFLICT DO NOTHING. */
+/* Round trip 1: the held records' INSERT ... ON CONFLICT DO NOTHING,
+ * one statement for all (no id twice: pg_write sends before that). */
 static int send_inserts(struct pg_db *s, char *err, size_t errlen)
 {
-	int rc = 0;
-	for (size_t i = 0; !rc && i < s->nheld; i++) {
-		const struct pg_held *h = s->held[i];
-		pg_q_reset(&s->pq);
-		pg_q_text(&s->pq, h->r.id, h->r.id_len);
-		q_row(&s->pq, h, h->r.body, h->r.body_len);
-		rc = pg_pipe_send(s, P_INSERT, &s->pq, (long)i, err, errlen);
+	static const int oids[] = {PG_OID_TEXT, PG_OID_TEXT, PG_OID_INT8, PG_OID_TEXT,
+				   PG_OID_TEXT, PG_OID_FLOAT8};
+	struct pg_arr col[6] = {0};
+	cols_begin(col, oids, 6);
+	for (size_t i = 0; i < s->nheld; i++) {
+		const struct store_rec *r = &s->held[i]->r;
+		pg_arr_text(&col[0], r->id, r->id_len);
+		pg_arr_text(&col[1], r->doc, r->doc_len);
+		pg_arr_int(&col[2], r->seq, !r->has_seq);
+		pg_arr_text(&col[3], r->body, r->body_len);
+		pg_arr_text(&col[4], r->vec ? (r->vec_model ? r->vec_model : "") : NULL,
+			    r->vec_model_len);
+		pg_arr_double(&col[5], s->held[i]->now);
 	}
+	int rc = send_cols(s, P_INSERT, col, 6, err, errlen);
 	return round_trip(s, rc, inserted, err, errlen);
 }
 
@@ -341,7 +399,7 @@ static int put_event(struct pg_db *s, const struct pg_held *h, const struct stor
 	if (e->ok) {
 		pg_q_double(q, h->now);
 		pg_q_text(q, e->fingerprint, e->fingerprint_len);
-		if (send(s, P_STAGE_OK, err, errlen))
+		if (!h->bulk && send(s, P_STAGE_OK, err, errlen))
 			return -1;
 		if (e->fingerprint && e->input && e->members &&
 		    put_result(s, &h->r, e, h->now, err, errlen))
@@ -357,7 +415,8 @@ static int put_event(struct pg_db *s, const struct pg_held *h, const struct stor
 		if (send(s, e->carried > 0 ? P_STAGE_CARRIED : P_STAGE_ERR, err, errlen))
 			return -1;
 	}
-	if (!s->claims)
+	/* nobody holds a claim on a record this batch made */
+	if (!s->claims || h->fresh)
 		return 0;
 	q_rid(q, h->rid);
 	pg_q_text(q, e->stage, e->stage_len);
@@ -366,7 +425,7 @@ static int put_event(struct pg_db *s, const struct pg_held *h, const struct stor
 
 /* Everything of one record but its INSERT: the update of a stored one
  * (the same parameters, the rid first, the merged body), what its new
- * text made stale, its vector, its stages. */
+ * text made stale, its vector, its stages (but those send_bulk sent). */
 static int send_record(struct pg_db *s, const struct pg_held *h, char *err, size_t errlen)
 {
 	const struct store_rec *r = &h->r;
@@ -378,7 +437,7 @@ static int send_record(struct pg_db *s, const struct pg_held *h, char *err, size
 	}
 	if (h->stale && drop_stale(s, h, err, errlen))
 		return -1;
-	if (r->vec) {
+	if (r->vec && !h->bulk) {
 		struct pg_q *q = &s->pq;
 		q_rid(q, h->rid);
 		pg_q_text(q, r->vec_model ? r->vec_model : "", r->vec_model_len);
@@ -394,10 +453,73 @@ static int send_record(struct pg_db *s, const struct pg_held *h, char *err, size
 	return 0;
 }
 
-/* Round trip 3: the rest of every held record, in their order. */
+/* 1 when r's stages that went well are each named once: one statement
+ * may write them all (it cannot change one row twice). */
+static int ok_stages_once(const struct store_rec *r)
+{
+	for (size_t i = 0; i < r->nevents; i++)
+		for (size_t j = 0; j < i; j++)
+			if (r->events[i].ok && r->events[j].ok &&
+			    r->events[i].stage_len == r->events[j].stage_len &&
+			    !memcmp(r->events[i].stage, r->events[j].stage, r->events[i].stage_len))
+				return 0;
+	return 1;
+}
+
+/* The vectors of the bulk records, in one statement. */
+static int send_bulk_vecs(struct pg_db *s, char *err, size_t errlen)
+{
+	static const int oids[] = {PG_OID_INT8, PG_OID_TEXT, PG_OID_INT8, PG_OID_BYTEA,
+				   PG_OID_FLOAT8};
+	struct pg_arr col[5] = {0};
+	cols_begin(col, oids, 5);
+	for (size_t i = 0; i < s->nheld; i++) {
+		const struct pg_held *h = s->held[i];
+		const struct store_rec *r = &h->r;
+		if (!h->bulk || !r->vec)
+			continue;
+		pg_arr_int(&col[0], h->rid, 0);
+		pg_arr_text(&col[1], r->vec_model ? r->vec_model : "", r->vec_model_len);
+		pg_arr_int(&col[2], (long long)r->dim, 0);
+		pg_arr_text(&col[3], store_body_vec_bytes(&s->body, r->vec, r->dim), r->dim * 4);
+		pg_arr_double(&col[4], h->now);
+	}
+	return send_cols(s, P_VECS, col, 5, err, errlen);
+}
+
+/* The stages that went well of the bulk records, in one statement. */
+static int send_bulk_stages(struct pg_db *s, char *err, size_t errlen)
+{
+	static const int oids[] = {PG_OID_INT8, PG_OID_TEXT, PG_OID_TEXT, PG_OID_FLOAT8,
+				   PG_OID_TEXT};
+	struct pg_arr col[5] = {0};
+	cols_begin(col, oids, 5);
+	for (size_t i = 0; i < s->nheld; i++) {
+		const struct pg_held *h = s->held[i];
+		for (size_t j = 0; h->bulk && j < h->r.nevents; j++) {
+			const struct store_event *e = &h->r.events[j];
+			if (!e->ok)
+				continue;
+			pg_arr_int(&col[0], h->rid, 0);
+			pg_arr_text(&col[1], e->stage, e->stage_len);
+			pg_arr_text(&col[2], e->model, e->model_len);
+			pg_arr_double(&col[3], h->now);
+			pg_arr_text(&col[4], e->fingerprint, e->fingerprint_len);
+		}
+	}
+	return send_cols(s, P_STAGES_OK, col, 5, err, errlen);
+}
+
+/* Round trip 3: the rest of every held record, in their order. The new
+ * records' vectors and good stages go first, in two statements for all:
+ * their rows are theirs alone, so sooner changes nothing. */
 static int send_rest(struct pg_db *s, char *err, size_t errlen)
 {
-	int rc = 0;
+	for (size_t i = 0; i < s->nheld; i++)
+		s->held[i]->bulk = s->held[i]->fresh && ok_stages_once(&s->held[i]->r);
+	int rc = send_bulk_vecs(s, err, errlen);
+	if (!rc)
+		rc = send_bulk_stages(s, err, errlen);
 	for (size_t i = 0; !rc && i < s->nheld; i++)
 		rc = send_record(s, s->held[i], err, errlen);
 	return round_trip(s, rc, NULL, err, errlen);
