@@ -3,11 +3,11 @@
  * only (struct pg_q: the SQL with its $n and their values, never a value
  * spliced into the text), and reading binary results. The backend's
  * files: pg_conn.c (open, close, the schema and its migrations, backup
- * through pg_dump), pg_write.c (batches, merges, prune, delete), pg_batch.c
- * (the records a batch holds until they are sent, libpq's pipeline mode),
- * pg_read.c (get, scan, docs, stats, vectors, claims). The database is named by a
- * URL, postgres://... or postgresql://...; its password is never written
- * anywhere (redact_url). */
+ * through pg_dump), pg_write.c (batches, merges, prune, delete),
+ * pg_batch.c (the records a batch holds until they are sent, arrays as
+ * parameters, libpq's pipeline mode), pg_read.c (get, scan, docs, stats,
+ * vectors, claims). The database is named by a URL, postgres://... or
+ * postgresql://...; its password is never written anywhere (redact_url). */
 #ifndef LANES_PG_DB_H
 #define LANES_PG_DB_H
 
@@ -115,11 +115,10 @@ struct pg_db {
 
 /* "<what>: <the server's message>" (its first line). */
 void pg_error(struct pg_db *s, char *err, size_t errlen, const char *what, const PGresult *r);
-/* pg_exec, pg_exec_slot and pg_cmd send the batch's held records first
- * (pg_write_held). */
-/* Runs q (dynamic SQL). Results in binary format. Returns the result
- * (PGRES_COMMAND_OK or PGRES_TUPLES_OK), or NULL with err (the result is
- * cleared). */
+/* Runs q (dynamic SQL), after the batch's held records (pg_write_held,
+ * as pg_exec_slot and pg_cmd do too). Results in binary format. Returns
+ * the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK), or NULL with err (the
+ * result is cleared). */
 PGresult *pg_exec(struct pg_db *s, const struct pg_q *q, char *err, size_t errlen,
 		  const char *what);
 /* Prepares slot k's sql on this connection, once. Returns 0, or -1
@@ -147,10 +146,9 @@ void pg_held_free(struct pg_db *s);
 /* A binary array of one dimension (array_send's format): one parameter
  * that carries a column of many rows, for a prepared statement whose SQL
  * names its type ($1::text[]). pg_arr_begin empties a (oid: the element
- * type: 25 text, 20 int8, 701 float8, 17 bytea: its bytes by
- * pg_arr_text), pg_arr_* append an element (NULL
- * p, null: SQL NULL), pg_q_arr adds it to q (a must not change until q
- * is sent); free a.b with buf_free. */
+ * type; bytea's bytes go in with pg_arr_text), pg_arr_* append an
+ * element (NULL p, null: SQL NULL), pg_q_arr adds it to q (a must not
+ * change until q is sent); free a.b with buf_free. */
 struct pg_arr {
 	struct buf b;
 	size_t n;
