@@ -37,7 +37,7 @@ readonly PLATEAU_SHARE=0.9
 readonly PATIENCE=2
 # each level is measured in this many parts (separate runs), whose rates
 # say how stable the level's rate is; a level whose parts took less than
-# --seconds gets more, up to MAX_PARTS
+# two thirds of --seconds gets more, up to MAX_PARTS
 readonly PARTS=3
 readonly MAX_PARTS=6
 # the most requests one part sends (a fast server reaches --seconds first)
@@ -88,7 +88,7 @@ tunables.yaml. Uses the server and model of the tunables unless told
 otherwise.
 
 Each level is measured in ${PARTS} parts (up to ${MAX_PARTS} when they took less than
---seconds), each of whole rounds (a round: as many requests as are in
+two thirds of --seconds), each of whole rounds (a round: as many requests as are in
 flight), sized from the rate seen so far so that together they last
 --seconds; a part has at least --rounds rounds and at most ${MAX_PART_REQUESTS} requests.
 
@@ -247,13 +247,13 @@ part_figures() {
       if (n == 0) { print "0 0"; exit }
       for (k = n_in + 1; k <= n; k++) {
         sum += t[k] - t[k - n_in]
-        printf "%.0f\n", (t[k] - t[k - n_in]) * 1000 > lats
+        printf "%.0f\n", (t[k] - t[k - n_in]) * 1000 >> lats
       }
       if (served == all && n >= 2 * n_in && sum > 0)
         rate = n_in * (n - n_in) * b / sum
       else if (t[n] > start)
         rate = served / (t[n] - start)
-      if (n <= n_in) for (k = 1; k <= n; k++) printf "%.0f\n", (t[k] - start) * 1000 > lats
+      if (n <= n_in) for (k = 1; k <= n; k++) printf "%.0f\n", (t[k] - start) * 1000 >> lats
       printf "%.6g %d\n", rate + 0, served
     }' "${times}"
 }
@@ -423,7 +423,10 @@ measure() {
   : >"${dir}/parts"
   local part=0 elapsed=0 guess reqs secs count=0 retries=0 r
   guess="$(rate_guess "${level}")"
-  while ((part < PARTS)) || { ((part < MAX_PARTS)) && ! ge "${elapsed}" "${LEVEL_SECONDS}"; }; do
+  # more parts only when the guess was far off: one a little short of the
+  # time would be a part of a round or two, noisier than the others
+  while ((part < PARTS)) || { ((part < MAX_PARTS)) &&
+    ! ge "${elapsed}" "$(awk -v t="${LEVEL_SECONDS}" 'BEGIN { print t * 2 / 3 }')"; }; do
     part=$((part + 1))
     reqs="$(part_requests "${level}" "${guess}" \
       "$(awk -v t="${LEVEL_SECONDS}" -v e="${elapsed}" 'BEGIN { print t - e }')" \
