@@ -313,15 +313,21 @@ rate_shown() {
   }'
 }
 
+# The records one request carries: embed's batch, mine's one.
+units() {
+  if [[ "${TOOL}" == embed ]]; then
+    printf '%s\n' "${BATCH}"
+  else
+    printf '1\n'
+  fi
+}
+
 # Runs the tool once with LEVEL requests in flight and REQS requests in
 # DIR (in.ndjson, times, log); exits as the tool does when it cannot run.
 # Prints the seconds it took.
 run_part() {
-  local level="$1" reqs="$2" dir="$3"
-  local units=1
-  if [[ "${TOOL}" == embed ]]; then
-    units="${BATCH}"
-  fi
+  local level="$1" reqs="$2" dir="$3" units
+  units="$(units)"
   mkdir -p "${dir}"
   make_records "${level}" "$((reqs * units))" "${dir##*/}" >"${dir}/in.ndjson"
   # --force: results the input records carry are redone
@@ -364,10 +370,8 @@ run_part() {
 # One request, not measured: a server that loads its model on the first
 # request (Ollama) does it here; its time gives the first part's size.
 warm_up() {
-  local dir="${WORK}/warm-up" secs units=1
-  if [[ "${TOOL}" == embed ]]; then
-    units="${BATCH}"
-  fi
+  local dir="${WORK}/warm-up" secs units
+  units="$(units)"
   secs="$(run_part 1 1 "${dir}")"
   WARM_RATE="$(awk -v u="${units}" -v s="${secs}" 'BEGIN { print (s > 0 ? u / s : 1) }')"
   log "warm-up: 1 request in ${secs} s (not counted)"
@@ -412,10 +416,8 @@ measure() {
   if [[ -n "${RATE[${level}]:-}" ]]; then
     return 0
   fi
-  local units=1
-  if [[ "${TOOL}" == embed ]]; then
-    units="${BATCH}"
-  fi
+  local units
+  units="$(units)"
   local dir="${WORK}/level-${level}"
   mkdir -p "${dir}"
   : >"${dir}/times"
