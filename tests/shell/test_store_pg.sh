@@ -383,6 +383,10 @@ claims_follow() {
   # a backlog of 3: one for the follower, two leased for an hour to another
   gen 100 3 g | jq -c 'del(.embedding, .embedding_model)' | store --db "${db}" put 2>/dev/null
   store --db "${db}" claim --stage embed --limit 2 --lease 1h --worker other >/dev/null
+  # the first label's output must not look like this run's first record:
+  # a SIGTERM sent before the follower runs is lost (bash's child between
+  # fork and exec) or kills it before it says anything
+  rm -f "${TMP}/follow2.out"
   store --db "${db}" claim --follow --stage embed --limit 5 --lease 1h --worker f2 \
     >"${TMP}/follow2.out" 2>"${TMP}/follow2.err" &
   local pid=$! i
