@@ -32,13 +32,6 @@ readonly ROW_FORMAT='  %-10s %7s %8s %9s %6s %4s  %s\n'
 EP_PIDS=()
 EP_URLS=()
 
-short_records() {
-  awk -v n="$1" 'BEGIN {
-    for (i = 1; i <= n; i++)
-      printf "{\"id\":\"r%d\",\"text\":\"Record %d: a short note about topic %d.\"}\n", i, i, i % 37
-  }'
-}
-
 # eps_start: starts one double per LANE_COUNTS entry on a free port.
 eps_start() {
   local i lanes pf k

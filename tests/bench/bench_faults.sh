@@ -38,14 +38,6 @@ readonly ROW_FORMAT='  %6s %-9s %7s %8s %6s %5s %6s %7s %s\n'
 # Set by run_mine: records/s.
 RUN_RATE=""
 
-# short_records N: N small records (a short text each).
-short_records() {
-  awk -v n="$1" 'BEGIN {
-    for (i = 0; i < n; i++)
-      printf "{\"id\":\"r%d\",\"text\":\"Record %d: a short note about topic %d.\"}\n", i, i, i % 37
-  }'
-}
-
 # run_mine RATE CLIENT [VAR=VALUE...]: runs mine over the records against
 # the running double and prints a table row; sets RUN_RATE.
 run_mine() {
@@ -62,15 +54,13 @@ run_mine() {
     err "${rate} faults, ${client}: ${mined} of ${RECORDS} records mined"
     return 1
   fi
-  local summary peak limit faults
-  summary="$(grep -o 'peak [0-9]* in flight, final limit [0-9]*' "${BENCH_TMP}/stderr" || true)"
-  peak="$(awk '{ print $2 }' <<<"${summary}")"
-  limit="$(awk '{ print $NF }' <<<"${summary}")"
+  local peak limit faults
+  read -r peak limit <<<"$(mine_peak_limit "${BENCH_TMP}/stderr")"
   faults="$(llmd_stat '.faults | to_entries | map(select(.value > 0) | "\(.key) \(.value)") | join(", ")')"
   RUN_RATE="$(calc "${RECORDS} / ${RUN_WALL}")"
   # shellcheck disable=SC2059 # the format is a constant
   printf "${ROW_FORMAT}" "${rate}" "${client}" "${RECORDS}" "$(fmt 1 "${RUN_RATE}")" "" \
-    "${peak:-?}" "${limit:-?}" "" "${faults:-none}"
+    "${peak}" "${limit}" "" "${faults:-none}"
 }
 
 # at_rate RATE: both clients against a double failing RATE of the requests;

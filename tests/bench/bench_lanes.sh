@@ -40,14 +40,6 @@ readonly ROW_FORMAT='  %5s %-9s %7s %8s %9s %6s %8s %5s %6s %7s %5s %6s %5s %6s 
 RUN_SHARE=""
 RUN_QUEUE=""
 
-# short_records N: N records with short texts, one per line.
-short_records() {
-  awk -v n="$1" 'BEGIN {
-    for (i = 1; i <= n; i++)
-      printf "{\"id\":\"r%d\",\"text\":\"Record %d: a short note about topic %d.\"}\n", i, i, i % 37
-  }'
-}
-
 # run_mine LANES CLIENT N [VAR=VALUE...]: runs mine (with the environment
 # VAR=VALUE...) over N records against the running double of LANES lanes and
 # prints a table row for CLIENT; sets RUN_SHARE and RUN_QUEUE.
@@ -89,10 +81,8 @@ run_mine() {
   local stats q_all q_steady peak_conc conns rejected
   stats="$(llmd_stat '.' | jq -rs '"\([.[].peak_queue] | max) \(.[1].peak_queue) \([.[].peak_concurrency] | max) \(.[0].connections + .[1].connections) \(.[0].rejected + .[1].rejected)"' "${snap}" -)"
   read -r q_all q_steady peak_conc conns rejected <<<"${stats}"
-  local summary peak_inflight limit
-  summary="$(grep -o 'peak [0-9]* in flight, final limit [0-9]*' "${BENCH_TMP}/stderr" || true)"
-  peak_inflight="$(awk '{ print $2 }' <<<"${summary}")"
-  limit="$(awk '{ print $NF }' <<<"${summary}")"
+  local peak_inflight limit
+  read -r peak_inflight limit <<<"$(mine_peak_limit "${BENCH_TMP}/stderr")"
 
   local rate share nominal share_met queue_met
   rate="$(calc "${n} / ${RUN_WALL}")"
@@ -103,8 +93,8 @@ run_mine() {
   # shellcheck disable=SC2059 # the format is a constant
   printf "${ROW_FORMAT}" "${lanes}" "${client}" "${n}" "$(fmt 1 "${rate}")" "$(fmt 1 "${max}")" \
     "${share}" "$(fmt 3 "$(calc "${rate} / ${nominal}")")" "$(yes_no "${share_met}")" \
-    "${q_all}" "${q_steady}" "$(yes_no "${queue_met}")" "${peak_conc}" "${peak_inflight:-?}" \
-    "${limit:-?}" "${conns}"
+    "${q_all}" "${q_steady}" "$(yes_no "${queue_met}")" "${peak_conc}" "${peak_inflight}" \
+    "${limit}" "${conns}"
   if (( rejected > 0 )); then
     echo "  (${rejected} requests refused with 503 by the ${lanes}-lane server)"
   fi

@@ -75,6 +75,27 @@ llmd_stat() {
   curl -fsS "${LLMD_URL}/_double/stats" | jq -r "$1"
 }
 
+# short_records N: N records with a short text each (ids r1 to rN), one
+# per line: the input of the LLM benches.
+short_records() {
+  awk -v n="$1" 'BEGIN {
+    for (i = 1; i <= n; i++)
+      printf "{\"id\":\"r%d\",\"text\":\"Record %d: a short note about topic %d.\"}\n", i, i, i % 37
+  }'
+}
+
+# mine_peak_limit FILE: "PEAK LIMIT" from mine's summary line in FILE
+# (its stderr: "llm: ... peak N in flight, final limit N"); "? ?" if none.
+mine_peak_limit() {
+  local s
+  s="$(grep -o 'peak [0-9]* in flight, final limit [0-9]*' "$1" || true)"
+  if [[ -z "${s}" ]]; then
+    echo "? ?"
+  else
+    awk '{ print $2, $NF }' <<<"${s}"
+  fi
+}
+
 # Unsets the variables that would move a lanes tool off its built-in
 # defaults (tunables file, LANES_<SECTION>_<KEY>, server variables), so that
 # "default tunables" means the defaults whatever the caller's environment.
