@@ -71,15 +71,12 @@ struct llm *llm_new(const struct llm_config *cfg, const char *tool)
 		.max_body_bytes = c->cfg.max_body_bytes > 0 ? c->cfg.max_body_bytes : 268435456L,
 		.aborting = aborting,
 	};
-	/* the lists are cfg's: the servers copy what they keep */
-	struct llm_config with_lists = c->cfg;
-	memcpy(with_lists.ep, cfg->ep, sizeof with_lists.ep);
-	c->sv = llm_servers_new(&with_lists, &lim);
+	/* the lists are cfg's, shared by the copy until the servers have
+	 * copied what they keep; where they came from stays, for messages */
+	c->sv = llm_servers_new(&c->cfg, &lim);
 	for (int u = 0; u < 2; u++) {
-		/* the lists are the servers' now; where they came from stays,
-		 * for messages */
-		memset(&c->cfg.ep[u], 0, sizeof c->cfg.ep[u]);
-		snprintf(c->cfg.ep[u].from, sizeof c->cfg.ep[u].from, "%s", cfg->ep[u].from);
+		c->cfg.ep[u].v = NULL;
+		c->cfg.ep[u].n = 0;
 	}
 	c->rate = llm_rate_new(c->cfg.rpm, c->cfg.tpm);
 	c->l = lock_new();
