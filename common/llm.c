@@ -399,6 +399,7 @@ static int call(struct llm *c, struct request *q, struct llm_result *res)
 			break;
 		struct waiter again = {.first = 0};
 		atomic_fetch_add(&c->waiting, 1);
+		pool_worker_waits();
 		int stopped = wait_ms(retry_delay(c, e, n, retry_after), &again);
 		atomic_fetch_sub(&c->waiting, 1);
 		if (stopped) {

@@ -226,12 +226,16 @@ static int over_need(struct pool *p)
 
 static void dispatch(struct pool *p);
 
+/* The pool of a worker thread (NULL on other threads). */
+static _Thread_local struct pool *worker_pool;
+
 static void *worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
 	struct pool *p = wa->p;
 	int index = wa->index;
 	free(wa);
+	worker_pool = p;
 	CHECK(pthread_mutex_lock(&p->m));
 	for (;;) {
 		while ((!p->todo_head && !p->closing) || (p->todo_head && over_need(p))) {
@@ -404,6 +408,17 @@ void pool_submit(struct pool *p, void *job)
 		p->todo_head = it;
 	p->todo_tail = it;
 	dispatch(p);
+	CHECK(pthread_mutex_unlock(&p->m));
+}
+
+void pool_worker_waits(void)
+{
+	struct pool *p = worker_pool;
+	if (!p)
+		return;
+	CHECK(pthread_mutex_lock(&p->m));
+	if (p->todo_head)
+		dispatch(p);
 	CHECK(pthread_mutex_unlock(&p->m));
 }
 

@@ -33,6 +33,11 @@ struct pool *pool_new(int workers, size_t max_inflight, int ordered,
  * lock (need must not call the pool), only when a thread might be started.
  * NULL (the default): every worker may be useful. */
 void pool_set_need(struct pool *p, int (*need)(void *ud), void *ud);
+/* Called in a job by a worker about to wait a while with nothing to do
+ * (an LLM call waiting to try again) after the need counted it: one more
+ * worker takes a queued job, if the need allows. No-op on a thread that is
+ * not a pool's worker. */
+void pool_worker_waits(void);
 /* Before the first pool_submit: no writer thread; the worker that finishes
  * the job next in order emits it and those ready after it (and calls
  * idle), while the other workers go on. For a cheap emit (writing a line)

@@ -323,6 +323,41 @@ serve() {
   exit "${rc}"
 }
 
+# A call waiting to try again holds its thread, not a slot: other records
+# use the slot meanwhile (lanes(7), threads per tool). Every chat request
+# gets a 500 with Retry-After: 30; while the first 40 records' calls wait,
+# the pool must start threads for all of them (with threads only for the
+# limit of 8 plus 2, the double would see 10 requests for 30 s). The check
+# waits for the state (40 requests, at most 20 s), then stops mine.
+test_waiting_calls() {
+  cat >"${TMP}/busy.script" <<'EOF2'
+=== always busy
+--- when POST /api/chat
+--- status 500
+--- header retry-after: 30
+--- body
+{"error":"busy"}
+EOF2
+  start_llmd --script "${TMP}/busy.script"
+  head -n 40 "${TMP}/small.ndjson" >"${TMP}/forty.ndjson"
+  LANES_LLM_BASE_URL="${URL}" LANES_LLM_BACKOFF_MAX_MS=60000 \
+    "${BIN}/mine" --prompt "${TMP}/text.txt" --progress never <"${TMP}/forty.ndjson" \
+    >"${TMP}/wait.out" 2>"${TMP}/wait.err" &
+  local pid=$! i n=0
+  for ((i = 0; i < 400; i++)); do
+    n="$(stat '.scripted."always busy" // 0')"
+    ((n >= 40)) && break
+    sleep 0.05
+  done
+  kill -TERM "${pid}"
+  local rc=0
+  wait "${pid}" || rc=$?
+  t "calls waiting on Retry-After leave their slots to others: 40 records asked at once (${n})" \
+    test "${n}" -ge 40
+  t "... and a SIGTERM ends the waits: exit 143, every record out (${rc})" \
+    bash -c "((${rc} == 143)) && [[ \$(wc -l <'${TMP}/wait.out') == 40 ]]"
+}
+
 main() {
   if [[ "${1:-}" == serve ]]; then
     shift
@@ -342,6 +377,7 @@ main() {
   test_sequential
   test_invalid_answers
   test_restart
+  test_waiting_calls
   stop_llmd
   summary
 }
