@@ -303,6 +303,29 @@ request_log() {
     bash -c "store --db '${db}' stats --json | jq -e '[.requests[].requests] | add > 0' >/dev/null"
 }
 
+# An entry the server refuses (a trigger on the 12th of 23) in a log whose
+# entries are sent without waiting for each answer: the run says which
+# statement failed and why, exits 1, and adds nothing (one batch, rolled
+# back); the same log again, the trigger gone, goes in whole once.
+request_log_refused() {
+  local db ex="${HERE}/../../pipelines/examples/requests.ndjson" rc=0 n
+  db="$(pg_new_db reqlogerr)"
+  n="$(wc -l <"${ex}")"
+  store --db "${db}" stats >/dev/null 2>&1
+  q "${db}" "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+    IF NEW.n = 12 THEN RAISE EXCEPTION 'boom on entry %', NEW.n; END IF; RETURN NEW; END \$\$;
+    CREATE TRIGGER boom BEFORE INSERT ON llm_log FOR EACH ROW EXECUTE FUNCTION boom()"
+  store --db "${db}" log --add - <"${ex}" 2>"${TMP}/logerr.err" || rc=$?
+  t "store log --add, entry 12 refused: exit 1, the server's reason" \
+    eq "${rc} $(grep -c 'cannot add to the request log: boom on entry 12' "${TMP}/logerr.err")" "1 1"
+  t "store log --add, entry 12 refused: nothing added (the batch rolled back)" \
+    eq "$(q "${db}" 'SELECT count(*) FROM llm_log') $(q "${db}" 'SELECT count(*) FROM llm_log_ids')" "0 0"
+  q "${db}" "DROP TRIGGER boom ON llm_log"
+  store --db "${db}" log --add - <"${ex}" 2>/dev/null
+  t "store log --add again, the trigger gone: the ${n} entries, in order" \
+    bash -c "store --db '${db}' log | cmp -s - '${ex}'"
+}
+
 # Three workers drain one backlog of 400 records; a fourth claimed 20 and
 # died before putting them (their lease runs out, another worker takes
 # them); a fifth is killed mid-run. No record is put twice, none is left.
@@ -527,6 +550,7 @@ main() {
   secrets
   refusals
   request_log
+  request_log_refused
   claim_usage "$(pg_new_db usage)"
   claims PostgreSQL "$(pg_new_db claims)"
   claims SQLite "${TMP}/claims.db"

@@ -233,7 +233,7 @@ static void pipe_answer(struct pg_db *s, PGresult *r, long tag, pg_pipe_fn fn, v
 		return;
 	}
 	if (!*rc)
-		pg_error(s, err, errlen, "cannot write record", r);
+		pg_error(s, err, errlen, s->pipe_what ? s->pipe_what : "cannot write record", r);
 	*rc = -1;
 }
 

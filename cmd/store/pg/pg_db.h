@@ -66,6 +66,7 @@ enum {
 	P_STALE_VEC_MODEL,
 	P_UNCLAIM,
 	P_ERRORS,
+	P_LOG_ADD,
 	P_COUNT,
 };
 
@@ -107,6 +108,12 @@ struct pg_db {
 	/* the tags of the statements sent in the pipeline, in order */
 	long *tags;
 	size_t ntags, tags_cap;
+	/* entries of the request log sent in the pipeline, not yet synced
+	 * (pg_log_add): any other statement syncs them first */
+	size_t log_sent;
+	/* what a statement's failure in the pipeline is said to be (NULL:
+	 * "cannot write record") */
+	const char *pipe_what;
 	/* a send made for a read failed: the batch is lost, and the next
 	 * write or commit says so with this message */
 	int failed;
@@ -177,8 +184,13 @@ int pg_pipe_send(struct pg_db *s, int k, const struct pg_q *q, long tag, char *e
  * first error in err: the transaction is then aborted. */
 int pg_pipe_sync(struct pg_db *s, pg_pipe_fn fn, void *ud, char *err, size_t errlen);
 
-/* pg_write.c: sends the records held, when there are any (pg_exec,
- * pg_exec_slot and pg_cmd do it first, so any statement sees them).
+/* pg_write.c: reads the answers of the request log's entries sent in the
+ * pipeline, when there are any. Returns 0, or -1 with the first error in
+ * err (the transaction is then aborted). */
+int pg_log_sync(struct pg_db *s, char *err, size_t errlen);
+/* pg_write.c: syncs the request log's entries, then sends the records
+ * held, when there are any (pg_exec, pg_exec_slot and pg_cmd do it
+ * first, so any statement sees them).
  * Returns 0, or -1 with err: the transaction is aborted, the records are
  * freed, and the batch is marked failed. */
 int pg_write_held(struct pg_db *s, char *err, size_t errlen);
