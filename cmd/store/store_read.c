@@ -80,10 +80,14 @@ static int following;
 /* claim --follow: the output, flushed after each claim */
 static struct ndjson_writer *follow_w;
 
-/* How long claim --follow waits between two looks at its claims, and
- * between two looks at a backlog that others hold, in ms. */
+/* How long claim --follow waits between two looks at its claims, in ms;
+ * between two looks at a backlog that others hold, from FOLLOW_POLL_MS
+ * while it moves (their puts: this worker ends within a poll of the
+ * last), doubling to FOLLOW_IDLE_MS while it does not (a dead worker's
+ * lease running out). Those pending are counted up to FOLLOW_COUNT_MAX. */
 #define FOLLOW_POLL_MS 50
 #define FOLLOW_IDLE_MS 1000
+#define FOLLOW_COUNT_MAX 100000
 
 struct follow_ctx {
 	store_row_fn fn;
@@ -98,12 +102,11 @@ static int follow_row(const char *line, size_t len, void *ud)
 	return f->fn(line, len, f->ud);
 }
 
-static int first_row(const char *line, size_t len, void *ud)
+static int count_row(const char *line, size_t len, void *ud)
 {
 	(void)line;
 	(void)len;
-	*(int *)ud = 1;
-	return 1;
+	return ++*(long *)ud >= FOLLOW_COUNT_MAX;
 }
 
 /* Sleeps ms, in steps, until a stop is requested. */
@@ -130,6 +133,8 @@ static int claim_follow(struct store *s, const struct store_query *q, store_row_
 	struct store_claim cl = *claiming;
 	long long cursor = 0, last = 0;
 	long room = claiming->limit / 4 > 1 ? claiming->limit / 4 : 1;
+	long others = -1; /* pending at the last look, held by others */
+	int idle_ms = FOLLOW_POLL_MS;
 	cl.last = &last;
 	while (!app_stopping()) {
 		long held = 0;
@@ -153,15 +158,20 @@ static int claim_follow(struct store *s, const struct store_query *q, store_row_
 				return 1;
 		}
 		if (f.rows == 0 && held == 0) {
-			int any = 0;
-			int rc = store_scan(s, q, first_row, &any, err, errlen);
-			if (rc < 0)
+			long n = 0;
+			if (store_scan(s, q, count_row, &n, err, errlen) < 0)
 				return -1;
-			if (!any)
+			if (!n)
 				return 0;
-			follow_sleep(FOLLOW_IDLE_MS);
+			if (n != others)
+				idle_ms = FOLLOW_POLL_MS;
+			else if ((idle_ms *= 2) > FOLLOW_IDLE_MS)
+				idle_ms = FOLLOW_IDLE_MS;
+			others = n;
+			follow_sleep(idle_ms);
 			continue;
 		}
+		others = -1;
 		follow_sleep(FOLLOW_POLL_MS);
 	}
 	return 0;
