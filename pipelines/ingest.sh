@@ -40,6 +40,7 @@ OFFLINE=0
 OFFLINE_WHY=""
 RUN_DIR=""
 REQUEST_LOG=""  # the request log file moved into the store after each step
+MINE_CONF=""    # mine --print-config, read once
 STEP_PID=""
 STOP_SIGNAL=""
 SIGNALS=0
@@ -185,9 +186,9 @@ load_settings() {
   LOCK="${LOCK:-${local_name}.lock}"
   # the request log (llm.log) goes into the store after each step, through
   # a file beside it, unless the tunables name a file of their own
-  conf="$(mine --print-config)"
-  if [[ "$(config_value llm log <<<"${conf}")" != off &&
-    -z "$(config_value llm log_file <<<"${conf}")" ]]; then
+  MINE_CONF="$(mine --print-config)"
+  if [[ "$(config_value llm log <<<"${MINE_CONF}")" != off &&
+    -z "$(config_value llm log_file <<<"${MINE_CONF}")" ]]; then
     REQUEST_LOG="${local_name}.requests.ndjson"
     if db_is_url; then
       REQUEST_LOG="${local_name}-$$.requests.ndjson"
@@ -441,7 +442,7 @@ probe_llm() {
 # Model name a stage's output is recorded under, for store pending --model.
 stage_model() {
   case "$1" in
-    mine) mine --print-config | config_value mine model ;;
+    mine) config_value mine model <<<"${MINE_CONF}" ;;
     embed)
       local conf model
       conf="$(embed --print-config)"
@@ -474,14 +475,17 @@ counts_of() {
     "$(summary_field "${f}" rejected)"
 }
 
+# Seconds since START (an EPOCHREALTIME), to a tenth, from the shell's
+# own clock (no process: a step's end and the report need several).
 elapsed_since() {
-  local start="$1"
-  awk -v s="${start}" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'
+  local s="${1//[!0-9]/}" e="${EPOCHREALTIME//[!0-9]/}"
+  local tenths=$(((10#${e} - 10#${s} + 50000) / 100000))
+  printf '%d.%d' "$((tenths / 10))" "$((tenths % 10))"
 }
 
 step_segment() {
   local start
-  start="$(date +%s.%N)"
+  start="${EPOCHREALTIME}"
   if ((${#FILES[@]} == 0 && ${#UNSUPPORTED[@]} > 0)); then
     # documents were given, and none can be read: not a quiet success
     record_step segment FAILED "no document of a supported type: ${SKIPPED_NOTE}" \
@@ -687,7 +691,7 @@ step_llm_worker() {
   shift
   local start model n
   local -a rc=(0 0 0)
-  start="$(date +%s.%N)"
+  start="${EPOCHREALTIME}"
   model="$(stage_model "${stage}")"
   local -a claim_args=(claim --follow --stage "${stage}" --limit "${CLAIM_LIMIT}"
     --lease "${LEASE}" --worker "${WORKER_NAME}")
@@ -728,7 +732,7 @@ step_llm() {
     return 0
   fi
   local start model pending
-  start="$(date +%s.%N)"
+  start="${EPOCHREALTIME}"
   model="$(stage_model "${stage}")"
   pending="${RUN_DIR}/${stage}.pending"
   local -a pend_args=(pending --stage "${stage}")
@@ -921,7 +925,7 @@ cleanup_scope() {
 # plan, never a partial plan.
 step_cleanup() {
   local start
-  start="$(date +%s.%N)"
+  start="${EPOCHREALTIME}"
   if [[ " ${FAILED_STEPS[*]} " == *" segment "* ]]; then
     record_step cleanup skipped "not run: the segment step failed" "$(elapsed_since "${start}")"
     return 0
@@ -1044,7 +1048,7 @@ dry_run() {
 health_report() {
   local started="$1"
   {
-    printf '\n%s: health report for %s (%s)\n' "${PROG}" "${DB_SHOWN}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    TZ=UTC0 printf '\n%s: health report for %s (%(%Y-%m-%dT%H:%M:%SZ)T)\n' "${PROG}" "${DB_SHOWN}" -1
     printf '%s\n' "${STEP_LINES[@]}"
     printf '\n'
     if db_exists; then
@@ -1072,7 +1076,7 @@ main() {
     print_config
     return 0
   fi
-  WORKER_NAME="$(hostname 2>/dev/null || echo host):$$"
+  WORKER_NAME="${HOSTNAME:-host}:$$"
   if ((WORKER)) && ((${#ARGS[@]} == 0)); then
     :
   else
@@ -1105,7 +1109,7 @@ main() {
   start_guard
 
   local started worker_note=""
-  started="$(date +%s.%N)"
+  started="${EPOCHREALTIME}"
   if ((WORKER)); then
     worker_note=", worker ${WORKER_NAME} (holding ${CLAIM_LIMIT} records at most, lease ${LEASE})"
   fi

@@ -15,7 +15,8 @@ log() {
     return 0
   fi
   local now
-  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  # the shell's own clock: no date(1) per line
+  TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   printf '%s: %s %s\n' "${PROG:-lanes}" "${now}" "$*" >&2
 }
 
@@ -73,7 +74,14 @@ config_source() {
 
 # Prints field NAME (a number) of a one-line JSON summary file, 0 if absent.
 summary_field() {
-  local file="$1" name="$2" v
-  v="$(sed -n "s/.*\"${name}\":\([0-9.]*\).*/\1/p" "${file}" 2>/dev/null | head -n 1)"
-  printf '%s\n' "${v:-0}"
+  local file="$1" name="$2" text=""
+  # read by the shell itself: a step's end reads six of them
+  if [[ -r "${file}" ]]; then
+    IFS= read -r -d '' text <"${file}" || true
+  fi
+  if [[ "${text}" =~ \"${name}\":([0-9.]+) ]]; then
+    printf '%s\n' "${BASH_REMATCH[1]}"
+  else
+    printf '0\n'
+  fi
 }
