@@ -31,7 +31,7 @@ source "${REPO_DIR}/tests/shell/pg_lib.sh"
 
 readonly BENCH_NAME="bench_workers_pg"
 readonly SHARE_TARGET=0.9
-readonly RECORDS="${LANES_BENCH_WORKER_RECORDS:-4000}"
+readonly RECORDS="${LANES_BENCH_WORKER_RECORDS:-12000}"
 readonly KILL_RECORDS="${LANES_BENCH_KILL_RECORDS:-1200}"
 # records a worker holds at once (ingest.sh --claim; its default is 50)
 readonly CLAIM="${LANES_BENCH_CLAIM:-50}"
