@@ -135,23 +135,29 @@ static int claim_follow(struct store *s, const struct store_query *q, store_row_
 	long room = claiming->limit / 4 > 1 ? claiming->limit / 4 : 1;
 	long others = -1; /* pending at the last look, held by others */
 	int idle_ms = FOLLOW_POLL_MS;
+	/* a claim from the first key reads the whole backlog: once it found
+	 * nothing, the next one waits FOLLOW_IDLE_MS (what comes back behind
+	 * the cursor: a retry, a lease run out, does not hurry) */
+	double whole_after = 0;
 	cl.last = &last;
 	while (!app_stopping()) {
 		long held = 0;
 		if (store_claims_held(s, q->stage, claiming->worker, &held, err, errlen))
 			return -1;
 		struct follow_ctx f = {fn, ud, 0};
-		if (held <= claiming->limit - room) {
+		if (held <= claiming->limit - room && (cursor > 0 || now_ms() >= whole_after)) {
 			cl.limit = claiming->limit - held;
 			cl.after = cursor;
 			last = 0;
 			int rc = store_claim(s, q, &cl, follow_row, &f, err, errlen);
-			if (!rc && f.rows == 0 && cursor > 0) {
+			if (!rc && f.rows == 0 && cursor > 0 && now_ms() >= whole_after) {
 				cursor = cl.after = 0;
 				rc = store_claim(s, q, &cl, follow_row, &f, err, errlen);
 			}
 			if (rc)
 				return rc;
+			if (f.rows == 0 && cl.after == 0)
+				whole_after = now_ms() + FOLLOW_IDLE_MS;
 			if (last > cursor)
 				cursor = last;
 			if (f.rows && follow_w && ndjson_flush(follow_w))
