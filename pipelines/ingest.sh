@@ -174,7 +174,8 @@ load_settings() {
   export LANES_STORE_DB="${DB}"
   # shown without a password a URL may hold
   DB_SHOWN="$(printf '%s' "${DB}" | sed -E 's#(://[^/?@]*:)[^@/]*@#\1<redacted>@#; s#([?&]password=)[^&]*#\1<redacted>#g')"
-  if [[ -z "${TAXONOMY}" ]]; then
+  # the taxonomy matters to the classify step and to --print-config
+  if [[ -z "${TAXONOMY}" ]] && { step_wanted classify || ((PRINT_CONFIG)); }; then
     TAXONOMY="$(classify --print-config | config_value classify taxonomy)"
   fi
   local local_name="${DB}"
