@@ -145,12 +145,13 @@ static int claim_follow(struct store *s, const struct store_query *q, store_row_
 		if (store_claims_held(s, q->stage, claiming->worker, &held, err, errlen))
 			return -1;
 		struct follow_ctx f = {fn, ud, 0};
-		if (held <= claiming->limit - room && (cursor > 0 || now_ms() >= whole_after)) {
+		int whole = now_ms() >= whole_after;
+		if (held <= claiming->limit - room && (cursor > 0 || whole)) {
 			cl.limit = claiming->limit - held;
 			cl.after = cursor;
 			last = 0;
 			int rc = store_claim(s, q, &cl, follow_row, &f, err, errlen);
-			if (!rc && f.rows == 0 && cursor > 0 && now_ms() >= whole_after) {
+			if (!rc && f.rows == 0 && cursor > 0 && whole) {
 				cursor = cl.after = 0;
 				rc = store_claim(s, q, &cl, follow_row, &f, err, errlen);
 			}

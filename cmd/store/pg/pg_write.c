@@ -544,15 +544,11 @@ static int prepare_all(struct pg_db *s, char *err, size_t errlen)
 
 int pg_write_held(struct pg_db *s, char *err, size_t errlen)
 {
-	if (pg_log_sync(s, err, errlen)) {
-		pg_held_clear(s);
-		s->failed = 1;
-		snprintf(s->failed_err, sizeof s->failed_err, "%s", err);
-		return -1;
-	}
-	if (!s->nheld)
+	int rc = pg_log_sync(s, err, errlen);
+	if (!rc && !s->nheld)
 		return 0;
-	int rc = prepare_all(s, err, errlen);
+	if (!rc)
+		rc = prepare_all(s, err, errlen);
 	if (!rc)
 		rc = send_inserts(s, err, errlen);
 	if (!rc)
